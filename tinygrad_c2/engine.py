@@ -1,0 +1,202 @@
+"""The backward sweep: traversal order, gradient accumulation, undoing broadcasting, grad and
+anomaly modes. No op repeats this work."""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .function import Function
+    from .tensor import Tensor
+
+
+class _Mode(threading.local):
+    """Per-thread switches, so a tuning trial in one thread cannot flip another's grad mode."""
+
+    grad_enabled: bool = True
+    anomaly: bool = False
+
+
+mode = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    """True when new operations record the graph for backward.
+
+    >>> import tinygrad_c2 as tg
+    >>> with tg.no_grad():
+    ...     tg.is_grad_enabled()
+    False
+    """
+    return mode.grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode and restores it on exit."""
+
+    enabled = True
+
+    def __enter__(self) -> None:
+        self._prev = mode.grad_enabled
+        mode.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        mode.grad_enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 (PyTorch's spelling)
+    """Record no graph inside: for evaluation and optimizer updates.
+
+    >>> import tinygrad_c2 as tg
+    >>> w = tg.ones(2, requires_grad=True)
+    >>> with tg.no_grad():
+    ...     (w * 2).requires_grad
+    False
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Record the graph again inside a no_grad region."""
+
+    enabled = True
+
+
+class detect_anomaly:  # noqa: N801
+    """Raise at the first op whose forward or backward produces NaN or inf, naming the op and
+    the line of user code that created it. Slower: use it to debug, not to train.
+
+    >>> import tinygrad_c2 as tg
+    >>> with tg.detect_anomaly():
+    ...     tg.tensor([-1.0]).log()
+    Traceback (most recent call last):
+    ...
+    tinygrad_c2.engine.AnomalyError: Log forward produced nan; the op was created at ...
+    """
+
+    def __enter__(self) -> None:
+        self._prev = mode.anomaly
+        mode.anomaly = True
+
+    def __exit__(self, *exc: object) -> None:
+        mode.anomaly = self._prev
+
+
+class AnomalyError(FloatingPointError):
+    """Raised in anomaly mode when an op produces NaN/inf."""
+
+
+def check_finite(node: Function, arrays: tuple, phase: str) -> None:
+    """Anomaly mode: raise naming the op and its creation site if any array is not finite."""
+    for i, a in enumerate(arrays):
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.isfinite(a).all():
+            bad = "nan" if np.isnan(a).any() else "inf"
+            where = f" (output {i})" if phase == "backward" else ""
+            raise AnomalyError(
+                f"{type(node).__name__} {phase} produced {bad}{where}; "
+                f"the op was created at {node.created_at or 'an unknown place'}"
+            )
+
+
+def reduce_to_shape(g: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
+    """Sum a gradient over the axes that broadcasting expanded, back to the input's shape."""
+    lead = g.ndim - len(shape)
+    axes = list(range(lead))
+    for i, s in enumerate(shape):
+        if s == 1 and g.shape[lead + i] != 1:
+            axes.append(lead + i)
+    if lead < 0 or any(s != 1 and s != g.shape[lead + i] for i, s in enumerate(shape)):
+        raise RuntimeError(
+            f"{type(node).__name__} backward returned a gradient of shape {g.shape} that does "
+            f"not broadcast to its input's shape {shape}"
+        )
+    if axes:
+        g = g.sum(axis=tuple(axes), keepdims=True)
+    return g.reshape(shape)
+
+
+_FREED = object()  # sentinel for saved_tensors after a backward without retain_graph
+
+
+def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+    """Propagate `seed` from `root` to every leaf that requires grad.
+
+    Nodes are processed in decreasing creation order (a max-heap on their sequence number):
+    every consumer of a tensor was created after it, so when a node is popped all gradient
+    contributions to its output have arrived. One pass, no recursion, any depth.
+    """
+    start = root.grad_fn
+    grads: dict[Function, np.ndarray] = {start: seed}
+    heap = [(-start.seq, start)]
+    anomaly = mode.anomaly
+    while heap:
+        node = heapq.heappop(heap)[1]
+        g = grads.pop(node)
+        if node.saved_tensors is _FREED:
+            raise RuntimeError(
+                f"backward through {type(node).__name__} a second time: its saved arrays were "
+                "freed by the first backward. Pass retain_graph=True to the first "
+                ".backward() if you need to walk the graph twice."
+            )
+        if node.retained is not None:
+            _accumulate(node.retained, g, copy=True)
+        if anomaly:
+            with np.errstate(all="ignore"):
+                in_grads = node.backward(node, g)
+        else:
+            in_grads = node.backward(node, g)
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if anomaly:
+            check_finite(node, in_grads, "backward")
+        if not retain_graph:
+            node.saved_tensors = _FREED
+        parents = node.parents
+        if len(in_grads) != len(parents):
+            raise RuntimeError(
+                f"{type(node).__name__}.backward returned {len(in_grads)} gradients for "
+                f"{len(parents)} forward inputs"
+            )
+        for parent, need, ig in zip(parents, node.needs_input_grad, in_grads):  # noqa: B905
+            if not need or ig is None:
+                continue
+            if type(ig) is not np.ndarray:
+                ig = np.asarray(ig)
+            if ig.shape != parent.data.shape:
+                ig = reduce_to_shape(ig, parent.data.shape, node)
+            pnode = parent.grad_fn
+            if pnode is None:
+                # NOTE: a backward may pass its incoming gradient straight through (Add) or as a
+                # view (Reshape); copy so that two leaves never share one .grad buffer.
+                _accumulate(parent, ig, copy=ig is g or ig.base is not None)
+            elif pnode in grads:
+                grads[pnode] = grads[pnode] + ig  # never in place: ig may alias another grad
+            else:
+                grads[pnode] = ig
+                heapq.heappush(heap, (-pnode.seq, pnode))
+
+
+def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:
+    """Add g into t.grad (PyTorch's accumulation), keeping t's dtype."""
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+        copy = False
+    if t.grad is None:
+        t.grad = t._wrap(g.copy() if copy else g)
+    else:
+        t.grad.data = t.grad.data + g

@@ -1,0 +1,519 @@
+"""The course's fused primitives (one graph node each, closed-form backward) and F.* wrappers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import rng
+from ..function import (
+    Function,
+    LeakyRelu,
+    LogSoftmax,
+    OpError,
+    Relu,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    log_softmax_array,
+    stable_sigmoid,
+)
+from ..tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _scale(g: np.ndarray, reduction: str, n: int, ndim: int) -> Any:
+    """The upstream gradient of each element's loss: g/n for mean, g for sum, g per item."""
+    if reduction == "mean":
+        return g / n
+    if reduction == "sum":
+        return g
+    return g.reshape(g.shape + (1,) * (ndim - g.ndim))
+
+
+def _same_shape(op: str, a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise OpError(f"{op}: input shape {a.shape} and target shape {b.shape} differ; they must "
+                      "match exactly (broadcasting here is almost always a bug: (N, 1) vs (N,))")
+
+
+# ---------------------------------------------------------------- layers
+
+
+class Linear(Function):
+    """y = x W^T + b   |   dx = g W, dW = g^T x, db = sum(g)   (one node instead of three)"""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise OpError(f"linear: input of shape {x.shape} does not fit weight of shape "
+                          f"{w.shape}: expected (..., {w.shape[-1]}) input and (out, in) weight")
+        if b is not None and b.shape != (w.shape[0],):
+            raise OpError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}: "
+                          f"expected ({w.shape[0]},)")
+        ctx.save_for_backward(x, w)
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        gx = g @ w if nx else None  # NOTE: skipped for the input layer: nobody needs dX
+        if x.ndim != 2:
+            x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+        gw = g.T @ x if nw else None
+        gb = g.sum(axis=0) if nb else None
+        return gx, gw, gb
+
+
+class Dropout(Function):
+    """Inverted dropout: y = x * mask, mask = (u < keep) / keep   |   dx = g * mask (same mask)"""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.p = p
+        keep = 1.0 - p
+        if keep == 0.0:
+            mask = np.zeros_like(x)
+        else:
+            dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+            u = rng.generator().random(x.shape, dtype=dtype)
+            mask = (u < keep) * dtype.type(1.0 / keep)
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0], None
+
+
+class BatchNorm(Function):
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta over the batch (and length) axes.
+
+    Backward, closed form: dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / std,
+    with dx_hat = g * gamma; dgamma = sum(g * x_hat); dbeta = sum(g). In eval mode mu and var
+    are the running averages, constants, so dx = dx_hat / std.
+    """
+
+    @staticmethod
+    def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps):
+        if x.ndim not in (2, 3):
+            raise OpError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+        c = x.shape[1]
+        for name, a in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+            if a is not None and a.shape != (c,):
+                raise OpError(f"batch_norm: {name} has shape {a.shape}, expected ({c},) for "
+                              f"input of shape {x.shape}")
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        shape = (1, c) if x.ndim == 2 else (1, c, 1)
+        ctx.axes, ctx.shape, ctx.training = axes, shape, training
+        ctx.eps, ctx.momentum = eps, momentum
+        if training:
+            n = x.size // c
+            if n <= 1:
+                raise OpError(f"batch_norm: expected more than 1 value per channel when training, "
+                              f"got input of shape {x.shape}")
+            mu = x.mean(axis=axes, keepdims=True)
+            xc = x - mu
+            var = (xc * xc).mean(axis=axes, keepdims=True)  # biased, as the normalization uses
+            inv_std = 1.0 / np.sqrt(var + eps)
+            # NOTE: the running estimates are the course's EWA with beta = 1 - momentum; the
+            # variance estimate is unbiased (n / (n - 1)), PyTorch's rule.
+            if running_mean is not None:
+                running_mean *= 1.0 - momentum
+                running_mean += momentum * mu.reshape(c)
+            if running_var is not None:
+                running_var *= 1.0 - momentum
+                running_var += (momentum * n / (n - 1)) * var.reshape(c)
+        else:
+            if running_mean is None or running_var is None:
+                raise OpError("batch_norm: eval mode (training=False) needs running_mean and "
+                              "running_var")
+            xc = x - running_mean.reshape(shape)
+            inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
+        x_hat = xc * inv_std
+        y = x_hat * weight.reshape(shape) if weight is not None else x_hat
+        if bias is not None:
+            y += bias.reshape(shape)
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        axes = ctx.axes
+        gw = (g * x_hat).sum(axis=axes) if needs[3] else None
+        gb = g.sum(axis=axes) if needs[4] else None
+        gx = None
+        if needs[0]:
+            d = g * weight.reshape(ctx.shape) if weight is not None else g
+            if ctx.training:
+                d = d - d.mean(axis=axes, keepdims=True) - x_hat * (d * x_hat).mean(
+                    axis=axes, keepdims=True)
+            gx = d * inv_std
+        return gx, None, None, gw, gb, None, None, None
+
+
+# ---------------------------------------------------------------- losses
+
+
+class CrossEntropy(Function):
+    """Softmax + cross-entropy in one node   |   dZ = softmax(Z) - Y   (the course's closed form)"""
+
+    @staticmethod
+    def forward(ctx, z, target, reduction, smoothing):
+        if z.ndim != 2:
+            raise OpError(f"cross_entropy: expected logits of shape (N, C), got {z.shape}")
+        n, c = z.shape
+        index = target.dtype.kind in "iu"
+        if index:
+            if target.shape != (n,):
+                raise OpError(f"cross_entropy: integer targets must have shape ({n},) for logits "
+                              f"{z.shape}, got {target.shape}")
+            if n and (target.min() < 0 or target.max() >= c):
+                raise OpError(f"cross_entropy: class labels must be in [0, {c}), got values from "
+                              f"{target.min()} to {target.max()}")
+        elif target.dtype.kind == "f":
+            _same_shape("cross_entropy", z, target)
+        else:
+            raise OpError(f"cross_entropy: target must be integer class labels or float class "
+                          f"probabilities, got dtype {target.dtype}")
+        logp = log_softmax_array(z, 1)
+        if index:
+            picked = logp[np.arange(n), target]
+            losses = -(1.0 - smoothing) * picked if smoothing else -picked
+            if smoothing:
+                losses = losses - (smoothing / c) * logp.sum(axis=1)
+        else:
+            y = target * (1.0 - smoothing) + smoothing / c if smoothing else target
+            losses = -(y * logp).sum(axis=1)
+        ctx.reduction, ctx.smoothing, ctx.index = reduction, smoothing, index
+        ctx.save_for_backward(logp, target)
+        return _reduce(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        logp, target = ctx.saved_tensors
+        n, c = logp.shape
+        s = ctx.smoothing
+        scale = _scale(g, ctx.reduction, n, 2)
+        p = np.exp(logp)
+        if ctx.index:
+            p[np.arange(n), target] -= 1.0 - s
+            if s:
+                p -= s / c
+            return p * scale, None, None, None
+        y = target * (1.0 - s) + s / c if s else target
+        gz = (p * y.sum(axis=1, keepdims=True) - y) * scale
+        gy = -(1.0 - s) * logp * scale if ctx.needs_input_grad[1] else None
+        return gz, gy, None, None
+
+
+class NLLLoss(Function):
+    """loss = -logp[i, y_i]   |   dlogp = -1 at each (i, y_i), scaled by the reduction"""
+
+    @staticmethod
+    def forward(ctx, logp, target, reduction):
+        if logp.ndim != 2 or target.shape != logp.shape[:1] or target.dtype.kind not in "iu":
+            raise OpError(f"nll_loss: expected (N, C) log-probabilities and (N,) integer labels, "
+                          f"got {logp.shape} and {target.shape} {target.dtype}")
+        n, c = logp.shape
+        if n and (target.min() < 0 or target.max() >= c):
+            raise OpError(f"nll_loss: class labels must be in [0, {c}), got values from "
+                          f"{target.min()} to {target.max()}")
+        ctx.reduction, ctx.shape = reduction, logp.shape
+        ctx.save_for_backward(target)
+        return _reduce(-logp[np.arange(n), target], reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (target,) = ctx.saved_tensors
+        n = ctx.shape[0]
+        out = np.zeros(ctx.shape, dtype=g.dtype)
+        out[np.arange(n), target] = -_scale(g, ctx.reduction, n, 1)
+        return out, None, None
+
+
+class BCE(Function):
+    """loss = -(y log p + (1-y) log(1-p)), logs clamped at -100 as PyTorch   |
+    dp = (p - y) / max(p (1 - p), 1e-12)"""
+
+    @staticmethod
+    def forward(ctx, p, y, reduction):
+        _same_shape("binary_cross_entropy", p, y)
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise OpError(f"binary_cross_entropy: inputs must be probabilities in [0, 1], got "
+                          f"values from {p.min()} to {p.max()} (use "
+                          "binary_cross_entropy_with_logits for raw scores)")
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100.0)
+            log_q = np.maximum(np.log1p(-p), -100.0)
+        ctx.reduction = reduction
+        ctx.save_for_backward(p, y, log_p, log_q)
+        return _reduce(-(y * log_p + (1.0 - y) * log_q), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, y, log_p, log_q = ctx.saved_tensors
+        scale = _scale(g, ctx.reduction, p.size, p.ndim)
+        gp = (p - y) / np.maximum(p * (1.0 - p), 1e-12) * scale
+        gy = (log_q - log_p) * scale if ctx.needs_input_grad[1] else None
+        return gp, gy, None
+
+
+class BCEWithLogits(Function):
+    """loss = (1-y) z + l * softplus(-z), l = 1 + (pos_weight-1) y, stable for any |z|   |
+    dz = (1-y) - l * (1 - sigmoid(z))   (= sigmoid(z) - y without pos_weight)"""
+
+    @staticmethod
+    def forward(ctx, z, y, reduction, pos_weight):
+        _same_shape("binary_cross_entropy_with_logits", z, y)
+        # NOTE: softplus(-z) = log(1 + e^-z) = max(-z, 0) + log1p(e^-|z|): no overflow at +-1000.
+        softplus = np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z)))
+        lw = 1.0 + (pos_weight - 1.0) * y if pos_weight is not None else None
+        losses = (1.0 - y) * z + (softplus if lw is None else lw * softplus)
+        ctx.reduction, ctx.pos_weight = reduction, pos_weight
+        ctx.save_for_backward(z, y, lw, softplus)
+        return _reduce(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, y, lw, softplus = ctx.saved_tensors
+        s = stable_sigmoid(z)
+        scale = _scale(g, ctx.reduction, z.size, z.ndim)
+        gz = (s - y if lw is None else (1.0 - y) - lw * (1.0 - s)) * scale
+        gy = None
+        if ctx.needs_input_grad[1]:  # dloss/dy = -z + (pos_weight - 1) softplus(-z)
+            gy = -z if lw is None else (ctx.pos_weight - 1.0) * softplus - z
+            gy = gy * scale
+        return gz, gy, None, None
+
+
+class MSELoss(Function):
+    """loss = (a - b)^2   |   da = 2 (a - b), db = -da, scaled by the reduction"""
+
+    @staticmethod
+    def forward(ctx, a, b, reduction):
+        _same_shape("mse_loss", a, b)
+        d = a - b
+        ctx.reduction = reduction
+        ctx.save_for_backward(d)
+        return _reduce(d * d, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        ga = 2.0 * d * _scale(g, ctx.reduction, d.size, d.ndim)
+        return ga, (-ga if ctx.needs_input_grad[1] else None), None
+
+
+class L1Loss(Function):
+    """loss = |a - b|   |   da = sign(a - b), db = -da, scaled by the reduction"""
+
+    @staticmethod
+    def forward(ctx, a, b, reduction):
+        _same_shape("l1_loss", a, b)
+        d = a - b
+        ctx.reduction = reduction
+        ctx.save_for_backward(d)
+        return _reduce(np.abs(d), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        ga = np.sign(d) * _scale(g, ctx.reduction, d.size, d.ndim)
+        return ga, (-ga if ctx.needs_input_grad[1] else None), None
+
+
+# ---------------------------------------------------------------- the F.* API
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """x @ W.T + b as one node.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.linear(tg.ones(2, 3), tg.ones(4, 3), tg.zeros(4)).shape
+    (2, 4)
+    """
+    return Linear.apply(input, weight, bias)
+
+
+def relu(input: Tensor) -> Tensor:  # noqa: A002
+    """max(x, 0)."""
+    return Relu.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+    """x for x > 0, negative_slope * x otherwise."""
+    return LeakyRelu.apply(input, negative_slope)
+
+
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    """The hyperbolic tangent."""
+    return Tanh.apply(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """1 / (1 + e^-x), without overflow for any x."""
+    return Sigmoid.apply(input)
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """e^x / sum e^x along dim, shifted by the max for stability.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.softmax(tg.tensor([[0.0, 0.0]]), dim=1)
+    tensor([[0.5, 0.5]])
+    """
+    return Softmax.apply(input, dim)
+
+
+def log_softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """log(softmax(x)) computed directly (no log of a tiny probability)."""
+    return LogSoftmax.apply(input, dim)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
+    """Inverted dropout: zero each element with probability p, scale survivors by 1/(1-p).
+
+    p is the DROP probability (PyTorch's); the course's keep_prob is 1 - p. Only in training:
+    at test time the input passes through untouched (the course notes' "dropout only at test
+    time" has it backwards). Backward reuses the forward's mask.
+
+    >>> import tinygrad_c2 as tg
+    >>> x = tg.ones(1000)
+    >>> y = tg.nn.functional.dropout(x, p=0.2)
+    >>> sorted(set(y.tolist()))
+    [0.0, 1.25]
+    >>> tg.nn.functional.dropout(x, p=0.2, training=False) is x
+    True
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p is a drop probability in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    return Dropout.apply(input, p)
+
+
+def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization over (N, C) or (N, C, L) input, PyTorch's semantics.
+
+    Training: normalize with the batch mean and biased variance, x_hat = (x - mu) /
+    sqrt(var + eps) (the course notes drop the square root: a slip), and update the running
+    statistics in place: r = (1 - momentum) r + momentum * stat, with the unbiased variance.
+    Eval: normalize with the running statistics.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> rm, rv = np.zeros(2, np.float32), np.ones(2, np.float32)
+    >>> x = tg.tensor([[1.0, 2.0], [3.0, 6.0]])
+    >>> tg.nn.functional.batch_norm(x, rm, rv, training=True).numpy().round(4)
+    array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
+    >>> rm  # 0.9 * 0 + 0.1 * batch mean
+    array([0.2, 0.4], dtype=float32)
+    """
+    return BatchNorm.apply(input, running_mean, running_var, weight, bias, training, momentum,
+                           eps)
+
+
+def cross_entropy(input: Tensor, target: Any, reduction: str = "mean",  # noqa: A002
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy from raw logits (N, C) with integer labels (N,) or class
+    probabilities (N, C), e.g. one-hot. One node; its backward is softmax - Y.
+
+    >>> import tinygrad_c2 as tg
+    >>> z = tg.tensor([[2.0, 0.0, 0.0]], requires_grad=True)
+    >>> loss = tg.nn.functional.cross_entropy(z, tg.tensor([0]))
+    >>> round(loss.item(), 4)
+    0.2395
+    """
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    if input.ndim == 1:
+        out = CrossEntropy.apply(input.unsqueeze(0), target.unsqueeze(0), reduction,
+                                 label_smoothing)
+        return out.squeeze(0) if reduction == "none" else out
+    return CrossEntropy.apply(input, target, reduction, label_smoothing)
+
+
+def nll_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
+    _check_reduction("nll_loss", reduction)
+    return NLLLoss.apply(input, target if isinstance(target, Tensor) else Tensor(target),
+                         reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Cross-entropy of probabilities in [0, 1] against 0/1 (or soft) targets of the same shape."""
+    _check_reduction("binary_cross_entropy", reduction)
+    return BCE.apply(input, target, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
+                                     reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable node (finite for logits of any size).
+
+    >>> import tinygrad_c2 as tg
+    >>> F = tg.nn.functional
+    >>> F.binary_cross_entropy_with_logits(tg.tensor([1000.0, -1000.0]), tg.tensor([0.0, 1.0]))
+    tensor(1000.)
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    if isinstance(pos_weight, Tensor):
+        pos_weight = pos_weight.data
+    return BCEWithLogits.apply(input, target, reduction, pos_weight)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error; input and target must have the same shape."""
+    _check_reduction("mse_loss", reduction)
+    return MSELoss.apply(input, target, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean absolute error; input and target must have the same shape."""
+    _check_reduction("l1_loss", reduction)
+    return L1Loss.apply(input, target, reduction)
+
+
+def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
+    """Integer labels (N,) to a 0/1 int64 matrix (N, num_classes), as PyTorch's F.one_hot.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.one_hot(tg.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    y = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")
+    k = int(y.max()) + 1 if num_classes == -1 else num_classes
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"one_hot: labels must be in [0, {k}), got values from {y.min()} to "
+                         f"{y.max()}")
+    return Tensor((y[..., None] == np.arange(k)).astype(np.int64))

@@ -1,0 +1,601 @@
+"""Tensor: the data, its gradient, its place in the graph, the operators and the composite
+methods. No derivatives here: every method is a primitive from function.py or built from them."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from . import rng as _rng
+
+float32 = np.float32
+float64 = np.float64
+int32 = np.int32
+int64 = np.int64
+
+_default_dtype = np.dtype(np.float32)
+
+Axes = int | Sequence[int] | None
+MaxResult = namedtuple("MaxResult", ["values", "indices"])  # PyTorch's torch.return_types.max
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Choose the dtype that Python floats and lists become (float32 unless told otherwise).
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.set_default_dtype("float64"); tg.tensor([1.0]).dtype
+    dtype('float64')
+    >>> tg.set_default_dtype(tg.float32)
+    """
+    global _default_dtype
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"set_default_dtype: expected float32 or float64, got {dt}")
+    _default_dtype = dt
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype Python floats and lists become."""
+    return _default_dtype
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """The dtype policy: arrays keep theirs (no copy); Python floats take the default dtype."""
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        arr = np.asarray(data)
+        if arr.dtype == np.float64 and dtype is None and not isinstance(data, np.generic):
+            arr = arr.astype(_default_dtype)
+        if arr.dtype == object:
+            raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} "
+                            "(expected numbers, nested lists of numbers or a numpy array)")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return arr
+
+
+def _axes(dim: Axes, axis: Axes, name: str) -> int | tuple[int, ...] | None:
+    """PyTorch's dim or numpy's axis alias, as something numpy accepts."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}: give dim or axis, not both")
+        dim = axis
+    if dim is None or isinstance(dim, (int, np.integer)):
+        return dim
+    return tuple(dim)
+
+
+def _keep(keepdim: bool, keepdims: bool | None) -> bool:
+    return keepdim if keepdims is None else keepdims
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, for reverse-mode autodiff.
+
+    >>> import tinygrad_c2 as tg
+    >>> w = tg.tensor([[1.0, 2.0]], requires_grad=True)
+    >>> loss = (w @ tg.tensor([[3.0], [4.0]])).sum()
+    >>> loss.backward(); w.grad
+    tensor([[3., 4.]])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    # NOTE: makes numpy defer `array + tensor` to Tensor.__radd__ instead of looping over us.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = _as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.grad_fn = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _wrap(arr: np.ndarray) -> Tensor:
+        """A constant Tensor around an array, skipping all validation (internal hot path)."""
+        t = object.__new__(Tensor)
+        t.data, t.grad, t.requires_grad, t.grad_fn = arr, None, False, None
+        return t
+
+    @staticmethod
+    def _from_op(arr: np.ndarray, node: Any) -> Tensor:
+        t = object.__new__(Tensor)
+        t.data, t.grad, t.requires_grad, t.grad_fn = arr, None, True, node
+        return t
+
+    # ------------------------------------------------------------ attributes
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (PyTorch's name)
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+    # ------------------------------------------------------------ conversion and grad state
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python number, "
+                             f"this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             "use .any() / .all() on .data")
+        return bool(self.data.item())
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, "
+                            f"this one is {self.data.dtype}")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if self.grad_fn is not None:
+            self.grad_fn.retained = self
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's .grad, then free the graph.
+
+        `gradient` is required when self is not a scalar (a vector-Jacobian product).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
+                               "(did you call it under no_grad, or on detached data?)")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: a gradient argument is needed for a non-scalar "
+                                   f"output of shape {self.shape}")
+            seed = np.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            seed = _as_array(gradient, self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise ValueError(f"backward: gradient has shape {seed.shape} but the output "
+                                 f"has shape {self.shape}")
+        if self.grad_fn is None:
+            engine._accumulate(self, seed, copy=True)
+        else:
+            engine.backward(self, seed, retain_graph)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A differentiable cast (returns self when the dtype already matches)."""
+        dt = np.dtype(dtype)
+        return self if dt == self.data.dtype else ops.Cast.apply(self, dt)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def to(self, dtype: Any) -> Tensor:
+        return self.astype(dtype)
+
+    # ------------------------------------------------------------ operators
+
+    def __add__(self, other: Any) -> Tensor:
+        return ops.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def _compare(self, other: Any, op: np.ufunc) -> Tensor:
+        return Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    __hash__ = object.__hash__  # identity, as PyTorch: tensors can key dicts and sets
+
+    # ------------------------------------------------------------ elementwise
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return ops.Pow.apply(self, exponent)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return ops.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return ops.Maximum.apply(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return ops.Minimum.apply(self, other)
+
+    def relu(self) -> Tensor:
+        return ops.Relu.apply(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return ops.LeakyRelu.apply(self, negative_slope)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def softmax(self, dim: int) -> Tensor:
+        return ops.Softmax.apply(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        return ops.LogSoftmax.apply(self, dim)
+
+    # ------------------------------------------------------------ reductions
+
+    def sum(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
+            keepdims: bool | None = None) -> Tensor:
+        return ops.Sum.apply(self, _axes(dim, axis, "sum"), _keep(keepdim, keepdims))
+
+    def mean(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
+             keepdims: bool | None = None) -> Tensor:
+        dim = _axes(dim, axis, "mean")
+        n = self._count(dim, "mean")
+        return self.sum(dim, _keep(keepdim, keepdims)) * (1.0 / n)
+
+    def var(self, dim: Axes = None, keepdim: bool = False, *, correction: int = 1,
+            unbiased: bool | None = None, axis: Axes = None,
+            keepdims: bool | None = None) -> Tensor:
+        """Variance with Bessel's correction by default (PyTorch's); correction=0 is biased."""
+        dim = _axes(dim, axis, "var")
+        if unbiased is not None:
+            correction = int(unbiased)
+        n = self._count(dim, "var")
+        if n - correction <= 0:
+            raise ValueError(f"var: {n} element(s) along the reduced dims is too few for "
+                             f"correction={correction} (shape {self.shape}, dim {dim})")
+        diff = self - self.mean(dim, keepdim=True)
+        return (diff * diff).sum(dim, _keep(keepdim, keepdims)) * (1.0 / (n - correction))
+
+    def std(self, dim: Axes = None, keepdim: bool = False, *, correction: int = 1,
+            unbiased: bool | None = None, axis: Axes = None,
+            keepdims: bool | None = None) -> Tensor:
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+                        keepdims=keepdims).sqrt()
+
+    def logsumexp(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
+                  keepdims: bool | None = None) -> Tensor:
+        """log(sum(exp(x))) computed stably: the max is taken out as a constant shift."""
+        dim = _axes(dim, axis, "logsumexp")
+        keep = _keep(keepdim, keepdims)
+        m = self.data.max(axis=dim, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        out = (self - m).exp().sum(dim, keepdim=True).log() + m
+        return out if keep else out.squeeze(dim)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
+        """Over everything: a 0-d tensor. Over `dim`: (values, indices), as PyTorch."""
+        return self._extreme(ops.Max, np.argmax, dim, keepdim)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
+        return self._extreme(ops.Min, np.argmin, dim, keepdim)
+
+    def _extreme(self, op: type, arg: Any, dim: Any, keepdim: bool) -> Tensor | MaxResult:
+        if isinstance(dim, Tensor):
+            return self.maximum(dim) if op is ops.Max else self.minimum(dim)
+        values = op.apply(self, dim, keepdim)
+        if dim is None:
+            return values
+        return MaxResult(values, Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim)))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim))
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim))
+
+    def _count(self, dim: Any, name: str) -> int:
+        if dim is None:
+            return self.data.size
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else dim
+        try:
+            return int(np.prod([self.data.shape[d] for d in dims]))
+        except IndexError:
+            raise IndexError(f"{name}: dim {dim} is out of range for a tensor of shape "
+                             f"{self.shape}") from None
+
+    # ------------------------------------------------------------ shape
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        shape = self.data.shape
+        if not shape:
+            return self.reshape(1)
+        start, end = start_dim % len(shape), end_dim % len(shape)
+        return self.reshape(*shape[:start], -1, *shape[end + 1:])
+
+    def permute(self, *dims: Any) -> Tensor:
+        if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
+            dims = tuple(dims[0])
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
+                             f"a tensor of shape {self.shape}")
+        return ops.Permute.apply(self, tuple(dims))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return ops.Permute.apply(self, tuple(axes))
+
+    def squeeze(self, dim: Axes = None) -> Tensor:
+        shape = self.data.shape
+        if dim is None:
+            return self.reshape(tuple(s for s in shape if s != 1))
+        dims = {d % len(shape) for d in ((dim,) if isinstance(dim, int) else dim)}
+        return self.reshape(tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1)))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        shape = list(self.data.shape)
+        if not -len(shape) - 1 <= dim <= len(shape):
+            raise IndexError(f"unsqueeze: dim {dim} out of range for a tensor of shape "
+                             f"{self.shape}")
+        shape.insert(dim % (len(shape) + 1), 1)
+        return self.reshape(tuple(shape))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        if len(sizes) == 1 and not isinstance(sizes[0], (int, np.integer)):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.data.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        return ops.Expand.apply(self, shape)
+
+    def __getitem__(self, idx: Any) -> Tensor:
+        return ops.Index.apply(self, _index_arrays(idx))
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        if self.requires_grad:
+            raise RuntimeError("item assignment on a tensor that requires grad would corrupt its "
+                               "graph; assign into .data (under no_grad) or use tg.where")
+        self.data[_index_arrays(idx)] = value.data if isinstance(value, Tensor) else value
+
+
+def _index_arrays(idx: Any) -> Any:
+    """Indices may contain Tensors; numpy wants their arrays."""
+    if isinstance(idx, Tensor):
+        return idx.data
+    if isinstance(idx, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+    return idx
+
+
+# ---------------------------------------------------------------- construction
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a Tensor (same as `Tensor(...)`).
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.tensor([1.0, 2.0]).dtype, tg.tensor([1, 2]).dtype
+    (dtype('float32'), dtype('int64'))
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _size(size: tuple) -> tuple[int, ...]:
+    if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return _default_dtype if dtype is None else np.dtype(dtype)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: `tg.zeros(2, 3)` or `tg.zeros((2, 3))`."""
+    return Tensor(np.zeros(_size(size), _float_dtype(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return Tensor(np.ones(_size(size), _float_dtype(dtype)), requires_grad)
+
+
+def full(size: Any, fill_value: float, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor filled with one value."""
+    shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return Tensor(np.full(shape, fill_value, _float_dtype(dtype)), requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the library generator (see `tg.manual_seed`)."""
+    dt = _float_dtype(dtype)
+    return Tensor(_rng.generator().standard_normal(_size(size), dtype=dt), requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) from the library generator."""
+    dt = _float_dtype(dtype)
+    return Tensor(_rng.generator().random(_size(size), dtype=dt), requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
+    """Evenly spaced values in [start, end): integers stay int64, floats take the default dtype.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.arange(3)
+    tensor([0, 1, 2])
+    """
+    if end is None:
+        start, end = 0, start
+    is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    dt = dtype if dtype is not None else (np.int64 if is_int else _default_dtype)
+    return Tensor(np.arange(start, end, step, dtype=dt))
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+    """The identity matrix."""
+    return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)))
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(t.shape, dtype or t.dtype), requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(t.shape, dtype or t.dtype), requires_grad)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along an existing dim.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.cat([tg.ones(1, 2), tg.zeros(2, 2)]).shape
+    (3, 2)
+    """
+    return ops.Cat.apply(dim, *tensors)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join along a new dim (all shapes equal)."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
+    return ops.Cat.apply(dim, *[t.unsqueeze(dim) for t in tensors])
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Elementwise choice: input where condition holds, other elsewhere."""
+    return ops.Where.apply(condition, input, other)
+
+
+# NOTE: imported last, as a module, because function.py needs the Tensor class defined above;
+# the primitives are looked up as `ops.Name` when a method runs, so either module may load first.
+from . import function as ops  # noqa: E402
