@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import heapq
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,15 @@ if TYPE_CHECKING:
 
 
 class _Mode(threading.local):
-    """Per-thread switches, so a tuning trial in one thread cannot flip another's grad mode."""
+    """Per-thread switches, so a tuning trial in one thread cannot flip another's grad mode.
+
+    `instrumented` is anomaly or profiling: the one flag the hot path reads.
+    """
 
     grad_enabled: bool = True
     anomaly: bool = False
+    profiling: bool = False
+    instrumented: bool = False
 
 
 mode = _Mode()
@@ -91,10 +97,33 @@ class detect_anomaly:  # noqa: N801
 
     def __enter__(self) -> None:
         self._prev = mode.anomaly
-        mode.anomaly = True
+        mode.anomaly = mode.instrumented = True
 
     def __exit__(self, *exc: object) -> None:
         mode.anomaly = self._prev
+        mode.instrumented = mode.anomaly or mode.profiling
+
+
+class profiling:  # noqa: N801
+    """Record each node's forward and backward wall time (seconds) as `node.forward_time` and
+    `node.backward_time`; tg.viz.profile builds on it.
+
+    >>> import tinygrad_c2 as tg
+    >>> w = tg.ones(3, requires_grad=True)
+    >>> with tg.engine.profiling():
+    ...     y = (w * 2).sum()
+    ...     y.backward()
+    >>> y.grad_fn.forward_time > 0 and y.grad_fn.backward_time > 0
+    True
+    """
+
+    def __enter__(self) -> None:
+        self._prev = mode.profiling
+        mode.profiling = mode.instrumented = True
+
+    def __exit__(self, *exc: object) -> None:
+        mode.profiling = self._prev
+        mode.instrumented = mode.anomaly or mode.profiling
 
 
 class AnomalyError(FloatingPointError):
@@ -143,7 +172,7 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     start = root.grad_fn
     grads: dict[Function, np.ndarray] = {start: seed}
     heap = [(-start.seq, start)]
-    anomaly = mode.anomaly
+    anomaly, profiling_on = mode.anomaly, mode.profiling
     while heap:
         node = heapq.heappop(heap)[1]
         g = grads.pop(node)
@@ -158,6 +187,10 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
         if anomaly:
             with np.errstate(all="ignore"):
                 in_grads = node.backward(node, g)
+        elif profiling_on:
+            t0 = time.perf_counter()
+            in_grads = node.backward(node, g)
+            node.backward_time = time.perf_counter() - t0
         else:
             in_grads = node.backward(node, g)
         if type(in_grads) is not tuple:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import traceback
 from typing import Any
 
@@ -55,6 +56,8 @@ class Function:
     saved_tensors: Any = ()  # set by save_for_backward, replaced by a marker once freed
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
+    forward_time: float | None = None  # seconds, recorded under engine.profiling()
+    backward_time: float | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -85,13 +88,17 @@ class Function:
         else:
             needs = (False,) * len(args)
         ctx.needs_input_grad = needs
-        anomaly = mode.anomaly
+        instrumented = mode.instrumented
         try:
-            if anomaly:  # our check below names the op; numpy's warning would not
+            if not instrumented:
+                out = cls.forward(ctx, *arrays)
+            elif mode.anomaly:  # our check below names the op; numpy's warning would not
                 with np.errstate(all="ignore"):
                     out = cls.forward(ctx, *arrays)
             else:
+                t0 = time.perf_counter()
                 out = cls.forward(ctx, *arrays)
+                ctx.forward_time = time.perf_counter() - t0
         except OpError:
             raise
         except (ValueError, IndexError) as e:
@@ -102,7 +109,7 @@ class Function:
             if isinstance(out, tuple):
                 raise TypeError(f"{cls.__name__}.forward must return one array, got a tuple")
             out = np.asarray(out)
-        if anomaly:
+        if instrumented and mode.anomaly:
             ctx.created_at = _user_frame()
             check_finite(ctx, (out,), "forward")
         if not record:
@@ -117,6 +124,12 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def current_seq() -> int:
+    """A fresh number from the node counter: nodes created after this call have larger `seq`
+    (modules record the range of their last forward, so a drawing can group its nodes)."""
+    return next(_seq)
 
 
 def _user_frame() -> str:
