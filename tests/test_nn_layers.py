@@ -1,0 +1,275 @@
+"""Layers against PyTorch in float64: forward values and gradients with a random cotangent."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_c2 as tg
+from tinygrad_c2 import nn
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def run_ours(module, x, g):
+    """Forward and backward through our module; returns (y, dx)."""
+    xt = tg.Tensor(x.copy(), requires_grad=True)
+    y = module(xt)
+    y.backward(tg.Tensor(g))
+    return y.data, xt.grad.data
+
+
+def run_torch(torch, module, x, g):
+    xt = torch.tensor(x, requires_grad=True)
+    y = module(xt)
+    y.backward(torch.tensor(g))
+    return y.detach().numpy(), xt.grad.numpy()
+
+
+# ---- Linear --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3)])
+def test_linear_forward_and_gradients_match_torch(torch, bias, shape):
+    rng = np.random.default_rng(0)
+    theirs = torch.nn.Linear(3, 4, bias=bias, dtype=torch.float64)
+    ours = nn.Linear(3, 4, bias=bias, dtype=np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x, g = rng.standard_normal(shape), rng.standard_normal(shape[:-1] + (4,))
+    y, dx = run_ours(ours, x, g)
+    y_t, dx_t = run_torch(torch, theirs, x, g)
+    np.testing.assert_allclose(y, y_t, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, dx_t, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-12)
+    if bias:
+        np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-12)
+
+
+def test_linear_weight_is_out_by_in_and_float32_by_default():
+    layer = nn.Linear(3, 5)
+    assert layer.weight.shape == (5, 3) and layer.bias.shape == (5,)
+    assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
+    assert nn.Linear(3, 5, dtype="float64").weight.dtype == np.float64
+    assert nn.Linear(3, 5, bias=False).bias is None
+
+
+def test_linear_default_init_is_uniform_within_one_over_sqrt_fan_in():
+    tg.manual_seed(0)
+    layer = nn.Linear(400, 600)
+    bound = 1 / math.sqrt(400)
+    w, b = layer.weight.data, layer.bias.data
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+    assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound / math.sqrt(3)
+    assert abs(w.mean()) < 0.01 * bound
+    assert np.abs(b).max() <= bound and np.abs(b).max() > 0.95 * bound
+
+
+def test_linear_default_init_is_reproducible_under_manual_seed():
+    tg.manual_seed(3)
+    a = nn.Linear(4, 4).weight.data.copy()
+    tg.manual_seed(3)
+    np.testing.assert_array_equal(a, nn.Linear(4, 4).weight.data)
+
+
+def test_linear_names_the_expected_input_size_on_a_mismatch():
+    expected = r"linear: input of shape \(2, 4\) does not fit weight .*\(\.\.\., 3\)"
+    with pytest.raises(ValueError, match=expected):
+        nn.Linear(3, 2)(tg.zeros(2, 4))
+    with pytest.raises(ValueError, match="in_features"):
+        nn.Linear(-1, 2)
+
+
+# ---- activations, Identity, Flatten ------------------------------------------------------
+
+
+ACTIVATIONS = [
+    ("ReLU", (), {}),
+    ("Tanh", (), {}),
+    ("Sigmoid", (), {}),
+    ("LeakyReLU", (), {}),
+    ("LeakyReLU", (0.2,), {}),
+    ("Softmax", (), {"dim": 1}),
+    ("Softmax", (), {"dim": 0}),
+    ("LogSoftmax", (), {"dim": 1}),
+    ("LogSoftmax", (), {"dim": -1}),
+    ("Identity", (), {}),
+    ("Flatten", (), {}),
+    ("Flatten", (0, 1), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", ACTIVATIONS)
+def test_activation_modules_match_torch_forward_and_backward(torch, name, args, kwargs):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 5, 3)) * 3
+    ours = getattr(nn, name)(*args, **kwargs)
+    theirs = getattr(torch.nn, name)(*args, **kwargs)
+    y_t, dx_t = None, None
+    g = rng.standard_normal(tuple(theirs(torch.tensor(x)).shape))
+    y, dx = run_ours(ours, x, g)
+    y_t, dx_t = run_torch(torch, theirs, x, g)
+    np.testing.assert_allclose(y, y_t, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, dx_t, rtol=1e-12, atol=1e-14)
+
+
+def test_softmax_without_dim_warns_and_picks_torchs_legacy_dim(torch):
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        ours = nn.Softmax()(tg.Tensor(x)).data
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        theirs = torch.nn.Softmax()(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_flatten_rejects_dims_outside_the_input():
+    with pytest.raises(IndexError, match="Flatten"):
+        nn.Flatten(start_dim=3)(tg.zeros(2, 3))
+
+
+# ---- Dropout -------------------------------------------------------------------------------
+
+
+def test_dropout_drops_a_fraction_p_and_scales_the_rest_by_one_over_keep_prob():
+    tg.manual_seed(0)
+    x = tg.Tensor(np.ones((200, 500)))
+    y = nn.Dropout(p=0.3)(x).data
+    dropped = y == 0
+    assert abs(dropped.mean() - 0.3) < 0.01
+    np.testing.assert_allclose(y[~dropped], 1 / 0.7, rtol=1e-15)
+    assert abs(y.mean() - 1.0) < 0.02  # expectation kept: the point of inverted dropout
+
+
+def test_dropout_draws_its_mask_from_the_library_generator():
+    x = np.random.default_rng(5).standard_normal((6, 7))
+    tg.manual_seed(11)
+    y = nn.Dropout(p=0.25)(tg.Tensor(x)).data
+    keep = np.random.default_rng(11).random(x.shape, dtype=x.dtype) < 0.75
+    np.testing.assert_allclose(y, x * keep / 0.75, rtol=1e-15)
+
+
+def test_dropout_backward_reuses_the_forward_mask():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((50, 40)) + 5.0  # no zeros, so the mask is y / x
+    g = rng.standard_normal((50, 40))
+    y, dx = run_ours(nn.Dropout(p=0.4), x, g)
+    mask = y / x
+    assert set(np.unique(np.round(mask, 12))) == {0.0, round(1 / 0.6, 12)}
+    np.testing.assert_allclose(dx, mask * g, rtol=1e-12)
+
+
+def test_dropout_is_the_identity_in_eval_mode_and_with_p_zero():
+    x = np.random.default_rng(6).standard_normal((10, 10))
+    layer = nn.Dropout(p=0.5).eval()
+    g = np.ones_like(x)
+    y, dx = run_ours(layer, x, g)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(dx, g)
+    y, _ = run_ours(nn.Dropout(p=0.0), x, g)
+    np.testing.assert_array_equal(y, x)
+
+
+def test_dropout_with_p_one_zeroes_everything_like_torch():
+    x = tg.Tensor(np.ones((3, 4)))
+    np.testing.assert_array_equal(nn.Dropout(p=1.0)(x).data, np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", True])
+def test_dropout_rejects_a_probability_outside_zero_one(p):
+    with pytest.raises(ValueError, match="drop probability"):
+        nn.Dropout(p)
+
+
+# ---- BatchNorm1d ---------------------------------------------------------------------------
+
+
+BATCHNORM_CASES = [
+    ({}, (8, 3)),
+    ({"momentum": None}, (8, 3)),
+    ({"affine": False}, (8, 3)),
+    ({"track_running_stats": False}, (8, 3)),
+    ({}, (6, 3, 5)),
+    ({"momentum": 0.3, "eps": 1e-3}, (5, 3, 4)),
+    ({"momentum": None, "affine": False}, (4, 3, 2)),
+    ({"bias": False}, (8, 3)),
+]
+
+
+@pytest.mark.parametrize("kwargs,shape", BATCHNORM_CASES)
+def test_batchnorm1d_matches_torch_over_training_steps_and_in_eval(torch, kwargs, shape):
+    rng = np.random.default_rng(7)
+    ours = nn.BatchNorm1d(3, dtype=np.float64, **kwargs)
+    theirs = torch.nn.BatchNorm1d(3, dtype=torch.float64, **kwargs)
+    for name, param in theirs.named_parameters():  # non-trivial gamma and beta, shared
+        value = rng.standard_normal(3) + (1.0 if name == "weight" else 0.0)
+        with torch.no_grad():
+            param.copy_(torch.tensor(value))
+        getattr(ours, name).data[...] = value
+
+    for _ in range(4):
+        x = rng.standard_normal(shape) * 3.0 + 2.0
+        g = rng.standard_normal(shape)
+        y, dx = run_ours(ours, x, g)
+        y_t, dx_t = run_torch(torch, theirs, x, g)
+        np.testing.assert_allclose(y, y_t, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dx, dx_t, rtol=1e-9, atol=1e-12)
+        assert [n for n, _ in ours.named_parameters()] == [
+            n for n, _ in theirs.named_parameters()
+        ]
+        for name, param in theirs.named_parameters():
+            np.testing.assert_allclose(getattr(ours, name).grad.data, param.grad.numpy(),
+                                       rtol=1e-10, atol=1e-12, err_msg=name)
+        ours.zero_grad()
+        theirs.zero_grad()
+        for name, value in theirs.state_dict().items():
+            np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-12,
+                                       err_msg=name)
+
+    ours.eval()
+    theirs.eval()
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(shape)
+    y, dx = run_ours(ours, x, g)
+    y_t, dx_t = run_torch(torch, theirs, x, g)
+    np.testing.assert_allclose(y, y_t, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_t, rtol=1e-10, atol=1e-12)
+
+
+def test_batchnorm1d_counts_batches_and_leaves_running_stats_alone_in_eval():
+    layer = nn.BatchNorm1d(2, dtype=np.float64)
+    x = tg.Tensor(np.random.default_rng(8).standard_normal((5, 2)))
+    layer(x)
+    layer(x)
+    assert layer.num_batches_tracked.data == 2 and layer.num_batches_tracked.dtype == np.int64
+    mean = layer.running_mean.data.copy()
+    layer.eval()(x)
+    np.testing.assert_array_equal(layer.running_mean.data, mean)
+    assert layer.num_batches_tracked.data == 2
+
+
+def test_batchnorm1d_in_eval_normalizes_with_the_running_statistics():
+    layer = nn.BatchNorm1d(2, eps=1e-5, dtype=np.float64).eval()
+    layer.running_mean.data[...] = [1.0, -2.0]
+    layer.running_var.data[...] = [4.0, 0.25]
+    x = np.array([[3.0, -1.0], [1.0, -2.0]])
+    expected = (x - [1.0, -2.0]) / np.sqrt(np.array([4.0, 0.25]) + 1e-5)  # sqrt, not var
+    np.testing.assert_allclose(layer(tg.Tensor(x)).data, expected, rtol=1e-12)
+
+
+def test_batchnorm1d_without_running_stats_has_no_buffers():
+    layer = nn.BatchNorm1d(3, track_running_stats=False, affine=False)
+    assert list(layer.state_dict()) == [] and list(layer.parameters()) == []
+
+
+def test_batchnorm1d_names_a_channel_mismatch():
+    with pytest.raises(ValueError, match="input has 4 channels in dimension 1"):
+        nn.BatchNorm1d(3)(tg.zeros(5, 4))
+    with pytest.raises(ValueError, match="2-D \\(N, C\\) or 3-D"):
+        nn.BatchNorm1d(3)(tg.zeros(3))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm1d(3)(tg.zeros(1, 3))
+    with pytest.raises(ValueError, match="num_features"):
+        nn.BatchNorm1d(0)

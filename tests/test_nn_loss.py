@@ -1,0 +1,110 @@
+"""Loss modules against PyTorch in float64: values and input gradients for every reduction."""
+
+import numpy as np
+import pytest
+
+import tinygrad_c2 as tg
+from tinygrad_c2 import nn
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def compare(torch, name, kwargs, logits, target, torch_kwargs=None, target_grad=False):
+    """Run our loss module and torch's on the same arrays; compare value and gradient(s)."""
+    x = tg.Tensor(logits.copy(), requires_grad=True)
+    t = tg.Tensor(target.copy(), requires_grad=target_grad)
+    loss = getattr(nn, name)(**kwargs)(x, t)
+    x_t = torch.tensor(logits, requires_grad=True)
+    t_t = torch.tensor(target, requires_grad=target_grad)
+    loss_t = getattr(torch.nn, name)(**(torch_kwargs or kwargs))(x_t, t_t)
+    g = np.random.default_rng(9).standard_normal(tuple(loss_t.shape))
+    loss.backward(tg.Tensor(g))
+    loss_t.backward(torch.tensor(g))
+    assert loss.shape == tuple(loss_t.shape)
+    np.testing.assert_allclose(loss.data, loss_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(x.grad.data, x_t.grad.numpy(), rtol=1e-10, atol=1e-14)
+    if target_grad:
+        np.testing.assert_allclose(t.grad.data, t_t.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+RNG = np.random.default_rng(3)
+LOGITS = RNG.standard_normal((6, 4)) * 2
+LABELS = np.array([0, 3, 1, 1, 2, 0])
+PROBS = RNG.dirichlet(np.ones(4), size=6)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_loss_with_labels_matches_torch(torch, reduction, smoothing):
+    kwargs = {"reduction": reduction, "label_smoothing": smoothing}
+    compare(torch, "CrossEntropyLoss", kwargs, LOGITS, LABELS)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_loss_with_class_probabilities_matches_torch(torch, reduction, smoothing):
+    kwargs = {"reduction": reduction, "label_smoothing": smoothing}
+    compare(torch, "CrossEntropyLoss", kwargs, LOGITS, PROBS)
+
+
+def test_cross_entropy_loss_with_one_hot_rows_equals_integer_labels():
+    one_hot = np.eye(4)[LABELS]
+    a = nn.CrossEntropyLoss()(tg.Tensor(LOGITS), tg.Tensor(LABELS)).item()
+    b = nn.CrossEntropyLoss()(tg.Tensor(LOGITS), tg.Tensor(one_hot)).item()
+    assert a == pytest.approx(b, rel=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_after_log_softmax_matches_torch(torch, reduction):
+    log_probs = LOGITS - np.log(np.exp(LOGITS).sum(axis=1, keepdims=True))
+    compare(torch, "NLLLoss", {"reduction": reduction}, log_probs, LABELS)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_loss_matches_torch_including_the_target_gradient(torch, reduction):
+    probs = 1 / (1 + np.exp(-LOGITS))
+    targets = (RNG.random(LOGITS.shape) < 0.5).astype(np.float64)
+    compare(torch, "BCELoss", {"reduction": reduction}, probs, targets, target_grad=True)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_loss_matches_torch(torch, reduction):
+    targets = RNG.random(LOGITS.shape)
+    compare(torch, "BCEWithLogitsLoss", {"reduction": reduction}, LOGITS * 20, targets,
+            target_grad=True)
+
+
+def test_bce_with_logits_loss_pos_weight_matches_torch(torch):
+    targets = (RNG.random(LOGITS.shape) < 0.5).astype(np.float64)
+    pos_weight = np.array([1.0, 2.0, 0.5, 3.0])
+    compare(torch, "BCEWithLogitsLoss", {"pos_weight": tg.Tensor(pos_weight)}, LOGITS, targets,
+            torch_kwargs={"pos_weight": torch.tensor(pos_weight)})
+
+
+@pytest.mark.parametrize("name", ["MSELoss", "L1Loss"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_regression_losses_match_torch(torch, name, reduction):
+    targets = RNG.standard_normal(LOGITS.shape)
+    compare(torch, name, {"reduction": reduction}, LOGITS, targets, target_grad=True)
+
+
+@pytest.mark.parametrize("name", ["CrossEntropyLoss", "NLLLoss", "BCELoss",
+                                  "BCEWithLogitsLoss", "MSELoss", "L1Loss"])
+def test_loss_modules_reject_an_unknown_reduction(name):
+    with pytest.raises(ValueError, match=f"{name}: reduction must be one of"):
+        getattr(nn, name)(reduction="avg")
+
+
+def test_cross_entropy_loss_rejects_label_smoothing_outside_zero_one():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        nn.CrossEntropyLoss(label_smoothing=1.5)
+
+
+def test_loss_modules_print_like_torch():
+    assert repr(nn.CrossEntropyLoss(reduction="sum")) == "CrossEntropyLoss()"
+    assert repr(nn.MSELoss()) == "MSELoss()"

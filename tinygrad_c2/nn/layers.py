@@ -1,0 +1,367 @@
+"""Layers: Linear, activations, Identity, Flatten, Dropout and BatchNorm1d, each a thin Module
+over a fused primitive of `nn.functional`."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor, get_default_dtype
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+def _check_device(device: Any, layer: str) -> None:
+    """Accept PyTorch's `device=` for ported code; everything here runs on the CPU."""
+    if device is not None and str(device) != "cpu":
+        raise ValueError(f"{layer}: only device='cpu' exists in tinygrad_c2, got {device!r}")
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias, weight shaped (out_features, in_features) as in PyTorch.
+
+    The course writes Z = W X + b with examples as columns; here examples are rows, so
+    the same W (shape (n[l], n[l-1])) appears transposed. Default init is PyTorch's:
+    weight kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)), and bias
+    U(-1/sqrt(in), 1/sqrt(in)). Use `nn.init.apply_(model, 'he')` for the course's schemes.
+
+    >>> Linear(2, 3)
+    Linear(in_features=2, out_features=3, bias=True)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        _check_device(device, "Linear")
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty((out_features,), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default init (see the class docstring)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)  # F.linear checks the shapes
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class ReLU(Module):
+    """max(0, x). `inplace` is accepted for ported code; the result is always a new tensor.
+
+    >>> ReLU()(Tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Tanh(Module):
+    """tanh(x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x))."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x.
+
+    >>> LeakyReLU(0.1)
+    LeakyReLU(negative_slope=0.1)
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+def _softmax_dim(module: Module, ndim: int) -> int:
+    """PyTorch's legacy choice when `dim` is omitted (with its warning): 0 for 0/1/3-D input,
+    else 1. Pass `dim` explicitly instead."""
+    warnings.warn(
+        f"Implicit dimension choice for {type(module).__name__} has been deprecated. "
+        "Change the call to include dim=X as an argument.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along `dim` (each slice along dim sums to 1).
+
+    >>> Softmax(dim=1)(Tensor([[0.0, 0.0]])).tolist()
+    [[0.5, 0.5]]
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = _softmax_dim(self, x.ndim) if self.dim is None else self.dim
+        return F.softmax(x, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along `dim`, computed stably (pair it with NLLLoss)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = _softmax_dim(self, x.ndim) if self.dim is None else self.dim
+        return F.log_softmax(x, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. to switch a layer off).
+
+    Constructor arguments are accepted and ignored, as in PyTorch.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Flatten(Module):
+    """Merge dimensions start_dim..end_dim into one (default: all but the batch dimension).
+
+    >>> Flatten()(Tensor(np.zeros((2, 3, 4)))).shape
+    (2, 12)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = tuple(x.shape)
+        ndim = max(len(shape), 1)
+        start = self.start_dim + ndim if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + ndim if self.end_dim < 0 else self.end_dim
+        if not (0 <= start < ndim and 0 <= end < ndim) or start > end:
+            raise IndexError(
+                f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): invalid for "
+                f"input of shape {shape}"
+            )
+        if not shape:
+            return x.reshape((1,))
+        merged = math.prod(shape[start : end + 1])
+        return x.reshape(shape[:start] + (merged,) + shape[end + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout: zero each element with probability `p`, scale the rest by 1/(1-p).
+
+    `p` is the DROP probability (PyTorch's meaning). The course's `keep_prob` is `1 - p`:
+    the course's keep_prob = 0.8 is `Dropout(p=0.2)`. Dividing by keep_prob during training
+    keeps each activation's expected value, so at evaluation time (`model.eval()`) the layer
+    is the identity and needs no rescaling. NOTE: the course notes' "dropout is only used
+    for the test set" is a slip: dropout runs during training only. The same mask zeroes
+    the gradient in backward (the course's "apply the mask to dA").
+
+    >>> layer = Dropout(p=0.2).eval(); layer(Tensor([1.0, 2.0])).tolist()
+    [1.0, 2.0]
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p (drop probability) must be in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalization over the batch (and length) dimension of (N, C) or (N, C, L) input.
+
+    Training: per channel, mu and sigma^2 (biased) over the mini-batch, then
+    x_hat = (x - mu) / sqrt(sigma^2 + eps), y = gamma * x_hat + beta (`weight`, `bias`).
+    NOTE: the course notes divide by (sigma^2 + eps); the correct formula (Ioffe & Szegedy,
+    PyTorch), used here, divides by sqrt(sigma^2 + eps).
+
+    Running statistics are the course's exponentially weighted average of mu and sigma^2
+    across mini-batches, r = (1 - momentum) * r + momentum * batch_stat, so PyTorch's
+    momentum 0.1 is the course's beta = 0.9 (the running variance uses the unbiased batch
+    variance, as PyTorch does). With `momentum=None` the average is cumulative (momentum =
+    1 / num_batches_tracked). Evaluation (`eval()`) normalizes with the running statistics;
+    with `track_running_stats=False` batch statistics are used in both modes. The
+    keyword-only `bias=False` keeps gamma but drops beta (PyTorch 2.x's option).
+
+    >>> BatchNorm1d(4)
+    BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_device(device, "BatchNorm1d")
+        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+            raise ValueError(
+                f"BatchNorm1d: num_features must be a positive int, got {num_features!r}"
+            )
+        if eps <= 0:
+            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, counter 0 (in place)."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        """Running statistics reset; gamma 1, beta 0."""
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = tuple(x.shape)
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"BatchNorm1d: expected 2-D (N, C) or 3-D (N, C, L) input, got shape {shape}"
+            )
+        if shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm1d({self.num_features}): input has {shape[1]} channels in "
+                f"dimension 1 (shape {shape}), expected {self.num_features}"
+            )
+        use_batch_stats = self.training or not self.track_running_stats
+        values_per_channel = shape[0] * (shape[2] if len(shape) == 3 else 1)
+        if use_batch_stats and values_per_channel < 2:
+            raise ValueError(
+                f"BatchNorm1d: expected more than 1 value per channel when training, got input "
+                f"of shape {shape}"
+            )
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=momentum,
+            eps=self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )

@@ -1,0 +1,562 @@
+"""Module: parameters, buffers and sub-modules registered through attributes; Sequential and
+ModuleList containers; state_dict save and load."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..function import current_seq
+from ..tensor import Tensor
+from .parameter import Parameter
+
+_REGISTRIES = ("_parameters", "_buffers", "_modules")
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What `load_state_dict` could not match: (missing_keys, unexpected_keys), as PyTorch."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model, registered PyTorch's way.
+
+    Assigning a `Parameter`, a `Module` or (via `register_buffer`) a buffer to an attribute
+    records it by name, so `parameters()`, `state_dict()`, `train()`/`eval()` and friends
+    find everything without the model listing it. Subclasses call `super().__init__()` first
+    and define `forward`; calling the module calls `forward`.
+
+    >>> class Affine(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = Parameter(np.ones(2))
+    ...     def forward(self, x):
+    ...         return x * self.w
+    >>> [name for name, _ in Affine().named_parameters()]
+    ['w']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        # NOTE: object.__setattr__ bypasses our __setattr__, which needs these dicts to exist.
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    # ---- forward -------------------------------------------------------------------------
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        start = current_seq()
+        out = self.forward(*args, **kwargs)
+        # NOTE: graph nodes made by this call have start < node.seq < end; tg.viz uses the range
+        # of the last call to draw each module's nodes in its own cluster.
+        self.__dict__["_call_seq"] = (start, current_seq())
+        return out
+
+    # ---- registration --------------------------------------------------------------------
+
+    def _registry(self, kind: str) -> dict:
+        registry = self.__dict__.get(kind)
+        if registry is None:
+            raise AttributeError(
+                f"cannot assign to {type(self).__name__} before Module.__init__() call: "
+                "call super().__init__() first in your __init__"
+            )
+        return registry
+
+    def _put(self, kind: str, name: str, value: Any) -> None:
+        """Record `value` in a registry and mirror it in the instance dict.
+
+        NOTE: the mirror lets `self.weight` resolve by normal attribute lookup; going through
+        __getattr__ on every forward costs about a microsecond per access.
+        """
+        self._registry(kind)[name] = value
+        self.__dict__[name] = value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            self._remove_from_registries(name)
+            self._put("_parameters", name, value)
+        elif isinstance(value, Module):
+            self._remove_from_registries(name)
+            self._put("_modules", name, value)
+        elif name in self.__dict__.get("_parameters", ()):
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' of "
+                    f"{type(self).__name__} (nn.Parameter or None expected)"
+                )
+            self._put("_parameters", name, None)
+        elif name in self.__dict__.get("_modules", ()):
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' of "
+                    f"{type(self).__name__} (nn.Module or None expected)"
+                )
+            self._put("_modules", name, None)
+        elif name in self.__dict__.get("_buffers", ()):
+            self._put("_buffers", name, _as_buffer(value, name, type(self).__name__))
+        else:
+            object.__setattr__(self, name, value)
+
+    def _remove_from_registries(self, name: str) -> None:
+        self.__dict__.pop(name, None)
+        for kind in _REGISTRIES:
+            self._registry(kind).pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: look in the registries.
+        for kind in _REGISTRIES:
+            registry = self.__dict__.get(kind)
+            if registry is not None and name in registry:
+                return registry[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for kind in _REGISTRIES:
+            registry = self.__dict__.get(kind)
+            if registry is not None and name in registry:
+                del registry[name]
+                self.__dict__.pop(name, None)
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` (or None, a declared-but-absent parameter) under `name`."""
+        _check_name(name, self, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: '{name}' must be an nn.Parameter or None, "
+                f"got {type(param).__name__}"
+            )
+        self._remove_from_registries(name)
+        self._put("_parameters", name, param)
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register a non-learnable tensor (e.g. running statistics) saved with the model.
+
+        An array is wrapped in a Tensor without copying; None declares an absent buffer.
+        Non-persistent buffers are left out of `state_dict()`.
+
+        >>> m = Module(); m.register_buffer("count", np.zeros(3)); m.count.shape
+        (3,)
+        """
+        _check_name(name, self, "buffer")
+        buffer = _as_buffer(tensor, name, type(self).__name__)
+        self._remove_from_registries(name)
+        self._put("_buffers", name, buffer)
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register a child module under `name` (what attribute assignment does)."""
+        _check_name(name, self, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+        self._remove_from_registries(name)
+        self._put("_modules", name, module)
+
+    # ---- traversal -----------------------------------------------------------------------
+
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """Yield (dotted name, module) for this module and every descendant, depth first.
+
+        >>> from tinygrad_c2 import nn
+        >>> [n for n, _ in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).named_modules()]
+        ['', '0', '1']
+        """
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is None:
+                continue
+            child_prefix = f"{prefix}.{name}" if prefix else name
+            yield from child.named_modules(memo, child_prefix, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        """Yield this module and every descendant (each once)."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield (name, module) for the direct sub-modules."""
+        seen: set[int] = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        """Yield the direct sub-modules."""
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(
+        self, kind: str, prefix: str, recurse: bool, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Any]]:
+        """Walk the modules and yield their registered `kind` members with dotted names."""
+        seen: set[int] = set()
+        if recurse:
+            modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+        else:
+            modules = iter([(prefix, self)])
+        for module_prefix, module in modules:
+            for name, member in module.__dict__[kind].items():
+                if member is None:
+                    continue
+                if remove_duplicate:
+                    if id(member) in seen:
+                        continue
+                    seen.add(id(member))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), member
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Yield (dotted name, parameter), e.g. ('0.weight', ...), each shared one once.
+
+        >>> from tinygrad_c2 import nn
+        >>> [n for n, _ in nn.Sequential(nn.Linear(2, 3)).named_parameters()]
+        ['0.weight', '0.bias']
+        """
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yield every parameter (what an optimizer is given)."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        """Yield (dotted name, buffer) for every registered buffer that is not None."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Yield every buffer."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call `fn` on every sub-module, then on this module; return self (for chaining)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients -------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode here and in every sub-module (Dropout, BatchNorm1d care)."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode recursively: same as `train(False)`."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Switch gradient recording for every parameter (False freezes the module)."""
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: None (the default, like PyTorch) or zeros."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad = Tensor(np.zeros_like(param.data))
+
+    # ---- dtype ---------------------------------------------------------------------------
+
+    def to(self, dtype: Any) -> Module:
+        """Cast parameters, their gradients and floating-point buffers to `dtype`, in place.
+
+        The Parameter objects stay the same (an optimizer holding them keeps working); their
+        arrays are replaced. Integer buffers (BatchNorm's counter) keep their dtype.
+        `to("cpu")` is accepted and does nothing, for scripts ported from PyTorch.
+
+        >>> from tinygrad_c2 import nn
+        >>> nn.Linear(2, 2).to("float64").weight.dtype
+        dtype('float64')
+        """
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        target = np.dtype(dtype)
+        if target.kind != "f":
+            raise TypeError(f"Module.to: expected a floating-point dtype, got {target}")
+        for param in self.parameters():
+            param.data = param.data.astype(target)
+            if param.grad is not None:
+                param.grad = Tensor(param.grad.data.astype(target))
+        for buffer in self.buffers():
+            if buffer.data.dtype.kind == "f":
+                buffer.data = buffer.data.astype(target)
+        return self
+
+    def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64 (for gradient checking)."""
+        return self.to(np.float64)
+
+    # ---- state dict ----------------------------------------------------------------------
+
+    def state_dict(self, prefix: str = "") -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter and persistent buffer, keyed by dotted name.
+
+        Order and names follow PyTorch: per module its parameters, then its buffers, then
+        its children. The arrays are copies, so training on does not change a saved state.
+
+        >>> from tinygrad_c2 import nn
+        >>> list(nn.BatchNorm1d(3).state_dict())
+        ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+        """
+        state: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name, tensor in self._state_tensors(prefix).items():
+            state[name] = tensor.data.copy()
+        return state
+
+    def _state_tensors(self, prefix: str = "") -> OrderedDict[str, Tensor]:
+        """The live tensors behind `state_dict()` (shared ones under their first name)."""
+        tensors: OrderedDict[str, Tensor] = OrderedDict()
+        # NOTE: like PyTorch, a module reused under two names is saved under both.
+        for module_prefix, module in self.named_modules(prefix=prefix, remove_duplicate=False):
+            dot = f"{module_prefix}." if module_prefix else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    tensors[dot + name] = param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers:
+                    tensors[dot + name] = buffer
+        return tensors
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values from `state_dict` into this module's parameters and buffers in place.
+
+        Values may be arrays, Tensors or numbers; they are cast to each target's dtype. With
+        `strict=True` any missing or unexpected key is an error; a shape mismatch is always
+        an error (as in PyTorch). All problems are reported together in one RuntimeError
+        (PyTorch's exception type, so ported `except` clauses still work), and nothing is
+        copied unless the whole load succeeds.
+
+        >>> from tinygrad_c2 import nn
+        >>> a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+        >>> b.load_state_dict(a.state_dict())
+        <All keys matched successfully>
+        """
+        if not hasattr(state_dict, "items"):
+            raise TypeError(
+                "load_state_dict: expected a dict of name -> array, got "
+                f"{type(state_dict).__name__}"
+            )
+        targets = self._state_tensors()
+        missing = [name for name in targets if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in targets]
+        mismatched = []
+        values = {}
+        for name, target in targets.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != target.data.shape:
+                mismatched.append(
+                    f"{name}: checkpoint shape {array.shape}, model shape {target.data.shape}"
+                )
+            values[name] = array
+        problems = []
+        if strict and missing:
+            problems.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+        if strict and unexpected:
+            problems.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+        if mismatched:
+            problems.append("mis-shaped key(s): " + "; ".join(mismatched))
+        if problems:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(problems)
+            )
+        for name, array in values.items():
+            # In place: optimizers and other holders of these arrays see the new values.
+            targets[name].data[...] = array
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- printing ------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines.extend(extra.split("\n"))
+        for name, child in self._modules.items():
+            child_text = repr(child).replace("\n", "\n  ")
+            lines.append(f"({name}): {child_text}")
+        if not lines:
+            return f"{type(self).__name__}()"
+        if len(lines) == 1 and not self._modules:
+            return f"{type(self).__name__}({lines[0]})"
+        body = "\n  ".join(lines)
+        return f"{type(self).__name__}(\n  {body}\n)"
+
+
+def _check_name(name: str, module: Module, what: str) -> None:
+    """Registration names: non-empty strings without dots, not shadowing a plain attribute."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} name should be a str, got {type(name).__name__}")
+    if name == "" or "." in name:
+        raise KeyError(f'{what} name can\'t be empty or contain ".", got {name!r}')
+    registered = any(name in module._registry(kind) for kind in _REGISTRIES)
+    if hasattr(module, name) and not registered:
+        raise KeyError(f"attribute {name!r} already exists on {type(module).__name__}")
+
+
+def _as_buffer(value: Any, name: str, owner: str) -> Tensor | None:
+    """A buffer is a Tensor (not requiring grad) or None; arrays are wrapped without a copy."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor(value)
+    raise TypeError(
+        f"cannot assign {type(value).__name__} as buffer '{name}' of {owner} "
+        "(Tensor, numpy array or None expected)"
+    )
+
+
+class Sequential(Module):
+    """Chain modules: the output of each is the input of the next.
+
+    Children are named '0', '1', ... (or by the keys of an OrderedDict), so parameter
+    names match PyTorch's ('0.weight').
+
+    >>> from tinygrad_c2 import nn
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
+    >>> len(model), type(model[1]).__name__
+    (3, 'ReLU')
+    """
+
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(modules):
+                if not isinstance(module, Module):
+                    raise TypeError(
+                        f"Sequential: argument {index} is {type(module).__name__}, "
+                        "expected an nn.Module"
+                    )
+                self.add_module(str(index), module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            if module is not None:
+                x = module(x)
+        return x
+
+    def __getitem__(self, index: int | slice) -> Module:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_normalize_index(index, len(items), "Sequential")][1]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        """Add `module` at the end (named by its position)."""
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (a plain list would hide them).
+
+    >>> from tinygrad_c2 import nn
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(list(layers.parameters()))
+    6
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, index: int | slice) -> Module | ModuleList:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(items[index])
+        return items[_normalize_index(index, len(items), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(_normalize_index(index, len(self), "ModuleList")), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end."""
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList.append: {type(module).__name__} is not an nn.Module")
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append every module of `modules`."""
+        for module in modules:
+            self.append(module)
+        return self
+
+
+def _normalize_index(index: int, length: int, owner: str) -> int:
+    if not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{owner} indices must be integers or slices, got {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"{owner} index {index} is out of range for length {length}")
+    return int(index) % length
