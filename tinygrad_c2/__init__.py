@@ -1,10 +1,7 @@
 """tinygrad_c2: a small reverse-mode autograd framework on numpy, with PyTorch's API, built
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
-from . import (
-    nn,  # noqa: E402, I001  (nn builds on everything above)
-    rng,
-)
+from . import data, nn, rng
 from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .function import PRIMITIVES, Function, OpError
 from .gradcheck import GradcheckResult, check_gradients, gradcheck
@@ -36,7 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError", "Function", "GradcheckResult", "OpError", "PRIMITIVES", "Tensor", "arange",
-    "cat", "check_gradients", "detect_anomaly", "enable_grad", "eye", "float32", "float64",
+    "cat", "check_gradients", "data", "detect_anomaly", "enable_grad", "eye", "float32", "float64",
     "full", "get_default_dtype", "gradcheck", "int32", "int64", "is_grad_enabled",
     "manual_seed", "nn", "no_grad", "ones", "ones_like", "rand", "randn", "rng",
     "set_default_dtype", "stack", "tensor", "where", "zeros", "zeros_like",

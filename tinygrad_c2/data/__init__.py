@@ -1,0 +1,50 @@
+"""Data for tinygrad_c2: toy and real data sets, mini-batch loading, splitting, preprocessing.
+
+>>> from tinygrad_c2.data import DataLoader, load_digits, train_dev_test_split
+"""
+
+from .augment import Compose, GaussianNoise, RandomHorizontalFlip, RandomShift
+from .loader import DataLoader, Dataset, TensorDataset
+from .mnist import (
+    FASHION_MNIST_CLASSES,
+    download_fashion_mnist,
+    download_mnist,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+    write_idx,
+)
+from .preprocessing import PCAWhitener, Standardizer, from_one_hot, one_hot
+from .real import RealDataset, load_breast_cancer, load_digits
+from .split import train_dev_test_split
+from .synthetic import make_blobs, make_circles, make_moons, make_planar_flower, make_spirals
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "Compose",
+    "DataLoader",
+    "Dataset",
+    "GaussianNoise",
+    "PCAWhitener",
+    "RandomHorizontalFlip",
+    "RandomShift",
+    "RealDataset",
+    "Standardizer",
+    "TensorDataset",
+    "download_fashion_mnist",
+    "download_mnist",
+    "from_one_hot",
+    "load_breast_cancer",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "make_blobs",
+    "make_circles",
+    "make_moons",
+    "make_planar_flower",
+    "make_spirals",
+    "one_hot",
+    "read_idx",
+    "train_dev_test_split",
+    "write_idx",
+]
