@@ -1,11 +1,12 @@
 """tinygrad_c2: a small reverse-mode autograd framework on numpy, with PyTorch's API, built
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
-from . import data, nn, rng
+from . import data, nn, optim, rng
 from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .function import PRIMITIVES, Function, OpError
 from .gradcheck import GradcheckResult, check_gradients, gradcheck
 from .rng import manual_seed
+from .serialization import CheckpointError, load, save
 from .tensor import (
     Tensor,
     arange,
@@ -32,9 +33,10 @@ from .tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckResult", "OpError", "PRIMITIVES", "Tensor", "arange",
-    "cat", "check_gradients", "data", "detect_anomaly", "enable_grad", "eye", "float32", "float64",
-    "full", "get_default_dtype", "gradcheck", "int32", "int64", "is_grad_enabled",
-    "manual_seed", "nn", "no_grad", "ones", "ones_like", "rand", "randn", "rng",
-    "set_default_dtype", "stack", "tensor", "where", "zeros", "zeros_like",
+    "AnomalyError", "arange", "cat", "check_gradients", "CheckpointError", "data",
+    "detect_anomaly", "enable_grad", "eye", "float32", "float64", "full", "Function",
+    "get_default_dtype", "gradcheck", "GradcheckResult", "int32", "int64", "is_grad_enabled",
+    "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "OpError", "optim",
+    "PRIMITIVES", "rand", "randn", "rng", "save", "set_default_dtype", "stack", "Tensor",
+    "tensor", "where", "zeros", "zeros_like",
 ]

@@ -1,0 +1,536 @@
+"""Learning-rate schedules: PyTorch's schedulers (same lr sequences) and the course's decays."""
+
+from __future__ import annotations
+
+import copy
+import math
+import types
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .optimizer import Optimizer
+
+__all__ = [
+    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+    "ReduceLROnPlateau", "InverseTimeDecay", "InverseSqrtDecay", "ExponentialDecay",
+    "LinearDecay",
+]
+
+
+class LRScheduler:
+    """Base class: sets `group["lr"]` of every param group each time `step()` is called.
+
+    Call `scheduler.step()` once per epoch, after `optimizer.step()`. `last_epoch` counts those
+    calls (the constructor makes call 0, which sets the starting lr). Each group's starting
+    lr is kept in `group["initial_lr"]` and in `base_lrs`. To resume, either restore
+    `state_dict()` or pass `last_epoch` after loading an optimizer state that has "initial_lr".
+    Subclasses implement `get_lr()`, PyTorch's "chainable" form computed from the current lrs
+    (so two schedulers can act on one optimizer), and `_closed_form_lr()` when one exists
+    (used by the deprecated `step(epoch)`).
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer"
+            )
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(
+                        f"{type(self).__name__}: param_groups[{i}] has no 'initial_lr', needed to "
+                        f"resume at last_epoch={last_epoch}; load the optimizer's state_dict from "
+                        "the checkpoint first (or restore this scheduler's state_dict instead)"
+                    )
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self._is_initial = True
+        self.step()
+        self._is_initial = False
+
+    def get_lr(self) -> list[float]:
+        """The next lr of every group (called by step() after last_epoch has advanced)."""
+        raise NotImplementedError
+
+    def _closed_form_lr(self) -> list[float] | None:
+        """The lr at `last_epoch` straight from `base_lrs`, or None if there is no formula."""
+        return None
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch and set the new lrs (`epoch=` jumps there: deprecated in PyTorch)."""
+        self._step_count += 1
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            values = self._closed_form_lr()
+            if values is None:
+                values = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The lrs set by the last step(), one per param group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute except the optimizer (PyTorch's layout); save it with tg.save."""
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a `state_dict()`."""
+        self.__dict__.update(copy.deepcopy(state_dict))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
+
+
+def _check_positive_int(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+
+
+# --------------------------------------------------------------------------- PyTorch's schedulers
+class LambdaLR(LRScheduler):
+    """lr = initial_lr * lr_lambda(epoch), one function for all groups or one per group.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1 / (epoch + 1))
+    >>> sched.step(); sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(
+                    f"LambdaLR: expected {n} lr_lambdas (one per group), got {len(lr_lambda)}"
+                )
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        epoch = self.last_epoch
+        return [base * f(epoch) for f, base in zip(self.lr_lambdas, self.base_lrs, strict=True)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """As PyTorch: plain functions are not saved; a callable object's attributes are."""
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
+                 if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [
+            None if isinstance(f, types.FunctionType) else dict(vars(f)) for f in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        lambdas = state.pop("lr_lambdas")
+        super().load_state_dict(state)
+        for f, saved in zip(self.lr_lambdas, lambdas, strict=True):
+            if saved is not None:
+                vars(f).update(saved)
+
+
+class StepLR(LRScheduler):
+    """lr = initial_lr * gamma ** (epoch // step_size): decay by gamma every step_size epochs.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        _check_positive_int("StepLR", "step_size", step_size)
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """lr = initial_lr * gamma ** (number of milestones <= epoch).
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        milestones = list(milestones)
+        for m in milestones:
+            if isinstance(m, bool) or not isinstance(m, int):
+                raise ValueError(f"MultiStepLR: milestones must be integers, got {m!r}")
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        n = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [base * self.gamma**n for base in self.base_lrs]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)  # a plain dict after a tg.save round trip
+
+
+class ExponentialLR(LRScheduler):
+    """lr = lr * gamma every epoch (initial_lr * gamma ** epoch).
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> sched.step(); sched.step(); sched.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:  # resuming with last_epoch >= 0 must not decay once more
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base * self.gamma**self.last_epoch for base in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2.
+
+    Like PyTorch it is computed recursively from the current lr (so it composes with other
+    schedulers) and keeps following the cosine past T_max (it rises again, no restart).
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)
+    >>> lrs = []
+    >>> for epoch in range(2):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [0.5, 0.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1  # noqa: N803
+    ) -> None:
+        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        epoch, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        if self._step_count == 1 and epoch > 0:  # first step after resuming: use the formula
+            return [eta_min + (base - eta_min) * (1 + math.cos(epoch * math.pi / t_max)) / 2
+                    for base in self.base_lrs]
+        if (epoch - 1 - t_max) % (2 * t_max) == 0:  # the trough: the ratio below would be 0/0
+            return [group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+                    for base, group in zip(self.base_lrs, groups, strict=True)]
+        ratio_num = 1 + math.cos(math.pi * epoch / t_max)
+        ratio_den = 1 + math.cos(math.pi * (epoch - 1) / t_max)
+        return [ratio_num / ratio_den * (group["lr"] - eta_min) + eta_min for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        cos = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
+        return [self.eta_min + (base - self.eta_min) * cos / 2 for base in self.base_lrs]
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """lr = max(lr * factor, min_lr) once a metric has not improved for `patience` epochs.
+
+    Call `step(metric)` once per epoch with the validation loss (mode='min') or accuracy
+    (mode='max'). "Improved" means better than the best so far by `threshold` (relative or
+    absolute); after a reduction, `cooldown` epochs pass before bad epochs count again.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    >>> for loss in [1.0, 1.0, 1.0, 0.5]: sched.step(loss)
+    >>> sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | list[float] = 0,
+        eps: float = 1e-8,
+    ) -> None:
+        if not factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor!r}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
+        self.factor = factor
+        self.optimizer = optimizer
+        n = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError(
+                    f"ReduceLROnPlateau: expected {n} min_lrs (one per group), got {len(min_lr)}"
+                )
+            self.default_min_lr = None
+            self.min_lrs = list(min_lr)
+        else:
+            self.default_min_lr = min_lr
+            self.min_lrs = [min_lr] * n
+        self.patience = patience
+        self.cooldown = cooldown
+        self.eps = eps
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self._set_mode(mode, threshold, threshold_mode)
+        self._reset()
+
+    def _set_mode(self, mode: str, threshold: float, threshold_mode: str) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(
+                f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}"
+            )
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+
+    def _reset(self) -> None:
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def is_better(self, a: float, best: float) -> bool:
+        """Whether metric value `a` improves on `best` by more than the threshold."""
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record this epoch's metric and reduce the lrs if it has plateaued."""
+        current = float(metrics)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"ReduceLROnPlateau: the optimizer now has {len(groups)} param groups but "
+                    f"min_lrs has {len(self.min_lrs)}; set scheduler.min_lrs to match"
+                )
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, min_lr in zip(groups, self.min_lrs, strict=True):
+            old_lr = float(group["lr"])
+            new_lr = max(old_lr * self.factor, min_lr)
+            if old_lr - new_lr > self.eps:
+                group["lr"] = new_lr
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._set_mode(self.mode, self.threshold, self.threshold_mode)
+
+
+# ------------------------------------------------------------------------- the course's decays
+class _FormulaScheduler(LRScheduler):
+    """A schedule given by a closed formula of (initial_lr, epoch): not chainable."""
+
+    def get_lr(self) -> list[float]:
+        return self._closed_form_lr()
+
+    def _closed_form_lr(self) -> list[float]:
+        return [self.formula(base, self.last_epoch) for base in self.base_lrs]
+
+    def formula(self, lr0: float, epoch: int) -> float:
+        raise NotImplementedError
+
+
+class InverseTimeDecay(_FormulaScheduler):
+    """Course: lr = lr0 / (1 + decay_rate * floor(epoch / time_interval)), epoch = step() calls.
+
+    The course's example (lr0 = 0.2, decay_rate = 1) gives 0.1, 0.0667, 0.05, 0.04 after
+    epochs 1 to 4. time_interval > 1 holds the lr for that many epochs between decays.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=0.2)
+    >>> sched = tg.optim.lr_scheduler.InverseTimeDecay(opt, decay_rate=1.0)
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.1, 0.0667, 0.05, 0.04]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, decay_rate: float, time_interval: int = 1,
+        last_epoch: int = -1,
+    ) -> None:
+        if not decay_rate >= 0:
+            raise ValueError(f"InverseTimeDecay: decay_rate must be >= 0, got {decay_rate!r}")
+        _check_positive_int("InverseTimeDecay", "time_interval", time_interval)
+        self.decay_rate = decay_rate
+        self.time_interval = time_interval
+        super().__init__(optimizer, last_epoch)
+
+    def formula(self, lr0: float, epoch: int) -> float:
+        return lr0 / (1 + self.decay_rate * (epoch // self.time_interval))
+
+
+class InverseSqrtDecay(_FormulaScheduler):
+    """Course: lr = k / sqrt(epoch) * lr0, with epoch 0 treated as epoch 1 (lr = k * lr0).
+
+    k/sqrt(0) would be infinite, so the formula uses max(epoch, 1): the constructor sets
+    k * lr0, the first step() keeps it, and the decay starts at the second step().
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.InverseSqrtDecay(opt, k=0.5)
+    >>> lrs = [sched.get_last_lr()[0]]   # set by the constructor
+    >>> for epoch in range(4):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5, 0.5, 0.3536, 0.2887, 0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, k: float = 1.0, last_epoch: int = -1) -> None:
+        if not k > 0:
+            raise ValueError(f"InverseSqrtDecay: k must be > 0, got {k!r}")
+        self.k = k
+        super().__init__(optimizer, last_epoch)
+
+    def formula(self, lr0: float, epoch: int) -> float:
+        return self.k / math.sqrt(max(epoch, 1)) * lr0
+
+
+class ExponentialDecay(_FormulaScheduler):
+    """Course: lr = lr0 * base ** epoch (the course's 0.95^epoch_num * alpha0).
+
+    The same sequence as ExponentialLR(gamma=base), computed with a power instead of repeated
+    multiplication.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.ExponentialDecay(opt, base=0.5)
+    >>> sched.step(); sched.step(); sched.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, base: float = 0.95, last_epoch: int = -1) -> None:
+        if not 0 < base <= 1:
+            raise ValueError(f"ExponentialDecay: base must be in (0, 1], got {base!r}")
+        self.base = base
+        super().__init__(optimizer, last_epoch)
+
+    def formula(self, lr0: float, epoch: int) -> float:
+        return lr0 * self.base**epoch
+
+
+class LinearDecay(_FormulaScheduler):
+    """Course: lr = (1 - a) * lr0 + a * final_fraction * lr0 with a = epoch / tau, then constant.
+
+    Linear from lr0 down to final_fraction * lr0 (the course suggests 1%) over tau epochs,
+    and final_fraction * lr0 after that.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.LinearDecay(opt, tau=2, final_fraction=0.5)
+    >>> lrs = []
+    >>> for epoch in range(3):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.75, 0.5, 0.5]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, tau: int, final_fraction: float = 0.01, last_epoch: int = -1
+    ) -> None:
+        _check_positive_int("LinearDecay", "tau", tau)
+        if not final_fraction >= 0:
+            raise ValueError(f"LinearDecay: final_fraction must be >= 0, got {final_fraction!r}")
+        self.tau = tau
+        self.final_fraction = final_fraction
+        super().__init__(optimizer, last_epoch)
+
+    def formula(self, lr0: float, epoch: int) -> float:
+        a = min(epoch, self.tau) / self.tau
+        return (1 - a) * lr0 + a * (self.final_fraction * lr0)

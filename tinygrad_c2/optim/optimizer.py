@@ -1,0 +1,252 @@
+"""Optimizer base: param groups, per-parameter state, zero_grad and state_dict (PyTorch's way)."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..engine import enable_grad
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Base class of every optimizer: holds `param_groups` and per-parameter `state`.
+
+    `params` is an iterable of Tensors, or of dicts (parameter groups) each with a "params"
+    entry and any hyperparameters that should differ from `defaults` in that group, e.g. no
+    weight decay on biases. `state[p]` is a dict of the buffers the algorithm keeps for `p`.
+    Subclasses implement `_check_group` (raise ValueError on bad hyperparameters) and
+    `_update_group` (one update of one group, in place on the parameters' numpy arrays).
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> w, b = tg.Tensor(np.ones(2), requires_grad=True), tg.Tensor(np.zeros(1), requires_grad=True)
+    >>> opt = tg.optim.SGD([{"params": [w], "weight_decay": 1e-4}, {"params": [b]}], lr=0.1)
+    >>> [g["weight_decay"] for g in opt.param_groups]
+    [0.0001, 0]
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults: dict[str, Any] = dict(defaults)
+        self._check_group(self.defaults, "defaults")
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)  # PyTorch's type
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: params should be an iterable of Tensors or dicts, got a "
+                "single Tensor; wrap it in a list: [tensor]"
+            )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an ordered collection (the order keys the "
+                "state_dict), got a set; use a list"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ----------------------------------------------------------------- groups and validation
+    def _check_group(self, group: dict[str, Any], where: str) -> None:
+        """Raise ValueError if a hyperparameter of `group` is out of range (subclasses)."""
+
+    def _invalid(self, where: str, name: str, value: Any, expected: str) -> ValueError:
+        """A ValueError naming the optimizer, the group, the hyperparameter and its range."""
+        return ValueError(
+            f"{type(self).__name__}: invalid {name} {value!r} in {where} (expected {expected})"
+        )
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters (with optional hyperparameter overrides) to optimize.
+
+        >>> import numpy as np, tinygrad_c2 as tg
+        >>> opt = tg.optim.SGD([tg.Tensor(np.ones(2), requires_grad=True)], lr=0.1)
+        >>> opt.add_param_group({"params": [tg.Tensor(np.ones(3), requires_grad=True)], "lr": 0.01})
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.01]
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict, got {type(param_group)}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: a group's params must be ordered (a list), got a set")
+        else:
+            params = list(params)
+        where = f"param_groups[{len(self.param_groups)}]"
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: {where} params[{i}] is a {type(p).__name__}, not Tensor")
+            if not p.is_leaf:
+                raise ValueError(
+                    f"{name}: {where} params[{i}] is not a leaf tensor (it was computed from "
+                    "others); optimize the leaves, e.g. detach() it and set requires_grad=True"
+                )
+            if p.data.dtype.kind != "f":
+                raise TypeError(
+                    f"{name}: {where} params[{i}] has dtype {p.data.dtype}; only floating-point "
+                    "tensors can be optimized"
+                )
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError(
+                f"{name}: a parameter appears twice ({where} repeats one, or shares one with an "
+                "earlier group); each parameter may be optimized by one group only"
+            )
+        group = {key: value for key, value in param_group.items() if key != "params"}
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group, where)
+        group["params"] = params
+        self.param_groups.append(group)
+
+    # ------------------------------------------------------------------------------ stepping
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return closure() if a closure is given.
+
+        The closure (re-evaluate the model and return the loss) runs with grad enabled, as in
+        PyTorch. Parameters whose `.grad` is None are skipped.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _grads(self, group: dict[str, Any]) -> Iterable[tuple[Tensor, np.ndarray]]:
+        """(param, grad array) for the params of `group` that have a gradient, shapes checked."""
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            g = grad.data
+            if g.shape != p.data.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.step: a parameter of shape {p.data.shape} has a "
+                    f"gradient of shape {g.shape}"
+                )
+            yield p, g
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients: to None (default, as PyTorch) or to fresh zero arrays.
+
+        With set_to_none=False the old gradient array is replaced, not zeroed in place, because
+        gradient arrays may be shared with other tensors.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad = Tensor(np.zeros_like(p.grad.data))
+
+    # ---------------------------------------------------------------------------- state_dict
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state in PyTorch's layout, with integer parameter ids.
+
+        {"state": {id: {"exp_avg": array, ...}}, "param_groups": [{"lr": ..., "params": [ids]}]}.
+        Ids count the parameters in group order. Unlike PyTorch, the arrays are copies, so a
+        state_dict taken mid-run stays a snapshot while training goes on.
+        """
+        ids: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: copy.deepcopy(value) for key, value in group.items() if key != "params"}
+            packed["params"] = [ids.setdefault(id(p), len(ids)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if self.state.get(p):
+                    state[ids[id(p)]] = {
+                        key: value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value)
+                        for key, value in self.state[p].items()
+                    }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a `state_dict()`: hyperparameters per group and the per-parameter buffers.
+
+        The optimizer must have been built with the same number of groups and parameters per
+        group; arrays (or Tensors) are copied and cast to their parameter's dtype.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' (from "
+                "state_dict()), got " + (
+                    f"keys {sorted(map(str, state_dict))}"
+                    if isinstance(state_dict, dict) else type(state_dict).__name__
+                )
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
+            )
+        id_to_param: dict[Any, Tensor] = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{name}.load_state_dict: param_groups[{i}] has {len(saved['params'])} "
+                    f"parameters in the state dict but {len(group['params'])} in this optimizer"
+                )
+            id_to_param.update(zip(saved["params"], group["params"], strict=True))
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for key, buffers in state_dict["state"].items():
+            if key not in id_to_param:
+                raise ValueError(
+                    f"{name}.load_state_dict: state for parameter id {key!r}, which no group lists"
+                )
+            p = id_to_param[key]
+            new_state[p] = {k: self._load_value(p, key, k, v) for k, v in buffers.items()}
+        new_groups = []
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            for key, value in self.defaults.items():  # e.g. a state dict from an older version
+                new_group.setdefault(key, value)
+            self._check_group(new_group, f"the loaded param_groups[{i}]")
+            new_group["params"] = group["params"]
+            new_groups.append(new_group)
+        self.state = new_state
+        self.param_groups = new_groups
+
+    def _load_value(self, p: Tensor, pid: Any, key: str, value: Any) -> Any:
+        """Copy one loaded state entry: arrays cast to p's dtype and checked against p's shape."""
+        if isinstance(value, Tensor):
+            value = value.data
+        if not isinstance(value, np.ndarray):
+            return copy.deepcopy(value)
+        if key == "step":  # PyTorch keeps the step count in a 0-d float tensor
+            return int(value)
+        if value.shape != p.data.shape:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: state[{pid!r}][{key!r}] has shape "
+                f"{value.shape}, but its parameter has shape {p.data.shape}"
+            )
+        return np.array(value, dtype=p.data.dtype, copy=True)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines + [")"])
