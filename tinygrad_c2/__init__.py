@@ -1,7 +1,7 @@
 """tinygrad_c2: a small reverse-mode autograd framework on numpy, with PyTorch's API, built
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
-from . import data, nn, optim, rng
+from . import data, nn, optim, rng, viz
 from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .function import PRIMITIVES, Function, OpError
 from .gradcheck import GradcheckResult, check_gradients, gradcheck
@@ -38,5 +38,5 @@ __all__ = [
     "get_default_dtype", "gradcheck", "GradcheckResult", "int32", "int64", "is_grad_enabled",
     "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "OpError", "optim",
     "PRIMITIVES", "rand", "randn", "rng", "save", "set_default_dtype", "stack", "Tensor",
-    "tensor", "where", "zeros", "zeros_like",
+    "tensor", "viz", "where", "zeros", "zeros_like",
 ]
