@@ -2,6 +2,7 @@
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
 from . import data, nn, optim, rng, viz
+from .capture import CapturedStep, CaptureError, capture
 from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .function import PRIMITIVES, Function, OpError
 from .gradcheck import GradcheckResult, check_gradients, gradcheck
@@ -33,10 +34,11 @@ from .tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "arange", "cat", "check_gradients", "CheckpointError", "data",
-    "detect_anomaly", "enable_grad", "eye", "float32", "float64", "full", "Function",
-    "get_default_dtype", "gradcheck", "GradcheckResult", "int32", "int64", "is_grad_enabled",
-    "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "OpError", "optim",
-    "PRIMITIVES", "rand", "randn", "rng", "save", "set_default_dtype", "stack", "Tensor",
-    "tensor", "viz", "where", "zeros", "zeros_like",
+    "AnomalyError", "arange", "capture", "CapturedStep", "CaptureError", "cat",
+    "check_gradients", "CheckpointError", "data", "detect_anomaly", "enable_grad", "eye",
+    "float32", "float64", "full", "Function", "get_default_dtype", "gradcheck",
+    "GradcheckResult", "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn",
+    "no_grad", "ones", "ones_like", "OpError", "optim", "PRIMITIVES", "rand", "randn", "rng",
+    "save", "set_default_dtype", "stack", "tensor", "Tensor", "viz", "where", "zeros",
+    "zeros_like",
 ]

@@ -173,10 +173,13 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     grads: dict[Function, np.ndarray] = {start: seed}
     heap = [(-start.seq, start)]
     anomaly, profiling_on = mode.anomaly, mode.profiling
+    instrumented = anomaly or profiling_on
+    heappop, heappush, wrap = heapq.heappop, heapq.heappush, root._wrap
     while heap:
-        node = heapq.heappop(heap)[1]
+        node = heappop(heap)[1]
         g = grads.pop(node)
-        if node.saved_tensors is _FREED:
+        saved = node.saved_tensors
+        if saved is _FREED:
             raise RuntimeError(
                 f"backward through {type(node).__name__} a second time: its saved arrays were "
                 "freed by the first backward. Pass retain_graph=True to the first "
@@ -184,21 +187,21 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             )
         if node.retained is not None:
             _accumulate(node.retained, g, copy=True)
-        if anomaly:
+        if not instrumented:
+            in_grads = node.backward(node, g)
+        elif anomaly:
             with np.errstate(all="ignore"):
                 in_grads = node.backward(node, g)
-        elif profiling_on:
+        else:
             t0 = time.perf_counter()
             in_grads = node.backward(node, g)
             node.backward_time = time.perf_counter() - t0
-        else:
-            in_grads = node.backward(node, g)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         if anomaly:
             check_finite(node, in_grads, "backward")
-        if not retain_graph:
-            node.saved_tensors = _FREED
+        if saved and not retain_graph:
+            node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
         parents = node.parents
         if len(in_grads) != len(parents):
             raise RuntimeError(
@@ -210,18 +213,28 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
                 continue
             if type(ig) is not np.ndarray:
                 ig = np.asarray(ig)
-            if ig.shape != parent.data.shape:
-                ig = reduce_to_shape(ig, parent.data.shape, node)
+            data = parent.data
+            if ig.shape != data.shape:
+                ig = reduce_to_shape(ig, data.shape, node)
             pnode = parent.grad_fn
-            if pnode is None:
+            if pnode is not None:
+                if pnode in grads:
+                    grads[pnode] = grads[pnode] + ig  # never in place: ig may alias another grad
+                else:
+                    grads[pnode] = ig
+                    heappush(heap, (-pnode.seq, pnode))
+                continue
+            # A leaf: accumulate into .grad, in the leaf's dtype.
+            if ig.dtype != data.dtype:
+                ig = ig.astype(data.dtype)
+            elif ig is g or ig.base is not None:
                 # NOTE: a backward may pass its incoming gradient straight through (Add) or as a
                 # view (Reshape); copy so that two leaves never share one .grad buffer.
-                _accumulate(parent, ig, copy=ig is g or ig.base is not None)
-            elif pnode in grads:
-                grads[pnode] = grads[pnode] + ig  # never in place: ig may alias another grad
+                ig = ig.copy()
+            if parent.grad is None:
+                parent.grad = wrap(ig)
             else:
-                grads[pnode] = ig
-                heapq.heappush(heap, (-pnode.seq, pnode))
+                parent.grad.data = parent.grad.data + ig
 
 
 def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:

@@ -15,6 +15,7 @@ from .engine import check_finite, mode
 from .tensor import Tensor
 
 _seq = itertools.count()
+_new = object.__new__
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 #: name -> class of every built-in primitive (the op tests assert each one has a row)
@@ -52,8 +53,7 @@ class Function:
     tensor([12.])
     """
 
-    __slots__ = ("parents", "needs_input_grad", "seq", "__dict__")
-    saved_tensors: Any = ()  # set by save_for_backward, replaced by a marker once freed
+    __slots__ = ("parents", "needs_input_grad", "seq", "saved_tensors", "__dict__")
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()
@@ -79,7 +79,8 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
         """Run forward on the arrays and, if any Tensor input requires grad, record the node."""
-        ctx = object.__new__(cls)
+        ctx = _new(cls)
+        ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         record = mode.grad_enabled
         if record:
@@ -116,7 +117,9 @@ class Function:
             return Tensor._wrap(out)
         ctx.parents = args
         ctx.seq = next(_seq)
-        return Tensor._from_op(out, ctx)
+        t = _new(Tensor)  # Tensor._from_op, inlined: this is the hottest line of the library
+        t.data, t.grad, t.requires_grad, t.grad_fn = out, None, True, ctx
+        return t
 
     def name(self) -> str:
         """The op's name, as PyTorch's grad_fn.name()."""
@@ -526,7 +529,12 @@ class Sum(Function):
     def backward(ctx, g):
         if not ctx.keepdims and ctx.axis is not None:
             g = np.expand_dims(g, ctx.axis)
-        return np.broadcast_to(g, ctx.shape), None, None
+        if np.prod(ctx.shape) > 4096:
+            return np.broadcast_to(g, ctx.shape), None, None  # a view: no copy of a big array
+        # NOTE: np.broadcast_to costs microseconds of Python; a small filled array is cheaper.
+        out = np.empty(ctx.shape, dtype=g.dtype)
+        out[...] = g
+        return out, None, None
 
 
 class Max(Function):

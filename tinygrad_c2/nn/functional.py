@@ -17,7 +17,6 @@ from ..function import (
     Softmax,
     Tanh,
     log_softmax_array,
-    stable_sigmoid,
 )
 from ..tensor import Tensor
 
@@ -30,8 +29,8 @@ def _check_reduction(op: str, reduction: str) -> None:
 
 
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
-    if reduction == "mean":
-        return losses.mean()
+    if reduction == "mean":  # sum / n: what ndarray.mean computes, minus its Python wrapper
+        return losses.sum() / max(losses.size, 1)
     if reduction == "sum":
         return losses.sum()
     return losses
@@ -289,7 +288,8 @@ class BCEWithLogits(Function):
     def forward(ctx, z, y, reduction, pos_weight):
         _same_shape("binary_cross_entropy_with_logits", z, y)
         # NOTE: softplus(-z) = log(1 + e^-z) = max(-z, 0) + log1p(e^-|z|): no overflow at +-1000.
-        softplus = np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z)))
+        softplus = np.maximum(-z, 0)
+        softplus += np.log1p(np.exp(-np.abs(z)))
         lw = 1.0 + (pos_weight - 1.0) * y if pos_weight is not None else None
         losses = (1.0 - y) * z + (softplus if lw is None else lw * softplus)
         ctx.reduction, ctx.pos_weight = reduction, pos_weight
@@ -299,7 +299,7 @@ class BCEWithLogits(Function):
     @staticmethod
     def backward(ctx, g):
         z, y, lw, softplus = ctx.saved_tensors
-        s = stable_sigmoid(z)
+        s = np.exp(-softplus)  # sigmoid(z) = e^(-softplus(-z)), exact in both tails
         scale = _scale(g, ctx.reduction, z.size, z.ndim)
         gz = (s - y if lw is None else (1.0 - y) - lw * (1.0 - s)) * scale
         gy = None

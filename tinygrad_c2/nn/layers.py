@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..capture import CaptureError, capturing, on_replay
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init
@@ -337,16 +338,16 @@ class BatchNorm1d(Module):
                 f"dimension 1 (shape {shape}), expected {self.num_features}"
             )
         use_batch_stats = self.training or not self.track_running_stats
-        values_per_channel = shape[0] * (shape[2] if len(shape) == 3 else 1)
-        if use_batch_stats and values_per_channel < 2:
-            raise ValueError(
-                f"BatchNorm1d: expected more than 1 value per channel when training, got input "
-                f"of shape {shape}"
-            )
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+            self._count_batch()
+            # A captured step replays the primitives, not this Python: count there too.
+            on_replay(self._count_batch)
             if self.momentum is None:  # cumulative moving average
+                if capturing():
+                    raise CaptureError("BatchNorm1d(momentum=None) computes its momentum in "
+                                       "Python at every step, which a captured step would "
+                                       "freeze; give it a float momentum or run eagerly")
                 momentum = 1.0 / float(self.num_batches_tracked.data)
         return F.batch_norm(
             x,
@@ -358,6 +359,9 @@ class BatchNorm1d(Module):
             momentum=momentum,
             eps=self.eps,
         )
+
+    def _count_batch(self) -> None:
+        self.num_batches_tracked.data[...] += 1
 
     def extra_repr(self) -> str:
         return (

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import current_seq
+from ..function import _seq  # the node counter (see Function.apply)
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -61,11 +61,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        start = current_seq()
+        start = next(_seq)
         out = self.forward(*args, **kwargs)
         # NOTE: graph nodes made by this call have start < node.seq < end; tg.viz uses the range
         # of the last call to draw each module's nodes in its own cluster.
-        self.__dict__["_call_seq"] = (start, current_seq())
+        self.__dict__["_call_seq"] = (start, next(_seq))
         return out
 
     # ---- registration --------------------------------------------------------------------
