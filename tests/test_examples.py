@@ -1,0 +1,76 @@
+"""Every course-experiment example runs with --quick in a subprocess, prints the figures it
+reproduces and writes its PNG (the examples run two at a time to keep the suite short)."""
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: example -> lines its output must contain (the course's figures it reproduces)
+EXPECTED = {
+    "initialization": ["zeros                         50.0%  50.0%", "He (N(0,1) * sqrt(2/n))"],
+    "regularization": ["none ", "L2 ", "dropout "],
+    "optimization": ["gradient descent", "momentum", "Adam", "stochastic (1)"],
+    "lr_decay": ["epoch 1: 0.100, epoch 2: 0.067, epoch 3: 0.050, epoch 4: 0.040",
+                 "k/sqrt(t), k=1"],
+    "gradient_checking": ["with the planted bugs: difference", "-> FAILED", "-> PASSED",
+                          "the check names the broken gradients: 0.bias, 2.weight"],
+    "batch_norm": ["without batch norm", "with batch norm", "match the batch: True"],
+    "softmax_digits": ["softmax([5, 2, -1, 3]) = [0.842, 0.042, 0.002, 0.114]",
+                       "softmax regression"],
+    "bias_variance": ["train  1.0%  dev 11.0%  -> high variance",
+                      "train 15.0%  dev 16.0%  -> high bias ",
+                      "train 15.0%  dev 30.0%  -> high bias and high variance",
+                      "train  0.5%  dev  1.0%  -> neither"],
+    "ewa": ["averages ~  10 values", "tg.optim.EWA agrees"],
+    "input_normalization": ["raw inputs", "normalized inputs", "condition"],
+}
+
+
+def has_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Start every example with --quick (two at a time); name -> (future of the run, images)."""
+    folder = tmp_path_factory.mktemp("images")
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+
+    def run(name):
+        command = [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick",
+                   "--images", str(folder)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = {name: pool.submit(run, name) for name in EXPECTED}
+    yield futures, folder
+    pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_quickly_prints_its_figures_and_writes_its_picture(runs, name):
+    futures, folder = runs
+    done = futures[name].result()
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in EXPECTED[name]:
+        assert line in done.stdout, f"{name}: {line!r} missing from\n{done.stdout}"
+    if has_matplotlib():
+        assert (folder / f"{name}.png").stat().st_size > 10_000
+    else:
+        assert "note: no picture" in done.stdout
+
+
+def test_every_listed_example_exists_and_has_a_quick_flag():
+    for name in EXPECTED:
+        source = (EXAMPLES / f"{name}.py").read_text()
+        assert '"--quick"' in source and '"--images"' in source

@@ -1,0 +1,349 @@
+"""tg.train: fit, History, callbacks (early stopping, resumable checkpoints, schedulers,
+gradient monitor), accuracy/evaluate and the progress bar."""
+
+import io
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_c2 as tg
+from tinygrad_c2 import nn, optim
+from tinygrad_c2.data import DataLoader, make_moons
+from tinygrad_c2.train import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    GradientMonitor,
+    History,
+    Progress,
+    accuracy,
+    evaluate,
+    fit,
+)
+
+
+def moons(n=200, noise=0.2, seed=0):
+    X, y = make_moons(n, noise=noise, seed=seed)
+    return X, y
+
+
+def mlp(hidden=16, dropout=0.0, batchnorm=False, n_out=2):
+    layers = [nn.Linear(2, hidden)]
+    if batchnorm:
+        layers.append(nn.BatchNorm1d(hidden))
+    layers.append(nn.ReLU())
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(hidden, n_out))
+    return nn.Sequential(*layers)
+
+
+class RecordWeights(Callback):
+    """Keeps a copy of the weights after every epoch."""
+
+    def __init__(self):
+        self.weights = {}
+
+    def on_epoch_end(self, state):
+        weights = state.model.state_dict()
+        self.weights[state.logs["epoch"]] = {k: v.copy() for k, v in weights.items()}
+
+
+def test_fit_records_one_row_per_epoch_and_learns():
+    tg.manual_seed(0)
+    X, y = moons()
+    model = mlp()
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05), (X, y),
+                  (X[:50], y[:50]), epochs=8, progress=False, verbose=False)
+    assert len(history) == 8 and history["epoch"] == list(range(1, 9))
+    for column in ("train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "batch_loss",
+                   "lr", "time"):
+        assert column in history.columns
+    assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
+    assert history["train_accuracy"][-1] > 0.9
+    # train_* is an eval-mode pass over the whole training set: recompute it
+    again = evaluate(model, nn.CrossEntropyLoss(), [(tg.Tensor(X), tg.Tensor(y))])
+    assert again["loss"] == pytest.approx(history.final["train_loss"], rel=1e-5)
+    assert history.final["train_accuracy"] == again["accuracy"]
+
+
+def test_fit_prints_the_diagnosis_when_a_dev_set_is_given(capsys):
+    tg.manual_seed(0)
+    X, y = moons()
+    model = mlp()
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05), (X, y),
+                  (X[:40], y[:40]), epochs=3, progress=False)
+    out = capsys.readouterr().out
+    assert "diagnosis: train error" in out and "epoch 3/3" in out
+    assert history.diagnosis is not None
+    assert history.diagnosis.train_error == pytest.approx(1 - history.final["train_accuracy"])
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
+    tg.manual_seed(1)
+    X, y = moons(30, noise=0.45, seed=1)      # a tiny noisy training set: the net overfits
+    X_dev, y_dev = moons(400, noise=0.45, seed=2)
+    model = nn.Sequential(nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                          nn.Linear(128, 2))
+    recorder = RecordWeights()
+    stopper = EarlyStopping("dev_loss", patience=4)
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), (X, y),
+                  (X_dev, y_dev), epochs=300, batch_size=30, callbacks=[stopper, recorder],
+                  progress=False, verbose=False)
+    best = int(np.argmin(history["dev_loss"])) + 1
+    assert 1 < best and len(history) < 300
+    assert stopper.best_epoch == history.best_epoch == best
+    assert history.stopped_epoch == len(history) == best + 4
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, recorder.weights[best][name])
+    assert history.final["dev_loss"] == min(history["dev_loss"])
+
+
+def test_early_stopping_without_restore_keeps_the_last_weights():
+    tg.manual_seed(1)
+    X, y = moons(30, noise=0.45, seed=1)
+    recorder = RecordWeights()
+    model = mlp(64)
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05), (X, y),
+                  moons(200, 0.45, 2), epochs=200,
+                  callbacks=[EarlyStopping(patience=2, restore_best=False), recorder],
+                  progress=False, verbose=False)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, recorder.weights[len(history)][name])
+
+
+class Crash(Exception):
+    pass
+
+
+def crashing_loss(model, after_steps):
+    """Cross-entropy that raises on training step number `after_steps` + 1 (a simulated crash)."""
+    calls = {"n": 0}
+
+    def loss_fn(out, target):
+        if model.training:
+            calls["n"] += 1
+            if calls["n"] > after_steps:
+                raise Crash
+        return nn.functional.cross_entropy(out, target)
+
+    return loss_fn
+
+
+def build_run(seed, loader_seed):
+    tg.manual_seed(seed)
+    model = mlp(16, dropout=0.3, batchnorm=True)
+    opt = optim.Adam(model.parameters(), lr=0.03)
+    sched = optim.lr_scheduler.InverseTimeDecay(opt, decay_rate=0.5)
+    X, y = moons(100, seed=3)
+    train = DataLoader((X, y), batch_size=16, seed=loader_seed) if loader_seed else (X, y)
+    return model, opt, sched, train
+
+
+@pytest.mark.parametrize("loader_seed", [None, 7])
+def test_checkpoint_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, loader_seed):
+    dev = moons(60, seed=4)
+    epochs = 6
+
+    def callbacks(path):
+        return [EarlyStopping(patience=50), GradientMonitor(),
+                Checkpoint(path, every=1, keep_best=True)]
+
+    model, opt, sched, train = build_run(0, loader_seed)
+    straight = fit(model, nn.CrossEntropyLoss(), opt, train, dev, epochs, sched,
+                   callbacks(tmp_path / "a.tgc2"), progress=False, verbose=False, batch_size=16)
+    expected = model.state_dict()
+
+    model, opt, sched, train = build_run(0, loader_seed)
+    with pytest.raises(Crash):   # dies in the middle of epoch 4
+        fit(model, crashing_loss(model, after_steps=3 * 7 + 2), opt, train, dev, epochs, sched,
+            callbacks(tmp_path / "b.tgc2"), progress=False, verbose=False, batch_size=16)
+
+    model, opt, sched, train = build_run(99, loader_seed)   # other init: the checkpoint restores
+    checkpoint = callbacks(tmp_path / "b.tgc2")
+    resumed = fit(model, nn.CrossEntropyLoss(), opt, train, dev, epochs, sched, checkpoint,
+                  progress=False, verbose=False, batch_size=16)
+    assert checkpoint[-1].resumed_from == 3
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, expected[name], err_msg=name)
+    assert len(resumed) == len(straight) == epochs
+    for a, b in zip(straight.epochs, resumed.epochs, strict=True):
+        assert {k: v for k, v in a.items() if k != "time"} == \
+               {k: v for k, v in b.items() if k != "time"}
+    assert (tmp_path / "b.best.tgc2").exists()
+    best = tg.serialization.load(tmp_path / "b.best.tgc2")
+    assert best["epoch"] == straight.best("dev_loss")["epoch"]
+
+
+def test_checkpoint_refuses_a_run_with_different_callbacks(tmp_path):
+    model, opt, sched, train = build_run(0, None)
+    fit(model, nn.CrossEntropyLoss(), opt, train, epochs=1, callbacks=[Checkpoint(tmp_path / "c")],
+        progress=False, verbose=False)
+    with pytest.raises(ValueError, match="same callbacks"):
+        fit(model, nn.CrossEntropyLoss(), opt, train, epochs=2, progress=False, verbose=False,
+            callbacks=[EarlyStopping("train_loss"), Checkpoint(tmp_path / "c")])
+
+
+def test_scheduler_steps_once_per_epoch_or_once_per_step():
+    X, y = moons(64)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.2)
+    sched = optim.lr_scheduler.InverseTimeDecay(opt, decay_rate=1.0)
+    history = fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=4, scheduler=sched,
+                  progress=False, verbose=False)
+    # the course's table: 0.2 in epoch 1, then 0.1, 0.0667, 0.05
+    assert history["lr"] == pytest.approx([0.2, 0.1, 0.2 / 3, 0.05])
+
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    sched = optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / math.sqrt(t + 1))
+    history = fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=2, scheduler=sched,
+                  scheduler_interval="step", batch_size=16, record_steps=True,
+                  progress=False, verbose=False)
+    lrs = [row["lr"] for row in history.steps]   # the lr each step used: alpha0 / sqrt(t)
+    assert lrs == pytest.approx([1 / math.sqrt(t) for t in range(1, 9)])
+
+
+def test_reduce_lr_on_plateau_is_stepped_with_the_dev_loss():
+    X, y = moons(64)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=1e-12)  # the dev loss cannot improve by 1e-4
+    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=0.0)
+    history = fit(model, nn.CrossEntropyLoss(), opt, (X, y), (X, y), epochs=4, scheduler=sched,
+                  progress=False, verbose=False)
+    assert history["lr"] == pytest.approx([1e-12, 1e-12, 1e-13, 1e-14])
+
+
+def test_gradient_monitor_flags_vanishing_gradients_in_a_deep_sigmoid_network():
+    tg.manual_seed(0)
+    X, y = moons(128)
+    layers = [nn.Linear(2, 16), nn.Sigmoid()]
+    for _ in range(10):
+        layers += [nn.Linear(16, 16), nn.Sigmoid()]
+    model = nn.Sequential(*layers, nn.Linear(16, 2))
+    nn.init.apply_(model, "xavier")
+    monitor = GradientMonitor()
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y),
+                  epochs=2, callbacks=[monitor], progress=False, verbose=False)
+    first, last = history["grad_norm[0]"][0], history["grad_norm[22]"][0]
+    assert first < 1e-3 * last
+    assert monitor.flags and "vanishing" in monitor.flags[0][1]
+    assert "act_std[0]" in history.columns
+
+
+def test_gradient_monitor_is_quiet_on_a_healthy_network():
+    tg.manual_seed(0)
+    X, y = moons(128)
+    model = nn.init.apply_(mlp(), "he")
+    monitor = GradientMonitor()
+    fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01), (X, y), epochs=2,
+        callbacks=[monitor], progress=False, verbose=False)
+    assert monitor.flags == []
+
+
+def test_a_diverging_run_stops_with_a_hint(capsys):
+    X, y = moons(64)
+    X = X * 1e4
+    model = mlp()
+    with np.errstate(all="ignore"):   # the overflow is the point of this test
+        history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=1e6),
+                      (X, y), epochs=20, progress=False)
+    assert len(history) < 20
+    assert "smaller learning rate" in capsys.readouterr().out
+
+
+def test_accuracy_reads_labels_one_hot_and_binary_outputs():
+    logits = np.array([[2.0, 0.0, 1.0], [0.0, 0.1, 3.0], [1.0, 2.0, 0.0]])
+    assert accuracy(logits, np.array([0, 2, 0])) == pytest.approx(2 / 3)
+    assert accuracy(logits, np.eye(3)[[0, 2, 0]]) == pytest.approx(2 / 3)
+    assert accuracy(np.array([0.2, -0.1]), np.array([1, 1])) == 0.5
+    assert accuracy(np.array([[0.7], [0.4]]), np.array([[1.0], [0.0]]), threshold=0.5) == 1.0
+    with pytest.raises(ValueError, match="do not match"):
+        accuracy(logits, np.array([0, 1]))
+
+
+def test_binary_outputs_with_bce_loss_use_a_half_threshold():
+    tg.manual_seed(0)
+    X, y = moons(128)
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1), nn.Sigmoid())
+    targets = y.reshape(-1, 1).astype(np.float32)
+    history = fit(model, nn.BCELoss(), optim.Adam(model.parameters(), lr=0.05), (X, targets),
+                  epochs=15, progress=False, verbose=False)
+    with tg.no_grad():
+        model.eval()
+        p = model(tg.Tensor(X)).numpy().reshape(-1)
+    assert history["train_accuracy"][-1] == pytest.approx(((p > 0.5) == y).mean())
+
+
+def test_evaluate_restores_the_training_mode_and_records_no_graph():
+    model = mlp(dropout=0.5)
+    X, y = moons(32)
+    model.train()
+    result = evaluate(model, nn.CrossEntropyLoss(), [(tg.Tensor(X), tg.Tensor(y))])
+    assert model.training and set(result) == {"loss", "accuracy"}
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_fit_rejects_bad_arguments_with_clear_messages():
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    X, y = moons(16)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=-1)
+    with pytest.raises(TypeError, match="DataLoader or an"):
+        fit(model, nn.CrossEntropyLoss(), opt, X, epochs=1)
+    with pytest.raises(ValueError, match="unknown metric"):
+        fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=1, metrics=("f1",))
+    with pytest.raises(KeyError, match="pass a dev set"):
+        fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=1, callbacks=[EarlyStopping()],
+            progress=False, verbose=False)
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=-1)
+
+
+def test_custom_metric_functions_become_columns():
+    def error(out, target):
+        return 1.0 - accuracy(out, target)
+
+    X, y = moons(64)
+    model = mlp()
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05), (X, y),
+                  (X, y), epochs=2, metrics=("loss", "accuracy", error), progress=False,
+                  verbose=False)
+    assert history["train_error"][-1] == pytest.approx(1 - history["train_accuracy"][-1])
+
+
+def test_history_writes_csv_with_every_column(tmp_path):
+    history = History()
+    history.append({"epoch": 1, "train_loss": 0.5})
+    history.append({"epoch": 2, "train_loss": 0.25, "grad_norm[0]": 1.5})
+    history.to_csv(tmp_path / "h.csv")
+    lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert lines == ["epoch,train_loss,grad_norm[0]", "1,0.5,", "2,0.25,1.5"]
+    assert history.best("train_loss")["epoch"] == 2
+    with pytest.raises(KeyError, match="no column"):
+        history["dev_loss"]
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_falls_back_to_a_built_in_bar_without_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)   # import tqdm now raises ImportError
+    stream = FakeTerminal()
+    bar = Progress(total=4, stream=stream)
+    bar.set("epoch 1/2", "loss 0.5")
+    bar.update(4)
+    bar.close()
+    assert "epoch 1/2 [" in stream.getvalue() and "100%" in stream.getvalue()
+
+
+def test_progress_is_off_when_not_on_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(total=4, stream=stream)
+    bar.update(4)
+    bar.close()
+    assert not bar.enabled and stream.getvalue() == ""

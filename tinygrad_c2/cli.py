@@ -1,0 +1,623 @@
+"""The `tinygrad-c2` command (also `python -m tinygrad_c2`): train, gradcheck and graph.
+
+Each sub-command is one `add_<name>_command(subparsers)` function that builds its parser
+and sets `handler`, listed in COMMANDS. The flags that describe data, model and optimizer
+are added by reusable functions (`add_data_arguments`, `add_model_arguments`,
+`add_optimizer_arguments`) and turned into objects by `load_dataset`, `build_model`,
+`build_optimizer` and `build_scheduler`, so a new sub-command (tune, bench) reuses them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import nn, optim
+from .gradcheck import check_gradients
+from .nn.module import Module
+from .optim.lr_scheduler import LRScheduler
+from .rng import manual_seed
+from .serialization import save
+
+# ------------------------------------------------------------------------------------ data
+
+BUILTIN_DATASETS = ("digits", "breast_cancer", "moons", "circles", "flower", "spirals")
+DATASET_HELP = ("digits (UCI 8x8 digits, shipped), breast_cancer (shipped), moons, circles, "
+                "flower, spirals (synthetic 2-D), mnist:FOLDER (IDX files), csv:FILE "
+                "(numeric features, class label in the last column)")
+MNIST_EXPECTED = ("a folder holding the MNIST IDX files train-images-idx3-ubyte and "
+                  "train-labels-idx1-ubyte (optionally .gz; t10k-* files become the test set); "
+                  "get them with tinygrad_c2.data.download_mnist(FOLDER)")
+CSV_EXPECTED = ("a CSV file with one example per row: numeric feature columns, then the class "
+                "label in the last column (an optional header row is skipped)")
+
+
+def parse_dataset(text: str) -> str:
+    """argparse type for --dataset: a built-in name, mnist:FOLDER or csv:FILE that exists."""
+    if text in BUILTIN_DATASETS:
+        return text
+    kind, sep, path = text.partition(":")
+    if sep and kind == "mnist":
+        if not Path(path).is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: no folder {path!r}; expected "
+                                             f"{MNIST_EXPECTED}")
+        return text
+    if sep and kind == "csv":
+        if not Path(path).is_file():
+            raise argparse.ArgumentTypeError(f"{text}: no file {path!r}; expected {CSV_EXPECTED}")
+        return text
+    raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose from {DATASET_HELP}")
+
+
+def parse_ratios(text: str) -> tuple[float, float, float]:
+    """argparse type for --split: three non-negative numbers adding up to 1, e.g. 0.6,0.2,0.2."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 0 or abs(sum(values) - 1) > 1e-6 or values[0] == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected train,dev,test fractions adding up "
+                                         "to 1, e.g. 0.6,0.2,0.2 (or 0.98,0.01,0.01 for big data)")
+    return values  # type: ignore[return-value]
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, default: str = "digits") -> None:
+    """--dataset, --samples, --noise, --split, --seed."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", type=parse_dataset, default=default, metavar="NAME",
+                       help=f"{DATASET_HELP} (default {default})")
+    group.add_argument("--samples", type=int, default=1000,
+                       help="examples drawn for a synthetic set (default 1000)")
+    group.add_argument("--noise", type=float, default=None,
+                       help="noise of a synthetic set (default: the generator's)")
+    group.add_argument("--split", type=parse_ratios, default=(0.6, 0.2, 0.2), metavar="T,D,S",
+                       help="train,dev,test fractions (default 0.6,0.2,0.2, the course's "
+                            "choice for small data)")
+    group.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
+
+
+@dataclass
+class Dataset:
+    """Standardized train/dev/test splits and what the model needs to know about them."""
+
+    name: str
+    train: tuple[np.ndarray, np.ndarray]
+    dev: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    n_features: int
+    n_classes: int
+    standardizer: Any
+
+    def sizes(self) -> str:
+        return f"{len(self.train[1])} train / {len(self.dev[1])} dev / {len(self.test[1])} test"
+
+
+def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.reader(handle) if row]
+    if rows and not _is_numeric(rows[0][:-1]):
+        rows = rows[1:]  # a header
+    if not rows or len(rows[0]) < 2:
+        raise ValueError(f"csv:{path}: no data; expected {CSV_EXPECTED}")
+    width = len(rows[0])
+    for i, row in enumerate(rows):
+        if len(row) != width or not _is_numeric(row[:-1]):
+            raise ValueError(f"csv:{path}: row {i + 1} has {len(row)} fields (first row has "
+                             f"{width}) or non-numeric features; expected {CSV_EXPECTED}")
+    X = np.array([[float(v) for v in row[:-1]] for row in rows], dtype=np.float32)
+    _, y = np.unique([row[-1].strip() for row in rows], return_inverse=True)
+    return X, y.astype(np.int64)
+
+
+def _is_numeric(fields: Sequence[str]) -> bool:
+    try:
+        [float(v) for v in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def _raw_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(X, y, official test set or None) for --dataset."""
+    from . import data
+
+    name = args.dataset
+    noise = {} if args.noise is None else {"noise": args.noise}
+    seed = args.seed
+    if name == "digits":
+        X, y = data.load_digits(return_X_y=True)
+    elif name == "breast_cancer":
+        X, y = data.load_breast_cancer(return_X_y=True)
+    elif name == "moons":
+        X, y = data.make_moons(args.samples, seed=seed, **{"noise": 0.2, **noise})
+    elif name == "circles":
+        X, y = data.make_circles(args.samples, seed=seed, **{"noise": 0.08, **noise})
+    elif name == "flower":
+        X, y = data.make_planar_flower(args.samples, seed=seed, **noise)
+    elif name == "spirals":
+        X, y = data.make_spirals(args.samples, seed=seed, **noise)
+    elif name.startswith("mnist:"):
+        folder = name.partition(":")[2]
+        X, y = data.load_mnist(folder, "train")
+        try:
+            return X, y, data.load_mnist(folder, "t10k")
+        except FileNotFoundError:
+            return X, y, None
+    else:
+        X, y = _read_csv(name.partition(":")[2])
+    return X.astype(np.float32, copy=False), y, None
+
+
+def load_dataset(args: argparse.Namespace) -> Dataset:
+    """Load --dataset, split it (stratified) by --split, standardize with training statistics."""
+    from .data import Standardizer, train_dev_test_split
+
+    X, y, official_test = _raw_dataset(args)
+    ratios = args.split
+    if official_test is not None:  # MNIST's own test set: split the rest into train/dev only
+        share = ratios[0] / (ratios[0] + ratios[1])
+        (X_tr, y_tr), (X_dev, y_dev), _ = train_dev_test_split(
+            X, y, (share, 1 - share, 0.0), seed=args.seed, stratify=True)
+        X_te, y_te = official_test
+    else:
+        (X_tr, y_tr), (X_dev, y_dev), (X_te, y_te) = train_dev_test_split(
+            X, y, ratios, seed=args.seed, stratify=True)
+    # The course: normalize with the TRAINING set's mu and sigma, and use the same for dev/test.
+    scaler = Standardizer().fit(X_tr)
+    splits = [(scaler.transform(part).astype(np.float32), labels)
+              for part, labels in ((X_tr, y_tr), (X_dev, y_dev), (X_te, y_te))]
+    return Dataset(args.dataset, *splits, n_features=X.shape[1],
+                   n_classes=int(max(y.max(), y_tr.max())) + 1, standardizer=scaler)
+
+
+# ------------------------------------------------------------------------------ flag types
+
+def parse_number(text: str, convert: Callable[[str], Any], low: float, high: float,
+                 expected: str) -> Any:
+    """argparse type helper: `convert(text)` if it lies in [low, high), else a clear error.
+
+    >>> parse_number("0.5", float, 0.0, 1.0, "a probability")
+    0.5
+    """
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value < high:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+    return value
+
+
+def parse_probability(text: str) -> float:
+    """argparse type for --dropout: a drop probability in [0, 1)."""
+    return parse_number(text, float, 0.0, 1.0,
+                        "a drop probability in [0, 1) (the course's keep_prob is 1 - p)")
+
+
+def parse_non_negative(text: str) -> float:
+    """argparse type: a finite number >= 0 (learning rate, decay rate, lambda)."""
+    return parse_number(text, float, 0.0, math.inf, "a number >= 0")
+
+
+def parse_non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (patience; 0 turns early stopping off)."""
+    return parse_number(text, int, 0, math.inf, "an integer >= 0")
+
+
+def parse_positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (epochs, batch size, examples)."""
+    return parse_number(text, int, 1, math.inf, "a positive integer")
+
+
+# ----------------------------------------------------------------------------------- model
+
+ACTIVATIONS: dict[str, Callable[[], Module]] = {
+    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
+}
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """argparse type for --layers: hidden-layer sizes such as 64,32 ('' or 0 for none)."""
+    if text.strip() in ("", "0", "none"):
+        return ()
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        sizes = (0,)
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected hidden-layer sizes as positive "
+                                         "integers separated by commas, e.g. 64,32")
+    return sizes
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, layers: str = "128,64",
+                        dropout: float = 0.2, batchnorm: bool = True) -> None:
+    """--layers, --activation, --init, --dropout, --batchnorm (defaults overridable)."""
+    group = parser.add_argument_group("model (an MLP)")
+    group.add_argument("--layers", type=parse_layers, default=parse_layers(layers),
+                       metavar="N,N", help=f"hidden-layer sizes (default {layers})")
+    group.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+                       help="hidden activation (default relu)")
+    group.add_argument("--init", choices=nn.init.SCHEMES, default="he",
+                       help="the course's initializations: he = N(0,1)*sqrt(2/fan_in), "
+                            "xavier = N(0,1)*sqrt(1/fan_in), random = N(0,1)*10 (too large), "
+                            "zeros (symmetry never broken) (default he)")
+    group.add_argument("--dropout", type=parse_probability, default=dropout, metavar="P",
+                       help=f"drop probability after each hidden layer (default {dropout})")
+    group.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=batchnorm,
+                       help=f"batch norm before each activation (default {batchnorm})")
+
+
+def build_model(args: argparse.Namespace, n_in: int, n_out: int) -> nn.Sequential:
+    """Linear -> [BatchNorm1d] -> activation -> [Dropout] per hidden layer, then Linear(n_out).
+
+    Hidden Linear layers have no bias when batch norm follows them (beta replaces it).
+
+    >>> args = argparse.Namespace(layers=(8,), activation="relu", init="he", dropout=0.1,
+    ...                           batchnorm=True)
+    >>> [type(m).__name__ for m in build_model(args, 4, 3)]
+    ['Linear', 'BatchNorm1d', 'ReLU', 'Dropout', 'Linear']
+    """
+    modules: list[Module] = []
+    width = n_in
+    for size in args.layers:
+        # NOTE: batch norm subtracts the batch mean, so a bias before it has no effect (the
+        # course: "b[l] can be eliminated"; its gradient is exactly 0); beta takes its role.
+        modules.append(nn.Linear(width, size, bias=not args.batchnorm))
+        if args.batchnorm:
+            modules.append(nn.BatchNorm1d(size))
+        modules.append(ACTIVATIONS[args.activation]())
+        if args.dropout > 0:
+            modules.append(nn.Dropout(args.dropout))
+        width = size
+    modules.append(nn.Linear(width, n_out))
+    return nn.init.apply_(nn.Sequential(*modules), args.init)
+
+
+def output_units(n_classes: int) -> int:
+    """One sigmoid unit for two classes (the course's binary output), else one per class."""
+    return 1 if n_classes == 2 else n_classes
+
+
+def make_loss(n_classes: int) -> Module:
+    """BCEWithLogitsLoss for two classes, CrossEntropyLoss (softmax) otherwise."""
+    return nn.BCEWithLogitsLoss() if n_classes == 2 else nn.CrossEntropyLoss()
+
+
+def targets(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Labels as the loss wants them: (m, 1) float 0/1 for a binary output, else int labels."""
+    return y.reshape(-1, 1).astype(np.float32) if n_classes == 2 else y
+
+
+def describe_model(args: argparse.Namespace, n_in: int, n_out: int) -> str:
+    """'MLP 64-128-64-10 (he init, relu, batch norm, dropout 0.2)'."""
+    sizes = "-".join(str(s) for s in (n_in, *args.layers, n_out))
+    extras = [f"{args.init} init", args.activation]
+    if args.batchnorm:
+        extras.append("batch norm")
+    if args.dropout:
+        extras.append(f"dropout {args.dropout:g}")
+    return f"MLP {sizes} ({', '.join(extras)})"
+
+
+# ------------------------------------------------------------------------------- optimizer
+
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+DECAYS = ("inverse_time", "exponential", "step", "none")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "rmsprop": 0.001, "adam": 0.003, "adamw": 0.003}
+
+
+def add_optimizer_arguments(parser: argparse.ArgumentParser) -> None:
+    """--optimizer, --lr, --decay, --decay-rate, --l2, --batch-size, --epochs, --early-stopping."""
+    group = parser.add_argument_group("optimization")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                       help="sgd (plain), momentum (the course's, beta 0.9), rmsprop, adam, "
+                            "adamw (decoupled weight decay) (default adam)")
+    group.add_argument("--lr", type=parse_non_negative, default=None,
+                       help="learning rate alpha0 (default: 0.1 for sgd/momentum, 0.001 for "
+                            "rmsprop, 0.003 for adam/adamw)")
+    group.add_argument("--decay", choices=DECAYS, default="inverse_time",
+                       help="learning-rate decay per epoch: inverse_time alpha0/(1+rate*epoch), "
+                            "exponential alpha0*(1-rate)^epoch, step (halve every 1/rate "
+                            "epochs) or none (default inverse_time)")
+    group.add_argument("--decay-rate", type=parse_non_negative, default=0.05,
+                       help="the decay rate (default 0.05)")
+    group.add_argument("--l2", type=parse_non_negative, default=0.0, metavar="LAMBDA",
+                       help="the course's L2 lambda: adds lambda/(2m)*sum||W||^2 to the cost, "
+                            "i.e. weight decay lambda/m on weight matrices only (default 0)")
+    group.add_argument("--batch-size", type=parse_positive_int, default=64,
+                       help="mini-batch size (default 64; the training-set size = batch GD, "
+                            "1 = stochastic)")
+    group.add_argument("--epochs", type=parse_positive_int, default=100,
+                       help="maximum number of epochs (default 100)")
+    group.add_argument("--early-stopping", type=parse_non_negative_int, default=20,
+                       metavar="PATIENCE",
+                       help="stop when the dev loss has not improved for PATIENCE epochs and "
+                            "restore the best weights; 0 turns it off (default 20)")
+
+
+def build_optimizer(args: argparse.Namespace, model: Module, m_train: int) -> optim.Optimizer:
+    """The --optimizer with --lr; --l2 becomes weight decay lambda/m on Linear weights only."""
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    params: Any = model.parameters()
+    if args.l2 > 0:
+        params = nn.param_groups_for_weight_decay(model, args.l2 / m_train)
+    if args.optimizer == "sgd":
+        return optim.SGD(params, lr=lr)
+    if args.optimizer == "momentum":
+        return optim.Momentum(params, lr=lr, beta=0.9)
+    if args.optimizer == "rmsprop":
+        return optim.RMSprop(params, lr=lr)
+    if args.optimizer == "adam":
+        return optim.Adam(params, lr=lr)
+    # AdamW's decoupled decay: PyTorch's default 0.01 on every parameter, or the --l2 groups
+    return optim.AdamW(params, lr=lr)
+
+
+def build_scheduler(args: argparse.Namespace, optimizer: optim.Optimizer) -> LRScheduler | None:
+    """The --decay schedule (stepped once per epoch), or None."""
+    rate = args.decay_rate
+    if args.decay == "none" or rate == 0:
+        return None
+    if args.decay == "inverse_time":
+        return optim.lr_scheduler.InverseTimeDecay(optimizer, decay_rate=rate)
+    if args.decay == "exponential":
+        return optim.lr_scheduler.ExponentialLR(optimizer, gamma=max(1.0 - rate, 1e-6))
+    return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, round(1 / rate)), gamma=0.5)
+
+
+# ----------------------------------------------------------------------------------- train
+
+def add_train_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train an MLP and write a run folder",
+        description="Train an MLP from flags: split train/dev/test, standardize, train with "
+                    "mini-batches, print train/dev/test accuracy and the bias/variance "
+                    "diagnosis, and write a run folder. With no flags: the shipped digits with "
+                    "the course's defaults (He init, Adam, mini-batch 64, batch norm, dropout, "
+                    "learning-rate decay, early stopping).")
+    add_data_arguments(parser)
+    add_model_arguments(parser)
+    add_optimizer_arguments(parser)
+    group = parser.add_argument_group("output")
+    group.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="run folder (default runs/<dataset>-<date>-<time>)")
+    group.add_argument("--resume", action="store_true",
+                       help="continue from DIR/checkpoint.tgc2 if it exists")
+    group.add_argument("--no-progress", dest="progress", action="store_false",
+                       help="no progress bar")
+    group.add_argument("--no-plots", dest="plots", action="store_false",
+                       help="skip the PNG curves and the graph SVG")
+    parser.set_defaults(handler=run_train)
+
+
+def _run_folder(args: argparse.Namespace) -> Path:
+    if args.out is not None:
+        return args.out
+    tag = args.dataset.split(":")[0]
+    return Path("runs") / f"{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _config(args: argparse.Namespace, data: Dataset, n_out: int) -> dict[str, Any]:
+    config = {key: value for key, value in vars(args).items() if key != "handler"}
+    config["out"] = str(config["out"]) if config["out"] is not None else None
+    config["layers"] = list(args.layers)
+    config["split"] = list(args.split)
+    config["lr"] = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    config.update(n_features=data.n_features, n_classes=data.n_classes, n_outputs=n_out,
+                  sizes={"train": len(data.train[1]), "dev": len(data.dev[1]),
+                         "test": len(data.test[1])})
+    from . import __version__
+    config["tinygrad_c2"] = __version__
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .train import Checkpoint, EarlyStopping, GradientMonitor, evaluate, fit
+
+    started = time.perf_counter()
+    manual_seed(args.seed)
+    data = load_dataset(args)
+    n_out = output_units(data.n_classes)
+    model = build_model(args, data.n_features, n_out)
+    loss_fn = make_loss(data.n_classes)
+    optimizer = build_optimizer(args, model, len(data.train[1]))
+    scheduler = build_scheduler(args, optimizer)
+    out = _run_folder(args)
+    out.mkdir(parents=True, exist_ok=True)
+    config = _config(args, data, n_out)
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+    print(f"training {describe_model(args, data.n_features, n_out)} on {data.name}: "
+          f"{data.sizes()}")
+    print(f"  {args.optimizer} lr {config['lr']:g}, decay {args.decay}"
+          f"{f' {args.decay_rate:g}' if args.decay != 'none' else ''}, batch {args.batch_size}"
+          f"{f', L2 {args.l2:g}' if args.l2 else ''}, up to {args.epochs} epochs"
+          f"{f', early stopping patience {args.early_stopping}' if args.early_stopping else ''}",
+          flush=True)
+    train = (data.train[0], targets(data.train[1], data.n_classes))
+    dev = (data.dev[0], targets(data.dev[1], data.n_classes))
+    test = (data.test[0], targets(data.test[1], data.n_classes))
+    callbacks: list[Any] = [GradientMonitor()]
+    if args.early_stopping > 0:
+        callbacks.append(EarlyStopping("dev_loss", patience=args.early_stopping))
+    callbacks.append(Checkpoint(out / "checkpoint.tgc2", every=5, resume=args.resume))
+    history = fit(model, loss_fn, optimizer, train, dev, epochs=args.epochs,
+                  scheduler=scheduler, callbacks=callbacks, progress=args.progress,
+                  batch_size=args.batch_size)
+    seconds = time.perf_counter() - started
+
+    from .data import DataLoader
+    results = {"train": {k.removeprefix("train_"): v for k, v in history.final.items()
+                         if k.startswith("train_")},
+               "dev": {k.removeprefix("dev_"): v for k, v in history.final.items()
+                       if k.startswith("dev_")}}
+    if len(test[1]):
+        results["test"] = evaluate(model, loss_fn, DataLoader(test, 1024, shuffle=False))
+    print("accuracy: " + "  ".join(f"{split} {100 * r['accuracy']:.2f}%"
+                                   for split, r in results.items()) + f"   ({seconds:.1f} s)")
+
+    metrics = {**results, "epochs_run": len(history), "best_epoch": history.best_epoch,
+               "stopped_epoch": history.stopped_epoch, "seconds": seconds,
+               "diagnosis": history.diagnosis.to_dict() if history.diagnosis else None}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    history.to_csv(out / "history.csv")
+    save({"model": model.state_dict(), "standardizer": data.standardizer.state_dict(),
+          "config": config}, out / "model.tgc2")
+    written = ["config.json", "metrics.json", "history.csv", "checkpoint.tgc2", "model.tgc2"]
+    notes = []
+    if args.plots:
+        written += _write_pictures(out, history, model, loss_fn, train, notes)
+    print(f"run folder: {out}/ ({', '.join(written)})")
+    for note in notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _write_pictures(out: Path, history: Any, model: Module, loss_fn: Any,
+                    train: tuple[np.ndarray, np.ndarray], notes: list[str]) -> list[str]:
+    """curves.png and gradients.png (matplotlib) and graph.svg (Graphviz); a note when missing."""
+    written = []
+    try:
+        from .train import plots
+
+        plots.plot_history(history, out / "curves.png", title="train vs dev")
+        written.append("curves.png")
+        plots.plot_gradient_norms(history, out / "gradients.png")
+        written.append("gradients.png")
+    except ImportError as error:
+        notes.append(f"no PNG curves: {error}")
+    try:
+        from . import viz
+
+        viz.draw_training_step(model, train[0][:4], train[1][:4], loss_fn, out / "graph.svg")
+        written.append("graph.svg")
+    except (ImportError, RuntimeError) as error:  # GraphvizNotFoundError is a RuntimeError
+        notes.append(f"no graph.svg: {str(error).splitlines()[0]}")
+    return written
+
+
+# ------------------------------------------------------------------------------- gradcheck
+
+def add_gradcheck_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "gradcheck", help="the course's gradient check on an MLP built from the same flags",
+        description="Flatten every parameter into theta, perturb each component by +-eps, and "
+                    "compare the centered differences of J with backprop (float64): prints "
+                    "the relative difference per parameter and the verdict (~1e-7 great, "
+                    "~1e-5 suspect, ~1e-3 bug). Exit code 1 when the check fails.")
+    add_data_arguments(parser)
+    add_model_arguments(parser, layers="16,8")
+    parser.add_argument("--examples", type=parse_positive_int, default=16,
+                        help="training examples in the checked batch (default 16)")
+    parser.add_argument("--eps", type=float, default=1e-7, help="the perturbation (default 1e-7)")
+    parser.set_defaults(handler=run_gradcheck)
+
+
+def _model_and_batch(args: argparse.Namespace) -> tuple[Dataset, Module, np.ndarray, np.ndarray]:
+    """The data, a model built from the flags, and the first --examples training examples."""
+    manual_seed(args.seed)
+    data = load_dataset(args)
+    model = build_model(args, data.n_features, output_units(data.n_classes))
+    X = data.train[0][:args.examples]
+    y = targets(data.train[1][:args.examples], data.n_classes)
+    return data, model, X, y
+
+
+def run_gradcheck(args: argparse.Namespace) -> int:
+    data, model, X, y = _model_and_batch(args)
+    n_out = output_units(data.n_classes)
+    n_params = sum(p.data.size for p in model.parameters())
+    print(f"gradient check of {describe_model(args, data.n_features, n_out)} on {len(y)} "
+          f"{data.name} examples: {n_params} parameters, {2 * n_params} evaluations of J")
+    result = check_gradients(model, make_loss(data.n_classes), X, y, eps=args.eps)
+    print(result)
+    return 0 if result.passed else 1
+
+
+# ----------------------------------------------------------------------------------- graph
+
+def add_graph_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "graph", help="render the computation graph of one training step (SVG/PNG)",
+        description="Run one forward and backward pass of an MLP built from the flags on a few "
+                    "examples and draw the graph: ops, tensors with shapes, parameters by "
+                    "name, and their gradients. Needs Graphviz's `dot` for SVG/PNG.")
+    add_data_arguments(parser)
+    add_model_arguments(parser, layers="8", dropout=0.0, batchnorm=False)
+    parser.add_argument("--output", "-o", type=Path, default=Path("graph.svg"),
+                        help="picture to write; format from the suffix (default graph.svg)")
+    parser.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None,
+                        help="override the format given by the suffix")
+    parser.add_argument("--examples", type=parse_positive_int, default=4,
+                        help="examples in the drawn batch (default 4)")
+    parser.add_argument("--no-grads", dest="show_grads", action="store_false",
+                        help="leave the gradients out of the picture")
+    parser.add_argument("--profile", action="store_true",
+                        help="colour ops by their share of the step's time")
+    parser.set_defaults(handler=run_graph)
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    from . import viz
+
+    data, model, X, y = _model_and_batch(args)
+    n_out = output_units(data.n_classes)
+    try:
+        path = viz.draw_training_step(model, X, y, make_loss(data.n_classes), args.output,
+                                      fmt=args.format, show_grads=args.show_grads,
+                                      profile=args.profile)
+    except viz.GraphvizNotFoundError as error:
+        print(f"tinygrad-c2 graph: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: one training step of {describe_model(args, data.n_features, n_out)}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ main
+
+#: One registration per sub-command.
+COMMANDS: list[Callable[[Any], None]] = [add_train_command, add_gradcheck_command,
+                                         add_graph_command]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `tinygrad-c2` parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-c2",
+        description="tinygrad_c2: train and inspect small networks the way deeplearning.ai "
+                    "Course 2 teaches. Start with `tinygrad-c2 train`.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"tinygrad_c2 {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tinygrad-c2` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError) as error:
+        print(f"tinygrad-c2 {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""`fit`: the training loop: mini-batches, callbacks, evaluation each epoch, the diagnosis."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..data.loader import DataLoader
+from ..nn.loss import BCELoss
+from ..nn.module import Module
+from ..optim.lr_scheduler import LRScheduler
+from ..optim.optimizer import Optimizer
+from ..tensor import Tensor
+from .callbacks import Callback, SchedulerStep, TrainState
+from .diagnose import diagnose
+from .history import History
+from .metrics import MetricFn, evaluate, resolve_metrics
+from .progress import Progress
+
+EVAL_BATCH_SIZE = 1024
+
+
+def _as_loader(train: Any, batch_size: int) -> DataLoader:
+    if isinstance(train, DataLoader):
+        return train
+    if isinstance(train, (tuple, list)) and len(train) == 2:
+        return DataLoader(tuple(train), batch_size=batch_size, shuffle=True)
+    raise TypeError(f"fit: train must be a DataLoader or an (X, y) pair, "
+                    f"got {type(train).__name__}")
+
+
+def _eval_batches(data: Any, where: str) -> Callable[[], Iterable[Sequence[Tensor]]] | None:
+    """A function giving the unshuffled (X, y) batches of `data` for evaluation.
+
+    A DataLoader is re-read from its dataset without shuffling or augmentation, so evaluating
+    never draws from the random generator that training uses.
+    """
+    if data is None:
+        return None
+    if isinstance(data, DataLoader):
+        data = data.dataset
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        loader = DataLoader(tuple(data), batch_size=EVAL_BATCH_SIZE, shuffle=False)
+    elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        loader = DataLoader(data, batch_size=EVAL_BATCH_SIZE, shuffle=False)
+    else:
+        raise TypeError(f"fit: {where} must be a DataLoader or an (X, y) pair, "
+                        f"got {type(data).__name__}")
+    return lambda: loader
+
+
+def _format_row(row: dict[str, Any], epochs: int) -> str:
+    width = len(str(epochs))
+    parts = [f"epoch {row['epoch']:>{width}}/{epochs}"]
+    for split in ("train", "dev"):
+        if f"{split}_loss" in row:
+            text = f"{split} loss {row[f'{split}_loss']:.4f}"
+            if f"{split}_accuracy" in row:
+                text += f" acc {100 * row[f'{split}_accuracy']:.2f}%"
+            parts.append(text)
+    parts.append(f"lr {row['lr']:.3g}")
+    return "  ".join(parts)
+
+
+def fit(
+    model: Module,
+    loss_fn: Callable[[Any, Any], Tensor],
+    optimizer: Optimizer,
+    train: DataLoader | tuple[Any, Any],
+    dev: DataLoader | tuple[Any, Any] | None = None,
+    epochs: int = 10,
+    scheduler: LRScheduler | None = None,
+    callbacks: Sequence[Callback] = (),
+    metrics: Sequence[str | MetricFn] = ("loss", "accuracy"),
+    progress: bool = True,
+    *,
+    scheduler_interval: str = "epoch",
+    batch_size: int = 64,
+    eval_train: bool = True,
+    record_steps: bool = False,
+    verbose: bool = True,
+    log_every: int | None = None,
+    bayes_error: float = 0.0,
+) -> History:
+    """Train `model` for `epochs` passes over `train`; return the History.
+
+    Each step: zero_grad, forward, loss, backward, optimizer.step (callbacks in between).
+    After each epoch the model is evaluated in eval mode on the whole training set (with
+    `eval_train=True`; else the running mean of the epoch's mini-batches is used) and on
+    `dev`. `train` is a DataLoader or (X, y), batched by `batch_size` with shuffling.
+    `scheduler` is stepped per epoch or per step (`scheduler_interval`). `progress` shows a
+    bar on a terminal (tqdm if installed); `verbose` prints an epoch line every `log_every`
+    epochs (about ten lines by default) and, when a dev set and accuracy are given, the
+    bias/variance diagnosis of the returned model (after early stopping's restore).
+
+    >>> import numpy as np, tinygrad_c2 as tg; from tinygrad_c2 import nn, optim
+    >>> _ = tg.manual_seed(0); X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64); model = nn.Linear(2, 2)
+    >>> h = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.1), (X, y),
+    ...         epochs=20, progress=False, verbose=False)
+    >>> h["train_accuracy"][-1] > 0.9
+    True
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    if not isinstance(model, Module):
+        raise TypeError(f"fit: model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: optimizer must be a tg.optim.Optimizer, got "
+                        f"{type(optimizer).__name__}")
+    loader = _as_loader(train, batch_size)
+    threshold = 0.5 if isinstance(loss_fn, BCELoss) else 0.0  # probabilities vs logits
+    metric_fns = resolve_metrics(metrics, threshold)
+    train_batches = _eval_batches(loader, "train") if eval_train else None
+    dev_batches = _eval_batches(dev, "dev")
+
+    all_callbacks = list(callbacks)
+    if scheduler is not None:
+        all_callbacks.append(SchedulerStep(scheduler, scheduler_interval))
+    all_callbacks.sort(key=lambda cb: cb.order)  # stable: user order kept within a level
+
+    history = History()
+    steps_per_epoch = len(loader)
+    bar = Progress(total=epochs * steps_per_epoch, enabled=progress)
+    state = TrainState(model=model, loss_fn=loss_fn, optimizer=optimizer, history=history,
+                       epochs=epochs, train_loader=loader, dev_batches=dev_batches,
+                       callbacks=all_callbacks,
+                       log=bar.write if verbose else (lambda text: None))
+    every = log_every if log_every is not None else max(1, epochs // 10)
+
+    for cb in all_callbacks:
+        cb.on_train_begin(state)
+    bar.update(state.start_epoch * steps_per_epoch)
+    for epoch in range(state.start_epoch, epochs):
+        if state.stop_training:
+            break
+        state.epoch = epoch
+        for cb in all_callbacks:
+            cb.on_epoch_begin(state)
+        lr = optimizer.param_groups[0]["lr"]
+        started = time.perf_counter()
+        model.train()
+        sums = dict.fromkeys(metric_fns, 0.0)
+        seen = 0
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            for cb in all_callbacks:
+                cb.on_after_backward(state)
+            optimizer.step()
+            state.global_step += 1
+            state.loss = loss.item()
+            n = len(yb)
+            seen += n
+            sums["loss"] += state.loss * n
+            if train_batches is None:
+                for name, fn in metric_fns.items():
+                    if fn is not None:
+                        sums[name] += fn(out, yb) * n
+            if record_steps:
+                history.steps.append({"epoch": epoch + 1, "step": state.global_step,
+                                      "loss": state.loss,
+                                      "lr": optimizer.param_groups[0]["lr"]})
+            for cb in all_callbacks:
+                cb.on_step_end(state)
+            bar.update()
+
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        if train_batches is not None:
+            train_values = evaluate(model, loss_fn, train_batches(), metric_fns)
+        else:
+            train_values = {name: total / max(seen, 1) for name, total in sums.items()}
+        row.update({f"train_{name}": value for name, value in train_values.items()})
+        if dev_batches is not None:
+            dev_values = evaluate(model, loss_fn, dev_batches(), metric_fns)
+            row.update({f"dev_{name}": value for name, value in dev_values.items()})
+        row["batch_loss"] = sums["loss"] / max(seen, 1)
+        row["lr"] = lr
+        row["time"] = time.perf_counter() - started
+        history.append(row)
+        state.logs = row
+        if not math.isfinite(row["batch_loss"]):
+            state.stop_training = True
+            state.log(f"epoch {epoch + 1}: the loss is {row['batch_loss']}; stopping (try a "
+                      "smaller learning rate, input normalization or a better initialization)")
+        for cb in all_callbacks:
+            cb.on_epoch_end(state)
+        bar.set(f"epoch {epoch + 1}/{epochs}", _format_row(row, epochs).split("  ", 1)[-1])
+        if verbose and ((epoch + 1) % every == 0 or epoch + 1 == epochs or state.stop_training):
+            state.log(_format_row(row, epochs))
+    for cb in all_callbacks:
+        cb.on_train_end(state)
+    bar.close()
+
+    _finish(history, model, loss_fn, metric_fns, loader, train_batches, dev_batches,
+            bayes_error, verbose)
+    return history
+
+
+def _finish(history: History, model: Module, loss_fn: Callable[[Any, Any], Tensor],
+            metric_fns: dict[str, MetricFn | None], loader: DataLoader,
+            train_batches: Callable[[], Any] | None, dev_batches: Callable[[], Any] | None,
+            bayes_error: float, verbose: bool) -> None:
+    """Evaluate the returned model (best weights after early stopping) and diagnose it."""
+    if len(history) == 0:
+        return
+    batches = train_batches or _eval_batches(loader, "train")
+    if batches is not None:
+        final = evaluate(model, loss_fn, batches(), metric_fns)
+        history.final.update({f"train_{name}": value for name, value in final.items()})
+    if dev_batches is not None:
+        final = evaluate(model, loss_fn, dev_batches(), metric_fns)
+        history.final.update({f"dev_{name}": value for name, value in final.items()})
+    if "train_accuracy" in history.final and "dev_accuracy" in history.final:
+        train_error = float(np.clip(1.0 - history.final["train_accuracy"], 0.0, 1.0))
+        dev_error = float(np.clip(1.0 - history.final["dev_accuracy"], 0.0, 1.0))
+        history.diagnosis = diagnose(train_error, dev_error, bayes_error)
+        if verbose:
+            print(f"diagnosis: {history.diagnosis}", flush=True)
