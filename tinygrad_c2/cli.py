@@ -586,9 +586,16 @@ def run_graph(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ main
 
+def add_tune_command(subparsers: Any) -> None:
+    """`tinygrad-c2 tune`: random / coarse-to-fine search over the train flags (tg.tune)."""
+    from .tune.cli import add_tune_command as register
+
+    register(subparsers)
+
+
 #: One registration per sub-command.
 COMMANDS: list[Callable[[Any], None]] = [add_train_command, add_gradcheck_command,
-                                         add_graph_command]
+                                         add_graph_command, add_tune_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,163 @@
+"""`tinygrad-c2 tune`: space flags, an end-to-end search on a tiny data set, and the plot."""
+
+import argparse
+import csv
+import json
+import math
+import pickle
+
+import pytest
+
+from tinygrad_c2.tune import (
+    Choice,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    SearchResult,
+    Uniform,
+    coarse_to_fine,
+    random_search,
+)
+from tinygrad_c2.tune._testing import bowl_sometimes_fails
+from tinygrad_c2.tune.cli import TrainObjective, add_tune_command
+
+TINY = ["tune", "--dataset", "moons", "--samples", "150", "--layers", "8", "--epochs", "3",
+        "--no-batchnorm", "--dropout", "0", "--no-progress", "--no-plots"]
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="tinygrad-c2")
+    add_tune_command(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def test_tunable_flags_take_spaces_or_plain_values():
+    args = parse(["tune", "--lr", "log:1e-4:1e-1", "--beta1", "one-minus-log:0.9:0.999",
+                  "--hidden", "int:32:256", "--activation", "choice:relu,tanh",
+                  "--batch-size", "choice:32,64", "--dropout", "0.1", "--optimizer", "adam"])
+    assert args.lr == LogUniform(1e-4, 1e-1)
+    assert args.beta1 == OneMinusLogUniform(0.9, 0.999)
+    assert args.hidden == IntUniform(32, 256)
+    assert args.activation == Choice(["relu", "tanh"])
+    assert args.batch_size == Choice([32, 64])
+    assert args.dropout == 0.1 and args.optimizer == "adam"
+    assert (args.trials, args.rounds, args.workers, args.scheduler) == (20, 1, 1, None)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lr", "log:1e-4"], "expected log:LO:HI"),
+    (["--dropout", "uniform:0:1.5"], "expected a drop probability"),
+    (["--activation", "choice:relu,gelu"], "'gelu' is not one of"),
+    (["--activation", "log:1:2"], "--activation takes choice:A,B,C"),
+    (["--batch-size", "log:16:256"], "--batch-size takes int:LO:HI or choice:A,B,C"),
+    (["--beta2", "uniform:0.9:1.0"], "expected a beta in"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "not allowed with argument"),
+])
+def test_bad_space_flags_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        parse(["tune", *argv])
+    assert message in capsys.readouterr().err
+
+
+def test_a_tune_run_writes_a_reproducible_results_table(tmp_path, capsys):
+    argv = [*TINY, "--lr", "log:1e-3:1", "--hidden", "int:4:16", "--trials", "3",
+            "--rounds", "2", "--seed", "1"]
+    args_a = parse([*argv, "--out", str(tmp_path / "a")])
+    assert args_a.handler(args_a) == 0
+    out = capsys.readouterr().out
+    assert "tuning lr, hidden on moons: 2 rounds x 3 trials, dev_accuracy (max)" in out
+    assert "best: lr=" in out
+    args_b = parse([*argv, "--out", str(tmp_path / "b")])
+    assert args_b.handler(args_b) == 0
+    a = SearchResult.from_json(tmp_path / "a" / "results.json")
+    b = SearchResult.from_json(tmp_path / "b" / "results.json")
+    assert len(a) == 6 and a.method == "coarse-to-fine" and not a.failed
+    assert [r["metrics"] for r in a.records] == [r["metrics"] for r in b.records]
+    assert {"dev_loss", "dev_accuracy", "train_loss", "epochs"} <= set(a.records[0]["metrics"])
+    with open(tmp_path / "a" / "results.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert header[:5] == ["trial", "round", "seed", "lr", "hidden"]
+
+
+def test_the_trial_seed_and_hyperparameters_reach_the_model():
+    objective = TrainObjective(parse([*TINY, "--lr", "log:1e-3:1"]))
+    objective = pickle.loads(pickle.dumps(objective))  # what a process pool or Dask sends
+    config = {"lr": 0.05, "seed": 5}
+    again = objective(dict(config))
+    assert objective(config) == again
+    assert objective({"lr": 0.05, "seed": 6}) != again
+    assert objective({"lr": 0.3, "seed": 5}) != again
+
+
+def test_beta_flags_set_the_optimizer_hyperparameters():
+    from tinygrad_c2 import nn, optim
+    from tinygrad_c2.tune.cli import _set_betas
+
+    model = nn.Linear(2, 2)
+    adam = optim.Adam(model.parameters(), lr=0.1)
+    _set_betas(adam, argparse.Namespace(optimizer="adam", beta1=0.8, beta2=0.99))
+    assert adam.param_groups[0]["betas"] == (0.8, 0.99)
+    rmsprop = optim.RMSprop(model.parameters(), lr=0.1)
+    _set_betas(rmsprop, argparse.Namespace(optimizer="rmsprop", beta1=None, beta2=0.95))
+    assert rmsprop.param_groups[0]["alpha"] == 0.95
+
+
+def test_tune_without_a_space_or_with_a_beta_the_optimizer_lacks_is_an_error(tmp_path):
+    args = parse([*TINY, "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="nothing to tune: give at least one flag a space"):
+        args.handler(args)
+    args = parse([*TINY, "--optimizer", "sgd", "--beta1", "uniform:0.8:0.9"])
+    with pytest.raises(ValueError, match="--beta1 applies to --optimizer momentum, adam"):
+        args.handler(args)
+
+
+def test_the_plot_puts_each_hyperparameter_on_its_own_scale(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tinygrad_c2.tune.plots import plot_search
+
+    space = {"lr": LogUniform(1e-4, 1e-1), "beta": OneMinusLogUniform(0.9, 0.999),
+             "x": Uniform(0, 1), "act": Choice(["relu", "tanh"])}
+
+    def objective(config):  # fails for x > 0.7, diverges (NaN) for x < 0.1
+        metrics = bowl_sometimes_fails(config)
+        return {"dev_loss": math.nan} if config["x"] < 0.1 else metrics
+
+    result = coarse_to_fine(objective, space, 2, 8, seed=0, metric="dev_loss", mode="min",
+                            progress=False)
+    assert result.failed
+    fig = plot_search(result, tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    axes = {ax.get_xlabel(): ax for ax in fig.axes if ax.get_visible()}
+    assert axes["lr (log scale)"].get_xscale() == "log"
+    assert axes["beta (one-minus-log scale)"].get_xscale() == "function"
+    assert axes["x (linear scale)"].get_xscale() == "linear"
+    assert [t.get_text() for t in axes["act (categorical scale)"].get_xticklabels()] == \
+        ["relu", "tanh"]
+    # 0.9, 0.99 and 0.999 are evenly spaced along the one-minus-log axis
+    to_display = axes["beta (one-minus-log scale)"].transData.transform
+    xs = [to_display((b, 0.0))[0] for b in (0.9, 0.99, 0.999)]
+    assert xs[2] - xs[1] == pytest.approx(xs[1] - xs[0], rel=1e-6)
+
+
+def test_plot_search_names_a_missing_hyperparameter():
+    pytest.importorskip("matplotlib")
+    from tinygrad_c2.tune.plots import plot_search
+
+    result = random_search(bowl_sometimes_fails, {"lr": LogUniform(1e-3, 1e-1),
+                                                  "x": Uniform(0, 0.5)}, 2, seed=0,
+                           metric="dev_loss", mode="min", progress=False)
+    with pytest.raises(ValueError, match=r"plot_search: no searched hyperparameter named \['y'\]"):
+        plot_search(result, names=["y"])
+
+
+def test_json_round_trip_keeps_nan_metrics_as_nan(tmp_path):
+    def objective(config):
+        return {"dev_loss": math.nan if config["x"] > 0.5 else config["x"]}
+
+    result = random_search(objective, {"x": Uniform(0, 1)}, 6, seed=0, metric="dev_loss",
+                           mode="min", progress=False)
+    again = SearchResult.from_json(result.to_json(tmp_path / "r.json"))
+    assert json.loads((tmp_path / "r.json").read_text())["best_trial"] == result.best["trial"]
+    assert [math.isnan(r["metrics"]["dev_loss"]) for r in again.records] == \
+        [r["config"]["x"] > 0.5 for r in result.records]
+    assert again.best == result.best
