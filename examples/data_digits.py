@@ -5,6 +5,8 @@ a shuffling DataLoader with light augmentation, Adam; report train and dev accur
 Run: python examples/data_digits.py
 """
 
+import argparse
+
 import numpy as np
 
 import tinygrad_c2 as tg
@@ -27,6 +29,10 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 epochs instead of 30")
+    parser.add_argument("--images", help="accepted for symmetry with the other examples")
+    epochs = 10 if parser.parse_args().quick else 30
     tg.manual_seed(0)
     digits = load_digits()
     (X_train, y_train), (X_dev, y_dev), (X_test, y_test) = train_dev_test_split(
@@ -39,7 +45,7 @@ def main() -> None:
     loss_fn = nn.CrossEntropyLoss()
     loader = DataLoader((X_train, y_train), batch_size=64, seed=1,
                         transform=GaussianNoise(0.1, seed=2))  # augmentation: train only
-    for epoch in range(1, 31):
+    for epoch in range(1, epochs + 1):
         total = 0.0
         for xb, yb in loader:
             optimizer.zero_grad()

@@ -8,6 +8,7 @@ without it the DOT source is written and the error says so.
 Run: python examples/draw_mlp.py
 """
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,11 @@ IMAGES = Path(__file__).parent / "images"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="accepted for symmetry: it is quick")
+    parser.add_argument("--images", type=Path, default=IMAGES, help="where to write the pictures")
+    args = parser.parse_args()
+    args.images.mkdir(parents=True, exist_ok=True)
     tg.manual_seed(0)
     model = nn.Sequential(
         nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2),
@@ -29,7 +35,7 @@ def main() -> None:
     y = tg.tensor(np.arange(128) % 10)  # their class labels
     graph = viz.draw_model(model, X, y, nn.CrossEntropyLoss(), backward=True)
     for suffix in (".svg", ".png"):
-        print("wrote", viz.save(graph, IMAGES / f"mlp_graph{suffix}"))
+        print("wrote", viz.save(graph, args.images / f"mlp_graph{suffix}"))
 
 
 if __name__ == "__main__":

@@ -119,13 +119,13 @@ def compare_searches(repeats: int) -> tuple:
     return grid, randoms
 
 
-def draw(samples: dict, grid, random) -> list[Path]:
+def draw(samples: dict, grid, random, images: Path = IMAGES) -> list[Path]:
     try:
         from matplotlib.figure import Figure
     except ImportError:
         print("\n(matplotlib is not installed: no pictures)")
         return []
-    IMAGES.mkdir(exist_ok=True)
+    images.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)
     bins = np.linspace(-4, 0, 17)
@@ -144,7 +144,7 @@ def draw(samples: dict, grid, random) -> list[Path]:
     right.set_xlabel("beta (axis: log10(1 - beta))")
     right.set_title("beta: the right scale is 1 - beta")
     right.legend(fontsize="small")
-    written = [IMAGES / "tune_scale.png"]
+    written = [images / "tune_scale.png"]
     fig.savefig(written[-1], dpi=110)
 
     fig = Figure(figsize=(10, 3.8), layout="constrained")
@@ -166,10 +166,10 @@ def draw(samples: dict, grid, random) -> list[Path]:
               title="dev loss: only the learning rate matters")
     plane.legend(fontsize="small", loc="upper left")
     curve.legend(fontsize="small")
-    written.append(IMAGES / "tune_random_vs_grid.png")
+    written.append(images / "tune_random_vs_grid.png")
     fig.savefig(written[-1], dpi=110)
 
-    written.append(IMAGES / "tune_search.png")
+    written.append(images / "tune_search.png")
     plot_search(random, written[-1])
     return written
 
@@ -177,10 +177,11 @@ def draw(samples: dict, grid, random) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 random searches instead of 10")
+    parser.add_argument("--images", type=Path, default=IMAGES, help="where to write the pictures")
     args = parser.parse_args()
     samples = show_scales(10_000)
     grid, randoms = compare_searches(3 if args.quick else 10)
-    for path in draw(samples, grid, randoms[0]):
+    for path in draw(samples, grid, randoms[0], args.images):
         print("wrote", path)
     if not math.isfinite(randoms[0].best["metrics"]["dev_loss"]):
         raise SystemExit("unexpected: no finite dev loss")

@@ -110,3 +110,12 @@ def test_check_gradients_passes_an_mlp_with_dropout_and_batch_norm():
     result = tg.check_gradients(model, F.cross_entropy, X, y)
     assert result.passed, str(result)
     assert set(result.per_input) == {n for n, _ in model.named_parameters()}
+
+
+def test_a_parameter_with_a_zero_gradient_is_not_reported_as_a_bug():
+    tg.manual_seed(2)
+    nn = tg.nn
+    model = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 2))
+    result = tg.check_gradients(model, F.cross_entropy, tg.randn(6, 3), tg.tensor([0, 1] * 3))
+    assert result.passed, str(result)
+    assert result.per_input["0.bias"] < 1e-7  # its true gradient is exactly 0
