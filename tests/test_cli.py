@@ -186,3 +186,13 @@ def test_model_flags_are_reusable_by_other_sub_commands():
     assert np.all(model[0].bias.data == 0)   # the course's init zeroes the biases
     # xavier (course): N(0, 1) * sqrt(1 / fan_in); the sample std is close to 0.5 for fan_in 4
     assert 0.2 < model[0].weight.data.std() < 0.9
+
+
+def test_bench_subcommand_hands_its_flags_to_the_benchmark(capsys):
+    from tinygrad_c2 import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["bench", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: tinygrad-c2 bench") and "--workload" in out

@@ -1,7 +1,7 @@
 """tinygrad_c2: a small reverse-mode autograd framework on numpy, with PyTorch's API, built
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
-from . import data, nn, optim, rng, train, tune, viz
+from . import data, nn, optim, reference, rng, train, tune, viz
 from .capture import CapturedStep, CaptureError, capture
 from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .function import PRIMITIVES, Function, OpError
@@ -38,7 +38,7 @@ __all__ = [
     "check_gradients", "CheckpointError", "data", "detect_anomaly", "enable_grad", "eye",
     "float32", "float64", "full", "Function", "get_default_dtype", "gradcheck",
     "GradcheckResult", "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn",
-    "no_grad", "ones", "ones_like", "OpError", "optim", "PRIMITIVES", "rand", "randn", "rng",
-    "save", "set_default_dtype", "stack", "Tensor", "tensor", "train", "tune", "viz", "where",
-    "zeros", "zeros_like",
+    "no_grad", "ones", "ones_like", "OpError", "optim", "PRIMITIVES", "rand", "randn",
+    "reference", "rng", "save", "set_default_dtype", "stack", "Tensor", "tensor", "train",
+    "tune", "viz", "where", "zeros", "zeros_like",
 ]

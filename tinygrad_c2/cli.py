@@ -593,9 +593,24 @@ def add_tune_command(subparsers: Any) -> None:
     register(subparsers)
 
 
+def add_bench_command(subparsers: Any) -> None:
+    """`tinygrad-c2 bench`: the training-step benchmark (tinygrad_c2 vs the hand-derived
+    reference, PyTorch and the GEMM floor); the flags are tinygrad_c2.bench's."""
+    parser = subparsers.add_parser(
+        "bench", add_help=False, help="time one training step against the hand-derived reference",
+        description="Time one training step; see `tinygrad-c2 bench --help`.")
+    parser.set_defaults(handler=_run_bench, bench_argv=[])
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.main(args.bench_argv, prog="tinygrad-c2 bench")
+
+
 #: One registration per sub-command.
 COMMANDS: list[Callable[[Any], None]] = [add_train_command, add_gradcheck_command,
-                                         add_graph_command, add_tune_command]
+                                         add_graph_command, add_tune_command, add_bench_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -615,7 +630,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tinygrad-c2` console script; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the benchmark parses its own flags (tinygrad_c2.bench.main)
+        args = argparse.Namespace(command="bench", handler=_run_bench, bench_argv=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -1,0 +1,662 @@
+"""MLP training-step benchmark: tinygrad_c2 vs the hand-derived reference, PyTorch and a GEMM floor.
+
+One step is forward, loss, backward and the optimizer update on a fixed batch. Method:
+1. every implementation starts from the same weights and must agree with the reference on the
+   loss, every gradient and (float64) the updated weights, with the same dropout masks,
+   before anything is timed;
+2. warm up, then 5 rounds; each round runs every implementation in turn (A B C A B C) for a
+   block of >= 1 s (0.1 s with ``quick``) from the same starting weights, timing each step,
+   after a short untimed pause that lets the previous implementation's BLAS/OpenMP threads
+   go idle;
+3. report the per-step median over all blocks, the min-max of the 5 block medians, the ratio
+   to the reference, GFLOP/s (the step's matrix-product FLOPs / median time), the ratio to
+   the GEMM floor (only the step's matrix products, into preallocated outputs), the peak
+   memory a step allocates (tracemalloc; numpy allocations only, so PyTorch shows n/a) and
+   the process RSS.
+Thread counts run in a subprocess each, with OPENBLAS/OMP/MKL_NUM_THREADS set before numpy
+starts. ``run()`` returns the results, ``format_table()`` renders them, ``main()`` is the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_c2 import reference
+from tinygrad_c2.reference import MLP
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An MLP training step: layer sizes, output, batch size, optional batch norm and dropout."""
+
+    name: str
+    dims: tuple[int, ...]
+    output: str  # "sigmoid" (binary cross-entropy) or "softmax" (cross-entropy)
+    batch: int
+    batch_norm: bool = False
+    dropout_p: float = 0.0  # drop probability on hidden layers (keep_prob = 1 - p)
+    activation: str = "relu"
+
+    @property
+    def gemm_flops(self) -> int:
+        """FLOPs of the step's matrix products: Z = A W^T, dW = dZ^T A, dA = dZ W (not for X).
+
+        >>> WORKLOADS["tiny"].gemm_flops
+        79360
+        """
+        total = 0
+        for layer in range(1, len(self.dims)):
+            products = 3 if layer > 1 else 2
+            total += products * 2 * self.batch * self.dims[layer - 1] * self.dims[layer]
+        return total
+
+
+WORKLOADS = {
+    "tiny": Workload("tiny", (2, 20, 7, 5, 1), "sigmoid", 64),
+    "small": Workload("small", (64, 128, 64, 10), "softmax", 64),
+    "mnist": Workload("mnist", (784, 256, 128, 10), "softmax", 128),
+    "mnist_bn": Workload("mnist_bn", (784, 256, 128, 10), "softmax", 128, batch_norm=True,
+                         dropout_p=0.2),
+}
+IMPLEMENTATIONS = ("tinygrad_c2", "reference", "torch", "gemm_floor")
+OPTIMIZERS = ("sgd", "adam")
+LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3}
+NOISY_SPREAD = 1.25  # block medians further apart than this mean the machine was busy
+
+
+class AgreementError(AssertionError):
+    """An implementation computed a different loss, gradient or update than the reference."""
+
+
+def _relative(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-300)
+    return float(np.linalg.norm(a - b)) / scale
+
+
+def _masks(net: MLP, batch: int, seed: int) -> dict[int, np.ndarray]:
+    """The dropout masks a forward pass draws from ``default_rng(seed)``, in forward order."""
+    rng = np.random.default_rng(seed)
+    return {layer: reference.dropout_mask((batch, net.parameters[f"W{layer}"].shape[0]),
+                                          net.keep_prob[layer], net.dtype, rng)
+            for layer in range(1, net.L) if net.keep_prob[layer] < 1.0}
+
+
+def _copy_net(net: MLP, rng: np.random.Generator) -> MLP:
+    return MLP({k: v.copy() for k, v in net.parameters.items()}, net.activation[1:],
+               net.output, net.keep_prob[1:], net.lambd,
+               {k: v.copy() for k, v in net.running_mean.items()},
+               {k: v.copy() for k, v in net.running_var.items()}, rng=rng)
+
+
+def _restore(net: MLP, initial: MLP) -> None:
+    for name, p in net.parameters.items():
+        np.copyto(p, initial.parameters[name])
+    for layer in net.running_mean:
+        np.copyto(net.running_mean[layer], initial.running_mean[layer])
+        np.copyto(net.running_var[layer], initial.running_var[layer])
+
+
+class Implementation:
+    """One way to run the step: ``step()`` is timed; ``agree(seed)`` runs one step with the
+    dropout masks of ``default_rng(seed)`` and returns (loss, grads, params after the update)."""
+
+    name = ""
+    tracks_memory = True  # tracemalloc sees numpy's allocations, not PyTorch's
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def agree(self, seed: int) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Put the starting weights back (between blocks, untimed)."""
+
+
+class ReferenceStep(Implementation):
+    """tg.reference: the course's hand-derived numpy forward, backward and update."""
+
+    name = "reference"
+
+    def __init__(self, initial: MLP, X: np.ndarray, Y: np.ndarray, optimizer: str, lr: float):
+        self.initial, self.X, self.Y = initial, X, Y
+        self.net = _copy_net(initial, np.random.default_rng(1234))
+        self.optimizer = reference.GD(lr) if optimizer == "sgd" else reference.Adam(lr)
+
+    def step(self) -> None:
+        self.net.train_step(self.X, self.Y, self.optimizer)
+
+    def agree(self, seed):
+        J, grads = self.net.loss_and_grads(self.X, self.Y, _masks(self.net, len(self.X), seed))
+        grads = [g.copy() for g in grads.values()]
+        self.optimizer.step(self.net.parameters, dict(zip(
+            ["d" + name for name in self.net.parameters], grads, strict=True)))
+        return J, grads, [p.copy() for p in self.net.parameters.values()]
+
+    def reset(self) -> None:
+        _restore(self.net, self.initial)
+
+
+class GemmFloor(Implementation):
+    """Only the step's matrix products, into preallocated outputs: what numpy cannot beat."""
+
+    name = "gemm_floor"
+
+    def __init__(self, workload: Workload, dtype: np.dtype):
+        rng = np.random.default_rng(0)
+        m, dims = workload.batch, workload.dims
+
+        def rand(*shape):
+            return rng.standard_normal(shape).astype(dtype)
+
+        self.A = [rand(m, n) for n in dims]           # A[l] of shape (m, n_l); A[0] = X
+        self.W = [None] + [rand(dims[k], dims[k - 1]) for k in range(1, len(dims))]
+        self.Z = [None] + [rand(m, n) for n in dims[1:]]
+        self.dZ = [None] + [rand(m, n) for n in dims[1:]]
+        self.dW = [None] + [np.empty_like(W) for W in self.W[1:]]
+        self.dA = [rand(m, n) for n in dims]
+
+    def step(self) -> None:
+        L = len(self.W) - 1
+        for layer in range(1, L + 1):
+            np.matmul(self.A[layer - 1], self.W[layer].T, out=self.Z[layer])
+        for layer in range(L, 0, -1):
+            np.matmul(self.dZ[layer].T, self.A[layer - 1], out=self.dW[layer])
+            if layer > 1:
+                np.matmul(self.dZ[layer], self.W[layer], out=self.dA[layer - 1])
+
+
+def _torch_modules(nn, workload: Workload) -> list:
+    """The workload as a list of modules (torch.nn or tinygrad_c2.nn: the same names)."""
+    activation = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[workload.activation]
+    dims, layers = workload.dims, []
+    for layer in range(1, len(dims)):
+        hidden = layer < len(dims) - 1
+        bn = hidden and workload.batch_norm
+        layers.append(nn.Linear(dims[layer - 1], dims[layer], bias=not bn))
+        if hidden:
+            if bn:
+                layers.append(nn.BatchNorm1d(dims[layer]))
+            layers.append(activation())
+            if workload.dropout_p:
+                layers.append(nn.Dropout(workload.dropout_p))
+    return layers
+
+
+class TorchStep(Implementation):
+    """PyTorch CPU eager: nn.Sequential, the fused loss, loss.backward(), torch.optim."""
+
+    name = "torch"
+    tracks_memory = False
+
+    def __init__(self, workload, initial, X, Y, optimizer, lr):
+        import torch
+
+        self.torch, self.initial = torch, initial
+        dtype = torch.float32 if initial.dtype == np.float32 else torch.float64
+        self.model = torch.nn.Sequential(*_torch_modules(torch.nn, workload)).to(dtype)
+        reference.to_model(initial, self.model)
+        self.X = torch.from_numpy(X)
+        if workload.output == "softmax":
+            self.Y, self.loss_fn = torch.from_numpy(Y), torch.nn.functional.cross_entropy
+        else:
+            self.Y = torch.from_numpy(Y)
+            self.loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
+        params = list(self.model.parameters())
+        if optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(params, lr=lr)
+        else:
+            self.optimizer = torch.optim.Adam(params, lr=lr)
+
+    def step(self) -> None:
+        self.optimizer.zero_grad()
+        self.loss_fn(self.model(self.X), self.Y).backward()
+        self.optimizer.step()
+
+    def agree(self, seed):
+        torch = self.torch
+        masks = iter(_masks(self.initial, len(self.X), seed).values())
+        self.optimizer.zero_grad()
+        out = self.X
+        for module in self.model:
+            if isinstance(module, torch.nn.Dropout):
+                out = out * torch.from_numpy(next(masks))
+            else:
+                out = module(out)
+        loss = self.loss_fn(out, self.Y)
+        loss.backward()
+        grads = [p.grad.numpy().copy() for p in self.model.parameters()]
+        self.optimizer.step()
+        return loss.item(), grads, [p.detach().numpy().copy() for p in self.model.parameters()]
+
+    def reset(self) -> None:
+        reference.to_model(self.initial, self.model)
+
+
+# --------------------------------------------------------------------------------------------
+# tinygrad_c2: the step under test, written with nn and optim exactly as a user writes it.
+# --------------------------------------------------------------------------------------------
+class TinygradStep(Implementation):
+    """tinygrad_c2: nn.Sequential, F.cross_entropy / F.binary_cross_entropy_with_logits,
+    loss.backward(), tinygrad_c2.optim."""
+
+    name = "tinygrad_c2"
+
+    def __init__(self, workload, initial, X, Y, optimizer, lr):
+        import tinygrad_c2 as tg
+        from tinygrad_c2 import nn, optim
+        from tinygrad_c2.nn import functional as F
+
+        self.tg, self.initial = tg, initial
+        self.model = nn.Sequential(*_torch_modules(nn, workload))
+        self.model = self.model.double() if initial.dtype == np.float64 else self.model.float()
+        reference.to_model(initial, self.model)
+        self.X, self.Y = tg.Tensor(X), tg.Tensor(Y)
+        if workload.output == "softmax":
+            self.loss_fn = F.cross_entropy
+        else:
+            self.loss_fn = F.binary_cross_entropy_with_logits
+        params = list(self.model.parameters())
+        if optimizer == "sgd":
+            self.optimizer = optim.SGD(params, lr=lr)
+        else:
+            self.optimizer = optim.Adam(params, lr=lr)
+
+    def step(self) -> None:
+        self.optimizer.zero_grad()
+        self.loss_fn(self.model(self.X), self.Y).backward()
+        self.optimizer.step()
+
+    def agree(self, seed):
+        # nn.Dropout draws from tg.rng.generator() exactly as reference.dropout_mask does, so
+        # seeding the library's generator gives the masks _masks(..., seed) hands the others.
+        self.tg.manual_seed(seed)
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.model(self.X), self.Y)
+        loss.backward()
+        grads = [p.grad.numpy().copy() for p in self.model.parameters()]
+        self.optimizer.step()
+        return loss.item(), grads, [p.data.copy() for p in self.model.parameters()]
+
+    def reset(self) -> None:
+        reference.to_model(self.initial, self.model)
+
+
+def _build(name, workload, initial, X, Y, optimizer, lr) -> Implementation:
+    if name == "reference":
+        return ReferenceStep(initial, X, Y, optimizer, lr)
+    if name == "gemm_floor":
+        return GemmFloor(workload, initial.dtype)
+    if name == "torch":
+        return TorchStep(workload, initial, X, Y, optimizer, lr)
+    if name == "tinygrad_c2":
+        return TinygradStep(workload, initial, X, Y, optimizer, lr)
+    raise ValueError(f"bench: unknown implementation {name!r}, expected one of {IMPLEMENTATIONS}")
+
+
+def check_agreement(impls: Sequence[Implementation], dtype: np.dtype, seed: int = 7) -> None:
+    """Raise AgreementError unless every implementation matches the reference's step."""
+    base = next(impl for impl in impls if impl.name == "reference")
+    J, grads, params = base.agree(seed)
+    tol = 1e-10 if dtype == np.float64 else 1e-5  # on the loss; 10 * tol on arrays
+    for impl in impls:
+        if impl is base or isinstance(impl, GemmFloor):
+            continue
+        J2, grads2, params2 = impl.agree(seed)
+        problems = []
+        if abs(J2 - J) > tol * max(abs(J), 1e-12):
+            problems.append(f"loss {J2!r} vs reference {J!r}")
+        if len(grads2) != len(grads):
+            problems.append(f"{len(grads2)} gradients vs the reference's {len(grads)}")
+        for k, (g, g2) in enumerate(zip(grads, grads2, strict=False)):
+            if g.shape != g2.shape:
+                problems.append(f"gradient {k} has shape {g2.shape}, the reference's {g.shape}")
+            elif _relative(g, g2) > 10 * tol:
+                problems.append(f"gradient {k} {g.shape}: relative difference "
+                                f"{_relative(g, g2):.2e}")
+        if dtype == np.float64:  # float32 updates can differ where a gradient is ~0 (Adam)
+            for k, (p, p2) in enumerate(zip(params, params2, strict=False)):
+                if _relative(p, p2) > 10 * tol:
+                    problems.append(f"parameter {k} after the update: relative difference "
+                                    f"{_relative(p, p2):.2e}")
+        if problems:
+            raise AgreementError(f"bench: {impl.name} disagrees with the reference: "
+                                 + "; ".join(problems))
+    for impl in impls:
+        impl.reset()
+
+
+def _time_block(step: Callable[[], None], seconds: float, min_steps: int = 5) -> list[float]:
+    clock = time.perf_counter
+    times = []
+    end = clock() + seconds
+    while True:
+        t0 = clock()
+        step()
+        t1 = clock()
+        times.append(t1 - t0)
+        if t1 >= end and len(times) >= min_steps:
+            return times
+
+
+def _peak_step_memory(impl: Implementation) -> int | None:
+    """Bytes a step allocates at its peak, above what was allocated before it (tracemalloc)."""
+    if not impl.tracks_memory:
+        return None
+    tracemalloc.start()
+    try:
+        impl.step()  # first traced step: lazily created state is not the steady state
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        impl.step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def _rss() -> dict[str, float]:
+    """Current and peak resident set size of this process, in MiB."""
+    out = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key = "rss_mib" if line.startswith("VmRSS") else "peak_rss_mib"
+                    out[key] = int(line.split()[1]) / 1024
+    except OSError:
+        import resource
+
+        out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _available(name: str) -> str | None:
+    """None if the implementation can run here, else why not."""
+    if name == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            return "torch is not installed"
+    if name == "tinygrad_c2":
+        try:
+            from tinygrad_c2 import nn, optim  # noqa: F401
+        except ImportError as e:
+            return f"tinygrad_c2.nn/optim are not importable ({e})"
+    return None
+
+
+def build_implementations(
+    workload: Workload,
+    dtype="float32",
+    implementations: Sequence[str] = IMPLEMENTATIONS,
+    optimizer: str = "sgd",
+    seed: int = 0,
+) -> tuple[list[Implementation], dict[str, str]]:
+    """Every available implementation of the workload's step, from the same weights and batch.
+
+    Returns (implementations, {skipped name: why}); the reference always comes first.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"bench: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    dtype = np.dtype(dtype)
+    lr = LEARNING_RATES[optimizer]
+    rng = np.random.default_rng(seed)
+    initial = MLP.initialize(workload.dims, workload.activation, workload.output,
+                             batch_norm=workload.batch_norm, keep_prob=1.0 - workload.dropout_p,
+                             dtype=dtype, rng=rng)
+    X = rng.standard_normal((workload.batch, workload.dims[0])).astype(dtype)
+    if workload.output == "softmax":
+        Y = rng.integers(0, workload.dims[-1], size=workload.batch)
+    else:
+        Y = rng.integers(0, 2, size=(workload.batch, 1)).astype(dtype)
+    names = ["reference"] + [n for n in implementations if n != "reference"]
+    skipped = {n: _available(n) for n in names if _available(n)}
+    impls = [_build(n, workload, initial, X, Y, optimizer, lr) for n in names if n not in skipped]
+    return impls, skipped
+
+
+def bench_workload(
+    workload: Workload,
+    dtype="float32",
+    implementations: Sequence[str] = IMPLEMENTATIONS,
+    quick: bool = False,
+    optimizer: str = "sgd",
+    blocks: int = 5,
+    seed: int = 0,
+    threads: int | None = None,
+) -> list[dict]:
+    """Time one workload in this process: agree first, warm up, interleaved blocks.
+
+    Returns one row per implementation (see ``format_table`` for the columns).
+    """
+    dtype = np.dtype(dtype)
+    impls, skipped = build_implementations(workload, dtype, implementations, optimizer, seed)
+    check_agreement(impls, dtype)
+
+    block_seconds = 0.1 if quick else 1.0
+    for impl in impls:
+        _time_block(impl.step, block_seconds / 2)
+    times: dict[str, list[float]] = {impl.name: [] for impl in impls}
+    block_medians: dict[str, list[float]] = {impl.name: [] for impl in impls}
+    for _ in range(blocks):
+        for impl in impls:
+            impl.reset()
+            gc.collect()
+            # NOTE: idle BLAS/OpenMP worker threads of the previous implementation spin for a
+            # while; with 2 threads on 2 cores they would steal this block's CPU time.
+            time.sleep(block_seconds / 5)
+            block = _time_block(impl.step, block_seconds)
+            times[impl.name] += block
+            block_medians[impl.name].append(statistics.median(block))
+    memory = {impl.name: _peak_step_memory(impl) for impl in impls}
+
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    rows = []
+    for impl in impls:
+        name = impl.name
+        rows.append({
+            "workload": workload.name, "dtype": dtype.name, "threads": threads,
+            "impl": name, "median_us": medians[name] * 1e6,
+            "block_min_us": min(block_medians[name]) * 1e6,
+            "block_max_us": max(block_medians[name]) * 1e6,
+            "steps": len(times[name]),
+            "ratio_to_reference": medians[name] / medians["reference"],
+            "gflops": workload.gemm_flops / medians[name] / 1e9,
+            "ratio_to_gemm": (medians[name] / medians["gemm_floor"]
+                              if "gemm_floor" in medians else None),
+            "peak_step_kib": None if memory[name] is None else memory[name] / 1024,
+        })
+    for name, why in skipped.items():
+        rows.append({"workload": workload.name, "dtype": dtype.name, "threads": threads,
+                     "impl": name, "skipped": why})
+    return rows
+
+
+def _worker(config: dict) -> dict:
+    """Run every (workload, dtype) of ``config`` in this process; threads are already set."""
+    threads = config.get("threads")
+    if threads and "torch" in config["implementations"] and _available("torch") is None:
+        import torch
+
+        torch.set_num_threads(threads)
+    rows = []
+    for name in config["workloads"]:
+        for dtype in config["dtypes"]:
+            if config.get("progress"):
+                print(f"bench: {name} {dtype} threads={threads}", file=sys.stderr, flush=True)
+            rows += bench_workload(WORKLOADS[name], dtype, config["implementations"],
+                                   config["quick"], config["optimizer"], config["blocks"],
+                                   threads=threads)
+    return {"rows": rows, "process": {"threads": threads, **_rss()}}
+
+
+def _worker_main() -> None:
+    """Entry point of a benchmark subprocess: config JSON in argv[1], results JSON on stdout."""
+    result = _worker(json.loads(sys.argv[1]))
+    sys.stdout.write(json.dumps(result))
+
+
+def _run_in_subprocess(config: dict) -> dict:
+    threads = str(config["threads"])
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
+               MKL_NUM_THREADS=threads)
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    code = "from tinygrad_c2.bench import _worker_main; _worker_main()"
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(config)], env=env,
+                          stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench: the threads={threads} worker failed (exit {proc.returncode}); "
+                           "its error is printed above")
+    return json.loads(proc.stdout)
+
+
+def run(
+    workloads: Sequence[str] = tuple(WORKLOADS),
+    dtypes: Sequence[str] = ("float32", "float64"),
+    threads: Sequence[int] | None = (1, 2),
+    quick: bool = False,
+    implementations: Sequence[str] = IMPLEMENTATIONS,
+    optimizer: str = "sgd",
+    blocks: int = 5,
+    progress: bool = False,
+) -> dict:
+    """Run the benchmark; returns ``{"meta": ..., "rows": [...], "processes": [...]}``.
+
+    ``threads=None`` runs in this process with its current BLAS threads; otherwise each thread
+    count gets a fresh subprocess with the thread environment variables set before numpy loads.
+    """
+    for name in workloads:
+        if name not in WORKLOADS:
+            raise ValueError(f"bench: unknown workload {name!r}, expected one of {list(WORKLOADS)}")
+    for name in implementations:
+        if name not in IMPLEMENTATIONS:
+            raise ValueError(f"bench: unknown implementation {name!r}, "
+                             f"expected one of {IMPLEMENTATIONS}")
+    config = {"workloads": list(workloads), "dtypes": list(dtypes), "quick": quick,
+              "implementations": list(implementations), "optimizer": optimizer,
+              "blocks": blocks, "progress": progress}
+    load_before = _load_average()
+    if threads is None:
+        results = [_worker({**config, "threads": None})]
+    else:
+        results = [_run_in_subprocess({**config, "threads": n}) for n in threads]
+    return {
+        "meta": {**_meta(config), "load_before": load_before, "load_after": _load_average()},
+        "rows": [row for result in results for row in result["rows"]],
+        "processes": [result["process"] for result in results],
+    }
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average: above 0.5 or so, other processes share the CPUs."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _meta(config: dict) -> dict:
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    return {
+        **config,
+        "workload_specs": {name: asdict(WORKLOADS[name]) for name in config["workloads"]},
+        "learning_rate": LEARNING_RATES[config["optimizer"]],
+        "block_seconds": 0.1 if config["quick"] else 1.0,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "torch": torch_version,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def format_table(results: dict) -> str:
+    """The results as a markdown table (one row per workload, dtype, threads, implementation)."""
+    header = ("| workload | dtype | threads | implementation | median µs | block medians µs "
+              "| × reference | GFLOP/s | × GEMM floor | peak step KiB |")
+    lines = [header, "|" + "---|" * 10]
+    for row in results["rows"]:
+        threads = row["threads"] if row["threads"] is not None else "default"
+        start = f"| {row['workload']} | {row['dtype']} | {threads} | {row['impl']} |"
+        if "skipped" in row:
+            lines.append(start + f" skipped: {row['skipped']} |" + " |" * 5)
+            continue
+        spread = row["block_max_us"] / row["block_min_us"]
+        noisy = " ⚠" if spread > NOISY_SPREAD else ""
+        lines.append(
+            start + f" {row['median_us']:.1f} | {row['block_min_us']:.1f}–{row['block_max_us']:.1f}"
+            f"{noisy} | {row['ratio_to_reference']:.2f} | {row['gflops']:.2f}"
+            f" | {_fmt(row['ratio_to_gemm'], '.2f')} | {_fmt(row['peak_step_kib'], '.0f')} |")
+    for proc in results["processes"]:
+        threads = proc["threads"] if proc["threads"] is not None else "default"
+        lines.append(f"\nProcess RSS (threads={threads}): {_fmt(proc.get('rss_mib'), '.0f')} MiB, "
+                     f"peak {_fmt(proc.get('peak_rss_mib'), '.0f')} MiB.")
+    meta = results["meta"]
+    lines.append(
+        f"\nOne step = forward, loss, backward, {meta['optimizer']} update (lr "
+        f"{meta['learning_rate']}). Median of all timed steps over {meta['blocks']} interleaved "
+        f"blocks of {meta['block_seconds']} s; 'block medians' is the min–max of the per-block "
+        f"medians; ⚠ marks a spread over {NOISY_SPREAD:.2f}× (something else was using the "
+        f"CPU: rerun on an idle machine). GFLOP/s counts only the matrix products. "
+        f"numpy {meta['numpy']} ({meta['blas']}), torch {meta['torch']}, {meta['cpus']} CPUs, "
+        f"load average {_fmt(meta.get('load_before'), '.2f')} before and "
+        f"{_fmt(meta.get('load_after'), '.2f')} after, {meta['date']}.")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """CLI: ``python benchmarks/bench_mlp.py [--workload tiny ...] [--quick] [--json PATH]``."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    parser.add_argument("--workload", action="append", choices=list(WORKLOADS),
+                        help="workload to run (repeatable; default: all)")
+    parser.add_argument("--dtype", action="append", choices=["float32", "float64"],
+                        help="dtype (repeatable; default: both)")
+    parser.add_argument("--threads", type=int, action="append",
+                        help="BLAS/torch thread count, one subprocess each (default: 1 and 2)")
+    parser.add_argument("--impl", action="append", choices=list(IMPLEMENTATIONS),
+                        help="implementation (repeatable; default: all available)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    parser.add_argument("--quick", action="store_true", help="0.1 s blocks instead of 1 s")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    results = run(
+        workloads=args.workload or tuple(WORKLOADS),
+        dtypes=args.dtype or ("float32", "float64"),
+        threads=args.threads or (1, 2),
+        quick=args.quick,
+        implementations=args.impl or IMPLEMENTATIONS,
+        optimizer=args.optimizer,
+        progress=True,
+    )
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0

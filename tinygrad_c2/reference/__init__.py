@@ -1,0 +1,33 @@
+"""tg.reference: the course's hand-derived numpy backprop, the baseline tests and benchmarks use.
+
+>>> import numpy as np
+>>> from tinygrad_c2 import reference
+>>> net = reference.MLP.initialize([3, 4, 2], output="softmax", rng=np.random.default_rng(0))
+>>> J, grads = net.loss_and_grads(np.ones((5, 3)), np.array([0, 1, 0, 1, 1]))
+>>> round(J, 4) > 0, list(grads)
+(True, ['dW1', 'db1', 'dW2', 'db2'])
+"""
+
+from tinygrad_c2.reference.convert import from_model, to_model
+from tinygrad_c2.reference.mlp import (
+    MLP,
+    batchnorm_backward,
+    batchnorm_forward,
+    dropout_mask,
+    sigmoid,
+)
+from tinygrad_c2.reference.optim import GD, Adam, Momentum, RMSprop
+
+__all__ = [
+    "MLP",
+    "GD",
+    "Momentum",
+    "RMSprop",
+    "Adam",
+    "from_model",
+    "to_model",
+    "dropout_mask",
+    "sigmoid",
+    "batchnorm_forward",
+    "batchnorm_backward",
+]
