@@ -474,6 +474,17 @@ class Cast(Function):
 # ---------------------------------------------------------------- softmax family (stable)
 
 
+def max_keepdims(x: np.ndarray, dim: int) -> np.ndarray:
+    """x.max(axis=dim, keepdims=True), fast for rows of a 2-D array.
+
+    NOTE: numpy reduces a short last axis several times slower (6 us for 64 x 10 float32) than
+    the first axis of a contiguous transposed copy (under 2 us, copy included).
+    """
+    if x.ndim == 2 and dim in (1, -1):
+        return np.ascontiguousarray(x.T).max(axis=0)[:, None]
+    return x.max(axis=dim, keepdims=True)
+
+
 class Softmax(Function):
     """y = e^(x - max) / sum e^(x - max)   |   dx = y * (g - sum(g * y))"""
 
@@ -481,7 +492,7 @@ class Softmax(Function):
     def forward(ctx, x, dim):
         ctx.dim = dim
         # NOTE: shifting by the max makes every exponent <= 0, so nothing overflows.
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        e = np.exp(x - max_keepdims(x, dim))
         y = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         return y
@@ -494,7 +505,7 @@ class Softmax(Function):
 
 def log_softmax_array(x: np.ndarray, dim: int) -> np.ndarray:
     """x - logsumexp(x) along dim, shifted by the max so it is exact for any magnitude."""
-    shifted = x - x.max(axis=dim, keepdims=True)
+    shifted = x - max_keepdims(x, dim)
     return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
 

@@ -16,7 +16,7 @@ from ..function import (
     Sigmoid,
     Softmax,
     Tanh,
-    log_softmax_array,
+    max_keepdims,
 )
 from ..tensor import Tensor
 
@@ -107,9 +107,9 @@ class Dropout(Function):
 class BatchNorm(Function):
     """y = gamma * (x - mu) / sqrt(var + eps) + beta over the batch (and length) axes.
 
-    Backward, closed form: dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / std,
-    with dx_hat = g * gamma; dgamma = sum(g * x_hat); dbeta = sum(g). In eval mode mu and var
-    are the running averages, constants, so dx = dx_hat / std.
+    Backward, closed form over the m values of a channel: dbeta = sum(g),
+    dgamma = sum(g * x_hat), dx = gamma / (m * std) * (m * g - dbeta - x_hat * dgamma).
+    In eval mode mu and var are the running averages, constants, so dx = gamma * g / std.
     """
 
     @staticmethod
@@ -131,9 +131,12 @@ class BatchNorm(Function):
             if n <= 1:
                 raise OpError(f"batch_norm: expected more than 1 value per channel when training, "
                               f"got input of shape {x.shape}")
-            mu = x.mean(axis=axes, keepdims=True)
+            # NOTE: sum / n, not .mean(): the same arithmetic without numpy's Python wrapper.
+            mu = x.sum(axis=axes, keepdims=True)
+            mu /= n
             xc = x - mu
-            var = (xc * xc).mean(axis=axes, keepdims=True)  # biased, as the normalization uses
+            var = np.square(xc).sum(axis=axes, keepdims=True)
+            var /= n  # biased, as the normalization uses
             inv_std = 1.0 / np.sqrt(var + eps)
             # NOTE: the running estimates are the course's EWA with beta = 1 - momentum; the
             # variance estimate is unbiased (n / (n - 1)), PyTorch's rule.
@@ -149,8 +152,9 @@ class BatchNorm(Function):
                               "running_var")
             xc = x - running_mean.reshape(shape)
             inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
-        x_hat = xc * inv_std
-        y = x_hat * weight.reshape(shape) if weight is not None else x_hat
+        x_hat = xc  # xc is ours: normalize it in place
+        x_hat *= inv_std
+        y = x_hat * weight.reshape(shape) if weight is not None else x_hat.copy()
         if bias is not None:
             y += bias.reshape(shape)
         ctx.save_for_backward(x_hat, inv_std, weight)
@@ -160,17 +164,22 @@ class BatchNorm(Function):
     def backward(ctx, g):
         x_hat, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        axes = ctx.axes
-        gw = (g * x_hat).sum(axis=axes) if needs[3] else None
-        gb = g.sum(axis=axes) if needs[4] else None
+        axes, shape, training = ctx.axes, ctx.shape, ctx.training
+        gb = g.sum(axis=axes) if needs[4] or (needs[0] and training) else None
+        gw = (g * x_hat).sum(axis=axes) if needs[3] or (needs[0] and training) else None
         gx = None
         if needs[0]:
-            d = g * weight.reshape(ctx.shape) if weight is not None else g
-            if ctx.training:
-                d = d - d.mean(axis=axes, keepdims=True) - x_hat * (d * x_hat).mean(
-                    axis=axes, keepdims=True)
-            gx = d * inv_std
-        return gx, None, None, gw, gb, None, None, None
+            k = inv_std if weight is None else weight.reshape(shape) * inv_std  # per channel
+            if training:
+                m = g.size // shape[1]
+                gx = g * m
+                gx -= gb.reshape(shape)
+                gx -= x_hat * gw.reshape(shape)
+                gx *= k / m
+            else:
+                gx = g * k
+        return (gx, None, None, gw if needs[3] else None, gb if needs[4] else None,
+                None, None, None)
 
 
 # ---------------------------------------------------------------- losses
@@ -197,34 +206,41 @@ class CrossEntropy(Function):
         else:
             raise OpError(f"cross_entropy: target must be integer class labels or float class "
                           f"probabilities, got dtype {target.dtype}")
-        logp = log_softmax_array(z, 1)
+        # -log softmax(z)_j = logsumexp(z) - z_j, with z shifted by its row max for stability
+        shifted = z - max_keepdims(z, 1)
+        p = np.exp(shifted)
+        total = p.sum(axis=1, keepdims=True)
+        lse = np.log(total)  # (n, 1): logsumexp of the shifted row
+        p /= total  # the softmax, which backward needs
+        rows = np.arange(n) if index else None
         if index:
-            picked = logp[np.arange(n), target]
-            losses = -(1.0 - smoothing) * picked if smoothing else -picked
-            if smoothing:
-                losses = losses - (smoothing / c) * logp.sum(axis=1)
+            losses = lse[:, 0] - shifted[rows, target]
+            if smoothing:  # mix in the uniform target: -(1/c) sum_j log p_j
+                uniform = lse[:, 0] - shifted.sum(axis=1) / c
+                losses = (1.0 - smoothing) * losses + smoothing * uniform
         else:
             y = target * (1.0 - smoothing) + smoothing / c if smoothing else target
-            losses = -(y * logp).sum(axis=1)
+            losses = (y * (lse - shifted)).sum(axis=1)
         ctx.reduction, ctx.smoothing, ctx.index = reduction, smoothing, index
-        ctx.save_for_backward(logp, target)
+        ctx.save_for_backward(p, target, rows, lse - shifted if ctx.needs_input_grad[1] else None)
         return _reduce(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        logp, target = ctx.saved_tensors
-        n, c = logp.shape
+        p, target, rows, neg_logp = ctx.saved_tensors
+        n, c = p.shape
         s = ctx.smoothing
         scale = _scale(g, ctx.reduction, n, 2)
-        p = np.exp(logp)
+        gz = p * scale  # a fresh array: the saved softmax stays intact for retain_graph
         if ctx.index:
-            p[np.arange(n), target] -= 1.0 - s
+            gz[rows, target] -= (1.0 - s) * (scale if np.ndim(scale) == 0 else scale[:, 0])
             if s:
-                p -= s / c
-            return p * scale, None, None, None
+                gz -= (s / c) * scale
+            return gz, None, None, None
         y = target * (1.0 - s) + s / c if s else target
-        gz = (p * y.sum(axis=1, keepdims=True) - y) * scale
-        gy = -(1.0 - s) * logp * scale if ctx.needs_input_grad[1] else None
+        gz *= y.sum(axis=1, keepdims=True)
+        gz -= y * scale
+        gy = (1.0 - s) * neg_logp * scale if ctx.needs_input_grad[1] else None
         return gz, gy, None, None
 
 
@@ -281,30 +297,36 @@ class BCE(Function):
 
 
 class BCEWithLogits(Function):
-    """loss = (1-y) z + l * softplus(-z), l = 1 + (pos_weight-1) y, stable for any |z|   |
-    dz = (1-y) - l * (1 - sigmoid(z))   (= sigmoid(z) - y without pos_weight)"""
+    """loss = max(z, 0) - y z + t, t = log(1 + e^-|z|); with pos_weight, (1-y) z + l softplus(-z),
+    l = 1 + (pw-1) y   |   dz = sigmoid(z) - y   (with pos_weight: (1-y) - l (1 - sigmoid(z)))"""
 
     @staticmethod
     def forward(ctx, z, y, reduction, pos_weight):
         _same_shape("binary_cross_entropy_with_logits", z, y)
-        # NOTE: softplus(-z) = log(1 + e^-z) = max(-z, 0) + log1p(e^-|z|): no overflow at +-1000.
-        softplus = np.maximum(-z, 0)
-        softplus += np.log1p(np.exp(-np.abs(z)))
-        lw = 1.0 + (pos_weight - 1.0) * y if pos_weight is not None else None
-        losses = (1.0 - y) * z + (softplus if lw is None else lw * softplus)
+        # NOTE: softplus(z) = max(z, 0) + log1p(e^-|z|): no overflow at +-1000, and for a
+        # well-classified example the large terms cancel exactly, so a loss of 1e-14 keeps its
+        # digits (logaddexp(0, z) - y z would lose them).
+        t = np.log1p(np.exp(-np.abs(z)))
+        if pos_weight is None:
+            lw = None
+            losses = np.maximum(z, 0) - z * y
+            losses += t
+        else:
+            lw = 1.0 + (pos_weight - 1.0) * y
+            losses = (1.0 - y) * z + lw * (np.maximum(-z, 0) + t)  # softplus(-z)
         ctx.reduction, ctx.pos_weight = reduction, pos_weight
-        ctx.save_for_backward(z, y, lw, softplus)
+        ctx.save_for_backward(z, y, lw, t)
         return _reduce(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        z, y, lw, softplus = ctx.saved_tensors
-        s = np.exp(-softplus)  # sigmoid(z) = e^(-softplus(-z)), exact in both tails
+        z, y, lw, t = ctx.saved_tensors
+        s = np.exp(np.minimum(z, 0) - t)  # sigmoid(z) = e^(-softplus(-z)), exact in both tails
         scale = _scale(g, ctx.reduction, z.size, z.ndim)
         gz = (s - y if lw is None else (1.0 - y) - lw * (1.0 - s)) * scale
         gy = None
         if ctx.needs_input_grad[1]:  # dloss/dy = -z + (pos_weight - 1) softplus(-z)
-            gy = -z if lw is None else (ctx.pos_weight - 1.0) * softplus - z
+            gy = -z if lw is None else (ctx.pos_weight - 1.0) * (np.maximum(-z, 0) + t) - z
             gy = gy * scale
         return gz, gy, None, None
 
