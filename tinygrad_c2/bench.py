@@ -72,7 +72,7 @@ WORKLOADS = {
     "mnist_bn": Workload("mnist_bn", (784, 256, 128, 10), "softmax", 128, batch_norm=True,
                          dropout_p=0.2),
 }
-IMPLEMENTATIONS = ("tinygrad_c2", "reference", "torch", "gemm_floor")
+IMPLEMENTATIONS = ("tinygrad_c2", "tinygrad_c2_captured", "reference", "torch", "gemm_floor")
 OPTIMIZERS = ("sgd", "adam")
 LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3}
 NOISY_SPREAD = 1.25  # block medians further apart than this mean the machine was busy
@@ -297,6 +297,33 @@ class TinygradStep(Implementation):
         reference.to_model(self.initial, self.model)
 
 
+class CapturedTinygradStep(TinygradStep):
+    """tinygrad_c2 with the step captured once (tg.capture) and replayed: the same model,
+    loss and optimizer, with the graph built once instead of every step."""
+
+    name = "tinygrad_c2_captured"
+
+    def __init__(self, workload, initial, X, Y, optimizer, lr):
+        super().__init__(workload, initial, X, Y, optimizer, lr)
+        self.captured = self.tg.capture(lambda X, Y: self.loss_fn(self.model(X), Y),
+                                        optimizer=self.optimizer)
+
+    def step(self) -> None:
+        self.captured(self.X, self.Y)
+
+    def agree(self, seed):
+        # Trace once and undo that step (weights and optimizer state), so the agreement check
+        # runs the replayed program.
+        state = self.optimizer.state_dict()
+        self.captured(self.X, self.Y)
+        self.reset()
+        self.optimizer.load_state_dict(state)
+        self.tg.manual_seed(seed)
+        loss = self.captured(self.X, self.Y)
+        grads = [p.grad.numpy().copy() for p in self.model.parameters()]
+        return loss.item(), grads, [p.data.copy() for p in self.model.parameters()]
+
+
 def _build(name, workload, initial, X, Y, optimizer, lr) -> Implementation:
     if name == "reference":
         return ReferenceStep(initial, X, Y, optimizer, lr)
@@ -306,6 +333,8 @@ def _build(name, workload, initial, X, Y, optimizer, lr) -> Implementation:
         return TorchStep(workload, initial, X, Y, optimizer, lr)
     if name == "tinygrad_c2":
         return TinygradStep(workload, initial, X, Y, optimizer, lr)
+    if name == "tinygrad_c2_captured":
+        return CapturedTinygradStep(workload, initial, X, Y, optimizer, lr)
     raise ValueError(f"bench: unknown implementation {name!r}, expected one of {IMPLEMENTATIONS}")
 
 
@@ -392,7 +421,7 @@ def _available(name: str) -> str | None:
             import torch  # noqa: F401
         except ImportError:
             return "torch is not installed"
-    if name == "tinygrad_c2":
+    if name.startswith("tinygrad_c2"):
         try:
             from tinygrad_c2 import nn, optim  # noqa: F401
         except ImportError as e:

@@ -81,14 +81,15 @@ class Function:
         """Run forward on the arrays and, if any Tensor input requires grad, record the node."""
         ctx = _new(cls)
         ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        record = mode.grad_enabled
-        if record:
-            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-            record = True in needs
-        else:
-            needs = (False,) * len(args)
-        ctx.needs_input_grad = needs
+        # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11.
+        arrays, flags, i = list(args), [False] * len(args), 0
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays[i] = a.data
+                flags[i] = a.requires_grad
+            i += 1
+        record = mode.grad_enabled and True in flags
+        ctx.needs_input_grad = tuple(flags) if record else (False,) * i
         instrumented = mode.instrumented
         try:
             if not instrumented:
