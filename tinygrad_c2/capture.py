@@ -225,6 +225,14 @@ class CapturedStep:
             self.optimizer.step()
         return loss
 
+    @property
+    def source(self) -> str:
+        """The straight-line Python of the most recently traced step: the whole training step
+        as a static graph framework would run it (read it to see what backprop does)."""
+        if not self._programs:
+            raise CaptureError("capture: nothing traced yet; call the step once first")
+        return list(self._programs.values())[-1].source
+
     def _eager(self, arrays: list[np.ndarray], key: tuple, trace: bool) -> Tensor:
         """Run the step with the ordinary engine; when tracing, record it for replays."""
         tensors = [Tensor(a) for a in arrays]

@@ -107,6 +107,9 @@ class Function:
             shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
             kind = IndexError if isinstance(e, IndexError) else ValueError
             raise kind(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
+        except TypeError as e:  # numpy's UFuncTypeError too: `tensor + "a"`, `tensor + None`
+            types = ", ".join(type(a).__name__ for a in args)
+            raise TypeError(f"{cls.__name__}: {e} (argument types: {types})") from None
         if type(out) is not np.ndarray:
             if isinstance(out, tuple):
                 raise TypeError(f"{cls.__name__}.forward must return one array, got a tuple")
@@ -271,6 +274,10 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not np.ndarray:  # `tensor @ [[1.0]]`
+            a = np.asarray(a)
+        if type(b) is not np.ndarray:
+            b = np.asarray(b)
         if a.ndim == 0 or b.ndim == 0:
             raise OpError(f"MatMul: both operands need at least 1 dimension, got shapes "
                           f"{a.shape} @ {b.shape}")
@@ -662,6 +669,10 @@ class Cat(Function):
     def forward(ctx, dim, *xs):
         if not xs:
             raise OpError("cat: expected a non-empty sequence of tensors")
+        nd = xs[0].ndim
+        if not -nd <= dim < nd:
+            raise OpError(f"cat: dim {dim} is out of range for tensors of shapes "
+                          f"{[x.shape for x in xs]} (expected {-nd} <= dim < {nd})")
         ctx.dim = dim
         ctx.splits = np.cumsum([x.shape[dim] for x in xs])[:-1]
         return np.concatenate(xs, axis=dim)

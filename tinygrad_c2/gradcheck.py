@@ -93,10 +93,15 @@ def _check(evaluate: Callable[[], Tensor], named: dict[str, Tensor], eps: float,
     The library RNG is rewound before each evaluation, so dropout draws the same masks every
     time: the function being differentiated is then deterministic, as the check requires.
     """
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise ValueError(f"gradcheck: eps must be a positive number, got {eps!r}")
     state = copy.deepcopy(rng.get_state())
     for t in named.values():
         t.grad = None
     out = evaluate()
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: the function must return a scalar Tensor, got "
+                        f"{type(out).__name__}")
     if out.data.size != 1:
         raise ValueError(f"gradcheck: the function must return a scalar, got shape {out.shape}")
     after = copy.deepcopy(rng.get_state())
@@ -107,7 +112,7 @@ def _check(evaluate: Callable[[], Tensor], named: dict[str, Tensor], eps: float,
     def f() -> float:
         rng.set_state(copy.deepcopy(state))
         with no_grad():
-            return float(evaluate().data)
+            return float(evaluate().data.item())  # (1,)-shaped outputs too
 
     numeric = {}
     for name, t in named.items():

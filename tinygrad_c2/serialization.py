@@ -80,6 +80,9 @@ def save(state: Any, path: str | os.PathLike) -> None:
     header = json.dumps(manifest, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):  # else the error would name our temporary file
+        raise FileNotFoundError(f"tg.save: cannot write {path}: the directory {directory} does "
+                                "not exist (create it first, e.g. os.makedirs)")
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
     # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

@@ -50,10 +50,15 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     elif isinstance(data, np.ndarray):
         arr = data
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:
+            raise ValueError(f"Tensor: cannot make a tensor from this {type(data).__name__}: "
+                             "nested lists must be rectangular (every row the same length) "
+                             "and hold numbers") from None
         if arr.dtype == np.float64 and dtype is None and not isinstance(data, np.generic):
             arr = arr.astype(_default_dtype)
-        if arr.dtype == object:
+        if arr.dtype.kind not in "biufc":
             raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} "
                             "(expected numbers, nested lists of numbers or a numpy array)")
     if dtype is not None:
@@ -217,7 +222,11 @@ class Tensor:
                                    f"output of shape {self.shape}")
             seed = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
-            seed = _as_array(gradient, self.data.dtype)
+            try:
+                seed = _as_array(gradient, self.data.dtype)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"backward: gradient must be numbers shaped like the output "
+                                f"{self.shape}, got {type(gradient).__name__} ({e})") from None
             if seed.shape != self.data.shape:
                 raise ValueError(f"backward: gradient has shape {seed.shape} but the output "
                                  f"has shape {self.shape}")
@@ -386,6 +395,7 @@ class Tensor:
                   keepdims: bool | None = None) -> Tensor:
         """log(sum(exp(x))) computed stably: the max is taken out as a constant shift."""
         dim = _axes(dim, axis, "logsumexp")
+        self._count(dim, "logsumexp")  # an IndexError naming a bad dim, before numpy's
         keep = _keep(keepdim, keepdims)
         m = self.data.max(axis=dim, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
@@ -408,9 +418,13 @@ class Tensor:
         return MaxResult(values, Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim)))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        if dim is not None:
+            dim = self._dim(dim, "argmax")
         return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        if dim is not None:
+            dim = self._dim(dim, "argmin")
         return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim))
 
     def _count(self, dim: Any, name: str) -> int:
@@ -434,9 +448,9 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         shape = self.data.shape
+        start, end = self._dim(start_dim, "flatten"), self._dim(end_dim, "flatten")
         if not shape:
             return self.reshape(1)
-        start, end = start_dim % len(shape), end_dim % len(shape)
         return self.reshape(*shape[:start], -1, *shape[end + 1:])
 
     def permute(self, *dims: Any) -> Tensor:
@@ -447,16 +461,25 @@ class Tensor:
                              f"a tensor of shape {self.shape}")
         return ops.Permute.apply(self, tuple(dims))
 
+    def _dim(self, dim: int, name: str) -> int:
+        """dim in [-ndim, ndim) as a non-negative index, else an IndexError naming the call."""
+        n = max(self.data.ndim, 1)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
+        if not -n <= dim < n:
+            raise IndexError(f"{name}: dim {dim} is out of range for a tensor of shape "
+                             f"{self.shape} (expected {-n} <= dim < {n})")
+        return dim % n
+
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        d0, d1 = self._dim(dim0, "transpose"), self._dim(dim1, "transpose")
         axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        axes[d0], axes[d1] = axes[d1], axes[d0]
         return ops.Permute.apply(self, tuple(axes))
 
     def squeeze(self, dim: Axes = None) -> Tensor:
         shape = self.data.shape
         if dim is None:
             return self.reshape(tuple(s for s in shape if s != 1))
-        dims = {d % len(shape) for d in ((dim,) if isinstance(dim, int) else dim)}
+        dims = {self._dim(d, "squeeze") for d in ((dim,) if isinstance(dim, int) else dim)}
         return self.reshape(tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1)))
 
     def unsqueeze(self, dim: int) -> Tensor:

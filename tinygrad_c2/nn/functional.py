@@ -39,7 +39,7 @@ def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
 def _scale(g: np.ndarray, reduction: str, n: int, ndim: int) -> Any:
     """The upstream gradient of each element's loss: g/n for mean, g for sum, g per item."""
     if reduction == "mean":
-        return g / n
+        return g / max(n, 1)  # an empty batch: the forward's mean is 0, its gradient empty
     if reduction == "sum":
         return g
     return g.reshape(g.shape + (1,) * (ndim - g.ndim))
@@ -202,6 +202,11 @@ class CrossEntropy(Function):
                 raise OpError(f"cross_entropy: class labels must be in [0, {c}), got values from "
                               f"{target.min()} to {target.max()}")
         elif target.dtype.kind == "f":
+            if target.shape == (n,):
+                raise OpError(f"cross_entropy: class-index targets must be integers, got "
+                              f"{target.dtype} labels of shape {target.shape}: use "
+                              f"y.astype(np.int64) (float targets are ({n}, {c}) class "
+                              "probabilities)")
             _same_shape("cross_entropy", z, target)
         else:
             raise OpError(f"cross_entropy: target must be integer class labels or float class "
@@ -492,6 +497,8 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
 def binary_cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Cross-entropy of probabilities in [0, 1] against 0/1 (or soft) targets of the same shape."""
     _check_reduction("binary_cross_entropy", reduction)
+    if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
+        target = Tensor(target)
     return BCE.apply(input, target, reduction)
 
 
@@ -508,18 +515,24 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     if isinstance(pos_weight, Tensor):
         pos_weight = pos_weight.data
+    if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
+        target = Tensor(target)
     return BCEWithLogits.apply(input, target, reduction, pos_weight)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error; input and target must have the same shape."""
     _check_reduction("mse_loss", reduction)
+    if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
+        target = Tensor(target)
     return MSELoss.apply(input, target, reduction)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean absolute error; input and target must have the same shape."""
     _check_reduction("l1_loss", reduction)
+    if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
+        target = Tensor(target)
     return L1Loss.apply(input, target, reduction)
 
 

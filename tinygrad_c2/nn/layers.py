@@ -4,6 +4,7 @@ over a fused primitive of `nn.functional`."""
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any
 
@@ -15,6 +16,30 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+
+
+def _check_input(x: Any, layer: str) -> None:
+    """A layer's input must be a Tensor (or a numpy array); a list would fail deep in numpy."""
+    if not isinstance(x, (Tensor, np.ndarray)):
+        raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__} "
+                        "(wrap the data with tg.tensor(...))")
+
+
+def _check_dim(dim: Any, layer: str, name: str = "dim", optional: bool = False) -> None:
+    if (dim is None and optional) or (isinstance(dim, (int, np.integer))
+                                      and not isinstance(dim, bool)):
+        return
+    raise TypeError(f"{layer}: {name} must be an int{' or None' if optional else ''}, "
+                    f"got {dim!r}")
+
+
+def _float_dtype(dtype: Any, layer: str) -> np.dtype:
+    """The parameters' dtype: the default float dtype, or a floating-point one given."""
+    dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{layer}: dtype must be a floating-point dtype (parameters need "
+                        f"gradients), got {dt}")
+    return dt
 
 
 def _check_device(device: Any, layer: str) -> None:
@@ -48,7 +73,7 @@ class Linear(Module):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
-        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        dtype = _float_dtype(dtype, "Linear")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
@@ -67,6 +92,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_input(x, "Linear")
         return F.linear(x, self.weight, self.bias)  # F.linear checks the shapes
 
     def extra_repr(self) -> str:
@@ -117,6 +143,8 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
+            raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
         self.negative_slope = negative_slope
         self.inplace = inplace
 
@@ -148,6 +176,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
+        _check_dim(dim, "Softmax", optional=True)
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -163,6 +192,7 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
+        _check_dim(dim, "LogSoftmax", optional=True)
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -195,6 +225,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
+        _check_dim(start_dim, "Flatten", "start_dim")
+        _check_dim(end_dim, "Flatten", "end_dim")
         self.start_dim = start_dim
         self.end_dim = end_dim
 
@@ -283,11 +315,15 @@ class BatchNorm1d(Module):
             raise ValueError(
                 f"BatchNorm1d: num_features must be a positive int, got {num_features!r}"
             )
-        if eps <= 0:
+        for name, value in (("eps", eps), ("momentum", momentum)):
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, numbers.Real)):
+                raise TypeError(f"BatchNorm1d: {name} must be a number, got {value!r}")
+        if not eps > 0:
             raise ValueError(f"BatchNorm1d: eps must be positive, got {eps}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
-        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        dtype = _float_dtype(dtype, "BatchNorm1d")
         self.num_features = int(num_features)
         self.eps = eps
         self.momentum = momentum
@@ -327,6 +363,7 @@ class BatchNorm1d(Module):
                 init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_input(x, "BatchNorm1d")
         shape = tuple(x.shape)
         if len(shape) not in (2, 3):
             raise ValueError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -75,6 +77,11 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", pos_weight: Tensor | None = None) -> None:
         super().__init__(reduction)
+        if pos_weight is not None:
+            values = pos_weight.data if isinstance(pos_weight, Tensor) else np.asarray(pos_weight)
+            if values.dtype.kind not in "iuf" or values.ndim > 1:
+                raise TypeError(f"BCEWithLogitsLoss: pos_weight must be a number or a 1-D tensor "
+                                f"of per-class weights, got {pos_weight!r}")
         self.pos_weight = pos_weight
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002

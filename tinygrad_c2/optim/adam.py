@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +29,8 @@ class Adam(Optimizer):
     >>> w.grad = tg.Tensor(np.array([5.0, -0.01])); opt.step(); np.round(w.data, 6)  # ~lr*sign(g)
     array([ 0.9, -0.9])
     """
+
+    _numeric = ("lr", "eps", "weight_decay")
 
     def __init__(
         self,
@@ -56,6 +59,9 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise self._invalid(where, "betas", betas, "a pair (beta1, beta2)")
         for i, beta in enumerate(betas):
+            if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+                raise TypeError(f"{type(self).__name__}: betas[{i}] must be a number in {where}, "
+                                f"got {beta!r} ({type(beta).__name__})")
             if not 0.0 <= beta < 1.0:
                 raise self._invalid(where, f"betas[{i}]", beta, "0 <= beta < 1")
         if not group["weight_decay"] >= 0.0:

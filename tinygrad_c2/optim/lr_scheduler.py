@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import types
 from bisect import bisect_right
 from collections import Counter
@@ -99,6 +100,16 @@ def _check_positive_int(owner: str, name: str, value: Any) -> None:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
 
 
+def _check_real(owner: str, name: str, value: Any, low: float, strict: bool = False) -> None:
+    """Raise unless `value` is a finite real number >= low (> low when strict)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        raise ValueError(f"{owner}: {name} must be a finite number {'>' if strict else '>='} "
+                         f"{low}, got {value!r}")
+
+
 # --------------------------------------------------------------------------- PyTorch's schedulers
 class LambdaLR(LRScheduler):
     """lr = initial_lr * lr_lambda(epoch), one function for all groups or one per group.
@@ -125,6 +136,10 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
+        for i, f in enumerate(self.lr_lambdas):
+            if not callable(f):
+                raise TypeError(f"LambdaLR: lr_lambda{f'[{i}]' if n > 1 else ''} must be a "
+                                f"function of the epoch, got {type(f).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -167,6 +182,7 @@ class StepLR(LRScheduler):
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
         _check_positive_int("StepLR", "step_size", step_size)
+        _check_real("StepLR", "gamma", gamma, 0.0, strict=True)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -202,6 +218,7 @@ class MultiStepLR(LRScheduler):
         for m in milestones:
             if isinstance(m, bool) or not isinstance(m, int):
                 raise ValueError(f"MultiStepLR: milestones must be integers, got {m!r}")
+        _check_real("MultiStepLR", "gamma", gamma, 0.0, strict=True)
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -232,6 +249,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        _check_real("ExponentialLR", "gamma", gamma, 0.0, strict=True)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -265,6 +283,7 @@ class CosineAnnealingLR(LRScheduler):
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1  # noqa: N803
     ) -> None:
         _check_positive_int("CosineAnnealingLR", "T_max", T_max)
+        _check_real("CosineAnnealingLR", "eta_min", eta_min, 0.0)
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -316,8 +335,16 @@ class ReduceLROnPlateau(LRScheduler):
         min_lr: float | list[float] = 0,
         eps: float = 1e-8,
     ) -> None:
+        _check_real("ReduceLROnPlateau", "factor", factor, 0.0)
         if not factor < 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau: {name} must be an int >= 0, got {value!r}")
+        _check_real("ReduceLROnPlateau", "threshold", threshold, 0.0)
+        _check_real("ReduceLROnPlateau", "eps", eps, 0.0)
+        for value in min_lr if isinstance(min_lr, (list, tuple)) else [min_lr]:
+            _check_real("ReduceLROnPlateau", "min_lr", value, 0.0)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
         self.factor = factor
@@ -372,7 +399,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric and reduce the lrs if it has plateaued."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number (the epoch's "
+                            f"monitored value), got {metrics!r}") from None
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self.is_better(current, self.best):
             self.best = current
@@ -443,8 +474,7 @@ class InverseTimeDecay(_FormulaScheduler):
         self, optimizer: Optimizer, decay_rate: float, time_interval: int = 1,
         last_epoch: int = -1,
     ) -> None:
-        if not decay_rate >= 0:
-            raise ValueError(f"InverseTimeDecay: decay_rate must be >= 0, got {decay_rate!r}")
+        _check_real("InverseTimeDecay", "decay_rate", decay_rate, 0.0)
         _check_positive_int("InverseTimeDecay", "time_interval", time_interval)
         self.decay_rate = decay_rate
         self.time_interval = time_interval
@@ -472,8 +502,7 @@ class InverseSqrtDecay(_FormulaScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, k: float = 1.0, last_epoch: int = -1) -> None:
-        if not k > 0:
-            raise ValueError(f"InverseSqrtDecay: k must be > 0, got {k!r}")
+        _check_real("InverseSqrtDecay", "k", k, 0.0, strict=True)
         self.k = k
         super().__init__(optimizer, last_epoch)
 
@@ -495,7 +524,8 @@ class ExponentialDecay(_FormulaScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, base: float = 0.95, last_epoch: int = -1) -> None:
-        if not 0 < base <= 1:
+        _check_real("ExponentialDecay", "base", base, 0.0, strict=True)
+        if not base <= 1:
             raise ValueError(f"ExponentialDecay: base must be in (0, 1], got {base!r}")
         self.base = base
         super().__init__(optimizer, last_epoch)
@@ -525,8 +555,7 @@ class LinearDecay(_FormulaScheduler):
         self, optimizer: Optimizer, tau: int, final_fraction: float = 0.01, last_epoch: int = -1
     ) -> None:
         _check_positive_int("LinearDecay", "tau", tau)
-        if not final_fraction >= 0:
-            raise ValueError(f"LinearDecay: final_fraction must be >= 0, got {final_fraction!r}")
+        _check_real("LinearDecay", "final_fraction", final_fraction, 0.0)
         self.tau = tau
         self.final_fraction = final_fraction
         super().__init__(optimizer, last_epoch)

@@ -32,6 +32,8 @@ class Momentum(Optimizer):
     array([0.9])
     """
 
+    _numeric = ("lr", "beta", "weight_decay")
+
     def __init__(
         self, params: Iterable[Any], lr: float, beta: float = 0.9, weight_decay: float = 0
     ) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,9 +31,12 @@ class Optimizer:
     [0.0001, 0]
     """
 
+    #: hyperparameters that must be finite real numbers (subclasses list theirs)
+    _numeric: tuple[str, ...] = ()
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
-        self._check_group(self.defaults, "defaults")
+        self._validate(self.defaults, "defaults")
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)  # PyTorch's type
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -53,6 +58,17 @@ class Optimizer:
             self.add_param_group(group)
 
     # ----------------------------------------------------------------- groups and validation
+    def _validate(self, group: dict[str, Any], where: str) -> None:
+        """Type-check the numeric hyperparameters of `group`, then range-check them."""
+        for key in self._numeric:
+            value = group.get(key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{type(self).__name__}: {key} must be a number in {where}, got "
+                                f"{value!r} ({type(value).__name__})")
+            if not math.isfinite(value):
+                raise self._invalid(where, key, value, "a finite number")
+        self._check_group(group, where)
+
     def _check_group(self, group: dict[str, Any], where: str) -> None:
         """Raise ValueError if a hyperparameter of `group` is out of range (subclasses)."""
 
@@ -106,7 +122,7 @@ class Optimizer:
         group = {key: value for key, value in param_group.items() if key != "params"}
         for key, value in self.defaults.items():
             group.setdefault(key, value)
-        self._check_group(group, where)
+        self._validate(group, where)
         group["params"] = params
         self.param_groups.append(group)
 
@@ -223,7 +239,7 @@ class Optimizer:
             new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             for key, value in self.defaults.items():  # e.g. a state dict from an older version
                 new_group.setdefault(key, value)
-            self._check_group(new_group, f"the loaded param_groups[{i}]")
+            self._validate(new_group, f"the loaded param_groups[{i}]")
             new_group["params"] = group["params"]
             new_groups.append(new_group)
         self.state = new_state

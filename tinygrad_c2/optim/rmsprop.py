@@ -26,6 +26,8 @@ class RMSprop(Optimizer):
     array([0.98])
     """
 
+    _numeric = ("lr", "alpha", "eps", "weight_decay", "momentum")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -47,6 +49,8 @@ class RMSprop(Optimizer):
         for name in ("lr", "alpha", "eps", "weight_decay", "momentum"):
             if not group[name] >= 0.0:
                 raise self._invalid(where, name, group[name], f"{name} >= 0")
+        if group["alpha"] > 1.0:  # alpha > 1 weighs the new g^2 negatively: s can go below 0
+            raise self._invalid(where, "alpha", group["alpha"], "0 <= alpha <= 1")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]

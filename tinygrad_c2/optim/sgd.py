@@ -23,6 +23,8 @@ class SGD(Optimizer):
     array([0.9, 2.1])
     """
 
+    _numeric = ("lr", "momentum", "dampening", "weight_decay")
+
     def __init__(
         self,
         params: Iterable[Any],

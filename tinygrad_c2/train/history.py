@@ -18,7 +18,8 @@ class History:
     'lr' (param group 0's, at the epoch's start), 'time' (seconds), and whatever callbacks add
     (GradientMonitor's 'grad_norm[...]'). `history['dev_loss']` is one column as a list.
     After fit: `final` (the returned model evaluated on train/dev), `diagnosis`,
-    `stopped_epoch` (set by early stopping) and `best_epoch`.
+    `stopped_epoch` (set by early stopping), `best_epoch` and `stop_reason` (why fit stopped
+    early on a NaN/inf loss, else None).
 
     >>> h = History()
     >>> h.append({"epoch": 1, "train_loss": 0.5}); h.append({"epoch": 2, "train_loss": 0.25})
@@ -33,6 +34,7 @@ class History:
         self.diagnosis: Diagnosis | None = None
         self.stopped_epoch: int | None = None
         self.best_epoch: int | None = None
+        self.stop_reason: str | None = None
 
     def append(self, row: dict[str, Any]) -> None:
         """Add one epoch's row."""
@@ -84,7 +86,8 @@ class History:
     def state_dict(self) -> dict[str, Any]:
         """Plain data (for checkpoints and metrics.json); `load_state_dict` restores it."""
         return {"epochs": [dict(r) for r in self.epochs], "steps": [dict(r) for r in self.steps],
-                "stopped_epoch": self.stopped_epoch, "best_epoch": self.best_epoch}
+                "stopped_epoch": self.stopped_epoch, "best_epoch": self.best_epoch,
+                "stop_reason": self.stop_reason}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore rows saved by `state_dict` (numbers come back as Python floats/ints)."""
@@ -92,6 +95,7 @@ class History:
         self.steps = [dict(r) for r in state["steps"]]
         self.stopped_epoch = state.get("stopped_epoch")
         self.best_epoch = state.get("best_epoch")
+        self.stop_reason = state.get("stop_reason")
 
     def __repr__(self) -> str:
         last = self.epochs[-1] if self.epochs else {}

@@ -112,7 +112,22 @@ def fit(
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be a tg.optim.Optimizer, got "
                         f"{type(optimizer).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"fit: loss_fn must be callable (output, target) -> Tensor, e.g. "
+                        f"nn.CrossEntropyLoss(), got {type(loss_fn).__name__}")
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: callbacks[{i}] is a {type(cb).__name__}, not a "
+                            "tg.train.Callback")
+    own = {id(p) for p in model.parameters()}
+    if own and not own & {id(p) for g in optimizer.param_groups for p in g["params"]}:
+        raise ValueError("fit: the optimizer holds none of the model's parameters, so training "
+                         "would change nothing (was it built for another model, or before the "
+                         "model was re-created?)")
     loader = _as_loader(train, batch_size)
+    if len(loader) == 0:
+        raise ValueError("fit: the training data gives no mini-batches (it holds no examples, "
+                         "or fewer than batch_size with drop_last=True)")
     threshold = 0.5 if isinstance(loss_fn, BCELoss) else 0.0  # probabilities vs logits
     metric_fns = resolve_metrics(metrics, threshold)
     train_batches = _eval_batches(loader, "train") if eval_train else None
@@ -146,16 +161,23 @@ def fit(
         model.train()
         sums = dict.fromkeys(metric_fns, 0.0)
         seen = 0
+        bad_loss = None
         for xb, yb in loader:
             optimizer.zero_grad()
             out = model(xb)
             loss = loss_fn(out, yb)
+            value = loss.item()
+            if not math.isfinite(value):
+                # NOTE: stop before backward and step: a NaN gradient would overwrite every
+                # weight with NaN; this way the model keeps the last finite step's weights.
+                bad_loss = value
+                break
             loss.backward()
             for cb in all_callbacks:
                 cb.on_after_backward(state)
             optimizer.step()
             state.global_step += 1
-            state.loss = loss.item()
+            state.loss = value
             n = len(yb)
             seen += n
             sums["loss"] += state.loss * n
@@ -180,15 +202,20 @@ def fit(
         if dev_batches is not None:
             dev_values = evaluate(model, loss_fn, dev_batches(), metric_fns)
             row.update({f"dev_{name}": value for name, value in dev_values.items()})
-        row["batch_loss"] = sums["loss"] / max(seen, 1)
+        row["batch_loss"] = sums["loss"] / max(seen, 1) if bad_loss is None else bad_loss
         row["lr"] = lr
         row["time"] = time.perf_counter() - started
         history.append(row)
         state.logs = row
-        if not math.isfinite(row["batch_loss"]):
+        if bad_loss is not None:
             state.stop_training = True
-            state.log(f"epoch {epoch + 1}: the loss is {row['batch_loss']}; stopping (try a "
-                      "smaller learning rate, input normalization or a better initialization)")
+            history.stop_reason = (
+                f"epoch {epoch + 1}, step {state.global_step + 1}: the mini-batch loss is "
+                f"{bad_loss}; stopped before that update, so the model keeps the weights of the "
+                "last finite step (try a smaller learning rate, input normalization or a better "
+                "initialization, and check the data for NaN/inf; tg.detect_anomaly() names the "
+                "first op that produced it)")
+            state.log(history.stop_reason)
         for cb in all_callbacks:
             cb.on_epoch_end(state)
         bar.set(f"epoch {epoch + 1}/{epochs}", _format_row(row, epochs).split("  ", 1)[-1])
