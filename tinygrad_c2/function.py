@@ -226,31 +226,26 @@ class Pow(Function):
 class Maximum(Function):
     """y = max(a, b)   |   g goes to the larger input; ties split it evenly (as PyTorch)"""
 
+    select = staticmethod(np.maximum)
+    wins = staticmethod(np.greater)
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return type(ctx).select(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share = (a > b) + 0.5 * (a == b)
+        share = type(ctx).wins(a, b) + 0.5 * (a == b)
         return g * share, g * (1.0 - share)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """y = min(a, b)   |   g goes to the smaller input; ties split it evenly (as PyTorch)"""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        share = (a < b) + 0.5 * (a == b)
-        return g * share, g * (1.0 - share)
+    select = staticmethod(np.minimum)
+    wins = staticmethod(np.less)
 
 
 class Where(Function):
