@@ -93,7 +93,7 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
                   (X_dev, y_dev), epochs=300, batch_size=30, callbacks=[stopper, recorder],
                   progress=False, verbose=False)
     best = int(np.argmin(history["dev_loss"])) + 1
-    assert 1 < best and len(history) < 300
+    assert best > 1 and len(history) < 300
     assert stopper.best_epoch == history.best_epoch == best
     assert history.stopped_epoch == len(history) == best + 4
     for name, value in model.state_dict().items():
@@ -115,7 +115,7 @@ def test_early_stopping_without_restore_keeps_the_last_weights():
 
 
 class Crash(Exception):
-    pass
+    """A simulated crash in the middle of training."""
 
 
 def crashing_loss(model, after_steps):
