@@ -95,7 +95,6 @@ class _Program:
                         routes.append(None)
             self.ops.append(_Op(type(node), args, node.needs_input_grad, routes))
         self.effects = effects
-        self.root_shape, self.root_dtype = root.shape, root.dtype
 
         self.source, self.run = self._compile(len(inputs))
 

@@ -133,12 +133,6 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def current_seq() -> int:
-    """A fresh number from the node counter: nodes created after this call have larger `seq`
-    (modules record the range of their last forward, so a drawing can group its nodes)."""
-    return next(_seq)
-
-
 def _user_frame() -> str:
     """file:line of the innermost caller outside this package (for anomaly messages)."""
     for frame in reversed(traceback.extract_stack()[:-2]):
