@@ -119,6 +119,12 @@ class DataLoader:
                             f"Dataset, got {type(data).__name__}")
         self._length = len(self._arrays[0]) if self._arrays is not None else len(data)
 
+    @property
+    def generator(self) -> np.random.Generator | None:
+        """The loader's own shuffling generator (seed given), or None when it follows the
+        library's global one; checkpoints save and restore its state to resume exactly."""
+        return self._rng
+
     def __len__(self) -> int:
         """The number of batches in one epoch."""
         full, rest = divmod(self._length, self.batch_size)

@@ -222,7 +222,7 @@ class Checkpoint(Callback):
         return [cb for cb in state.callbacks if cb is not self]
 
     def _save(self, state: TrainState) -> None:
-        loader_rng = getattr(state.train_loader, "_rng", None)
+        loader_rng = getattr(state.train_loader, "generator", None)
         payload = {
             "kind": "tinygrad_c2.train.checkpoint",
             "epoch": state.epoch + 1,
@@ -258,7 +258,7 @@ class Checkpoint(Callback):
             cb.load_state_dict(cb_state)
         state.history.load_state_dict(saved["history"])
         rng.set_state(saved["rng"])
-        loader_rng = getattr(state.train_loader, "_rng", None)
+        loader_rng = getattr(state.train_loader, "generator", None)
         if loader_rng is not None and saved["loader_rng"] is not None:
             loader_rng.bit_generator.state = saved["loader_rng"]
         self.best = float(saved["best"])
