@@ -83,7 +83,22 @@ class enable_grad(_GradMode):  # noqa: N801
     enabled = True
 
 
-class detect_anomaly:  # noqa: N801
+class _InstrumentedMode:
+    """A `with` block that turns one instrumented mode (named by `flag`) on, then restores it."""
+
+    flag = ""
+
+    def __enter__(self) -> None:
+        self._prev = getattr(mode, self.flag)
+        setattr(mode, self.flag, True)
+        mode.instrumented = True
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(mode, self.flag, self._prev)
+        mode.instrumented = mode.anomaly or mode.profiling
+
+
+class detect_anomaly(_InstrumentedMode):  # noqa: N801
     """Raise at the first op whose forward or backward produces NaN or inf, naming the op and
     the line of user code that created it. Slower: use it to debug, not to train.
 
@@ -95,16 +110,10 @@ class detect_anomaly:  # noqa: N801
     tinygrad_c2.engine.AnomalyError: Log forward produced nan; the op was created at ...
     """
 
-    def __enter__(self) -> None:
-        self._prev = mode.anomaly
-        mode.anomaly = mode.instrumented = True
-
-    def __exit__(self, *exc: object) -> None:
-        mode.anomaly = self._prev
-        mode.instrumented = mode.anomaly or mode.profiling
+    flag = "anomaly"
 
 
-class profiling:  # noqa: N801
+class profiling(_InstrumentedMode):  # noqa: N801
     """Record each node's forward and backward wall time (seconds) as `node.forward_time` and
     `node.backward_time`; tg.viz.profile builds on it.
 
@@ -117,13 +126,7 @@ class profiling:  # noqa: N801
     True
     """
 
-    def __enter__(self) -> None:
-        self._prev = mode.profiling
-        mode.profiling = mode.instrumented = True
-
-    def __exit__(self, *exc: object) -> None:
-        mode.profiling = self._prev
-        mode.instrumented = mode.anomaly or mode.profiling
+    flag = "profiling"
 
 
 class AnomalyError(FloatingPointError):
