@@ -76,7 +76,7 @@ def test_resume_takes_the_saved_config_and_ends_like_an_uninterrupted_run(tmp_pa
     done = train("--out", str(resumed), "--resume", "--epochs", "5", "--layers", "8",
                  "--no-progress", "--no-plots")
     assert done.returncode == 0, done.stderr
-    assert "--epochs 5 (was 3)" in done.stdout
+    assert "changed --epochs 5 (was 3)" in done.stdout
     assert "training MLP 2-8-1" in done.stdout
     assert "on moons: 120 train / 40 dev / 40 test" in done.stdout
     assert "resumed from" in done.stdout and "after epoch 3" in done.stdout
@@ -91,16 +91,44 @@ def test_resume_takes_the_saved_config_and_ends_like_an_uninterrupted_run(tmp_pa
         np.testing.assert_array_equal(a[name], b[name])
 
 
+def copy_of(run, folder):
+    folder.mkdir()
+    for name, data in snapshot(run).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
 def test_resume_may_change_the_early_stopping_patience_and_says_so(finished_run, tmp_path):
-    out = tmp_path / "copy"
-    out.mkdir()
-    for name, data in snapshot(finished_run).items():
-        (out / name).write_bytes(data)
+    out = copy_of(finished_run, tmp_path / "copy")
     done = train("--out", str(out), "--resume", "--early-stopping", "30", "--no-progress",
                  "--no-plots")
     assert done.returncode == 0, done.stderr
-    assert "--early-stopping 30 (was 20)" in done.stdout
+    assert "changed --early-stopping 30 (was 20)" in done.stdout
     assert json.loads((out / "config.json").read_text())["early_stopping"] == 30
+
+
+def test_resume_of_a_finished_run_says_nothing_is_left_to_train(finished_run, tmp_path):
+    out = copy_of(finished_run, tmp_path / "copy")
+    done = train("--out", str(out), "--resume", "--no-progress", "--no-plots")
+    assert done.returncode == 0, done.stderr
+    assert "the run ended at epoch 3: nothing is left to train" in done.stdout
+    assert "epoch 1/3" not in done.stdout and "epoch 3/3" not in done.stdout
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 3
+
+
+def test_resume_on_a_changed_csv_file_is_refused(tmp_path):
+    path, out = tmp_path / "data.csv", tmp_path / "run"
+    rows = [f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    flags = ["--dataset", f"csv:{path}", "--layers", "4", "--epochs", "2", "--no-progress",
+             "--no-plots", "--out", str(out)]
+    assert train(*flags).returncode == 0
+    path.write_text("\n".join(rows + rows[:10]) + "\n")  # 10 more examples
+    before = snapshot(out)
+    line = one_line_error(train(*flags, "--resume", "--epochs", "4"))
+    assert "the data set csv:" in line and "changed since the run started" in line
+    assert "sizes: saved {'train': 24, 'dev': 8, 'test': 8} vs now" in line
+    assert snapshot(out) == before
 
 
 def test_resume_to_fewer_epochs_than_the_checkpoint_holds_is_refused(finished_run):

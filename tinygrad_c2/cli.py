@@ -498,7 +498,8 @@ def _resume(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
                         "written by this version of tinygrad-c2 train; start a new run with "
                         "another --out")
     given = set(dests) if args.given is None else args.given  # called directly: check all
-    at_epoch = int(Checkpoint.read(checkpoint)["epoch"])
+    state = Checkpoint.read(checkpoint)
+    at_epoch = int(state["epoch"])
     conflicts, notes = [], []
     for dest in dests:
         value = tuple(saved[dest]) if dest in ("layers", "split") else saved[dest]
@@ -507,7 +508,8 @@ def _resume(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         if dest not in given or mine == value:
             setattr(args, dest, value)
         elif dest in RESUMABLE_FLAGS and not (dest == "early_stopping" and 0 in (mine, value)):
-            notes.append(f"{flag} {_flag_text(dest, mine)} (was {_flag_text(dest, value)})")
+            notes.append(f"changed {flag} {_flag_text(dest, mine)} (was "
+                         f"{_flag_text(dest, value)})")
         else:
             conflicts.append(f"{flag}: saved {_flag_text(dest, value)} vs given "
                              f"{_flag_text(dest, mine)}")
@@ -519,6 +521,10 @@ def _resume(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     if args.epochs < at_epoch:
         raise FlagError(f"--resume --epochs {args.epochs}: {checkpoint} is after epoch "
                         f"{at_epoch} already; give --epochs {at_epoch} or more")
+    if state["stop_training"] or at_epoch == args.epochs:
+        notes.append(f"the run ended at epoch {at_epoch}"
+                     f"{' (it stopped early)' if state['stop_training'] else ''}: nothing is "
+                     "left to train, the outputs are written again")
     return saved, notes
 
 
@@ -615,8 +621,8 @@ def run_train(args: argparse.Namespace) -> int:
     _start_run_folder(out, config)
 
     if args.resume:
-        print(f"resuming {out}/ with its config.json"
-              + (f"; changed: {', '.join(resumed)}" if resumed else ""))
+        print(f"resuming {out}/ with the settings of its config.json"
+              + "".join(f"; {note}" for note in resumed))
     print(f"training {describe_model(args, data.n_features, n_out)} on {data.name}: "
           f"{data.sizes()}")
     print(f"  {args.optimizer} lr {config['lr']:g}, decay {args.decay}"
