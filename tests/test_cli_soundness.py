@@ -131,6 +131,19 @@ def test_resume_on_a_changed_csv_file_is_refused(tmp_path):
     assert snapshot(out) == before
 
 
+def test_resume_from_a_damaged_checkpoint_is_one_line_and_writes_nothing(finished_run,
+                                                                         tmp_path):
+    out = copy_of(finished_run, tmp_path / "copy")
+    (out / "checkpoint.tgc2").write_bytes(b"junk")
+    before = snapshot(out)
+    done = train("--out", str(out), "--resume", "--no-progress", "--no-plots")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"tinygrad-c2 train: tg.load: {out}/checkpoint.tgc2: not a tinygrad_c2 checkpoint "
+        "(bad magic bytes)"]
+    assert snapshot(out) == before
+
+
 def test_resume_to_fewer_epochs_than_the_checkpoint_holds_is_refused(finished_run):
     before = snapshot(finished_run)
     line = one_line_error(train("--out", str(finished_run), "--resume", "--epochs", "2"))
