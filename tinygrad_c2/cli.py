@@ -76,14 +76,15 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str = "digits")
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", type=parse_dataset, default=default, metavar="NAME",
                        help=f"{DATASET_HELP} (default {default})")
-    group.add_argument("--samples", type=int, default=1000,
+    group.add_argument("--samples", type=parse_positive_int, default=1000,
                        help="examples drawn for a synthetic set (default 1000)")
-    group.add_argument("--noise", type=float, default=None,
+    group.add_argument("--noise", type=parse_non_negative, default=None,
                        help="noise of a synthetic set (default: the generator's)")
     group.add_argument("--split", type=parse_ratios, default=(0.6, 0.2, 0.2), metavar="T,D,S",
                        help="train,dev,test fractions (default 0.6,0.2,0.2, the course's "
                             "choice for small data)")
-    group.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
+    group.add_argument("--seed", type=parse_non_negative_int, default=0,
+                       help="seeds everything (default 0)")
 
 
 @dataclass
@@ -209,8 +210,16 @@ def parse_non_negative(text: str) -> float:
     return parse_number(text, float, 0.0, math.inf, "a number >= 0")
 
 
+def parse_positive(text: str) -> float:
+    """argparse type: a finite number > 0 (the gradient check's eps)."""
+    value = parse_number(text, float, 0.0, math.inf, "a number > 0")
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number > 0")
+    return value
+
+
 def parse_non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (patience; 0 turns early stopping off)."""
+    """argparse type: an integer >= 0 (a seed; patience, where 0 turns early stopping off)."""
     return parse_number(text, int, 0, math.inf, "an integer >= 0")
 
 
@@ -337,7 +346,7 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser) -> None:
                             "i.e. weight decay lambda/m on weight matrices only (default 0)")
     group.add_argument("--batch-size", type=parse_positive_int, default=64,
                        help="mini-batch size (default 64; the training-set size = batch GD, "
-                            "1 = stochastic)")
+                            "1 = stochastic, which needs --no-batchnorm)")
     group.add_argument("--epochs", type=parse_positive_int, default=100,
                        help="maximum number of epochs (default 100)")
     group.add_argument("--early-stopping", type=parse_non_negative_int, default=20,
@@ -378,6 +387,31 @@ def build_scheduler(args: argparse.Namespace, optimizer: optim.Optimizer) -> LRS
 
 # ----------------------------------------------------------------------------------- train
 
+class FlagError(ValueError):
+    """The command line asks for something the command refuses to do (conflicting flags, an
+    unusable --out, too little data): one line on stderr, exit code 2 like argparse's own
+    errors, and nothing written."""
+
+
+def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The dests of the flags written in `argv`, told apart from defaults (even a flag given
+    with its default value counts); `parser` must accept an empty command line.
+
+    argparse leaves an attribute the namespace already has alone instead of setting its
+    default, so every dest starts as a marker and only the given ones are overwritten.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--lr", type=float, default=0.1)
+    >>> _ = parser.add_argument("--epochs", type=int, default=10)
+    >>> sorted(given_flags(parser, ["--lr", "0.1"]))
+    ['lr']
+    """
+    marker = object()
+    namespace = argparse.Namespace(**dict.fromkeys(vars(parser.parse_args([])), marker))
+    parser.parse_args(argv, namespace)
+    return {dest for dest, value in vars(namespace).items() if value is not marker}
+
+
 def add_train_command(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train", help="train an MLP and write a run folder",
@@ -386,6 +420,19 @@ def add_train_command(subparsers: Any) -> None:
                     "diagnosis, and write a run folder. With no flags: the shipped digits with "
                     "the course's defaults (He init, Adam, mini-batch 64, batch norm, dropout, "
                     "learning-rate decay, early stopping).")
+    add_train_arguments(parser)
+    parser.set_defaults(handler=run_train, given=None)
+
+
+def train_parser() -> argparse.ArgumentParser:
+    """A parser of the train flags alone (what `given_flags` re-parses)."""
+    parser = argparse.ArgumentParser(prog="tinygrad-c2 train", add_help=False)
+    add_train_arguments(parser)
+    return parser
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data, model and optimizer flags, then --out, --resume, --no-progress, --no-plots."""
     add_data_arguments(parser)
     add_model_arguments(parser)
     add_optimizer_arguments(parser)
@@ -393,12 +440,13 @@ def add_train_command(subparsers: Any) -> None:
     group.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="run folder (default runs/<dataset>-<date>-<time>)")
     group.add_argument("--resume", action="store_true",
-                       help="continue from DIR/checkpoint.tgc2 if it exists")
+                       help="continue the run in --out DIR from its checkpoint.tgc2 with the "
+                            "settings of its config.json; only --epochs and the patience of "
+                            "--early-stopping may change, other differing flags are refused")
     group.add_argument("--no-progress", dest="progress", action="store_false",
                        help="no progress bar")
     group.add_argument("--no-plots", dest="plots", action="store_false",
                        help="skip the PNG curves and the graph SVG")
-    parser.set_defaults(handler=run_train)
 
 
 def _run_folder(args: argparse.Namespace) -> Path:
@@ -408,8 +456,135 @@ def _run_folder(args: argparse.Namespace) -> Path:
     return Path("runs") / f"{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+#: Train flags that say where and how to show a run, not what it is: never compared on --resume.
+RUN_FLAGS = frozenset({"out", "resume", "progress", "plots"})
+#: Flags a resumed run may change safely: train for longer, wait longer (early stopping stays on).
+RESUMABLE_FLAGS = ("epochs", "early_stopping")
+
+
+def _flag_text(dest: str, value: Any) -> str:
+    """A flag's value as one would type it: 16,4 for --layers, 0.6,0.2,0.2 for --split."""
+    if dest in ("layers", "split"):
+        return ",".join(f"{v:g}" for v in value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _resume(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """Make `args` the settings of the run in --out (its config.json) for --resume.
+
+    The saved config wins for everything that defines the data, the model and the optimizer:
+    flags left out take the saved values, and a flag given with another value is refused
+    (FlagError listing each one), because the checkpoint holds weights and optimizer state
+    of the saved settings. Only RESUMABLE_FLAGS may differ; they are applied. Returns the
+    saved config and the lines reporting the applied changes. Nothing is written here.
+    """
+    from .train import Checkpoint
+
+    if args.out is None:
+        raise FlagError("--resume needs --out DIR, the run folder to continue")
+    checkpoint, config_path = args.out / "checkpoint.tgc2", args.out / "config.json"
+    if not checkpoint.is_file():
+        raise FlagError(f"--resume: no checkpoint {checkpoint} (a run saves one every 5 "
+                        "epochs and at its end); run without --resume to start a new run")
+    try:
+        saved = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise FlagError(f"--resume: cannot read the run's settings from {config_path} "
+                        f"({error}); start a new run with another --out") from None
+    dests = [dest for dest in vars(train_parser().parse_args([])) if dest not in RUN_FLAGS]
+    missing = [dest for dest in dests if not isinstance(saved, dict) or dest not in saved]
+    if missing:
+        raise FlagError(f"--resume: {config_path} lacks {', '.join(missing)}: it was not "
+                        "written by this version of tinygrad-c2 train; start a new run with "
+                        "another --out")
+    given = set(dests) if args.given is None else args.given  # called directly: check all
+    state = Checkpoint.read(checkpoint)
+    at_epoch = int(state["epoch"])
+    conflicts, notes = [], []
+    for dest in dests:
+        value = tuple(saved[dest]) if dest in ("layers", "split") else saved[dest]
+        mine = getattr(args, dest)
+        flag = "--" + dest.replace("_", "-")
+        if dest not in given or mine == value:
+            setattr(args, dest, value)
+        elif dest in RESUMABLE_FLAGS and not (dest == "early_stopping" and 0 in (mine, value)):
+            notes.append(f"changed {flag} {_flag_text(dest, mine)} (was "
+                         f"{_flag_text(dest, value)})")
+        else:
+            conflicts.append(f"{flag}: saved {_flag_text(dest, value)} vs given "
+                             f"{_flag_text(dest, mine)}")
+    if conflicts:
+        raise FlagError(f"--resume: {args.out} was trained with other settings ("
+                        f"{'; '.join(conflicts)}); --resume continues the saved config.json "
+                        f"(only --epochs and the --early-stopping patience may change): drop "
+                        f"those flags, or start a new run with another --out")
+    if args.epochs < at_epoch:
+        raise FlagError(f"--resume --epochs {args.epochs}: {checkpoint} is after epoch "
+                        f"{at_epoch} already; give --epochs {at_epoch} or more")
+    if state["stop_training"] or at_epoch == args.epochs:
+        notes.append(f"the run ended at epoch {at_epoch}"
+                     f"{' (it stopped early)' if state['stop_training'] else ''}: nothing is "
+                     "left to train, the outputs are written again")
+    return saved, notes
+
+
+def _check_resumed_data(saved: dict[str, Any], data: Dataset) -> None:
+    """Refuse a resume whose data set no longer matches the saved one (an edited CSV file)."""
+    now = {"n_features": data.n_features, "n_classes": data.n_classes,
+           "sizes": {"train": len(data.train[1]), "dev": len(data.dev[1]),
+                     "test": len(data.test[1])}}
+    changed = [f"{key}: saved {saved.get(key)} vs now {value}" for key, value in now.items()
+               if saved.get(key) != value]
+    if changed:
+        raise FlagError(f"--resume: the data set {data.name} changed since the run started "
+                        f"({'; '.join(changed)}); start a new run with another --out")
+
+
+def check_split_sizes(data: Dataset, split: Sequence[float]) -> None:
+    """Refuse a split that leaves the train or dev set (or a test set asked for) empty: the
+    dev set drives early stopping and the bias/variance diagnosis."""
+    wanted = {"train": data.train, "dev": data.dev}
+    if split[2] > 0:
+        wanted["test"] = data.test
+    empty = [name for name, (_, labels) in wanted.items() if len(labels) == 0]
+    if empty:
+        raise FlagError(f"{data.name} is too small for --split {_flag_text('split', split)}: "
+                        f"it gives {data.sizes()}, an empty {' and '.join(empty)} set; the "
+                        "train and dev sets (and the test set, unless its fraction is 0) need "
+                        "at least one example each: use more examples (--samples for a "
+                        "synthetic set) or other --split fractions")
+
+
+def check_batch_norm_batch(args: argparse.Namespace, batch_size: int, m_train: int,
+                           flag: str) -> None:
+    """Refuse training batches of one example under batch norm: the batch variance of one
+    value is 0, so PyTorch (and we) raise in train mode; name the flags that fix it."""
+    if not args.batchnorm:
+        return
+    if batch_size == 1:
+        raise FlagError(f"{flag} 1 with batch norm: batch norm needs at least 2 examples per "
+                        f"training batch; give {flag} 2 or more, or --no-batchnorm (e.g. for "
+                        "stochastic gradient descent)")
+    if m_train == 1:
+        raise FlagError("the training set holds 1 example and batch norm needs at least 2 per "
+                        "training batch; use more examples or --no-batchnorm")
+
+
+def _start_run_folder(out: Path, config: dict[str, Any]) -> None:
+    """Create the run folder and write config.json: the run's first write, before training."""
+    if out.exists() and not out.is_dir():
+        raise FlagError(f"--out {out} is a file, not a folder; give a new or existing folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise FlagError(f"--out {out}: cannot write the run folder there: "
+                        f"{error.strerror or error} ({error.filename})") from None
+
+
 def _config(args: argparse.Namespace, data: Dataset, n_out: int) -> dict[str, Any]:
-    config = {key: value for key, value in vars(args).items() if key != "handler"}
+    config = {key: value for key, value in vars(args).items()
+              if key not in ("handler", "given")}
     config["out"] = str(config["out"]) if config["out"] is not None else None
     config["layers"] = list(args.layers)
     config["split"] = list(args.split)
@@ -426,18 +601,28 @@ def run_train(args: argparse.Namespace) -> int:
     from .train import Checkpoint, EarlyStopping, GradientMonitor, evaluate, fit
 
     started = time.perf_counter()
+    # Every refusal comes before the first write (config.json), so a refused command leaves
+    # the run folder as it was.
+    saved, resumed = _resume(args) if args.resume else ({}, [])
     manual_seed(args.seed)
     data = load_dataset(args)
+    check_split_sizes(data, args.split)
+    if args.resume:
+        _check_resumed_data(saved, data)
+    m_train = len(data.train[1])
+    check_batch_norm_batch(args, args.batch_size, m_train, "--batch-size")
     n_out = output_units(data.n_classes)
     model = build_model(args, data.n_features, n_out)
     loss_fn = make_loss(data.n_classes)
-    optimizer = build_optimizer(args, model, len(data.train[1]))
+    optimizer = build_optimizer(args, model, m_train)
     scheduler = build_scheduler(args, optimizer)
     out = _run_folder(args)
-    out.mkdir(parents=True, exist_ok=True)
     config = _config(args, data, n_out)
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    _start_run_folder(out, config)
 
+    if args.resume:
+        print(f"resuming {out}/ with the settings of its config.json"
+              + "".join(f"; {note}" for note in resumed))
     print(f"training {describe_model(args, data.n_features, n_out)} on {data.name}: "
           f"{data.sizes()}")
     print(f"  {args.optimizer} lr {config['lr']:g}, decay {args.decay}"
@@ -446,18 +631,26 @@ def run_train(args: argparse.Namespace) -> int:
           f"{f', early stopping patience {args.early_stopping}' if args.early_stopping else ''}",
           flush=True)
     train = (data.train[0], targets(data.train[1], data.n_classes))
+    # NOTE: batch norm cannot train on a batch of one, so when m_train = k * batch + 1 the last
+    # batch is dropped (drop_last); the data is reshuffled each epoch, so it is a different
+    # example each time. Any other last batch is kept, as it always was.
+    drop_last = args.batchnorm and m_train % args.batch_size == 1
+    if drop_last:
+        print(f"note: the last mini-batch of each epoch holds 1 example ({m_train} = "
+              f"{m_train // args.batch_size} x {args.batch_size} + 1) and batch norm needs 2: "
+              "it is dropped (a different example each epoch, as the data is reshuffled)")
+    from .data import DataLoader
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=drop_last)
     dev = (data.dev[0], targets(data.dev[1], data.n_classes))
     test = (data.test[0], targets(data.test[1], data.n_classes))
     callbacks: list[Any] = [GradientMonitor()]
     if args.early_stopping > 0:
         callbacks.append(EarlyStopping("dev_loss", patience=args.early_stopping))
     callbacks.append(Checkpoint(out / "checkpoint.tgc2", every=5, resume=args.resume))
-    history = fit(model, loss_fn, optimizer, train, dev, epochs=args.epochs,
-                  scheduler=scheduler, callbacks=callbacks, progress=args.progress,
-                  batch_size=args.batch_size)
+    history = fit(model, loss_fn, optimizer, loader, dev, epochs=args.epochs,
+                  scheduler=scheduler, callbacks=callbacks, progress=args.progress)
     seconds = time.perf_counter() - started
 
-    from .data import DataLoader
     results = {"train": {k.removeprefix("train_"): v for k, v in history.final.items()
                          if k.startswith("train_")},
                "dev": {k.removeprefix("dev_"): v for k, v in history.final.items()
@@ -520,7 +713,8 @@ def add_gradcheck_command(subparsers: Any) -> None:
     add_model_arguments(parser, layers="16,8")
     parser.add_argument("--examples", type=parse_positive_int, default=16,
                         help="training examples in the checked batch (default 16)")
-    parser.add_argument("--eps", type=float, default=1e-7, help="the perturbation (default 1e-7)")
+    parser.add_argument("--eps", type=parse_positive, default=1e-7,
+                        help="the perturbation (default 1e-7)")
     parser.set_defaults(handler=run_gradcheck)
 
 
@@ -528,6 +722,7 @@ def _model_and_batch(args: argparse.Namespace) -> tuple[Dataset, Module, np.ndar
     """The data, a model built from the flags, and the first --examples training examples."""
     manual_seed(args.seed)
     data = load_dataset(args)
+    check_batch_norm_batch(args, args.examples, len(data.train[1]), "--examples")
     model = build_model(args, data.n_features, output_units(data.n_classes))
     X = data.train[0][:args.examples]
     y = targets(data.train[1][:args.examples], data.n_classes)
@@ -635,11 +830,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = argparse.Namespace(command="bench", handler=_run_bench, bench_argv=argv[1:])
     else:
         args = parser.parse_args(argv)
+    if args.command == "train":  # --resume compares the flags written out with the saved ones
+        args.given = given_flags(train_parser(), argv[argv.index("train") + 1:])
     try:
         return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except FlagError as error:
+        print(f"tinygrad-c2 {args.command}: error: {error}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as error:
         print(f"tinygrad-c2 {args.command}: {error}", file=sys.stderr)
         return 1

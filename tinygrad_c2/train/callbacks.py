@@ -240,13 +240,20 @@ class Checkpoint(Callback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         save(payload, self.path)
 
+    @staticmethod
+    def read(path: str | os.PathLike) -> dict[str, Any]:
+        """The training state saved at `path` (e.g. its "epoch"), checked to be a Checkpoint's
+        file: a ValueError (tg.CheckpointError when the file is damaged) otherwise."""
+        saved = load(path)
+        if not isinstance(saved, dict) or saved.get("kind") != "tinygrad_c2.train.checkpoint":
+            raise ValueError(f"Checkpoint: {path} is not a training checkpoint written by "
+                             "tg.train.Checkpoint")
+        return saved
+
     def on_train_begin(self, state: TrainState) -> None:
         if not (self.resume and self.path.exists()):
             return
-        saved = load(self.path)
-        if not isinstance(saved, dict) or saved.get("kind") != "tinygrad_c2.train.checkpoint":
-            raise ValueError(f"Checkpoint: {self.path} is not a training checkpoint written by "
-                             "tg.train.Checkpoint")
+        saved = self.read(self.path)
         types = [type(cb).__name__ for cb in self._others(state)]
         if types != saved["callback_types"]:
             raise ValueError(f"Checkpoint: {self.path} was saved with callbacks "
