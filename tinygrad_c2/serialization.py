@@ -22,12 +22,14 @@ loading can allocate arrays and copy bytes but never run code.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
 import re
 import secrets
+import stat
 import struct
 from collections import OrderedDict
 from typing import Any
@@ -44,6 +46,7 @@ _PREFIX = struct.Struct("<IQ")  # version, header_len
 _ALIGN = 64
 _DIGEST_SIZE = 32
 _CHUNK = 1 << 20
+_TMP_STEM_BYTES = 64
 _DTYPE_RE = re.compile(r"[<>|=][biufcSU][0-9]{1,5}")
 
 
@@ -57,6 +60,7 @@ def save(state: Any, path: str | os.PathLike) -> None:
 
     The write is atomic: a temporary file in the same directory is written, flushed and
     fsync'ed, then renamed over `path`, so a crash leaves either the old file or the new one.
+    A symlink is written through, as torch.save does: its target is replaced, the link kept.
     Object arrays and other types that would need pickle are refused with a TypeError.
 
     >>> import os, tempfile, numpy as np
@@ -79,13 +83,25 @@ def save(state: Any, path: str | os.PathLike) -> None:
                 "data_nbytes": offset}
     header = json.dumps(manifest, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
-    directory = os.path.dirname(os.path.abspath(path))
+    # NOTE: like torch.save (which opens the path for writing), a symlink is written through:
+    # its target is replaced and the link stays. The temporary file must sit beside the target
+    # for the rename to be atomic.
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops at a loop
+        raise OSError(errno.ELOOP, f"tg.save: cannot write {path}: {os.strerror(errno.ELOOP)}")
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, f"tg.save: {path} is a directory")
+    directory = os.path.dirname(target)
     if not os.path.isdir(directory):  # else the error would name our temporary file
         raise FileNotFoundError(f"tg.save: cannot write {path}: the directory {directory} does "
                                 "not exist (create it first, e.g. os.makedirs)")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
-    # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    tmp = os.path.join(directory, _temporary_name(os.path.basename(target)))
+    try:
+        # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:
+        raise _naming(e, path) from None
     try:
         with open(fd, "wb") as f:
             digest = hashlib.sha256()
@@ -99,13 +115,42 @@ def save(state: Any, path: str | os.PathLike) -> None:
                 position = entry["offset"] + entry["nbytes"]
             f.write(digest.digest())
             f.flush()
+            _keep_mode(f.fileno(), target)
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _naming(e, path) from None
         raise
     _fsync_directory(directory)
+
+
+def _temporary_name(name: str) -> str:
+    """A fresh hidden name for the temporary file: '.NAME.RANDOM.tmp' with NAME cut to 64 bytes,
+    so that a name near the 255-byte limit still leaves room for the suffix."""
+    stem = name
+    while len(os.fsencode(stem)) > _TMP_STEM_BYTES:
+        stem = stem[:-1]
+    return f".{stem}.{secrets.token_hex(8)}.tmp"
+
+
+def _keep_mode(fd: int, target: str) -> None:
+    """Give the new file the permissions of the one it replaces, as writing in place would."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+
+
+def _naming(error: OSError, path: str) -> OSError:
+    """The same kind of OSError, naming the user's path rather than our temporary file."""
+    if error.errno is None:
+        return error
+    return OSError(error.errno, f"tg.save: cannot write {path}: {error.strerror}")
 
 
 def _write_blob(f: Any, digest: Any, blob: Any) -> None:
