@@ -442,7 +442,8 @@ def test_array_bytes_numpy_cannot_represent_are_refused(tmp_path, dtype, data, m
 
 @pytest.mark.parametrize(("dtype", "root", "match"), [
     ("<U1", {"tensor": 0, "requires_grad": False}, r"array 0 of dtype <U1 cannot be a tensor"),
-    ("<U1", {"parameter": 0, "requires_grad": False}, r"Parameter: expected floating-point"),
+    ("<U1", {"parameter": 0, "requires_grad": False}, r"array 0 of dtype <U1 cannot be a param"),
+    ("<i4", {"parameter": 0, "requires_grad": True}, r"Parameter: expected floating-point"),
     ("<f4", {"scalar": 0}, r"scalar 0 has shape \(4,\)"),
     ("<f4", [{"array": 0}, {"tensor": 0, "requires_grad": False}], r"array 0 is used twice"),
 ])
