@@ -513,6 +513,8 @@ def test_saving_to_a_directory_names_the_users_path_and_leaves_nothing_behind(tm
     (tmp_path / "to-out").symlink_to(tmp_path / "out")
     with pytest.raises(IsADirectoryError, match=rf"tg.save: {tmp_path / 'to-out'} is a directory"):
         save({"v": 1}, tmp_path / "to-out")
+    with pytest.raises(IsADirectoryError, match="tg.save: .*new/ is a directory"):
+        save({"v": 1}, f"{tmp_path / 'new'}{os.sep}")  # open(path, "wb") refuses it, too
     assert sorted(os.listdir(tmp_path)) == ["out", "to-out"] and os.listdir(tmp_path / "out") == []
 
 

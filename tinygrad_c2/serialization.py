@@ -102,7 +102,7 @@ def save(state: Any, path: str | os.PathLike) -> None:
     target = os.path.realpath(path)
     if os.path.islink(target):  # realpath stops at a loop
         raise OSError(errno.ELOOP, f"tg.save: cannot write {path}: {os.strerror(errno.ELOOP)}")
-    if os.path.isdir(target):
+    if os.path.isdir(target) or path.endswith((os.sep, os.altsep or os.sep)):
         raise IsADirectoryError(errno.EISDIR, f"tg.save: {path} is a directory")
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):  # else the error would name our temporary file
