@@ -1,13 +1,17 @@
 """Checkpoints: round trips, bit-for-bit resume, refusal of pickles, corruption and truncation
 detection, and atomic replacement of an existing file."""
 
+import errno
 import hashlib
 import json
 import math
 import os
 import pathlib
 import pickle
+import re
+import stat
 import struct
+import tracemalloc
 from collections import OrderedDict
 
 import numpy as np
@@ -182,9 +186,10 @@ def test_a_torch_save_file_is_refused_and_never_run(tmp_path):
     assert not marker.exists()
 
 
-def forge(tmp_path, manifest, data=b"", version=serialization.FORMAT_VERSION, name="forged"):
+def forge(tmp_path, manifest, data=b"", version=serialization.FORMAT_VERSION, name="forged",
+          raw_header=None):
     """A file in our layout with a CORRECT digest: what a deliberate forger can produce."""
-    header = json.dumps(manifest).encode()
+    header = raw_header if raw_header is not None else json.dumps(manifest).encode()
     prefix = serialization.MAGIC + struct.pack("<IQ", version, len(header)) + header
     body = prefix + bytes(-len(prefix) % 64) + data
     path = tmp_path / name
@@ -327,3 +332,211 @@ def test_a_crash_during_save_leaves_the_old_file_intact(tmp_path, monkeypatch, f
     assert os.listdir(tmp_path) == ["ckpt"]
     assert (tmp_path / "ckpt").read_bytes() == before
     assert_same(load(tmp_path / "ckpt"), old)
+
+
+# ----------------------------------------------------- hostile array tables (valid digest)
+def table_file(tmp_path, entries, data, root=None, name="hostile"):
+    """A forged checkpoint whose array table is `entries` and whose root lists every array."""
+    if root is None:
+        root = [{"array": i} for i in range(len(entries))]
+    manifest = {"format": "tinygrad_c2.checkpoint", "root": root, "arrays": entries,
+                "data_nbytes": len(data)}
+    return forge(tmp_path, manifest, data, name=name)
+
+
+def load_peak(path):
+    """tg.load(path) under tracemalloc: (result or the exception raised, peak bytes)."""
+    tracemalloc.start()
+    try:
+        result = load(path)
+    except Exception as e:  # noqa: BLE001 (the caller asserts on what came back)
+        result = e
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return result, peak
+
+
+def allowance(path):
+    """What loading may allocate: about the file's size, plus a small constant."""
+    return 2 * os.path.getsize(path) + 64 * 1024
+
+
+def test_overlapping_entries_are_refused_without_allocating_each_one(tmp_path):
+    data = bytes(256 * 1024)
+    entries = [{"dtype": "|u1", "shape": [len(data)], "offset": 0, "nbytes": len(data)}] * 200
+    path = table_file(tmp_path, entries, data)
+    result, peak = load_peak(path)
+    assert isinstance(result, CheckpointError), result
+    assert re.search(r"hostile: malformed manifest \(array 1 .*overlaps", str(result)), result
+    assert peak <= allowance(path), f"peak {peak} bytes for a {os.path.getsize(path)}-byte file"
+
+
+@pytest.mark.parametrize(("entries", "match"), [
+    ([{"dtype": "<f8", "shape": [2], "offset": 0, "nbytes": 16},
+      {"dtype": "<f8", "shape": [2], "offset": 8, "nbytes": 16}], r"array 1 .*overlaps array 0"),
+    ([{"dtype": "<f8", "shape": [1], "offset": 8, "nbytes": 8},
+      {"dtype": "<f8", "shape": [1], "offset": 0, "nbytes": 8}], r"array 1 .*overlaps array 0"),
+    ([{"dtype": "<f8", "shape": [2], "offset": 24, "nbytes": 16}], r"array 0 .*past the end"),
+    ([{"dtype": "<f8", "shape": [2], "offset": 2**64, "nbytes": 16}], r"array 0 .*past the end"),
+])
+def test_overlapping_and_out_of_range_entries_are_refused(tmp_path, entries, match):
+    path = table_file(tmp_path, entries, np.arange(4.0).tobytes())
+    with pytest.raises(CheckpointError, match=r"hostile: malformed manifest \(" + match):
+        load(path)
+
+
+def test_empty_arrays_may_share_an_offset_as_the_writer_lays_them_out(tmp_path):
+    state = [np.zeros(0), np.ones(3), np.zeros((0, 2**40), np.int8), np.arange(2.0)]
+    save(state, tmp_path / "ckpt")
+    assert_same(load(tmp_path / "ckpt"), state)
+
+
+@pytest.mark.parametrize(("dtype", "shape", "nbytes"), [
+    ("<f3", [2], 6), ("<U0", [2], 0), ("|S0", [2], 0), ("<i3", [1], 3), ("<b2", [1], 2),
+    ("=f8", [2], 16), ("|f8", [2], 16), ("<i1", [16], 16), ("<M8[s]", [2], 16),
+    ("<m8", [2], 16), ("|V8", [2], 16), ("|O8", [2], 16), ("<U99999999999", [0], 0),
+    ("<f8 ", [2], 16), ("<c4", [4], 16), ("<u16", [1], 16), (["<f8"], [2], 16), (8, [2], 16),
+])
+def test_a_bad_dtype_is_refused_by_name(tmp_path, dtype, shape, nbytes):
+    path = table_file(tmp_path, [{"dtype": dtype, "shape": shape, "offset": 0,
+                                  "nbytes": nbytes}], bytes(16))
+    with pytest.raises(CheckpointError, match=r"hostile: malformed manifest \(array 0 has dtype"):
+        load(path)
+
+
+@pytest.mark.parametrize(("shape", "dtype"), [
+    ([10**30, 0], "<f8"), ([0, 2**62, 2], "|i1"), ([2**31, 2**31, 0], "<f8"), ([0] * 65, "<f8"),
+    ([True, 0], "<f8"), ([1e30, 0], "<f8"), ([-1, 0], "<f8"), ("0", "<f8"), ([[0]], "<f8"),
+])
+def test_a_bad_shape_is_refused_by_name(tmp_path, shape, dtype):
+    path = table_file(tmp_path, [{"dtype": dtype, "shape": shape, "offset": 0, "nbytes": 0}],
+                      bytes(16))
+    with pytest.raises(CheckpointError, match=r"hostile: malformed manifest \(array 0 has shape"):
+        load(path)
+
+
+@pytest.mark.parametrize("field", ["offset", "root", "nbytes"])
+def test_a_json_integer_too_long_for_python_is_refused(tmp_path, field):
+    entry = {"dtype": "<f8", "shape": [2], "offset": 0, "nbytes": 16, field: "INT"}
+    manifest = {"format": "tinygrad_c2.checkpoint", "root": "INT" if field == "root" else
+                {"array": 0}, "arrays": [entry], "data_nbytes": 16}
+    header = json.dumps(manifest).replace('"INT"', "7" * 5000).encode()
+    path = forge(tmp_path, None, bytes(16), raw_header=header)
+    with pytest.raises(CheckpointError, match=r"forged: malformed header .*digits"):
+        load(path)
+
+
+@pytest.mark.parametrize(("dtype", "data", "match"), [
+    ("|b1", bytes([0, 1, 2, 1]), r"array 0 holds bool bytes other than 0 and 1"),
+    ("<U1", struct.pack("<I", 0x110000), r"array 0 holds a code point beyond U\+10FFFF"),
+    (">U1", struct.pack(">I", 0xFFFFFFFF), r"array 0 holds a code point beyond U\+10FFFF"),
+])
+def test_array_bytes_numpy_cannot_represent_are_refused(tmp_path, dtype, data, match):
+    itemsize = np.dtype(dtype).itemsize
+    path = table_file(tmp_path, [{"dtype": dtype, "shape": [len(data) // itemsize],
+                                  "offset": 0, "nbytes": len(data)}], data)
+    with pytest.raises(CheckpointError, match=r"hostile: malformed manifest \(" + match):
+        load(path)
+
+
+@pytest.mark.parametrize(("dtype", "root", "match"), [
+    ("<U1", {"tensor": 0, "requires_grad": False}, r"array 0 of dtype <U1 cannot be a tensor"),
+    ("<U1", {"parameter": 0, "requires_grad": False}, r"array 0 of dtype <U1 cannot be a param"),
+    ("<i4", {"parameter": 0, "requires_grad": True}, r"Parameter: expected floating-point"),
+    ("<f4", {"scalar": 0}, r"scalar 0 has shape \(4,\)"),
+    ("<f4", [{"array": 0}, {"tensor": 0, "requires_grad": False}], r"array 0 is used twice"),
+])
+def test_a_root_that_misuses_an_array_is_refused(tmp_path, dtype, root, match):
+    path = table_file(tmp_path, [{"dtype": dtype, "shape": [4], "offset": 0, "nbytes": 16}],
+                      b"a\0\0\0" * 4, root=root)
+    with pytest.raises(CheckpointError, match=r"hostile: malformed manifest \(.*" + match):
+        load(path)
+
+
+def test_long_strings_round_trip(tmp_path):
+    state = {"s": np.array(["x" * 300_000, "y"]), "b": np.array([b"z" * 200_000])}
+    save(state, tmp_path / "ckpt")
+    assert_same(load(tmp_path / "ckpt"), state)
+
+
+
+# --------------------------------------------------------------------- where tg.save writes
+def test_saving_through_a_symlink_writes_its_target_and_keeps_the_link_as_torch_does(tmp_path):
+    torch = pytest.importorskip("torch")
+    (tmp_path / "runs").mkdir()
+    for name, writer in (("torch", torch.save), ("tg", save)):
+        target = tmp_path / "runs" / f"{name}.ckpt"
+        writer({"v": 1}, target)
+        link = tmp_path / f"{name}-latest"
+        link.symlink_to(os.path.join("runs", f"{name}.ckpt"))  # a relative link
+        writer({"v": 2}, link)
+        assert link.is_symlink() and os.readlink(link) == os.path.join("runs", f"{name}.ckpt")
+    assert load(tmp_path / "runs" / "tg.ckpt") == {"v": 2}
+    assert sorted(os.listdir(tmp_path / "runs")) == ["tg.ckpt", "torch.ckpt"]
+
+
+def test_saving_through_a_dangling_symlink_creates_its_target_as_torch_does(tmp_path):
+    torch = pytest.importorskip("torch")
+    for name, writer in (("torch", torch.save), ("tg", save)):
+        link = tmp_path / f"{name}-link"
+        link.symlink_to(tmp_path / f"{name}-target")
+        writer({"v": 1}, link)
+        assert link.is_symlink() and (tmp_path / f"{name}-target").is_file()
+    assert load(tmp_path / "tg-target") == {"v": 1}
+
+
+def test_saving_through_a_symlink_loop_names_the_users_path(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError, match=rf"tg.save: cannot write {tmp_path / 'a'}: .*symbolic link"):
+        save({"v": 1}, tmp_path / "a")
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+@pytest.mark.parametrize("name", ["c" * 240, "é" * 127, "ckpt-" + "✓" * 80 + ".tgc2"],
+                         ids=["240 ASCII", "254 UTF-8 bytes", "250 UTF-8 bytes"])
+def test_a_long_legal_file_name_saves(tmp_path, name):
+    assert len(os.fsencode(name)) <= 255
+    save({"v": 1}, tmp_path / name)
+    save({"v": 2}, tmp_path / name)  # over an existing file, too
+    assert load(tmp_path / name) == {"v": 2}
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_saving_to_a_directory_names_the_users_path_and_leaves_nothing_behind(tmp_path):
+    (tmp_path / "out").mkdir()
+    message = rf"tg.save: {tmp_path / 'out'} is a directory$"
+    with pytest.raises(IsADirectoryError, match=message) as e:
+        save({"v": 1}, tmp_path / "out")
+    assert e.value.errno == errno.EISDIR
+    (tmp_path / "to-out").symlink_to(tmp_path / "out")
+    with pytest.raises(IsADirectoryError, match=rf"tg.save: {tmp_path / 'to-out'} is a directory"):
+        save({"v": 1}, tmp_path / "to-out")
+    with pytest.raises(IsADirectoryError, match="tg.save: .*new/ is a directory"):
+        save({"v": 1}, f"{tmp_path / 'new'}{os.sep}")  # open(path, "wb") refuses it, too
+    assert sorted(os.listdir(tmp_path)) == ["out", "to-out"] and os.listdir(tmp_path / "out") == []
+
+
+def test_an_os_error_during_save_names_the_users_path_not_the_temporary_file(tmp_path,
+                                                                            monkeypatch):
+    real_replace = os.replace
+
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), src)
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.raises(OSError, match=rf"tg.save: cannot write {tmp_path / 'ckpt'}: No space") as e:
+        save({"v": 1}, tmp_path / "ckpt")
+    assert e.value.errno == errno.ENOSPC and ".tmp" not in str(e.value)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_over_a_file_keeps_its_permissions_as_torch_does(tmp_path):
+    torch = pytest.importorskip("torch")
+    for name, writer in (("torch", torch.save), ("tg", save)):
+        writer({"v": 1}, tmp_path / name)
+        os.chmod(tmp_path / name, 0o600)
+        writer({"v": 2}, tmp_path / name)
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name

@@ -7,7 +7,7 @@ File layout (all integers little-endian):
     header_len  8 bytes  uint64
     header      header_len bytes of UTF-8 JSON: {"root": <node>, "arrays": [...], ...}
     padding     zeros up to a multiple of 64 bytes
-    data        the arrays' raw bytes, each starting at a multiple of 64
+    data        the arrays' raw bytes in table order, each starting at a multiple of 64
     digest     32 bytes  SHA-256 of everything before it
 
 A node is plain JSON for None, bools, ints, finite floats, str and lists; otherwise an object
@@ -16,18 +16,21 @@ the integer parameter ids of an optimizer state), {"odict": ...}, {"float": "nan
 {"array": i}, {"scalar": i} (a numpy scalar), {"tensor": i, "requires_grad": b},
 {"parameter": i, "requires_grad": b}. Arrays are described by dtype string, shape, offset and
 size; only bool, integer, float, complex and fixed-width string dtypes exist in the format, so
-loading can allocate arrays and copy bytes but never run code.
+loading can allocate arrays and copy bytes but never run code. Entries never overlap and each
+array is used once, so a loaded state never takes more memory than its file's data.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
 import re
 import secrets
+import stat
 import struct
 from collections import OrderedDict
 from typing import Any
@@ -44,7 +47,20 @@ _PREFIX = struct.Struct("<IQ")  # version, header_len
 _ALIGN = 64
 _DIGEST_SIZE = 32
 _CHUNK = 1 << 20
-_DTYPE_RE = re.compile(r"[<>|=][biufcSU][0-9]{1,5}")
+_TMP_STEM_BYTES = 64
+# The dtypes a file may declare, spelled as numpy's dtype.str spells them (what `save` writes):
+# bool, integers, floats and complex of this platform in either byte order, and non-empty byte
+# and unicode strings. Nothing else can reach numpy, so loading never builds objects or voids.
+_NUMERIC_DTYPES = frozenset(
+    np.dtype(t).newbyteorder(order).str
+    for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+              np.uint64, np.float16, np.float32, np.float64, np.longdouble, np.complex64,
+              np.complex128, np.clongdouble)
+    for order in "<>"
+)
+_STRING_DTYPE_RE = re.compile(r"\|S[1-9][0-9]{0,9}|[<>]U[1-9][0-9]{0,9}")
+_MAX_NDIM = 64  # numpy's limit
+_MAX_UNICODE = 0x10FFFF
 
 
 class CheckpointError(ValueError):
@@ -57,6 +73,7 @@ def save(state: Any, path: str | os.PathLike) -> None:
 
     The write is atomic: a temporary file in the same directory is written, flushed and
     fsync'ed, then renamed over `path`, so a crash leaves either the old file or the new one.
+    A symlink is written through, as torch.save does: its target is replaced, the link kept.
     Object arrays and other types that would need pickle are refused with a TypeError.
 
     >>> import os, tempfile, numpy as np
@@ -79,13 +96,25 @@ def save(state: Any, path: str | os.PathLike) -> None:
                 "data_nbytes": offset}
     header = json.dumps(manifest, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
-    directory = os.path.dirname(os.path.abspath(path))
+    # NOTE: like torch.save (which opens the path for writing), a symlink is written through:
+    # its target is replaced and the link stays. The temporary file must sit beside the target
+    # for the rename to be atomic.
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops at a loop
+        raise OSError(errno.ELOOP, f"tg.save: cannot write {path}: {os.strerror(errno.ELOOP)}")
+    if os.path.isdir(target) or path.endswith((os.sep, os.altsep or os.sep)):
+        raise IsADirectoryError(errno.EISDIR, f"tg.save: {path} is a directory")
+    directory = os.path.dirname(target)
     if not os.path.isdir(directory):  # else the error would name our temporary file
         raise FileNotFoundError(f"tg.save: cannot write {path}: the directory {directory} does "
                                 "not exist (create it first, e.g. os.makedirs)")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
-    # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    tmp = os.path.join(directory, _temporary_name(os.path.basename(target)))
+    try:
+        # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:
+        raise _naming(e, path) from None
     try:
         with open(fd, "wb") as f:
             digest = hashlib.sha256()
@@ -99,13 +128,42 @@ def save(state: Any, path: str | os.PathLike) -> None:
                 position = entry["offset"] + entry["nbytes"]
             f.write(digest.digest())
             f.flush()
+            _keep_mode(f.fileno(), target)
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _naming(e, path) from None
         raise
     _fsync_directory(directory)
+
+
+def _temporary_name(name: str) -> str:
+    """A fresh hidden name for the temporary file: '.NAME.RANDOM.tmp' with NAME cut to 64 bytes,
+    so that a name near the 255-byte limit still leaves room for the suffix."""
+    stem = name
+    while len(os.fsencode(stem)) > _TMP_STEM_BYTES:
+        stem = stem[:-1]
+    return f".{stem}.{secrets.token_hex(8)}.tmp"
+
+
+def _keep_mode(fd: int, target: str) -> None:
+    """Give the new file the permissions of the one it replaces, as writing in place would."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+
+
+def _naming(error: OSError, path: str) -> OSError:
+    """The same kind of OSError, naming the user's path rather than our temporary file."""
+    if error.errno is None:
+        return error
+    return OSError(error.errno, f"tg.save: cannot write {path}: {error.strerror}")
 
 
 def _write_blob(f: Any, digest: Any, blob: Any) -> None:
@@ -239,7 +297,9 @@ def load(path: str | os.PathLike) -> Any:
         f.seek(len(head))
         try:
             manifest = json.loads(f.read(header_len).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        # NOTE: ValueError covers JSONDecodeError and Python's limit on integer digits
+        # (a 5000-digit number); RecursionError, nesting deeper than the parser's stack.
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise CheckpointError(f"tg.load: {path}: malformed header ({e})") from None
         data_start = _aligned(len(head) + header_len)
         arrays = _read_arrays(f, path, manifest, data_start, size - _DIGEST_SIZE)
@@ -304,7 +364,12 @@ def _declared_size(f: Any, header_end: int) -> int | None:
 def _read_arrays(
     f: Any, path: str, manifest: Any, data_start: int, data_end: int
 ) -> list[np.ndarray]:
-    """Check the array table against the file and read every array."""
+    """Check the whole array table against the file, then read every array.
+
+    Each entry's shape must account for exactly its bytes, and the entries must follow one
+    another inside the data without overlapping (as `save` lays them out): together the
+    arrays then never take more memory than the file holds.
+    """
 
     def bad(what: str) -> CheckpointError:
         return CheckpointError(f"tg.load: {path}: malformed manifest ({what})")
@@ -314,39 +379,95 @@ def _read_arrays(
     table = manifest.get("arrays")
     if not isinstance(table, list) or "root" not in manifest:
         raise bad("missing 'arrays' or 'root'")
+    layout = [_check_entry(i, entry, bad) for i, entry in enumerate(table)]
+    data_size = data_end - data_start
+    end = 0
+    for i, (_, _, offset, nbytes) in enumerate(layout):
+        if offset + nbytes > data_size:
+            raise bad(f"array {i} (bytes {offset} to {offset + nbytes}) extends past the end "
+                      f"of the data ({data_size} bytes)")
+        if offset < end:
+            raise bad(f"array {i} (bytes {offset} to {offset + nbytes}) overlaps array {i - 1} "
+                      f"or lies before it (it ends at byte {end}); arrays follow one another")
+        end = offset + nbytes
     arrays = []
-    for i, entry in enumerate(table):
-        try:
-            dtype_str, shape = entry["dtype"], entry["shape"]
-            offset, nbytes = entry["offset"], entry["nbytes"]
-        except (TypeError, KeyError):
-            raise bad(f"array {i} lacks dtype/shape/offset/nbytes") from None
-        if not isinstance(dtype_str, str) or not _DTYPE_RE.fullmatch(dtype_str):
-            raise bad(f"array {i} has dtype {dtype_str!r}; only plain numeric and string dtypes "
-                      "are allowed")
-        dtype = np.dtype(dtype_str)
-        if (not isinstance(shape, list) or len(shape) > 64
-                or not all(type(n) is int and n >= 0 for n in shape)):
-            raise bad(f"array {i} has shape {shape!r}")
-        if type(offset) is not int or type(nbytes) is not int or offset < 0:
-            raise bad(f"array {i} has offset {offset!r} and nbytes {nbytes!r}")
-        if nbytes != math.prod(shape) * dtype.itemsize:
-            raise bad(f"array {i}: nbytes {nbytes} does not match shape {shape} of {dtype}")
-        if data_start + offset + nbytes > data_end:
-            raise bad(f"array {i} extends past the end of the data")
+    for i, (dtype, shape, offset, nbytes) in enumerate(layout):
         buffer = np.empty(nbytes, dtype=np.uint8)
         f.seek(data_start + offset)
         if f.readinto(buffer) != nbytes:
             raise CheckpointError(f"tg.load: {path}: file is truncated inside array {i}")
+        _check_values(i, buffer, dtype, bad)
         arrays.append(buffer.view(dtype).reshape(shape))
     return arrays
+
+
+def _check_entry(i: int, entry: Any, bad: Any) -> tuple[np.dtype, list[int], int, int]:
+    """One entry of the array table as (dtype, shape, offset, nbytes), or `bad(...)` raised."""
+    try:
+        dtype_str, shape = entry["dtype"], entry["shape"]
+        offset, nbytes = entry["offset"], entry["nbytes"]
+    except (TypeError, KeyError):
+        raise bad(f"array {i} lacks dtype/shape/offset/nbytes") from None
+    dtype = _allowed_dtype(dtype_str)
+    if dtype is None:
+        raise bad(f"array {i} has dtype {_brief(dtype_str)}; only bool, integer, float, complex "
+                  "and non-empty byte or unicode string dtypes are allowed")
+    # NOTE: Python ints cannot overflow; numpy refuses a shape whose product (zeros skipped)
+    # times the itemsize exceeds intp, even for an empty array, so refuse it here first.
+    if (not isinstance(shape, list) or len(shape) > _MAX_NDIM
+            or not all(type(n) is int and n >= 0 for n in shape)
+            or math.prod(n or 1 for n in shape) * dtype.itemsize > np.iinfo(np.intp).max):
+        raise bad(f"array {i} has shape {_brief(shape)}; expected a list of at most {_MAX_NDIM} "
+                  "non-negative integers that numpy can allocate")
+    if type(offset) is not int or type(nbytes) is not int or offset < 0:
+        raise bad(f"array {i} has offset {_brief(offset)} and nbytes {_brief(nbytes)}")
+    if nbytes != math.prod(shape) * dtype.itemsize:
+        raise bad(f"array {i}: nbytes {nbytes} does not match shape {shape} of {dtype}")
+    return dtype, shape, offset, nbytes
+
+
+def _allowed_dtype(dtype_str: Any) -> np.dtype | None:
+    """The numpy dtype for an allowed dtype string, else None."""
+    if not isinstance(dtype_str, str):
+        return None
+    if dtype_str in _NUMERIC_DTYPES:
+        return np.dtype(dtype_str)
+    if _STRING_DTYPE_RE.fullmatch(dtype_str):
+        try:
+            return np.dtype(dtype_str)
+        except TypeError:  # longer than numpy's largest itemsize
+            return None
+    return None
+
+
+def _check_values(i: int, buffer: np.ndarray, dtype: np.dtype, bad: Any) -> None:
+    """Refuse bytes that numpy cannot represent in `dtype` (numpy would misbehave later)."""
+    if not buffer.size:
+        return
+    if dtype.kind == "b" and buffer.max() > 1:
+        raise bad(f"array {i} holds bool bytes other than 0 and 1")
+    if dtype.kind == "U":
+        codes = buffer.view(np.dtype(np.uint32).newbyteorder(dtype.byteorder))
+        if codes.max() > _MAX_UNICODE:
+            raise bad(f"array {i} holds a code point beyond U+10FFFF")
+
+
+def _brief(value: Any) -> str:
+    """repr(value), shortened for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _TAGS = ("dict", "odict", "tuple", "float", "array", "scalar", "tensor", "parameter")
 
 
-def _decode(node: Any, arrays: list[np.ndarray]) -> Any:
-    """Rebuild a value from its JSON node (the inverse of _encode)."""
+def _decode(node: Any, arrays: list[np.ndarray | None]) -> Any:
+    """Rebuild a value from its JSON node (the inverse of _encode).
+
+    Each array is taken out of `arrays` when a node uses it: `save` writes every array it meets
+    (shared or not) separately, so a second use marks a crafted file, and loaded arrays never
+    alias one another.
+    """
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, list):
@@ -363,18 +484,25 @@ def _decode(node: Any, arrays: list[np.ndarray]) -> Any:
         return tuple(_decode(n, arrays) for n in body)
     if tag == "float":
         if body not in ("nan", "inf", "-inf"):
-            raise ValueError(f"unexpected float {body!r}")
+            raise ValueError(f"unexpected float {_brief(body)}")
         return float(body)
-    if type(body) is not int:
-        raise ValueError(f"unexpected array index {body!r}")
+    if type(body) is not int or not 0 <= body < len(arrays):
+        raise ValueError(f"{tag} index {_brief(body)} is not one of the {len(arrays)} arrays")
     array = arrays[body]
+    if array is None:
+        raise ValueError(f"array {body} is used twice")
+    arrays[body] = None
     if tag == "array":
         return array
     if tag == "scalar":
+        if array.ndim:
+            raise ValueError(f"scalar {body} has shape {array.shape}, expected ()")
         return array[()]
     requires_grad = node["requires_grad"]
     if not isinstance(requires_grad, bool):
-        raise ValueError(f"unexpected requires_grad {requires_grad!r}")
+        raise ValueError(f"unexpected requires_grad {_brief(requires_grad)}")
+    if array.dtype.kind not in "biufc":
+        raise ValueError(f"array {body} of dtype {array.dtype.str} cannot be a {tag}")
     parameter = _parameter_class() if tag == "parameter" else None
     if parameter is not None:
         return parameter(array, requires_grad=requires_grad)
