@@ -199,3 +199,8 @@ def test_features_to_predict_on_come_with_or_without_the_label_column(tmp_path):
     assert X.shape == (2, 2) and labels is None
     with pytest.raises(DataFileError, match="rows have 2 fields; the model expects 3 feature"):
         load_csv_features(tmp_path / "f.csv", 3)
+
+
+def test_a_folder_is_refused_as_not_a_csv_file(tmp_path):
+    with pytest.raises(DataFileError, match="is a folder; expected a UTF-8 CSV file"):
+        load_csv(tmp_path)

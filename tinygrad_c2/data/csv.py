@@ -135,6 +135,8 @@ def _table(path: str | os.PathLike, header: bool | None) -> tuple[list[str] | No
 
 def _rows(path: str | os.PathLike) -> Rows:
     """Decode (UTF-8, optional BOM) and split the file; rows of empty fields are dropped."""
+    if Path(path).is_dir():
+        raise DataFileError(f"load_csv: {path} is a folder; expected {CSV_FORMAT}")
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8-sig")  # NOTE: utf-8-sig drops a leading BOM, plain utf-8 keeps it
