@@ -187,6 +187,20 @@ def test_train_on_a_csv_with_a_bom_keeps_every_row_and_merges_1_and_1_point_0(tm
     assert config["classes"] == ["1", "2"] and config["n_outputs"] == 1
 
 
+def test_train_refuses_mnist_labels_that_are_not_class_indices_before_building_a_model(
+        tmp_path):
+    images = np.zeros((40, 28, 28), np.uint8)
+    labels = np.arange(40, dtype=np.int32) % 2
+    labels[7] = 900000
+    tg.data.write_idx(images, tmp_path / "train-images-idx3-ubyte.gz")
+    tg.data.write_idx(labels, tmp_path / "train-labels-idx1-ubyte.gz")
+    done = _run("train", "--dataset", f"mnist:{tmp_path}", "--epochs", "1", "--no-progress",
+                "--no-plots", "--out", str(tmp_path / "run"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "train-labels-idx1-ubyte.gz: label 900000 at index 7 is outside [0, 1000)" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
