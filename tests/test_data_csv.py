@@ -47,9 +47,16 @@ def test_labels_1_and_1_point_0_are_one_class_spelled_1(tmp_path):
 
 
 def test_numeric_labels_sort_as_numbers_not_as_strings(tmp_path):
-    _, y, classes = load_csv(write(tmp_path, "0,10\n1,2\n2,7\n3,-1\n4,0.5\n"))
-    assert classes == ("-1", "0.5", "2", "7", "10")
+    _, y, classes = load_csv(write(tmp_path, "0,10\n1,2\n2,7\n3,-1\n4,0\n"))
+    assert classes == ("-1", "0", "2", "7", "10")
     assert y.tolist() == [4, 2, 3, 0, 1]
+
+
+def test_fractional_numeric_labels_are_refused_as_not_classes(tmp_path):
+    with pytest.raises(DataFileError, match=r"row 3, column 2: label '0.37' is not a whole "
+                                            "number; numeric class labels must be integers"):
+        load_csv(write(tmp_path, "0,1\n1,2\n2,0.37\n"))
+    assert load_csv(write(tmp_path, "0,a\n1,0.37\n2,b\n", "text.csv")).classes == ("0.37", "a", "b")
 
 
 def test_text_labels_sort_as_strings_whatever_the_row_order(tmp_path):

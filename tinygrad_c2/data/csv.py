@@ -13,8 +13,9 @@ from 1 as a spreadsheet shows them, header and blank rows included):
   empty last field, and is refused). Blank rows (also `,,,`) are skipped.
 - Features are finite numbers that fit the dtype: NaN, inf and 1e39 (beyond float32) are
   refused; fill in or drop missing values first.
-- Labels: when every label is a number, labels are numbers: `1` and `1.0` are one class,
-  spelled `1`, and classes sort numerically (2 < 7 < 10). Otherwise labels are text (spaces
+- Labels: when every label is a number, labels are whole numbers: `1` and `1.0` are one
+  class, spelled `1`, classes sort numerically (2 < 7 < 10), and 0.5 is refused (a
+  regression target is not a class). Otherwise labels are text (spaces
   around them stripped) and classes sort as strings. Either way the order does not depend
   on the order of the rows. At least two classes; NaN/inf labels are refused.
 """
@@ -153,7 +154,7 @@ def _rows(path: str | os.PathLike) -> Rows:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         for number, fields in enumerate(reader, start=1):
-            if any(field.strip() for field in fields):
+            if "".join(fields).strip():  # not a blank row (nor ",,,")
                 rows.append((number, fields))
     except csv.Error as error:
         # the field limit (128 KiB) is csv's protection against a runaway quoted field
@@ -265,6 +266,12 @@ def _encode_labels(path: str | os.PathLike, names: list[str] | None, rows: Rows,
                                 "is not a class (a missing value?)")
     keys = label_keys(texts)
     numbers = _numbers(texts)
+    fractional = [] if numbers is None else [i for i, v in enumerate(numbers) if v % 1]
+    if fractional:
+        number, text = rows[fractional[0]][0], texts[fractional[0]]
+        raise DataFileError(f"load_csv: {path}: row {number}, {where}: label {_shown(text)} is "
+                            "not a whole number; numeric class labels must be integers (is the "
+                            "last column a regression target?)")
     if numbers is not None:  # numeric labels sort as numbers: 2 < 7 < 10
         classes = tuple(_spell(value) for value in sorted(set(numbers)))
     else:
