@@ -109,10 +109,11 @@ def _raw_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
     name = args.dataset
     noise = {} if args.noise is None else {"noise": args.noise}
     seed = args.seed
+    classes = None  # None: the classes are the indices themselves
     if name in ("digits", "breast_cancer"):
         shipped = data.load_digits() if name == "digits" else data.load_breast_cancer()
-        return shipped.data, shipped.target, None, shipped.target_names
-    if name == "moons":
+        X, y, classes = shipped.data, shipped.target, shipped.target_names
+    elif name == "moons":
         X, y = data.make_moons(args.samples, seed=seed, **{"noise": 0.2, **noise})
     elif name == "circles":
         X, y = data.make_circles(args.samples, seed=seed, **{"noise": 0.08, **noise})
@@ -131,8 +132,8 @@ def _raw_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
         return X, y, test, _index_names(top + 1)
     else:
         X, y, classes = data.load_csv(name.partition(":")[2])  # labels in the file's spelling
-        return X, y, None, classes
-    return X.astype(np.float32, copy=False), y, None, _index_names(int(y.max()) + 1)
+    return (X.astype(np.float32, copy=False), y, None,
+            classes or _index_names(int(y.max()) + 1))
 
 
 def _index_names(n_classes: int) -> tuple[str, ...]:
