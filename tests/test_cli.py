@@ -201,6 +201,21 @@ def test_train_refuses_mnist_labels_that_are_not_class_indices_before_building_a
     assert not (tmp_path / "run").exists()
 
 
+def test_csv_header_yes_drops_an_all_number_header_that_auto_reads_as_data(tmp_path):
+    path = tmp_path / "numbered.csv"
+    path.write_text("1,2,3\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30)))
+    sizes = {}
+    for header in ("auto", "yes"):
+        out = tmp_path / header
+        assert cli.main(["train", "--dataset", f"csv:{path}", "--csv-header", header,
+                         "--layers", "4", "--epochs", "1", "--no-progress", "--no-plots",
+                         "--out", str(out)]) == 0
+        sizes[header] = sum(json.loads((out / "config.json").read_text())["sizes"].values())
+        assert cli.main(["predict", "--model", str(out / "model.tgc2"), "--data", str(path),
+                         "--csv-header", header]) == 0
+    assert sizes == {"auto": 31, "yes": 30}
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

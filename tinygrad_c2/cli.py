@@ -75,6 +75,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str = "digits")
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", type=parse_dataset, default=default, metavar="NAME",
                        help=f"{DATASET_HELP} (default {default})")
+    add_csv_header_argument(group)
     group.add_argument("--samples", type=int, default=1000,
                        help="examples drawn for a synthetic set (default 1000)")
     group.add_argument("--noise", type=float, default=None,
@@ -83,6 +84,17 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str = "digits")
                        help="train,dev,test fractions (default 0.6,0.2,0.2, the course's "
                             "choice for small data)")
     group.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
+
+
+CSV_HEADER = {"auto": None, "yes": True, "no": False}  # --csv-header -> load_csv(header=...)
+
+
+def add_csv_header_argument(parser: Any) -> None:
+    """--csv-header auto|yes|no for the commands that read a CSV file."""
+    parser.add_argument("--csv-header", choices=tuple(CSV_HEADER), default="auto",
+                        help="is the CSV's first row a header? auto: yes when one of its "
+                             "feature fields, or only its label, is not a number; an "
+                             "all-number header needs yes (default auto)")
 
 
 @dataclass
@@ -131,7 +143,8 @@ def _raw_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
         top = max(int(y.max()), int(test[1].max()) if test is not None else 0)
         return X, y, test, _index_names(top + 1)
     else:
-        X, y, classes = data.load_csv(name.partition(":")[2])  # labels in the file's spelling
+        X, y, classes = data.load_csv(name.partition(":")[2],  # labels in the file's spelling
+                                      header=CSV_HEADER[args.csv_header])
     return (X.astype(np.float32, copy=False), y, None,
             classes or _index_names(int(y.max()) + 1))
 
@@ -582,6 +595,7 @@ def add_predict_command(subparsers: Any) -> None:
                         help="the model file of a run folder")
     parser.add_argument("--data", type=Path, required=True, metavar="FILE.csv",
                         help="rows to label (load_csv's rules: UTF-8, optional header)")
+    add_csv_header_argument(parser)
     parser.add_argument("--output", "-o", type=Path, default=None, metavar="FILE.csv",
                         help="write a one-column CSV (label) instead of printing")
     parser.set_defaults(handler=run_predict)
@@ -614,7 +628,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
     model, scaler, config = _saved_model(args.model)
     classes = config.get("classes") or _index_names(config["n_classes"])
-    X, known = load_csv_features(args.data, config["n_features"])
+    X, known = load_csv_features(args.data, config["n_features"],
+                                 header=CSV_HEADER[args.csv_header])
     with no_grad():
         logits = model(Tensor(scaler.transform(X).astype(np.float32))).numpy()
     # one sigmoid unit for two classes (output_units), else one unit per class
