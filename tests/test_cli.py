@@ -149,6 +149,10 @@ def test_predict_refuses_a_file_that_is_not_a_model_and_data_of_the_wrong_width(
                      "--no-progress", "--no-plots", "--out", str(out)]) == 0
     done = _run("predict", "--model", str(out / "checkpoint.tgc2"), "--data", str(path))
     assert done.returncode == 1 and "not a model.tgc2 written by tinygrad-c2 train" in done.stderr
+    done = _run("predict", "--model", str(out / "model.tgc2"), "--data", str(path),
+                "--output", str(tmp_path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"cannot write --output {tmp_path}: Is a directory" in done.stderr
     wide = tmp_path / "wide.csv"
     wide.write_text("1,2,3,4\n5,6,7,8\n")
     done = _run("predict", "--model", str(out / "model.tgc2"), "--data", str(wide))

@@ -636,8 +636,11 @@ def run_predict(args: argparse.Namespace) -> int:
     index = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
     predicted = [classes[i] for i in index]
     if args.output is not None:
-        args.output.write_text("label\n" + "".join(f"{label}\n" for label in predicted),
-                               encoding="utf-8")
+        try:
+            args.output.write_text("label\n" + "".join(f"{label}\n" for label in predicted),
+                                   encoding="utf-8")
+        except OSError as error:  # a folder, a missing parent, no permission
+            raise ValueError(f"cannot write --output {args.output}: {error.strerror}") from None
         print(f"wrote {args.output}: {len(predicted)} predicted labels")
     else:
         print("\n".join(predicted))
