@@ -93,6 +93,133 @@ def test_train_reads_a_csv_file_with_a_header_and_text_labels(tmp_path, capsys):
     assert "MLP 3-4-3" in capsys.readouterr().out
 
 
+def _run(*argv, timeout=120):
+    return subprocess.run([sys.executable, "-m", "tinygrad_c2", *argv], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _three_clusters(path, labels=(10, 2, 7), m=150):
+    """Well-separated 2-D clusters with the given labels, in row order 10, 2, 7, 10, ..."""
+    rng = np.random.default_rng(0)
+    centres = {label: (4 * np.cos(2 * k), 4 * np.sin(2 * k)) for k, label in enumerate(labels)}
+    truth = [labels[i % len(labels)] for i in range(m)]
+    with path.open("w") as handle:
+        handle.write("x1,x2,label\n")
+        for label in truth:
+            x = rng.normal(size=2) * 0.3 + centres[label]
+            handle.write(f"{x[0]},{x[1]},{label}\n")
+    return [str(label) for label in truth]
+
+
+def test_csv_labels_round_trip_from_train_to_predict_in_their_own_spelling(tmp_path):
+    path = tmp_path / "clusters.csv"
+    truth = _three_clusters(path)
+    out = tmp_path / "run"
+    done = _run("train", "--dataset", f"csv:{path}", "--layers", "8", "--epochs", "30", "--lr",
+                "0.05", "--batch-size", "16",
+                "--no-progress", "--no-plots", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "MLP 2-8-3" in done.stdout
+    # class index -> original label, numeric order (not "10" < "2"), in both saved places
+    assert json.loads((out / "config.json").read_text())["classes"] == ["2", "7", "10"]
+    assert tg.load(out / "model.tgc2")["config"]["classes"] == ["2", "7", "10"]
+    done = _run("predict", "--model", str(out / "model.tgc2"), "--data", str(path))
+    assert done.returncode == 0, done.stderr
+    predicted = done.stdout.split()
+    assert len(predicted) == len(truth) and set(predicted) == {"2", "7", "10"}
+    right = sum(p == t for p, t in zip(predicted, truth, strict=True))
+    assert right >= 0.9 * len(truth)
+    assert f"({right} of {len(truth)} rows of" in done.stderr
+    # the same rows without labels, written to a file
+    unlabelled = tmp_path / "new.csv"
+    unlabelled.write_text("".join(",".join(line.split(",")[:2]) + "\n"
+                                  for line in path.read_text().splitlines()[1:]))
+    written = tmp_path / "predictions.csv"
+    done = _run("predict", "--model", str(out / "model.tgc2"), "--data", str(unlabelled),
+                "--output", str(written))
+    assert done.returncode == 0, done.stderr
+    assert written.read_text().split() == ["label", *predicted] and done.stderr == ""
+
+
+def test_predict_refuses_a_file_that_is_not_a_model_and_data_of_the_wrong_width(tmp_path):
+    path = tmp_path / "clusters.csv"
+    _three_clusters(path, m=30)
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", f"csv:{path}", "--layers", "4", "--epochs", "1",
+                     "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    done = _run("predict", "--model", str(out / "checkpoint.tgc2"), "--data", str(path))
+    assert done.returncode == 1 and "not a model.tgc2 written by tinygrad-c2 train" in done.stderr
+    done = _run("predict", "--model", str(out / "model.tgc2"), "--data", str(path),
+                "--output", str(tmp_path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"cannot write --output {tmp_path}: Is a directory" in done.stderr
+    wide = tmp_path / "wide.csv"
+    wide.write_text("1,2,3,4\n5,6,7,8\n")
+    done = _run("predict", "--model", str(out / "model.tgc2"), "--data", str(wide))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "rows have 4 fields; the model expects 2 feature columns" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b,label\n1,2,x\n3,nan,y\n", "row 3, column 2 (b): 'nan' is not a finite number"),
+        ("a,label\n1,cat\n2,cat\n", "every row has the label 'cat'"),
+        ("1,2,0,\n3,4,1,\n", "row 1, column 4: an empty label (a trailing comma"),
+        (b"a,label\n1,caf\xe9\n2,x\n", "(line 2) is 0xE9, not UTF-8; re-save the file as UTF-8"),
+    ],
+)
+def test_train_refuses_a_bad_csv_in_one_line_naming_the_file(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    done = _run("train", "--dataset", f"csv:{path}", "--epochs", "1", "--no-progress",
+                "--no-plots", "--out", str(tmp_path / "run"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"tinygrad-c2 train: load_csv: {path}: ")
+    assert message in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_train_on_a_csv_with_a_bom_keeps_every_row_and_merges_1_and_1_point_0(tmp_path, capsys):
+    path = tmp_path / "bom.csv"
+    rows = [f"{i},{i % 2},{['1', '1.0', '2'][i % 3]}" for i in range(30)]
+    path.write_text("\ufeff" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", f"csv:{path}", "--layers", "4", "--epochs", "1",
+                     "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert sum(config["sizes"].values()) == 30
+    assert config["classes"] == ["1", "2"] and config["n_outputs"] == 1
+
+
+def test_train_refuses_mnist_labels_that_are_not_class_indices_before_building_a_model(
+        tmp_path):
+    images = np.zeros((40, 28, 28), np.uint8)
+    labels = np.arange(40, dtype=np.int32) % 2
+    labels[7] = 900000
+    tg.data.write_idx(images, tmp_path / "train-images-idx3-ubyte.gz")
+    tg.data.write_idx(labels, tmp_path / "train-labels-idx1-ubyte.gz")
+    done = _run("train", "--dataset", f"mnist:{tmp_path}", "--epochs", "1", "--no-progress",
+                "--no-plots", "--out", str(tmp_path / "run"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "train-labels-idx1-ubyte.gz: label 900000 at index 7 is outside [0, 1000)" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_csv_header_yes_drops_an_all_number_header_that_auto_reads_as_data(tmp_path):
+    path = tmp_path / "numbered.csv"
+    path.write_text("1,2,3\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30)))
+    sizes = {}
+    for header in ("auto", "yes"):
+        out = tmp_path / header
+        assert cli.main(["train", "--dataset", f"csv:{path}", "--csv-header", header,
+                         "--layers", "4", "--epochs", "1", "--no-progress", "--no-plots",
+                         "--out", str(out)]) == 0
+        sizes[header] = sum(json.loads((out / "config.json").read_text())["sizes"].values())
+        assert cli.main(["predict", "--model", str(out / "model.tgc2"), "--data", str(path),
+                         "--csv-header", header]) == 0
+    assert sizes == {"auto": 31, "yes": 30}
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

@@ -10,6 +10,7 @@ import pytest
 
 from tinygrad_c2.data import (
     FASHION_MNIST_CLASSES,
+    DataFileError,
     download_fashion_mnist,
     download_mnist,
     load_fashion_mnist,
@@ -241,3 +242,74 @@ def test_incomplete_checksum_tables_are_refused(tmp_path):
     with pytest.raises(ValueError, match="checksums lacks"):
         download_mnist(tmp_path, base_url="http://127.0.0.1:9/", checksums={"x": "0" * 32})
 
+
+
+# ------------------------------------------------------------------- hostile IDX files
+
+
+def _mnist_with_labels(folder, labels, images=None):
+    """A train pair with the given labels (any IDX dtype) and matching blank images."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = np.asarray(labels)
+    images = np.zeros((len(labels), 2, 2), np.uint8) if images is None else images
+    write_idx(images, folder / "train-images-idx3-ubyte")
+    write_idx(labels, folder / "train-labels-idx1-ubyte")
+    return folder / "train-labels-idx1-ubyte"
+
+
+def test_whole_number_float_labels_are_read_as_classes(tmp_path):
+    _mnist_with_labels(tmp_path, np.array([3.0, 0.0, 9.0], np.float32))
+    _, y = load_mnist(tmp_path)
+    assert y.dtype == np.int64 and y.tolist() == [3, 0, 9]
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    (np.array([1.0, 3.7], np.float32), r"label 3\.7 at index 1 is not a whole number"),
+    (np.array([1.0, np.nan], np.float64), r"label nan at index 1 is not a whole number"),
+    (np.array([2, -1], np.int8), r"label -1 at index 1 is outside \[0, 1000\)"),
+    (np.array([0, 900000], np.int32), r"label 900000 at index 1 is outside \[0, 1000\)"),
+    (np.array([0, 1e30], np.float64), r"label 1e\+30 at index 1 is outside \[0, 1000\)"),
+])
+def test_labels_that_are_not_class_indices_are_refused_at_load_time(tmp_path, labels, message):
+    path = _mnist_with_labels(tmp_path, labels)
+    with pytest.raises(DataFileError, match=rf"load_mnist: {path}: {message}"):
+        load_mnist(tmp_path)
+
+
+def test_images_with_a_zero_dimension_or_none_at_all_are_refused(tmp_path):
+    _mnist_with_labels(tmp_path, np.array([1, 2], np.uint8), np.zeros((2, 0, 0), np.uint8))
+    with pytest.raises(DataFileError, match=r"images of shape \(2, 0, 0\): every dimension "
+                                            "must be at least 1"):
+        load_mnist(tmp_path)
+    _mnist_with_labels(tmp_path, np.zeros(0, np.uint8), np.zeros((0, 28, 28), np.uint8))
+    with pytest.raises(DataFileError, match=r"images of shape \(0, 28, 28\)"):
+        load_mnist(tmp_path)
+
+
+def test_non_finite_float_pixels_are_refused(tmp_path):
+    images = np.zeros((2, 2, 2), np.float32)
+    images[1, 0, 1] = np.inf
+    _mnist_with_labels(tmp_path, np.array([1, 2], np.uint8), images)
+    with pytest.raises(DataFileError, match="train-images-idx3-ubyte: the images hold NaN or inf"):
+        load_mnist(tmp_path)
+
+
+def test_a_truncated_gzip_file_is_a_clear_error_naming_the_file(tmp_path):
+    write_idx(np.arange(100, dtype=np.uint8), tmp_path / "labels.gz")
+    whole = (tmp_path / "labels.gz").read_bytes()
+    (tmp_path / "cut.gz").write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(DataFileError, match=r"read_idx: .*cut\.gz is a truncated or corrupt "
+                                            "gzip file"):
+        read_idx(tmp_path / "cut.gz")
+    (tmp_path / "garbled.gz").write_bytes(whole[:10] + b"\xff" * (len(whole) - 10))
+    with pytest.raises(DataFileError, match=r"garbled\.gz is a truncated or corrupt gzip file"):
+        read_idx(tmp_path / "garbled.gz")
+
+
+def test_dimensions_whose_product_overflows_int64_fail_the_size_check(tmp_path):
+    # 65536**4 = 2**64 wraps to 0 in int64, which matched the 0 data bytes of this file
+    header = bytes([0, 0, 0x08, 4]) + np.full(4, 65536, dtype=">u4").tobytes()
+    (tmp_path / "huge").write_bytes(header)
+    with pytest.raises(DataFileError, match=r"holds 0 data bytes, but its header promises "
+                                            r"shape \(65536, 65536, 65536, 65536\)"):
+        read_idx(tmp_path / "huge")

@@ -84,3 +84,45 @@ def test_shipped_files_hold_no_pickles_and_stay_small():
 def test_a_non_float_dtype_is_refused():
     with pytest.raises(TypeError, match="load_digits"):
         load_digits(dtype=np.int64)
+
+
+def _damaged_copies(folder):
+    """A corrupted stand-in for each way a shipped .npz can break (the real files stay intact)."""
+    real = resources.files("tinygrad_c2.data").joinpath("digits.npz").read_bytes()
+    arrays = {"data": np.zeros((2, 64)), "target": np.zeros(2, np.int64),
+              "feature_names": np.array(["a"]), "target_names": np.array(["0"]),
+              "description": np.array("d")}
+    folder.mkdir()
+    (folder / "not_a_zip").write_bytes(b"PK\x03\x04 not really a zip file")
+    (folder / "truncated").write_bytes(real[:len(real) // 2])
+    without_target = {key: value for key, value in arrays.items() if key != "target"}
+    with open(folder / "missing_key", "wb") as handle:
+        np.savez(handle, **without_target)
+    with open(folder / "object_array", "wb") as handle:
+        np.savez(handle, **{**arrays, "data": np.array([None, 1], dtype=object)})
+    return ["not_a_zip", "truncated", "missing_key", "object_array"]
+
+
+@pytest.mark.parametrize(("load", "name"), [(load_digits, "digits.npz"),
+                                            (load_breast_cancer, "breast_cancer.npz")])
+def test_a_damaged_shipped_file_names_the_file_and_says_to_reinstall(tmp_path, monkeypatch,
+                                                                     load, name):
+    from tinygrad_c2.data import DataFileError, real
+
+    for damage in _damaged_copies(tmp_path / "copies"):
+        folder = tmp_path / damage
+        folder.mkdir()
+        (folder / name).write_bytes((tmp_path / "copies" / damage).read_bytes())
+        monkeypatch.setattr(real, "SHIPPED_FOLDER", folder)
+        with pytest.raises(DataFileError) as error:
+            load()
+        message = str(error.value)
+        assert f"{load.__name__}: the shipped file {folder / name} is damaged" in message, damage
+        assert "pip install --force-reinstall tinygrad_c2" in message
+        assert f"git checkout -- tinygrad_c2/data/{name}" in message
+
+
+def test_the_shipped_folder_is_the_package_folder():
+    from tinygrad_c2.data import real
+
+    assert real.SHIPPED_FOLDER.joinpath("digits.npz").is_file()

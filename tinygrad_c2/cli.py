@@ -1,4 +1,4 @@
-"""The `tinygrad-c2` command (also `python -m tinygrad_c2`): train, gradcheck and graph.
+"""The `tinygrad-c2` command (`python -m tinygrad_c2`): train, predict, gradcheck, graph, tune.
 
 Each sub-command is one `add_<name>_command(subparsers)` function that builds its parser
 and sets `handler`, listed in COMMANDS. The flags that describe data, model and optimizer
@@ -10,7 +10,6 @@ are added by reusable functions (`add_data_arguments`, `add_model_arguments`,
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -76,6 +75,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str = "digits")
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", type=parse_dataset, default=default, metavar="NAME",
                        help=f"{DATASET_HELP} (default {default})")
+    add_csv_header_argument(group)
     group.add_argument("--samples", type=parse_positive_int, default=1000,
                        help="examples drawn for a synthetic set (default 1000)")
     group.add_argument("--noise", type=parse_non_negative, default=None,
@@ -85,6 +85,17 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str = "digits")
                             "choice for small data)")
     group.add_argument("--seed", type=parse_non_negative_int, default=0,
                        help="seeds everything (default 0)")
+
+
+CSV_HEADER = {"auto": None, "yes": True, "no": False}  # --csv-header -> load_csv(header=...)
+
+
+def add_csv_header_argument(parser: Any) -> None:
+    """--csv-header auto|yes|no for the commands that read a CSV file."""
+    parser.add_argument("--csv-header", choices=tuple(CSV_HEADER), default="auto",
+                        help="is the CSV's first row a header? auto: yes when one of its "
+                             "feature fields, or only its label, is not a number; an "
+                             "all-number header needs yes (default auto)")
 
 
 @dataclass
@@ -98,47 +109,23 @@ class Dataset:
     n_features: int
     n_classes: int
     standardizer: Any
+    classes: tuple[str, ...]  # classes[i]: the original label of class index i
 
     def sizes(self) -> str:
         return f"{len(self.train[1])} train / {len(self.dev[1])} dev / {len(self.test[1])} test"
 
 
-def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.reader(handle) if row]
-    if rows and not _is_numeric(rows[0][:-1]):
-        rows = rows[1:]  # a header
-    if not rows or len(rows[0]) < 2:
-        raise ValueError(f"csv:{path}: no data; expected {CSV_EXPECTED}")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width or not _is_numeric(row[:-1]):
-            raise ValueError(f"csv:{path}: row {i + 1} has {len(row)} fields (first row has "
-                             f"{width}) or non-numeric features; expected {CSV_EXPECTED}")
-    X = np.array([[float(v) for v in row[:-1]] for row in rows], dtype=np.float32)
-    _, y = np.unique([row[-1].strip() for row in rows], return_inverse=True)
-    return X, y.astype(np.int64)
-
-
-def _is_numeric(fields: Sequence[str]) -> bool:
-    try:
-        [float(v) for v in fields]
-    except ValueError:
-        return False
-    return True
-
-
-def _raw_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]:
-    """(X, y, official test set or None) for --dataset."""
+def _raw_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, tuple[str, ...]]:
+    """(X, y, official test set or None, the label of each class index) for --dataset."""
     from . import data
 
     name = args.dataset
     noise = {} if args.noise is None else {"noise": args.noise}
     seed = args.seed
-    if name == "digits":
-        X, y = data.load_digits(return_X_y=True)
-    elif name == "breast_cancer":
-        X, y = data.load_breast_cancer(return_X_y=True)
+    classes = None  # None: the classes are the indices themselves
+    if name in ("digits", "breast_cancer"):
+        shipped = data.load_digits() if name == "digits" else data.load_breast_cancer()
+        X, y, classes = shipped.data, shipped.target, shipped.target_names
     elif name == "moons":
         X, y = data.make_moons(args.samples, seed=seed, **{"noise": 0.2, **noise})
     elif name == "circles":
@@ -151,19 +138,28 @@ def _raw_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]
         folder = name.partition(":")[2]
         X, y = data.load_mnist(folder, "train")
         try:
-            return X, y, data.load_mnist(folder, "t10k")
+            test = data.load_mnist(folder, "t10k")
         except FileNotFoundError:
-            return X, y, None
+            test = None
+        top = max(int(y.max()), int(test[1].max()) if test is not None else 0)
+        return X, y, test, _index_names(top + 1)
     else:
-        X, y = _read_csv(name.partition(":")[2])
-    return X.astype(np.float32, copy=False), y, None
+        X, y, classes = data.load_csv(name.partition(":")[2],  # labels in the file's spelling
+                                      header=CSV_HEADER[args.csv_header])
+    return (X.astype(np.float32, copy=False), y, None,
+            classes or _index_names(int(y.max()) + 1))
+
+
+def _index_names(n_classes: int) -> tuple[str, ...]:
+    """Classes that are their own index: '0', '1', ..."""
+    return tuple(str(label) for label in range(n_classes))
 
 
 def load_dataset(args: argparse.Namespace) -> Dataset:
     """Load --dataset, split it (stratified) by --split, standardize with training statistics."""
     from .data import Standardizer, train_dev_test_split
 
-    X, y, official_test = _raw_dataset(args)
+    X, y, official_test, classes = _raw_dataset(args)
     ratios = args.split
     if official_test is not None:  # MNIST's own test set: split the rest into train/dev only
         share = ratios[0] / (ratios[0] + ratios[1])
@@ -177,8 +173,8 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
     scaler = Standardizer().fit(X_tr)
     splits = [(scaler.transform(part).astype(np.float32), labels)
               for part, labels in ((X_tr, y_tr), (X_dev, y_dev), (X_te, y_te))]
-    return Dataset(args.dataset, *splits, n_features=X.shape[1],
-                   n_classes=int(max(y.max(), y_tr.max())) + 1, standardizer=scaler)
+    return Dataset(args.dataset, *splits, n_features=X.shape[1], n_classes=len(classes),
+                   standardizer=scaler, classes=classes)
 
 
 # ------------------------------------------------------------------------------ flag types
@@ -531,6 +527,7 @@ def _resume(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
 def _check_resumed_data(saved: dict[str, Any], data: Dataset) -> None:
     """Refuse a resume whose data set no longer matches the saved one (an edited CSV file)."""
     now = {"n_features": data.n_features, "n_classes": data.n_classes,
+           "classes": list(data.classes),
            "sizes": {"train": len(data.train[1]), "dev": len(data.dev[1]),
                      "test": len(data.test[1])}}
     changed = [f"{key}: saved {saved.get(key)} vs now {value}" for key, value in now.items()
@@ -590,6 +587,7 @@ def _config(args: argparse.Namespace, data: Dataset, n_out: int) -> dict[str, An
     config["split"] = list(args.split)
     config["lr"] = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     config.update(n_features=data.n_features, n_classes=data.n_classes, n_outputs=n_out,
+                  classes=list(data.classes),
                   sizes={"train": len(data.train[1]), "dev": len(data.dev[1]),
                          "test": len(data.test[1])})
     from . import __version__
@@ -779,6 +777,76 @@ def run_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------- predict
+
+def add_predict_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="label each row of a CSV file with a model written by train",
+        description="Load RUN/model.tgc2 (the model, its standardizer and the label of each "
+                    "class), read FILE.csv (the training file's feature columns, with or "
+                    "without the label column) and print one predicted label per row, spelled "
+                    "as in the training file. When the file has labels, the accuracy goes to "
+                    "stderr.")
+    parser.add_argument("--model", type=Path, required=True, metavar="RUN/model.tgc2",
+                        help="the model file of a run folder")
+    parser.add_argument("--data", type=Path, required=True, metavar="FILE.csv",
+                        help="rows to label (load_csv's rules: UTF-8, optional header)")
+    add_csv_header_argument(parser)
+    parser.add_argument("--output", "-o", type=Path, default=None, metavar="FILE.csv",
+                        help="write a one-column CSV (label) instead of printing")
+    parser.set_defaults(handler=run_predict)
+
+
+def _saved_model(path: Path) -> tuple[Module, Any, dict[str, Any]]:
+    """(model in eval mode, fitted standardizer, config) from a model.tgc2 written by train."""
+    from .data import Standardizer
+    from .serialization import load
+
+    saved = load(path)
+    try:
+        config = saved["config"]
+        shape = argparse.Namespace(**{key: config[key] for key in
+                                      ("activation", "init", "dropout", "batchnorm")},
+                                   layers=tuple(config["layers"]))
+        model = build_model(shape, config["n_features"], config["n_outputs"])
+        model.load_state_dict(saved["model"])
+        scaler = Standardizer().load_state_dict(saved["standardizer"])
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise ValueError(f"{path}: not a model.tgc2 written by tinygrad-c2 train "
+                         f"({type(error).__name__}: {error})") from None
+    return model.eval(), scaler, config
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from .data.csv import label_keys, load_csv_features
+    from .engine import no_grad
+    from .tensor import Tensor
+
+    model, scaler, config = _saved_model(args.model)
+    classes = config.get("classes") or _index_names(config["n_classes"])
+    X, known = load_csv_features(args.data, config["n_features"],
+                                 header=CSV_HEADER[args.csv_header])
+    with no_grad():
+        logits = model(Tensor(scaler.transform(X).astype(np.float32))).numpy()
+    # one sigmoid unit for two classes (output_units), else one unit per class
+    index = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
+    predicted = [classes[i] for i in index]
+    if args.output is not None:
+        try:
+            args.output.write_text("label\n" + "".join(f"{label}\n" for label in predicted),
+                                   encoding="utf-8")
+        except OSError as error:  # a folder, a missing parent, no permission
+            raise ValueError(f"cannot write --output {args.output}: {error.strerror}") from None
+        print(f"wrote {args.output}: {len(predicted)} predicted labels")
+    else:
+        print("\n".join(predicted))
+    if known is not None:
+        right = sum(p == k for p, k in zip(predicted, label_keys(known), strict=True))
+        print(f"accuracy {100 * right / len(known):.2f}% ({right} of {len(known)} rows of "
+              f"{args.data})", file=sys.stderr)
+    return 0
+
+
 # ------------------------------------------------------------------------------------ main
 
 def add_tune_command(subparsers: Any) -> None:
@@ -805,7 +873,8 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 #: One registration per sub-command.
 COMMANDS: list[Callable[[Any], None]] = [add_train_command, add_gradcheck_command,
-                                         add_graph_command, add_tune_command, add_bench_command]
+                                         add_graph_command, add_predict_command,
+                                         add_tune_command, add_bench_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,9 @@
 >>> from tinygrad_c2.data import DataLoader, load_digits, train_dev_test_split
 """
 
+from ._common import DataFileError
 from .augment import Compose, GaussianNoise, RandomHorizontalFlip, RandomShift
+from .csv import LabelledCSV, load_csv, load_csv_features
 from .loader import DataLoader, Dataset, TensorDataset
 from .mnist import (
     FASHION_MNIST_CLASSES,
@@ -22,9 +24,11 @@ from .synthetic import make_blobs, make_circles, make_moons, make_planar_flower,
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "Compose",
+    "DataFileError",
     "DataLoader",
     "Dataset",
     "GaussianNoise",
+    "LabelledCSV",
     "PCAWhitener",
     "RandomHorizontalFlip",
     "RandomShift",
@@ -35,6 +39,8 @@ __all__ = [
     "download_mnist",
     "from_one_hot",
     "load_breast_cancer",
+    "load_csv",
+    "load_csv_features",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",

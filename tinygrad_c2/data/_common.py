@@ -12,6 +12,14 @@ from ..tensor import Tensor, get_default_dtype
 Seed = int | np.random.Generator | None
 
 
+class DataFileError(ValueError):
+    """A data file (CSV, IDX, a shipped .npz) that cannot be read as what it should hold.
+
+    The message names the file and the fault (row and column for a CSV). A ValueError, so
+    code that catches bad input keeps working.
+    """
+
+
 def resolve_rng(seed: Seed, where: str) -> np.random.Generator:
     """The generator to draw from: the library's global one for None, a fresh one for an int.
 

@@ -8,13 +8,19 @@ same four file names, gzip-compressed or not.
 IDX layout (big-endian): two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16,
 0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions, one uint32 per
 dimension, then the values in C order.
+
+`load_mnist` checks what it reads and raises `DataFileError` (a ValueError) naming the file:
+every image dimension >= 1, finite pixels, and labels that are class indices: an integer
+IDX type or whole-number floats, in [0, MAX_CLASSES).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -22,12 +28,13 @@ from urllib.error import HTTPError, URLError
 
 import numpy as np
 
-from ._common import check_float_dtype
+from ._common import DataFileError, check_float_dtype
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MD5",
     "FASHION_MNIST_URL",
+    "MAX_CLASSES",
     "MNIST_FILES",
     "MNIST_MD5",
     "MNIST_URL",
@@ -76,13 +83,22 @@ _IDX_DTYPES: dict[int, np.dtype] = {
 }
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+#: Labels must lie in [0, MAX_CLASSES): MNIST has 10 classes, EMNIST 62; a label of 900000
+#: would otherwise build a 900,001-output network.
+MAX_CLASSES = 1000
 
 
 def _read_bytes(path: Path) -> bytes:
     """A file's bytes, gunzipped when it starts with the gzip magic (whatever its name says)."""
     with open(path, "rb") as handle:
         raw = handle.read()
-    return gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw
+    if raw[:2] != _GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as error:  # BadGzipFile is an OSError
+        raise DataFileError(f"read_idx: {path} is a truncated or corrupt gzip file ({error}); "
+                            "download or copy it again") from None
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -97,19 +113,21 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     raw = _read_bytes(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"read_idx: {path} is not an IDX file (it must start with two zero bytes)")
+        raise DataFileError(f"read_idx: {path} is not an IDX file (it must start with two zero "
+                            "bytes)")
     type_code, ndim = raw[2], raw[3]
     if type_code not in _IDX_DTYPES:
-        raise ValueError(f"read_idx: {path} has unknown IDX type code 0x{type_code:02X}; "
+        raise DataFileError(f"read_idx: {path} has unknown IDX type code 0x{type_code:02X}; "
                          f"expected one of {[f'0x{c:02X}' for c in _IDX_DTYPES]}")
     header_end = 4 + 4 * ndim
     if len(raw) < header_end:
-        raise ValueError(f"read_idx: {path} is truncated inside its header ({len(raw)} bytes)")
+        raise DataFileError(f"read_idx: {path} is truncated inside its header ({len(raw)} bytes)")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[type_code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # NOTE: Python ints, never np.prod: four dimensions of 65536 wrap to 0 in int64
+    expected = math.prod(shape) * dtype.itemsize
     if len(raw) - header_end != expected:
-        raise ValueError(f"read_idx: {path} holds {len(raw) - header_end} data bytes, but its "
+        raise DataFileError(f"read_idx: {path} holds {len(raw) - header_end} data bytes, but its "
                          f"header promises shape {shape} of {dtype.name} ({expected} bytes)")
     values = np.frombuffer(raw, dtype=dtype, offset=header_end).reshape(shape)
     return values.astype(dtype.newbyteorder("="))  # a writable copy in native byte order
@@ -166,11 +184,18 @@ def _load_idx_pair(
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"{where}: {folder} is not a directory holding the IDX files")
-    images = read_idx(_find_idx(folder, kind, "images", 3, where))
-    labels = read_idx(_find_idx(folder, kind, "labels", 1, where))
+    images_path = _find_idx(folder, kind, "images", 3, where)
+    labels_path = _find_idx(folder, kind, "labels", 1, where)
+    images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{where}: expected images (m, rows, cols) and labels (m,), "
-                         f"got {images.shape} and {labels.shape} in {folder}")
+        raise DataFileError(f"{where}: expected images (m, rows, cols) and labels (m,), "
+                            f"got {images.shape} and {labels.shape} in {folder}")
+    if min(images.shape) < 1:
+        raise DataFileError(f"{where}: {images_path}: images of shape {images.shape}: every "
+                            "dimension must be at least 1")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        raise DataFileError(f"{where}: {images_path}: the images hold NaN or inf")
+    labels = _class_indices(labels, labels_path, where)
     if normalize:
         X = images.astype(check_float_dtype(dtype, where))
         X /= 255.0
@@ -178,7 +203,24 @@ def _load_idx_pair(
         X = images
     if flatten:
         X = X.reshape(len(X), -1)
-    return X, labels.astype(np.int64)
+    return X, labels
+
+
+def _class_indices(labels: np.ndarray, path: Path, where: str) -> np.ndarray:
+    """Labels as int64 class indices, or a DataFileError naming the first bad one."""
+    if labels.dtype.kind == "f":
+        bad = ~np.isfinite(labels) | (labels != np.floor(labels))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataFileError(f"{where}: {path}: label {labels[i]:g} at index {i} is not a "
+                                "whole number; class labels must be integers")
+    # compared before the cast, so a float 1e30 cannot wrap into range
+    bad = (labels < 0) | (labels >= MAX_CLASSES)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataFileError(f"{where}: {path}: label {labels[i]:g} at index {i} is outside "
+                            f"[0, {MAX_CLASSES}); class labels must be indices 0, 1, ...")
+    return labels.astype(np.int64)
 
 
 def load_mnist(

@@ -8,14 +8,19 @@ DATA_LICENSES.txt beside this file.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-from ._common import check_float_dtype
+from ._common import DataFileError, check_float_dtype
 
 __all__ = ["RealDataset", "load_breast_cancer", "load_digits"]
+
+#: Where the shipped .npz files live (the package folder; tests point it at damaged copies).
+SHIPPED_FOLDER = resources.files(__package__)
 
 
 @dataclass(frozen=True)
@@ -35,19 +40,28 @@ class RealDataset:
                 f"{len(self.target_names)} classes)")
 
 
-def _read_shipped(file_name: str) -> dict[str, np.ndarray]:
-    """Read one of the package's .npz files; allow_pickle=False, so loading can never run code."""
-    with resources.files(__package__).joinpath(file_name).open("rb") as handle:
-        with np.load(handle, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+def _load_shipped(file_name: str, dtype: object, where: str, images: bool) -> RealDataset:
+    """Read one of the package's .npz files (allow_pickle=False: loading never runs code).
 
-
-def _build(
-    arrays: dict[str, np.ndarray], dtype: object, where: str, images: bool
-) -> RealDataset:
-    """Turn the stored arrays into a RealDataset with the requested feature dtype."""
+    A damaged file (not a zip, cut short, an array missing or stored as objects) gets a
+    DataFileError naming it and saying how to restore it.
+    """
     resolved = check_float_dtype(dtype, where)
-    data = arrays["data"].astype(resolved)
+    path = SHIPPED_FOLDER.joinpath(file_name)
+    try:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+            return _build({key: archive[key] for key in archive.files}, resolved, images)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, zlib.error) as error:
+        # ValueError: an object array refused by allow_pickle=False, or arrays of wrong shape
+        raise DataFileError(
+            f"{where}: the shipped file {path} is damaged ({type(error).__name__}: {error}); "
+            f"reinstall tinygrad_c2: pip install --force-reinstall tinygrad_c2 (in a checkout: "
+            f"git checkout -- tinygrad_c2/data/{file_name})") from None
+
+
+def _build(arrays: dict[str, np.ndarray], dtype: np.dtype, images: bool) -> RealDataset:
+    """Turn the stored arrays into a RealDataset with the requested feature dtype."""
+    data = arrays["data"].astype(dtype)
     return RealDataset(
         data=data,
         target=arrays["target"].astype(np.int64),
@@ -71,7 +85,7 @@ def load_digits(
     >>> X, y = load_digits(return_X_y=True); X.shape, len(np.unique(y))
     ((1797, 64), 10)
     """
-    dataset = _build(_read_shipped("digits.npz"), dtype, "load_digits", images=True)
+    dataset = _load_shipped("digits.npz", dtype, "load_digits", images=True)
     return (dataset.data, dataset.target) if return_X_y else dataset
 
 
@@ -88,5 +102,5 @@ def load_breast_cancer(
     >>> data = load_breast_cancer(); data.data.shape, data.target_names
     ((569, 30), ('malignant', 'benign'))
     """
-    dataset = _build(_read_shipped("breast_cancer.npz"), dtype, "load_breast_cancer", images=False)
+    dataset = _load_shipped("breast_cancer.npz", dtype, "load_breast_cancer", images=False)
     return (dataset.data, dataset.target) if return_X_y else dataset
