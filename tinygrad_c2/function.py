@@ -319,7 +319,8 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(x)
+        with np.errstate(under="ignore"):  # e^-1000 = 0 is the correct result, not an error
+            y = np.exp(x)
         ctx.save_for_backward(y)
         return y
 
@@ -438,8 +439,9 @@ class Tanh(Function):
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), exact in both tails: for very negative x, e^-x is huge and the quotient
     tiny but still correctly rounded; past e^-x = inf (x < -88 in float32) the result is the
-    correct limit 0. Only numpy's overflow warning needs silencing."""
-    with np.errstate(over="ignore"):
+    correct limit 0. Only numpy's overflow and underflow reports need silencing: both are
+    expected there, even under np.errstate(all="raise")."""
+    with np.errstate(over="ignore", under="ignore"):
         return 1 / (1 + np.exp(-x))
 
 
@@ -491,9 +493,11 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        # NOTE: shifting by the max makes every exponent <= 0, so nothing overflows.
-        e = np.exp(x - max_keepdims(x, dim))
-        y = e / e.sum(axis=dim, keepdims=True)
+        # NOTE: shifting by the max makes every exponent <= 0, so nothing overflows; a logit
+        # far below the max underflows to probability 0, the correct value (never reported).
+        with np.errstate(under="ignore"):
+            e = np.exp(x - max_keepdims(x, dim))
+            y = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         return y
 
@@ -506,7 +510,8 @@ class Softmax(Function):
 def log_softmax_array(x: np.ndarray, dim: int) -> np.ndarray:
     """x - logsumexp(x) along dim, shifted by the max so it is exact for any magnitude."""
     shifted = x - max_keepdims(x, dim)
-    return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    with np.errstate(under="ignore"):  # e^shifted of a far-below-max logit is 0: correct
+        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
 
 class LogSoftmax(Function):
