@@ -441,7 +441,9 @@ class Tensor:
 
     def _arg(self, arg: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
         if dim is not None:
-            dim = None if self.data.ndim == 0 else self._dim(dim, name)
+            dim = self._dim(dim, name)
+            if self.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: its one element
+                dim = None
         if self.data.size == 0 and (dim is None or self.data.shape[dim] == 0):
             over = "" if dim is None else f" over dim {dim}"
             raise IndexError(f"{name}: cannot take the {name} of an empty tensor of shape "
