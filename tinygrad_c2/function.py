@@ -110,6 +110,9 @@ class Function:
         except TypeError as e:  # numpy's UFuncTypeError too: `tensor + "a"`, `tensor + None`
             types = ", ".join(type(a).__name__ for a in args)
             raise TypeError(f"{cls.__name__}: {e} (argument types: {types})") from None
+        except FloatingPointError as e:  # only under np.errstate(... "raise"): name the op
+            shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
+            raise FloatingPointError(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
         if type(out) is not np.ndarray:
             if isinstance(out, tuple):
                 raise TypeError(f"{cls.__name__}.forward must return one array, got a tuple")
@@ -316,7 +319,15 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(x)
+        try:
+            y = np.exp(x)
+        except FloatingPointError:
+            # NOTE: only under np.errstate(under="raise"): e^-1000 = 0 is the correct result, so
+            # compute it again quietly (an overflow raises again, named by apply). A retry costs
+            # nothing in the default mode; an errstate around every call would cost this cheap
+            # op a third of its time. (np.errstate(under="warn") still warns here.)
+            with np.errstate(under="ignore"):
+                y = np.exp(x)
         ctx.save_for_backward(y)
         return y
 
@@ -435,8 +446,9 @@ class Tanh(Function):
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), exact in both tails: for very negative x, e^-x is huge and the quotient
     tiny but still correctly rounded; past e^-x = inf (x < -88 in float32) the result is the
-    correct limit 0. Only numpy's overflow warning needs silencing."""
-    with np.errstate(over="ignore"):
+    correct limit 0. Only numpy's overflow and underflow reports need silencing: both are
+    expected there, even under np.errstate(all="raise")."""
+    with np.errstate(over="ignore", under="ignore"):
         return 1 / (1 + np.exp(-x))
 
 
@@ -488,9 +500,11 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        # NOTE: shifting by the max makes every exponent <= 0, so nothing overflows.
-        e = np.exp(x - max_keepdims(x, dim))
-        y = e / e.sum(axis=dim, keepdims=True)
+        # NOTE: shifting by the max makes every exponent <= 0, so nothing overflows; a logit
+        # far below the max underflows to probability 0, the correct value (never reported).
+        with np.errstate(under="ignore"):
+            e = np.exp(x - max_keepdims(x, dim))
+            y = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         return y
 
@@ -503,7 +517,8 @@ class Softmax(Function):
 def log_softmax_array(x: np.ndarray, dim: int) -> np.ndarray:
     """x - logsumexp(x) along dim, shifted by the max so it is exact for any magnitude."""
     shifted = x - max_keepdims(x, dim)
-    return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    with np.errstate(under="ignore"):  # e^shifted of a far-below-max logit is 0: correct
+        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
 
 class LogSoftmax(Function):
@@ -520,6 +535,44 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return g - np.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
+
+
+class LogSumExp(Function):
+    """y = m + log(sum e^(x - m)), m = max(x)   |   dx = g * e^(x - y)   (the softmax)"""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        ctx.dim, ctx.keepdim = dim, keepdim
+        # NOTE: the shift m is computed here, from this call's data: a captured step replays it
+        # (a shift computed outside a primitive would be frozen at trace time). An empty
+        # reduction gives -inf, the log of an empty sum, as PyTorch.
+        m = max_keepdims(x, dim) if x.size else x.max(dim, keepdims=True, initial=-np.inf)
+        finite = np.isfinite(m).all()
+        if not finite:
+            # Rows of all -inf, or holding +inf or NaN, are shifted by 0: their sum is then 0,
+            # inf or NaN, so y is -inf, +inf or NaN and e / s is e^(x - y), NaN at x = y = +-inf:
+            # exactly PyTorch's values and gradients. Their divide/invalid flags are expected.
+            m = np.where(np.isfinite(m), m, 0)
+        # NOTE: e^(x - m) of a logit far below the max underflows to 0, the correct value.
+        with np.errstate(under="ignore") if finite else np.errstate(all="ignore"):
+            e = np.exp(x - m)
+            s = e.sum(axis=dim, keepdims=True)
+            y = np.log(s) + m
+            e /= s
+        ctx.save_for_backward(e)  # the softmax; backward needs nothing else
+        return y if keepdim else _squeeze(y, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (p,) = ctx.saved_tensors
+        if not ctx.keepdim and ctx.dim is not None:
+            g = np.expand_dims(g, ctx.dim)
+        return g * p, None, None
+
+
+def _squeeze(y: np.ndarray, dim: Any) -> np.ndarray:
+    """y (reduced with keepdims) without the reduced dims: every dim when dim is None."""
+    return y.reshape(()) if dim is None else y.squeeze(dim)
 
 
 # ---------------------------------------------------------------- reductions
@@ -553,8 +606,12 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, dim, keepdim):
-        if x.size == 0:
-            raise OpError(f"{type(ctx).__name__}: cannot reduce an empty tensor of shape {x.shape}")
+        if x.size == 0:  # PyTorch's rules: over a dim of size 0 there is nothing to pick
+            name = type(ctx).__name__
+            if dim is None:
+                raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+            if -x.ndim <= dim < x.ndim and x.shape[dim] == 0:  # apply prefixes the op's name
+                raise IndexError(f"cannot reduce dim {dim} of size 0: there is no element to pick")
         ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
         if dim is None:
             y = type(ctx).reduce(x)

@@ -3,6 +3,8 @@ methods. No derivatives here: every method is a primitive from function.py or bu
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -66,15 +68,28 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     return arr
 
 
-def _axes(dim: Axes, axis: Axes, name: str) -> int | tuple[int, ...] | None:
-    """PyTorch's dim or numpy's axis alias, as something numpy accepts."""
+def _is_int(v: Any) -> bool:
+    """A Python or numpy integer, not a bool (PyTorch refuses `dim=True` and `zeros(True)`)."""
+    return type(v) is int or isinstance(v, np.integer)
+
+
+def _axes(dim: Axes, axis: Axes, name: str, ndim: int) -> int | tuple[int, ...] | None:
+    """PyTorch's dim (or numpy's axis alias) as numpy takes it. None means every dim, as do an
+    empty tuple and dim 0 / -1 of a 0-d tensor (PyTorch's rules); range errors are the caller's.
+    """
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{name}: give dim or axis, not both")
         dim = axis
-    if dim is None or isinstance(dim, (int, np.integer)):
-        return dim
-    return tuple(dim)
+    if dim is None:
+        return None
+    if _is_int(dim):
+        return None if ndim == 0 and dim in (0, -1) else dim
+    if isinstance(dim, (tuple, list)) and all(_is_int(d) for d in dim):
+        if not dim or (ndim == 0 and all(d in (0, -1) for d in dim)):
+            return None
+        return tuple(dim)
+    raise TypeError(f"{name}: dim must be an int or a tuple of ints, got {dim!r}")
 
 
 def _keep(keepdim: bool, keepdims: bool | None) -> bool:
@@ -363,19 +378,21 @@ class Tensor:
 
     def sum(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
             keepdims: bool | None = None) -> Tensor:
-        return ops.Sum.apply(self, _axes(dim, axis, "sum"), _keep(keepdim, keepdims))
+        dims = _axes(dim, axis, "sum", self.data.ndim)
+        return ops.Sum.apply(self, dims, _keep(keepdim, keepdims))
 
     def mean(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
              keepdims: bool | None = None) -> Tensor:
-        dim = _axes(dim, axis, "mean")
+        dim = _axes(dim, axis, "mean", self.data.ndim)
         n = self._count(dim, "mean")
-        return self.sum(dim, _keep(keepdim, keepdims)) * (1.0 / n)
+        # NOTE: the mean of nothing is nan (PyTorch's); 0 * nan is quiet, so no numpy warning.
+        return self.sum(dim, _keep(keepdim, keepdims)) * (1.0 / n if n else math.nan)
 
     def var(self, dim: Axes = None, keepdim: bool = False, *, correction: int = 1,
             unbiased: bool | None = None, axis: Axes = None,
             keepdims: bool | None = None) -> Tensor:
         """Variance with Bessel's correction by default (PyTorch's); correction=0 is biased."""
-        dim = _axes(dim, axis, "var")
+        dim = _axes(dim, axis, "var", self.data.ndim)
         if unbiased is not None:
             correction = int(unbiased)
         n = self._count(dim, "var")
@@ -393,14 +410,10 @@ class Tensor:
 
     def logsumexp(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
                   keepdims: bool | None = None) -> Tensor:
-        """log(sum(exp(x))) computed stably: the max is taken out as a constant shift."""
-        dim = _axes(dim, axis, "logsumexp")
+        """log(sum(exp(x))) over dim, one stable primitive (-inf over no elements, as PyTorch)."""
+        dim = _axes(dim, axis, "logsumexp", self.data.ndim)
         self._count(dim, "logsumexp")  # an IndexError naming a bad dim, before numpy's
-        keep = _keep(keepdim, keepdims)
-        m = self.data.max(axis=dim, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        out = (self - m).exp().sum(dim, keepdim=True).log() + m
-        return out if keep else out.squeeze(dim)
+        return ops.LogSumExp.apply(self, dim, _keep(keepdim, keepdims))
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
         """Over everything: a 0-d tensor. Over `dim`: (values, indices), as PyTorch."""
@@ -412,20 +425,30 @@ class Tensor:
     def _extreme(self, op: type, arg: Any, dim: Any, keepdim: bool) -> Tensor | MaxResult:
         if isinstance(dim, Tensor):
             return self.maximum(dim) if op is ops.Max else self.minimum(dim)
-        values = op.apply(self, dim, keepdim)
         if dim is None:
-            return values
+            return op.apply(self, None, keepdim)
+        if self.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: its one element, index 0
+            self._dim(dim, op.__name__)
+            return MaxResult(op.apply(self, None, keepdim), Tensor._wrap(np.zeros((), np.int64)))
+        values = op.apply(self, dim, keepdim)
         return MaxResult(values, Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim)))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        if dim is not None:
-            dim = self._dim(dim, "argmax")
-        return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim))
+        return self._arg(np.argmax, dim, keepdim, "argmax")
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return self._arg(np.argmin, dim, keepdim, "argmin")
+
+    def _arg(self, arg: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
         if dim is not None:
-            dim = self._dim(dim, "argmin")
-        return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim))
+            dim = self._dim(dim, name)
+            if self.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: its one element
+                dim = None
+        if self.data.size == 0 and (dim is None or self.data.shape[dim] == 0):
+            over = "" if dim is None else f" over dim {dim}"
+            raise IndexError(f"{name}: cannot take the {name} of an empty tensor of shape "
+                             f"{self.shape}{over}: there is no element to choose")
+        return Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim))
 
     def _count(self, dim: Any, name: str) -> int:
         if dim is None:
@@ -449,6 +472,9 @@ class Tensor:
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         shape = self.data.shape
         start, end = self._dim(start_dim, "flatten"), self._dim(end_dim, "flatten")
+        if start > end:
+            raise ops.OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
+                              f"a tensor of shape {self.shape}")
         if not shape:
             return self.reshape(1)
         return self.reshape(*shape[:start], -1, *shape[end + 1:])
@@ -456,13 +482,16 @@ class Tensor:
     def permute(self, *dims: Any) -> Tensor:
         if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
             dims = tuple(dims[0])
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
-                             f"a tensor of shape {self.shape}")
-        return ops.Permute.apply(self, tuple(dims))
+        axes = tuple(self._dim(d, "permute") for d in dims)  # non-negative, once: backward inverts
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} dims "
+                             f"of a tensor of shape {self.shape}")
+        return ops.Permute.apply(self, axes)
 
     def _dim(self, dim: int, name: str) -> int:
         """dim in [-ndim, ndim) as a non-negative index, else an IndexError naming the call."""
+        if not _is_int(dim):
+            raise TypeError(f"{name}: dim must be an int, got {dim!r}")
         n = max(self.data.ndim, 1)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
         if not -n <= dim < n:
             raise IndexError(f"{name}: dim {dim} is out of range for a tensor of shape "
@@ -529,9 +558,17 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def _size(size: tuple) -> tuple[int, ...]:
-    if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
-        return tuple(size[0])
+def _size(size: tuple, name: str) -> tuple[int, ...]:
+    """`f(2, 3)` or `f((2, 3))` as a shape, checked: non-negative ints (PyTorch's rules)."""
+    if len(size) == 1 and not _is_int(size[0]):
+        size = size[0]
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"{name}: size must be ints, got {size!r} ({type(size).__name__})")
+    for s in size:
+        if not _is_int(s):
+            raise TypeError(f"{name}: size must be ints, got {s!r} ({type(s).__name__})")
+    if any(s < 0 for s in size):
+        raise ops.OpError(f"{name}: size must be non-negative, got {tuple(size)}")
     return tuple(size)
 
 
@@ -541,31 +578,30 @@ def _float_dtype(dtype: Any) -> np.dtype:
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: `tg.zeros(2, 3)` or `tg.zeros((2, 3))`."""
-    return Tensor(np.zeros(_size(size), _float_dtype(dtype)), requires_grad)
+    return Tensor(np.zeros(_size(size, "zeros"), _float_dtype(dtype)), requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return Tensor(np.ones(_size(size), _float_dtype(dtype)), requires_grad)
+    return Tensor(np.ones(_size(size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
 def full(size: Any, fill_value: float, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor filled with one value."""
-    shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-    return Tensor(np.full(shape, fill_value, _float_dtype(dtype)), requires_grad)
+    return Tensor(np.full(_size((size,), "full"), fill_value, _float_dtype(dtype)), requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the library generator (see `tg.manual_seed`)."""
     dt = _float_dtype(dtype)
-    return Tensor(_rng.generator().standard_normal(_size(size), dtype=dt), requires_grad)
+    return Tensor(_rng.generator().standard_normal(_size(size, "randn"), dtype=dt), requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1) from the library generator."""
     dt = _float_dtype(dtype)
-    return Tensor(_rng.generator().random(_size(size), dtype=dt), requires_grad)
+    return Tensor(_rng.generator().random(_size(size, "rand"), dtype=dt), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
@@ -577,6 +613,16 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     """
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"arange: {name} must be a number, got {v!r} ({type(v).__name__})")
+        if not math.isfinite(v):
+            raise ops.OpError(f"arange: {name} is {v}; start, end and step must be finite")
+    if step == 0:
+        raise ops.OpError("arange: step must be nonzero")
+    if (end - start) * step < 0:  # PyTorch refuses what numpy silently makes empty
+        raise ops.OpError(f"arange: the range {start} to {end} is inconsistent with step {step} "
+                          "(the step's sign must be that of end - start)")
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
     dt = dtype if dtype is not None else (np.int64 if is_int else _default_dtype)
     return Tensor(np.arange(start, end, step, dtype=dt))
@@ -602,12 +648,25 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     >>> tg.cat([tg.ones(1, 2), tg.zeros(2, 2)]).shape
     (3, 2)
     """
-    return ops.Cat.apply(dim, *tensors)
+    return ops.Cat.apply(dim, *_tensors(tensors, "cat"))
+
+
+def _tensors(tensors: Any, name: str) -> list[Any]:
+    """The Tensors (or numpy arrays, taken as constants) to join, as PyTorch checks them."""
+    if isinstance(tensors, (Tensor, np.ndarray)):
+        raise TypeError(f"{name}: expected a sequence of Tensors, got one "
+                        f"{type(tensors).__name__} (wrap it in a list: [t])")
+    tensors = list(tensors)
+    for i, t in enumerate(tensors):
+        if not isinstance(t, (Tensor, np.ndarray)):
+            raise TypeError(f"{name}: expected a sequence of Tensors, element {i} is a "
+                            f"{type(t).__name__}")
+    return tensors
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join along a new dim (all shapes equal)."""
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in _tensors(tensors, "stack")]
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors need the same shape, got {sorted(shapes)}")

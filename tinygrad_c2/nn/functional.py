@@ -213,10 +213,11 @@ class CrossEntropy(Function):
                           f"probabilities, got dtype {target.dtype}")
         # -log softmax(z)_j = logsumexp(z) - z_j, with z shifted by its row max for stability
         shifted = z - max_keepdims(z, 1)
-        p = np.exp(shifted)
-        total = p.sum(axis=1, keepdims=True)
-        lse = np.log(total)  # (n, 1): logsumexp of the shifted row
-        p /= total  # the softmax, which backward needs
+        with np.errstate(under="ignore"):  # a far-below-max logit's probability is 0: correct
+            p = np.exp(shifted)
+            total = p.sum(axis=1, keepdims=True)
+            lse = np.log(total)  # (n, 1): logsumexp of the shifted row
+            p /= total  # the softmax, which backward needs
         rows = np.arange(n) if index else None
         if index:
             losses = lse[:, 0] - shifted[rows, target]
@@ -285,7 +286,7 @@ class BCE(Function):
             raise OpError(f"binary_cross_entropy: inputs must be probabilities in [0, 1], got "
                           f"values from {p.min()} to {p.max()} (use "
                           "binary_cross_entropy_with_logits for raw scores)")
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", under="ignore"):  # log(0) is clamped below
             log_p = np.maximum(np.log(p), -100.0)
             log_q = np.maximum(np.log1p(-p), -100.0)
         ctx.reduction = reduction
@@ -311,7 +312,8 @@ class BCEWithLogits(Function):
         # NOTE: softplus(z) = max(z, 0) + log1p(e^-|z|): no overflow at +-1000, and for a
         # well-classified example the large terms cancel exactly, so a loss of 1e-14 keeps its
         # digits (logaddexp(0, z) - y z would lose them).
-        t = np.log1p(np.exp(-np.abs(z)))
+        with np.errstate(under="ignore"):  # e^-|z| of a confident logit is 0: correct
+            t = np.log1p(np.exp(-np.abs(z)))
         if pos_weight is None:
             lw = None
             losses = np.maximum(z, 0) - z * y

@@ -137,8 +137,11 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._update_group(group)
+        # NOTE: g*g of a tiny gradient (1e-30 in float32) underflows to 0, the correct value;
+        # PyTorch never reports it, so neither does a step under np.errstate(all="raise").
+        with np.errstate(under="ignore"):
+            for group in self.param_groups:
+                self._update_group(group)
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
