@@ -16,17 +16,18 @@ import itertools
 import json
 import math
 import numbers
+import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import BrokenExecutor, Executor, Future, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .executors import run_trial
+from .executors import process_executor, run_trial
 from .spaces import Choice, Grid, Space, parse_space
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
 
 SEED_KEY = "seed"
 """The key under which the objective finds its trial seed in `config`."""
+LOST_PREFIX = "executor: "
+"""How the error of a trial that the executor never ran to the end begins."""
 
 Objective = Callable[[dict], Mapping[str, Any]]
 Progress = bool | Callable[[dict, int, int], None]
@@ -163,10 +166,10 @@ def _make_record(job: Job, outcome: dict, metric: str) -> dict:
             "duration": outcome["duration"]}
 
 
-def _failed_outcome(exc: BaseException) -> dict:
+def _failed_outcome(exc: BaseException, note: str = "") -> dict:
     """A trial the executor itself could not run (pickling, a dead worker, ...)."""
     trace = "".join(traceback.format_exception(exc))
-    return {"metrics": {}, "error": f"executor: {type(exc).__name__}: {exc}",
+    return {"metrics": {}, "error": f"{LOST_PREFIX}{type(exc).__name__}: {exc}{note}",
             "traceback": trace, "duration": float("nan")}
 
 
@@ -188,35 +191,221 @@ def _sampled_jobs(space: Mapping[str, Any], seed: int, trials: range, round_inde
     return jobs
 
 
-def _run(objective: Objective, jobs: list[Job], metric: str,
-         executor: Executor | None, progress: Progress) -> list[dict]:
-    """Run the jobs (trial, round, seed, config) and return their records in trial order."""
-    report = _print_progress(metric) if progress is True else (progress or None)
-    records: list[dict] = []
+class _Journal:
+    """The trials of a search as JSON lines, one appended (flushed and fsynced) per finished
+    trial, so a killed search loses at most the trials that were running.
 
-    def finish(job: Job, outcome: dict) -> None:
-        records.append(_make_record(job, outcome, metric))
-        if report is not None:
-            report(records[-1], len(records), len(jobs))
+    The first line describes the search; resuming checks it against the search being run
+    and takes the trials recorded there instead of running them again. Lines are Python's
+    JSON (NaN allowed), so a restored record equals the one written.
+    """
 
-    if executor is None:
+    def __init__(self, path: str | Path, header: dict, resume: bool, where: str) -> None:
+        self.path = Path(path)
+        self.done: dict[int, dict] = {}
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if exists and not resume:
+            raise ValueError(f"{where}: the journal {self.path} already holds a search; pass "
+                             "resume=True to continue it, or give another file")
+        if exists:
+            self._read(header, where)
+            self.file = self.path.open("a")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = self.path.open("w")
+            self._append(header)
+
+    def _read(self, header: dict, where: str) -> None:
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        complete = len(data) - len(lines[-1])  # bytes up to the last newline
+        # NOTE: a kill in the middle of a write leaves a partial last line: it is dropped
+        # (that trial runs again) and cut off, so the next line does not run into it.
+        if lines[-1]:
+            with self.path.open("r+b") as f:
+                f.truncate(complete)
+        rows = []
+        for number, line in enumerate(lines[:-1], start=1):
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(f"{where}: {self.path} line {number} is not a JSON record "
+                                 f"({exc}); it is not a journal written by tg.tune") from None
+        if not rows:
+            raise ValueError(f"{where}: {self.path} has no complete header line")
+        found = rows[0]
+        for key, value in header.items():
+            if json.loads(json.dumps(value)) != found.get(key):
+                raise ValueError(f"{where}: {self.path} holds another search ({key} "
+                                 f"{found.get(key)!r} there, {value!r} here); resume with "
+                                 "the same arguments or give another file")
+        self.done = {record["trial"]: record for record in rows[1:]}
+
+    def _append(self, row: dict) -> None:
+        self.file.write(json.dumps(row) + "\n")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def write(self, record: dict) -> None:
+        try:
+            self._append(record)
+        except TypeError as exc:
+            raise TypeError(f"journal {self.path}: trial {record['trial']}'s record cannot be "
+                            f"written as JSON ({exc}); return plain numbers, strings and lists"
+                            ) from None
+
+    def restore(self, job: Job) -> dict | None:
+        """The journal's record of this job, or None if the trial has not finished yet."""
+        trial, round_index, trial_seed, config = job
+        record = self.done.get(trial)
+        if record is None:
+            return None
+        if (record["round"], record["seed"]) != (round_index, trial_seed) or \
+                record["config"] != json.loads(json.dumps(config)):
+            raise ValueError(f"resume: trial {trial} in {self.path} has config "
+                             f"{record['config']} (round {record['round']}), but this search "
+                             f"samples {config} (round {round_index}); the journal belongs to "
+                             "another search")
+        return {**record, "config": config}  # the sampled values keep their Python types
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Runner:
+    """Runs the jobs of one search: here, on the executor given, or on a process pool of its
+    own; journals every finished trial and retries trials whose worker process died.
+
+    Retry policy: a trial whose objective raised is a result (recorded, never re-run: with
+    its seed it would raise again). A trial lost because its worker process died (the
+    executor raises BrokenExecutor: killed, out of memory, a crash in native code) is run
+    again on a fresh pool, up to `retries` times; the last retry runs the lost trials one at
+    a time, so a trial that kills its worker every time cannot take the others with it. An
+    executor given by the caller cannot be re-created: its lost trials are recorded failed.
+    """
+
+    def __init__(self, objective: Objective, metric: str, executor: Executor | None,
+                 workers: int | None, retries: int, progress: Progress,
+                 journal: _Journal | None) -> None:
+        self.objective, self.metric, self.retries = objective, metric, retries
+        self.workers, self.journal = workers, journal
+        self.executor = process_executor(workers) if workers is not None else executor
+        self.report = _print_progress(metric) if progress is True else (progress or None)
+        self.say = progress is True
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.workers is not None and self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.journal is not None:
+            self.journal.close()
+
+    def _renew_pool(self) -> None:
+        assert self.workers is not None and self.executor is not None
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = process_executor(self.workers)
+
+    def run(self, jobs: list[Job]) -> list[dict]:
+        """Run the jobs (trial, round, seed, config) and return their records in trial order."""
+        records: list[dict] = []
+
+        def finish(job: Job, outcome: dict) -> None:
+            records.append(_make_record(job, outcome, self.metric))
+            if self.journal is not None and not _is_lost(records[-1]):
+                self.journal.write(records[-1])  # a lost trial has no result: resume reruns it
+            if self.report is not None:
+                self.report(records[-1], len(records), len(jobs))
+
+        todo = []
         for job in jobs:
-            finish(job, run_trial(objective, {**job[3], SEED_KEY: job[2]}))
-    else:
-        futures = {_submit(executor, objective, {**job[3], SEED_KEY: job[2]}): job
-                   for job in jobs}
+            restored = self.journal.restore(job) if self.journal is not None else None
+            if restored is None:
+                todo.append(job)
+            else:
+                records.append(restored)
+        if self.say and len(todo) < len(jobs):
+            print(f"resumed {len(jobs) - len(todo)} finished trials from {self.journal.path}",
+                  file=sys.stderr, flush=True)
+        if self.executor is None:
+            for job in todo:
+                finish(job, run_trial(self.objective, {**job[3], SEED_KEY: job[2]}))
+        else:
+            self._run_on_executor(todo, finish)
+        return sorted(records, key=lambda r: r["trial"])
+
+    def _run_on_executor(self, todo: list[Job], finish: Callable[[Job, dict], None]) -> None:
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            if self.workers is not None and last and attempt > 0:
+                lost = self._one_at_a_time(todo, finish)
+            else:
+                lost = self._together(todo, finish)
+            if not lost:
+                return
+            if self.workers is None:
+                note = (" (a worker process died and broke the executor; tune cannot re-create "
+                        "an executor it was given: pass workers=N instead, so that tune "
+                        "retries such trials on a fresh pool)")
+                break
+            if last:
+                note = (f" (its worker process died; run {attempt + 1} times, the last time "
+                        "alone)" if attempt > 0 else " (its worker process died; retries=0)")
+                break
+            self._renew_pool()
+            todo = [job for job, _ in lost]
+            if self.say:
+                how = "one at a time" if attempt + 1 == self.retries else "on a fresh pool"
+                print(f"{len(todo)} trials lost to a dead worker process "
+                      f"({', '.join(str(job[0]) for job in todo)}): running them again {how} "
+                      f"(retry {attempt + 1} of {self.retries})", file=sys.stderr, flush=True)
+        for job, exc in lost:
+            finish(job, _failed_outcome(exc, note))
+
+    def _outcome(self, future: Future) -> dict | BrokenExecutor:
+        try:
+            return future.result()
+        except BrokenExecutor as exc:  # the worker died: the trial never finished
+            return exc
+        except Exception as exc:  # cannot be pickled, cancelled, ...: would fail again
+            return _failed_outcome(exc)
+
+    def _together(self, todo: list[Job], finish: Callable[[Job, dict], None]
+                  ) -> list[tuple[Job, BrokenExecutor]]:
+        assert self.executor is not None
+        futures = {_submit(self.executor, self.objective, {**job[3], SEED_KEY: job[2]}): job
+                   for job in todo}
+        lost = []
         try:
             for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except Exception as exc:
-                    outcome = _failed_outcome(exc)
-                finish(futures[future], outcome)
+                outcome = self._outcome(future)
+                if isinstance(outcome, BrokenExecutor):
+                    lost.append((futures[future], outcome))
+                else:
+                    finish(futures[future], outcome)
         except BaseException:  # Ctrl-C: do not leave the rest of the search queued
             for future in futures:
                 future.cancel()
             raise
-    return sorted(records, key=lambda r: r["trial"])
+        return sorted(lost, key=lambda pair: pair[0][0])
+
+    def _one_at_a_time(self, todo: list[Job], finish: Callable[[Job, dict], None]
+                       ) -> list[tuple[Job, BrokenExecutor]]:
+        lost = []
+        for job in todo:
+            outcome = self._outcome(_submit(self.executor, self.objective,
+                                            {**job[3], SEED_KEY: job[2]}))
+            if isinstance(outcome, BrokenExecutor):  # this trial, alone, killed its worker
+                lost.append((job, outcome))
+                self._renew_pool()
+            else:
+                finish(job, outcome)
+        return lost
+
+
+def _is_lost(record: dict) -> bool:
+    return record["error"] is not None and record["error"].startswith(LOST_PREFIX)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +468,12 @@ class SearchResult:
     def failed(self) -> list[dict]:
         """The records of trials that raised (or returned no usable metric)."""
         return [r for r in self.records if r["error"] is not None]
+
+    @property
+    def lost(self) -> list[dict]:
+        """The failed trials that never ran to the end: their worker process died (after the
+        retries) or the executor could not send them. Not results: `resume` runs them again."""
+        return [r for r in self.records if _is_lost(r)]
 
     def ranked(self) -> list[dict]:
         """Succeeded trials, best first (NaN metrics, such as diverged runs, last)."""
@@ -406,6 +601,34 @@ class SearchResult:
         return "\n".join([title, best_line, self.table()])
 
 
+def _open_runner(where: str, objective: Objective, method: str, space: Mapping[str, Any],
+                 seed: object, search: dict, *, metric: str, mode: str,
+                 executor: Executor | None, workers: int | None, retries: int,
+                 progress: Progress, journal: str | Path | None, resume: bool
+                 ) -> tuple[int, _Runner]:
+    """Check the arguments every search shares; return the search seed and its runner."""
+    if executor is not None and workers is not None:
+        raise ValueError(f"{where}: give executor or workers, not both")
+    if workers is not None:
+        workers = _check_count(workers, "workers", where)
+    if isinstance(retries, bool) or not isinstance(retries, numbers.Integral) or retries < 0:
+        raise ValueError(f"{where}: retries must be an integer >= 0, got {retries!r}")
+    if resume and journal is None:
+        raise ValueError(f"{where}: resume=True needs the journal file of the search to continue")
+    if seed is None and resume and Path(journal).exists():  # the journal knows the seed drawn
+        try:
+            seed = json.loads(Path(journal).read_text().split("\n", 1)[0])["seed"]
+        except (ValueError, KeyError, TypeError):
+            pass  # _Journal reports the bad file below
+    seed = _resolve_seed(seed, where)
+    log = None
+    if journal is not None:
+        header = {"journal": "tinygrad_c2.tune", "method": method, "metric": metric,
+                  "mode": mode, "seed": seed, "space": _describe_space(space), **search}
+        log = _Journal(journal, header, resume, where)
+    return seed, _Runner(objective, metric, executor, workers, int(retries), progress, log)
+
+
 # ---------------------------------------------------------------------------------------------
 # searches
 
@@ -419,16 +642,29 @@ def random_search(
     metric: str,
     mode: str,
     executor: Executor | None = None,
+    workers: int | None = None,
+    retries: int = 2,
+    journal: str | Path | None = None,
+    resume: bool = False,
     progress: Progress = True,
 ) -> SearchResult:
     """Run `n_trials` trials at random points of `space` and tabulate them.
 
     `objective(config)` gets the sampled hyperparameters plus `config["seed"]` and returns a
     dict holding at least `metric` (a dev-set number; `mode` 'max' or 'min' says which way
-    is better). `executor` is any concurrent.futures.Executor (None runs here, one after the
-    other). `progress` prints a line per finished trial to stderr (or give a callable
-    `(record, done, total)`). The course's point: a grid of k x k tries only k values of the
+    is better). The course's point: a grid of k x k tries only k values of the
     hyperparameter that matters; k*k random trials try k*k of them.
+
+    Where trials run: here, one after the other (the default); on `workers` processes of a
+    pool the search owns (each worker's BLAS on one thread, the pool re-created when a worker
+    dies); or on `executor`, any concurrent.futures.Executor (a Dask cluster's, your own
+    pool). A trial whose worker process died is run again up to `retries` times (the last
+    time alone); a trial whose objective raised is a result and is not re-run. Still-lost
+    trials are in `result.lost`.
+    `journal` is a file to which every finished trial is appended as it completes; with
+    `resume=True` a search continues from it: recorded trials are not run again and the
+    result equals an uninterrupted search's. `progress` prints a line per finished trial to
+    stderr (or give a callable `(record, done, total)`).
 
     >>> from tinygrad_c2.tune import LogUniform
     >>> result = random_search(lambda c: {"dev_loss": (math.log10(c["lr"]) + 2) ** 2},
@@ -441,9 +677,12 @@ def random_search(
     _check_common(metric, mode, where)
     space = _check_space(space, where)
     n_trials = _check_count(n_trials, "n_trials", where)
-    seed = _resolve_seed(seed, where)
-    records = _run(objective, _sampled_jobs(space, seed, range(n_trials), 0), metric, executor,
-                   progress)
+    seed, runner = _open_runner(where, objective, "random", space, seed, {"n_trials": n_trials},
+                                metric=metric, mode=mode, executor=executor, workers=workers,
+                                retries=retries, progress=progress, journal=journal,
+                                resume=resume)
+    with runner:
+        records = runner.run(_sampled_jobs(space, seed, range(n_trials), 0))
     return SearchResult("random", metric, mode, seed, [space], records)
 
 
@@ -455,13 +694,18 @@ def grid_search(
     metric: str,
     mode: str,
     executor: Executor | None = None,
+    workers: int | None = None,
+    retries: int = 2,
+    journal: str | Path | None = None,
+    resume: bool = False,
     progress: Progress = True,
 ) -> SearchResult:
     """Try every combination of the Grid / Choice / list values in `space` (for comparison).
 
     Continuous spaces give evenly spaced points on their own scale with `.grid(k)`, e.g.
     `{"lr": LogUniform(1e-4, 1e-1).grid(4), "act": ["relu", "tanh"]}`: 8 trials. Trial
-    seeds come from `seed` as in `random_search`.
+    seeds come from `seed`, and `executor`, `workers`, `retries`, `journal` and `resume`
+    work, as in `random_search`.
 
     >>> from tinygrad_c2.tune import Uniform
     >>> result = grid_search(lambda c: {"acc": c["a"] * c["b"]},
@@ -473,7 +717,6 @@ def grid_search(
     where = "grid_search"
     _check_common(metric, mode, where)
     space = _check_space(space, where, lists_as_grid=True)
-    seed = _resolve_seed(seed, where)
     axes: list[list[Any]] = []
     for name, s in space.items():
         if isinstance(s, (Grid, Choice)):
@@ -483,11 +726,15 @@ def grid_search(
                             f"use {type(s).__name__}(...).grid(k) or a list")
         else:
             axes.append([s])
+    seed, runner = _open_runner(where, objective, "grid", space, seed, {}, metric=metric,
+                                mode=mode, executor=executor, workers=workers, retries=retries,
+                                progress=progress, journal=journal, resume=resume)
     jobs = []
     for i, values in enumerate(itertools.product(*axes)):
         _, trial_seed = sample_config({}, seed, i)
         jobs.append((i, 0, trial_seed, dict(zip(space, values, strict=True))))
-    records = _run(objective, jobs, metric, executor, progress)
+    with runner:
+        records = runner.run(jobs)
     return SearchResult("grid", metric, mode, seed, [space], records)
 
 
@@ -508,6 +755,10 @@ def coarse_to_fine(
     zoom: float = 0.5,
     keep: float = 0.25,
     executor: Executor | None = None,
+    workers: int | None = None,
+    retries: int = 2,
+    journal: str | Path | None = None,
+    resume: bool = False,
     progress: Progress = True,
 ) -> SearchResult:
     """Random search in rounds, each zoomed in around the best trials so far.
@@ -519,6 +770,7 @@ def coarse_to_fine(
     options those trials used. So each round's space lies inside the previous one and holds
     the best point found so far. Trial ids run on across rounds (round r has ids
     r*trials_per_round ...), so seeds never repeat. `result.spaces[r]` is round r's space.
+    `executor`, `workers`, `retries`, `journal` and `resume` work as in `random_search`.
 
     >>> from tinygrad_c2.tune import LogUniform
     >>> result = coarse_to_fine(lambda c: {"dev_loss": (math.log10(c["lr"]) + 2) ** 2},
@@ -536,26 +788,31 @@ def coarse_to_fine(
         raise ValueError(f"{where}: keep must be a fraction in (0, 1], got {keep!r}")
     if isinstance(zoom, bool) or not isinstance(zoom, numbers.Real) or not 0 < zoom <= 1:
         raise ValueError(f"{where}: zoom must be a fraction in (0, 1], got {zoom!r}")
-    seed = _resolve_seed(seed, where)
+    search = {"rounds": rounds, "trials_per_round": per_round, "zoom": zoom, "keep": keep}
+    seed, runner = _open_runner(where, objective, "coarse-to-fine", current, seed, search,
+                                metric=metric, mode=mode, executor=executor, workers=workers,
+                                retries=retries, progress=progress, journal=journal,
+                                resume=resume)
     n_keep = max(1, math.ceil(keep * per_round))
     records: list[dict] = []
     spaces: list[dict[str, Any]] = []
-    for round_index in range(rounds):
-        if round_index > 0:
-            # NaN metrics (diverged runs) never steer the zoom; the best point is always in
-            # the current space, so `top` is never empty once any trial has succeeded.
-            candidates = [r for r in _ranked(records, metric, mode)
-                          if math.isfinite(_metric_value(r, metric)) and _in_space(r, current)]
-            top = candidates[:n_keep]
-            if top:
-                current = {name: s.narrow([r["config"][name] for r in top], zoom=zoom)
-                           if isinstance(s, Space) else s for name, s in current.items()}
-        spaces.append(current)
-        if progress is True:
-            print(f"round {round_index + 1}/{rounds}: "
-                  + "  ".join(f"{n}={s!r}" for n, s in current.items() if isinstance(s, Space)),
-                  file=sys.stderr, flush=True)
-        trials = range(round_index * per_round, (round_index + 1) * per_round)
-        jobs = _sampled_jobs(current, seed, trials, round_index)
-        records += _run(objective, jobs, metric, executor, progress)
+    with runner:
+        for round_index in range(rounds):
+            if round_index > 0:
+                # NaN metrics (diverged runs) never steer the zoom; the best point is always in
+                # the current space, so `top` is never empty once any trial has succeeded.
+                candidates = [r for r in _ranked(records, metric, mode)
+                              if math.isfinite(_metric_value(r, metric))
+                              and _in_space(r, current)]
+                top = candidates[:n_keep]
+                if top:
+                    current = {name: s.narrow([r["config"][name] for r in top], zoom=zoom)
+                               if isinstance(s, Space) else s for name, s in current.items()}
+            spaces.append(current)
+            if progress is True:
+                print(f"round {round_index + 1}/{rounds}: " + "  ".join(
+                    f"{n}={s!r}" for n, s in current.items() if isinstance(s, Space)),
+                    file=sys.stderr, flush=True)
+            trials = range(round_index * per_round, (round_index + 1) * per_round)
+            records += runner.run(_sampled_jobs(current, seed, trials, round_index))
     return SearchResult("coarse-to-fine", metric, mode, seed, spaces, records)
