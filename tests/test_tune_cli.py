@@ -256,7 +256,7 @@ def test_tune_exits_non_zero_and_names_the_trial_whose_worker_always_dies(tmp_pa
     assert "BrokenProcessPool" in run.stderr and f"--resume --out {out}" in run.stderr
     result = SearchResult.from_json(out / "results.json")
     assert [r["trial"] for r in result.lost] == [3] and len(result.failed) == 1
-    assert "run 2 times, the last time alone" in result.lost[0]["error"]
+    assert "lost 2 times, the last time running alone" in result.lost[0]["error"]
 
 
 def test_resume_needs_the_folder_and_the_same_flags(tmp_path):

@@ -106,7 +106,7 @@ def test_a_trial_that_always_kills_its_worker_is_lost_after_the_retries_alone():
     assert [r["trial"] for r in got.lost] == [1] and got.failed == got.lost
     error = got.lost[0]["error"]
     assert error.startswith("executor: BrokenProcessPool: ")
-    assert error.endswith("(its worker process died; run 3 times, the last time alone)")
+    assert error.endswith("(its worker process died; lost 3 times, the last time running alone)")
     # the last retry runs each lost trial alone, so the other seven all finished
     for r in got.records[:1] + got.records[2:]:
         assert r["metrics"] == bowl({**r["config"], "seed": r["seed"]})

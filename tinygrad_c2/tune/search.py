@@ -336,30 +336,28 @@ class _Runner:
         return sorted(records, key=lambda r: r["trial"])
 
     def _run_on_executor(self, todo: list[Job], finish: Callable[[Job, dict], None]) -> None:
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            if self.workers is not None and last and attempt > 0:
-                lost = self._one_at_a_time(todo, finish)
-            else:
-                lost = self._together(todo, finish)
-            if not lost:
-                return
-            if self.workers is None:
-                note = (" (a worker process died and broke the executor; tune cannot re-create "
-                        "an executor it was given: pass workers=N instead, so that tune "
-                        "retries such trials on a fresh pool)")
-                break
-            if last:
-                note = (f" (its worker process died; run {attempt + 1} times, the last time "
-                        "alone)" if attempt > 0 else " (its worker process died; retries=0)")
-                break
-            self._renew_pool()
-            todo = [job for job, _ in lost]
-            if self.say:
-                how = "one at a time" if attempt + 1 == self.retries else "on a fresh pool"
-                print(f"{len(todo)} trials lost to a dead worker process "
-                      f"({', '.join(str(job[0]) for job in todo)}): running them again {how} "
-                      f"(retry {attempt + 1} of {self.retries})", file=sys.stderr, flush=True)
+        """Run the jobs on the executor, re-running those lost to a dead worker (see above)."""
+        lost = self._together(todo, finish)
+        if self.workers is None:  # the caller's executor: tune cannot make a new one
+            note = (" (a worker process died and broke the executor; tune cannot re-create an "
+                    "executor it was given: pass workers=N instead, so that tune retries such "
+                    "trials on a fresh pool)")
+        else:
+            for retry in range(1, self.retries + 1):
+                if not lost:
+                    break
+                alone = retry == self.retries
+                todo = [job for job, _ in lost]
+                if self.say:
+                    print(f"{len(todo)} trials lost to a dead worker process "
+                          f"({', '.join(str(job[0]) for job in todo)}): running them again "
+                          f"{'one at a time' if alone else 'on a fresh pool'} (retry {retry} "
+                          f"of {self.retries})", file=sys.stderr, flush=True)
+                self._renew_pool()
+                lost = self._one_at_a_time(todo, finish) if alone else \
+                    self._together(todo, finish)
+            note = (f" (its worker process died; lost {self.retries + 1} times, the last time "
+                    "running alone)" if self.retries else " (its worker process died; retries=0)")
         for job, exc in lost:
             finish(job, _failed_outcome(exc, note))
 
