@@ -201,7 +201,7 @@ def test_a_killed_tune_command_resumes_to_the_uninterrupted_result(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not (journal.exists() and len(journal.read_text().splitlines()) >= 1 + 2):
+        while not (journal.exists() and journal.read_text().count("\n") >= 1 + 2):
             assert process.poll() is None, process.stderr.read().decode()
             assert time.monotonic() < deadline, "no trial finished in 120 s"
             time.sleep(0.01)
@@ -211,7 +211,7 @@ def test_a_killed_tune_command_resumes_to_the_uninterrupted_result(tmp_path):
     finally:
         process.kill()
         process.stderr.close()
-    finished = len(journal.read_text().splitlines()) - 1
+    finished = journal.read_text().count("\n") - 1  # complete lines after the header
     assert 2 <= finished < 8 and not (out / "results.json").exists()
     resumed = subprocess.run(command(*SLOW, "--out", str(out), "--resume"), env=environment(),
                              capture_output=True, text=True, timeout=180)
