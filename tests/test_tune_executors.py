@@ -190,3 +190,18 @@ def test_a_dask_cluster_survives_a_worker_killed_mid_search(tmp_path, dask_clust
     assert (tmp_path / f"killed-{space['kill_seed']}").exists(), "trial 2 must have killed"
     expected = random_search(bowl_killing_its_worker, space, 6, seed=5, **QUIET)
     assert not got.failed and comparable(got) == comparable(expected)
+
+
+def test_coarse_to_fine_stops_at_a_round_with_lost_trials_and_resume_completes_it(tmp_path):
+    space = killer_space(str(tmp_path / "markers"), seed=6, trial=2)
+    (tmp_path / "markers").mkdir()
+    search = {"rounds": 2, "trials_per_round": 4, "seed": 6, "workers": 1, "retries": 0,
+              "journal": tmp_path / "trials.jsonl", **QUIET}
+    first = coarse_to_fine(bowl_killing_its_worker, space, **search)
+    assert [r["trial"] for r in first.lost] == [2, 3]  # 3 was queued on the one worker
+    assert len(first.spaces) == 1 and len(first) == 4  # round 2 would zoom on 2 of 4 results
+    got = coarse_to_fine(bowl_killing_its_worker, space, resume=True, **search)
+    expected = coarse_to_fine(bowl_killing_its_worker, space, rounds=2, trials_per_round=4,
+                              seed=6, **QUIET)  # trial 2's marker is there: no kill
+    assert not got.failed and comparable(got) == comparable(expected)
+    assert got.spaces == expected.spaces

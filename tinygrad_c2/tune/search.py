@@ -501,7 +501,9 @@ def coarse_to_fine(
     options those trials used. So each round's space lies inside the previous one and holds
     the best point found so far. Trial ids run on across rounds (round r has ids
     r*trials_per_round ...), so seeds never repeat. `result.spaces[r]` is round r's space.
-    `executor`, `workers`, `retries`, `journal` and `resume` work as in `random_search`.
+    `executor`, `workers`, `retries`, `journal` and `resume` work as in `random_search`; a
+    round with lost trials (see `SearchResult.lost`) ends the search early, since the next
+    round's zoom needs its results: resuming runs them, then the remaining rounds.
 
     >>> from tinygrad_c2.tune import LogUniform
     >>> result = coarse_to_fine(lambda c: {"dev_loss": (math.log10(c["lr"]) + 2) ** 2},
@@ -546,4 +548,13 @@ def coarse_to_fine(
                     file=sys.stderr, flush=True)
             trials = range(round_index * per_round, (round_index + 1) * per_round)
             records += runner.run(_sampled_jobs(current, seed, trials, round_index))
+            lost = [r["trial"] for r in records if is_lost(r)]
+            if lost and round_index + 1 < rounds:
+                # NOTE: the next round would zoom on incomplete results, and a resumed search
+                # (which runs the lost trials first) would then sample other points: stop here.
+                if progress is True:
+                    print(f"stopping after round {round_index + 1}: trials {lost} were lost; "
+                          "resume the search to run them and the remaining rounds",
+                          file=sys.stderr, flush=True)
+                break
     return SearchResult("coarse-to-fine", metric, mode, seed, spaces, records)
