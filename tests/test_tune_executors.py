@@ -160,8 +160,10 @@ def test_run_trial_turns_a_non_dict_result_into_an_error():
 def dask_cluster():
     """A real scheduler and two single-threaded worker processes on 127.0.0.1."""
     distributed = pytest.importorskip("distributed")
+    # NOTE: dashboard_address=None still binds port 8787 (Dask's default), which another
+    # process may hold (a warning, an error here); port 0 takes any free port.
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       host="127.0.0.1", dashboard_address=None,
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                        worker_dashboard_address=None, timeout="60s")
     try:
         yield cluster
