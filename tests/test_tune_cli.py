@@ -4,7 +4,13 @@ import argparse
 import csv
 import json
 import math
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +23,7 @@ from tinygrad_c2.tune import (
     Uniform,
     coarse_to_fine,
     random_search,
+    sample_config,
 )
 from tinygrad_c2.tune._testing import bowl_sometimes_fails
 from tinygrad_c2.tune.cli import TrainObjective, add_tune_command
@@ -161,3 +168,110 @@ def test_json_round_trip_keeps_nan_metrics_as_nan(tmp_path):
     assert [math.isnan(r["metrics"]["dev_loss"]) for r in again.records] == \
         [r["config"]["x"] > 0.5 for r in result.records]
     assert again.best == result.best
+
+
+# --------------------------------------------------------------- killed searches (subprocesses)
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOW = [*TINY, "--epochs", "60", "--early-stopping", "0", "--batch-size", "16",
+        "--lr", "log:1e-3:1", "--trials", "8", "--seed", "1"]
+
+
+def command(*argv):
+    return [sys.executable, "-m", "tinygrad_c2", *argv]
+
+
+def environment(*paths):
+    """This worktree first on the path (also in the workers), then `paths`."""
+    parts = [*map(str, paths), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in parts if p)}
+
+
+def comparable(result):
+    return [{k: v for k, v in r.items() if k != "duration"} for r in result.records]
+
+
+def test_a_killed_tune_command_resumes_to_the_uninterrupted_result(tmp_path):
+    args = parse([*SLOW, "--out", str(tmp_path / "whole")])
+    assert args.handler(args) == 0
+    expected = SearchResult.from_json(tmp_path / "whole" / "results.json")
+    out = tmp_path / "killed"
+    journal = out / "trials.jsonl"
+    process = subprocess.Popen(command(*SLOW, "--out", str(out)), env=environment(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (journal.exists() and journal.read_text().count("\n") >= 1 + 2):
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no trial finished in 120 s"
+            time.sleep(0.01)
+        assert process.poll() is None, "the search ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.stderr.close()
+    finished = journal.read_text().count("\n") - 1  # complete lines after the header
+    assert 2 <= finished < 8 and not (out / "results.json").exists()
+    resumed = subprocess.run(command(*SLOW, "--out", str(out), "--resume"), env=environment(),
+                             capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    got = SearchResult.from_json(out / "results.json")
+    assert comparable(got) == comparable(expected)
+    trials = [json.loads(line)["trial"] for line in journal.read_text().splitlines()[1:]]
+    assert sorted(trials) == list(range(8))  # each trial ran once: none ran again on resume
+
+
+KILLER = '''
+"""Test helper: trial {trial} of the tune command SIGKILLs the worker process that runs it."""
+import os
+import signal
+
+from tinygrad_c2.tune import cli
+
+_train = cli.TrainObjective.__call__
+
+
+def _call(self, config):
+    if config["seed"] == {seed}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _train(self, config)
+
+
+cli.TrainObjective.__call__ = _call
+'''
+
+
+def test_tune_exits_non_zero_and_names_the_trial_whose_worker_always_dies(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()  # sitecustomize runs at the start of every Python process: the workers too
+    kill_seed = sample_config({}, 1, 3)[1]
+    (site / "sitecustomize.py").write_text(KILLER.format(trial=3, seed=kill_seed))
+    out = tmp_path / "out"
+    run = subprocess.run(command(*TINY, "--lr", "log:1e-3:1", "--trials", "6", "--seed", "1",
+                                 "--workers", "2", "--retries", "1", "--out", str(out)),
+                         env=environment(site), capture_output=True, text=True, timeout=180)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 of 6 trials lost, never finished:\n  trial 3: lr=" in run.stderr
+    assert "BrokenProcessPool" in run.stderr and f"--resume --out {out}" in run.stderr
+    result = SearchResult.from_json(out / "results.json")
+    assert [r["trial"] for r in result.lost] == [3] and len(result.failed) == 1
+    assert "lost 2 times, the last time running alone" in result.lost[0]["error"]
+
+
+def test_resume_needs_the_folder_and_the_same_flags(tmp_path):
+    argv = [*TINY, "--lr", "log:1e-3:1", "--trials", "2", "--out", str(tmp_path)]
+    args = parse(argv)
+    assert args.handler(args) == 0
+    args = parse(argv)
+    with pytest.raises(ValueError, match=r"already holds a search \(trials.jsonl\): pass "
+                                         "--resume"):
+        args.handler(args)
+    args = parse([*argv, "--resume", "--epochs", "4"])
+    with pytest.raises(ValueError, match=r"holds a search with other flags \(--epochs 3 -> 4\)"):
+        args.handler(args)
+    args = parse([*argv[:-2], "--resume"])
+    with pytest.raises(ValueError, match="--resume needs --out DIR"):
+        args.handler(args)
+    args = parse([*argv, "--resume", "--workers", "2"])  # where it runs may change
+    assert args.handler(args) == 0

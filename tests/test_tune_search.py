@@ -271,3 +271,79 @@ def test_sample_config_passes_constants_through():
     config, seed = sample_config({"lr": LogUniform(1e-3, 1e-2), "act": "relu"}, 0, 7)
     assert config["act"] == "relu" and 1e-3 <= config["lr"] <= 1e-2
     assert (config, seed) == sample_config({"lr": LogUniform(1e-3, 1e-2), "act": "relu"}, 0, 7)
+
+
+class StopAfter:
+    """An objective that stops the search (Ctrl-C) when it is called for the `n`-th time,
+    and counts the trials it ran."""
+
+    def __init__(self, n=None):
+        self.n, self.calls = n, []
+
+    def __call__(self, config):
+        self.calls.append(config["seed"])
+        if len(self.calls) == self.n:
+            raise KeyboardInterrupt
+        return bowl_sometimes_fails(config)
+
+
+C2F = {"rounds": 3, "trials_per_round": 5, "seed": 1, **QUIET}
+
+
+def test_a_search_stopped_midway_resumes_to_the_uninterrupted_result(tmp_path):
+    journal = tmp_path / "trials.jsonl"
+    expected = coarse_to_fine(StopAfter(), SPACE, **C2F)
+    assert expected.failed, "objective errors are results and must be journaled too"
+    with pytest.raises(KeyboardInterrupt):  # in round 2: the zoom needs round 1 from the journal
+        coarse_to_fine(StopAfter(8), SPACE, journal=journal, **C2F)
+    assert len(journal.read_text().splitlines()) == 1 + 7  # the header, then 7 finished trials
+    again = StopAfter()
+    got = coarse_to_fine(again, SPACE, journal=journal, resume=True, **C2F)
+    assert len(again.calls) == 15 - 7  # the recorded trials did not run again
+    assert without_durations(got.records) == without_durations(expected.records)
+    assert got.spaces == expected.spaces
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert sorted(r["trial"] for r in lines[1:]) == list(range(15))
+
+
+def test_resume_drops_a_half_written_last_line(tmp_path):
+    journal = tmp_path / "trials.jsonl"
+    expected = random_search(bowl, SPACE, 4, seed=2, journal=journal, **QUIET)
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:3]) + lines[3][:20])  # killed while writing trial 2
+    again = StopAfter()
+    got = random_search(again, SPACE, 4, seed=2, journal=journal, resume=True, **QUIET)
+    assert again.calls == [r["seed"] for r in expected.records[2:]]
+    assert without_durations(got.records) == without_durations(expected.records)
+    assert [json.loads(line)["trial"] for line in journal.read_text().splitlines()[1:]] == \
+        [0, 1, 2, 3]
+
+
+def test_resume_takes_the_seed_from_the_journal_and_keeps_nan_metrics(tmp_path):
+    journal = tmp_path / "trials.jsonl"
+
+    def objective(config):
+        return {"dev_loss": math.nan if config["x"] > 0.5 else config["x"]}
+
+    first = random_search(objective, SPACE, 5, journal=journal, **QUIET)  # a drawn seed
+    again = StopAfter()
+    got = random_search(again, SPACE, 5, journal=journal, resume=True, **QUIET)
+    assert got.seed == first.seed and again.calls == []
+    assert [math.isnan(r["metrics"]["dev_loss"]) for r in got.records] == \
+        [r["config"]["x"] > 0.5 for r in first.records]
+
+
+def test_a_journal_of_another_search_is_refused(tmp_path):
+    journal = tmp_path / "trials.jsonl"
+    random_search(bowl, SPACE, 3, seed=2, journal=journal, **QUIET)
+    with pytest.raises(ValueError, match=r"already holds a search; pass resume=True"):
+        random_search(bowl, SPACE, 3, seed=2, journal=journal, **QUIET)
+    with pytest.raises(ValueError, match=r"holds another search \(seed 2 there, 3 here\)"):
+        random_search(bowl, SPACE, 3, seed=3, journal=journal, resume=True, **QUIET)
+    with pytest.raises(ValueError, match=r"holds another search \(method 'random' there"):
+        grid_search(bowl, {"lr": [0.1, 0.01]}, seed=2, journal=journal, resume=True, **QUIET)
+    with pytest.raises(ValueError, match="resume=True needs the journal file"):
+        random_search(bowl, SPACE, 3, seed=2, resume=True, **QUIET)
+    journal.write_text("not json\n")
+    with pytest.raises(ValueError, match="line 1 is not a JSON record"):
+        random_search(bowl, SPACE, 3, seed=2, journal=journal, resume=True, **QUIET)

@@ -7,11 +7,15 @@ it must live in an importable module, not in a test file or a lambda.
 from __future__ import annotations
 
 import math
+import os
+import signal
 import time
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["bowl", "bowl_sometimes_fails", "lr_only_surface", "slow_bowl"]
+__all__ = ["bowl", "bowl_killing_its_worker", "bowl_sometimes_fails", "lr_only_surface",
+           "slow_bowl"]
 
 
 def bowl(config: dict) -> dict:
@@ -40,6 +44,24 @@ def bowl_sometimes_fails(config: dict) -> dict:
     return bowl(config)
 
 
+def bowl_killing_its_worker(config: dict) -> dict:
+    """`bowl`, but the trial whose seed is config['kill_seed'] SIGKILLs its own process, as
+    the out-of-memory killer would: every time, or only the first time if config['markers']
+    names a folder (the kill leaves a marker file there, so a retry succeeds).
+
+    >>> bowl_killing_its_worker({"lr": 1e-2, "seed": 0, "kill_seed": 1})["dev_loss"] < 1e-2
+    True
+    """
+    if config["seed"] == config["kill_seed"]:
+        marker = Path(config["markers"]) / f"killed-{config['seed']}" \
+            if config.get("markers") else None
+        if marker is None or not marker.exists():
+            if marker is not None:
+                marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+    return bowl(config)
+
+
 def slow_bowl(config: dict) -> dict:
     """`bowl` after a short sleep that depends on the trial seed, so parallel trials finish
     out of order (results must not depend on that order)."""
@@ -59,3 +81,13 @@ def lr_only_surface(config: dict, best_lr: float = 10**-1.7) -> dict:
     lr_term = (math.log10(config["lr"]) - math.log10(best_lr)) ** 2
     eps_term = 1e-4 * (math.log10(config.get("eps", 1e-8)) + 8.0) ** 2
     return {"dev_loss": lr_term + eps_term}
+
+
+def report_blas_threads(config: dict) -> dict:
+    """The threads of the process that runs the trial (after a matrix product, so BLAS has
+    started its pool) and the BLAS thread variables it sees; Linux only (reads /proc)."""
+    a = np.ones((256, 256))
+    a @ a
+    threads = len(os.listdir("/proc/self/task"))
+    return {"dev_loss": 0.0, "threads": threads,
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}

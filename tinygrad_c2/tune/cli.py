@@ -6,14 +6,18 @@
 Each trial trains the MLP of the train command (same data split for every trial: the split
 uses --seed; the model's initialization, dropout and shuffling use the trial seed) and
 reports its dev loss and accuracy. The search runs in this process, on --workers processes
-or on a Dask cluster (--scheduler ADDRESS), and writes results.csv, results.json and
-search.png (the dev metric against each hyperparameter, on its own scale).
+(one BLAS thread each; a trial whose worker dies is retried --retries times on a fresh pool)
+or on a Dask cluster (--scheduler ADDRESS). Every finished trial is appended to
+trials.jsonl at once, so `--resume --out DIR` continues a killed search; at the end it
+writes results.csv, results.json and search.png (the dev metric against each
+hyperparameter, on its own scale). The exit code is 1 if trials stayed lost.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import sys
 import time
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rng import manual_seed
-from .executors import dask_executor, process_executor
+from .executors import dask_executor
 from .search import SEED_KEY, SearchResult, coarse_to_fine, format_config, random_search
 from .spaces import Choice, Grid, IntUniform, Space, parse_space
 
@@ -35,6 +39,10 @@ REAL_FLAGS = ("lr", "beta1", "beta2", "dropout", "l2", "decay_rate")
 INTEGER_FLAGS = ("hidden", "batch_size")
 CATEGORICAL_FLAGS = ("activation", "optimizer", "init", "decay")
 TUNABLE = REAL_FLAGS + INTEGER_FLAGS + CATEGORICAL_FLAGS
+JOURNAL = "trials.jsonl"  # one line per finished trial, written as it finishes
+FLAGS_FILE = "tune-flags.json"  # the flags a resumed search must share with the first run
+# Flags that change where or how the search runs, not what it computes.
+RUN_FLAGS = ("out", "resume", "retries", "workers", "scheduler", "progress", "plots")
 # Which optimizer hyperparameter each beta flag sets (the course's names -> PyTorch's).
 BETA_TARGETS = {"beta1": {"momentum": "beta", "adam": "betas[0]", "adamw": "betas[0]"},
                 "beta2": {"rmsprop": "alpha", "adam": "betas[1]", "adamw": "betas[1]"}}
@@ -47,6 +55,16 @@ def _parse_beta(text: str) -> float:
         value = -1.0
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a beta in [0, 1)")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 0")
     return value
 
 
@@ -134,14 +152,21 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 0.5)")
     search.add_argument("--metric", choices=("dev_accuracy", "dev_loss"),
                         default="dev_accuracy", help="what to optimize (default dev_accuracy)")
+    search.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+                        help="times a trial whose worker process died is run again, the last "
+                             "time alone (default 2; a trial that raises is not retried)")
     where = search.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                       help="processes on this machine (default 1: in this process)")
+                       help="processes on this machine, one BLAS thread each (default 1: in "
+                            "this process)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="a Dask scheduler, e.g. tcp://10.0.0.5:8786 (needs "
                             'pip install "tinygrad_c2[distributed]")')
     search.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="results folder (default runs/tune-<dataset>-<date>-<time>)")
+    search.add_argument("--resume", action="store_true",
+                        help=f"continue the search in --out DIR from DIR/{JOURNAL}: its "
+                             "finished trials are not run again")
     search.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no line per finished trial")
     search.add_argument("--no-plots", dest="plots", action="store_false",
@@ -243,11 +268,38 @@ def _check_betas(args: argparse.Namespace) -> None:
 
 
 def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """A Dask executor for --scheduler; otherwise the search runs here or on its own pool."""
     if args.scheduler:
         return dask_executor(args.scheduler)
-    if args.workers > 1:
-        return process_executor(args.workers)
     return contextlib.nullcontext(None)
+
+
+def _flags_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags that decide the search's results, as JSON values (spaces in their spelling)."""
+    flags = {}
+    for name, value in vars(args).items():
+        if name in RUN_FLAGS or callable(value):
+            continue
+        flags[name] = value.spec() if isinstance(value, Space) else \
+            str(value) if isinstance(value, Path) else value
+    return json.loads(json.dumps(flags))
+
+
+def _prepare_folder(args: argparse.Namespace, out: Path) -> None:
+    """Check that --resume continues a search with the same flags, or that none is there."""
+    flags, saved = _flags_of(args), out / FLAGS_FILE
+    if not args.resume:
+        if (out / JOURNAL).exists():
+            raise ValueError(f"{out} already holds a search ({JOURNAL}): pass --resume to "
+                             "continue it, or choose another --out")
+    elif saved.exists():
+        before = json.loads(saved.read_text())
+        changed = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {flags.get(k)!r}"
+                   for k in sorted(set(before) | set(flags)) if before.get(k) != flags.get(k)]
+        if changed:
+            raise ValueError(f"--resume: {out} holds a search with other flags "
+                             f"({'; '.join(changed)}); resume with the same flags")
+    saved.write_text(json.dumps(flags, indent=1) + "\n")
 
 
 def _write_plot(result: SearchResult, path: Path) -> str | None:
@@ -271,9 +323,12 @@ def cli_tune(args: argparse.Namespace) -> int:
         raise ValueError(f"--zoom must be in (0, 1], got {args.zoom}")
     _check_betas(args)
     mode = "min" if args.metric.endswith("loss") else "max"
+    if args.resume and args.out is None:
+        raise ValueError("--resume needs --out DIR, the folder of the search to continue")
     out = args.out or Path("runs") / f"tune-{args.dataset.split(':')[0]}-" \
                                      f"{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
+    _prepare_folder(args, out)
     where = (f"Dask scheduler {args.scheduler}" if args.scheduler else
              f"{args.workers} processes" if args.workers > 1 else "this process")
     rounds = f"{args.rounds} rounds x " if args.rounds > 1 else ""
@@ -282,7 +337,9 @@ def cli_tune(args: argparse.Namespace) -> int:
     for name, s in space.items():
         print(f"  {name}: {s!r}")
     objective = TrainObjective(args)
-    options = {"metric": args.metric, "mode": mode, "progress": args.progress}
+    options = {"metric": args.metric, "mode": mode, "progress": args.progress,
+               "workers": args.workers if args.workers > 1 and not args.scheduler else None,
+               "retries": args.retries, "journal": out / JOURNAL, "resume": args.resume}
     started = time.perf_counter()
     with _executor(args) as executor:
         if args.rounds == 1:
@@ -302,6 +359,15 @@ def cli_tune(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - started:.1f} s)")
     if note:
         print(f"note: {note}")
+    code = 0
+    if result.lost:  # the search is incomplete: say which trials, and how to finish it
+        print(f"{len(result.lost)} of {len(result)} trials lost, never finished:",
+              file=sys.stderr)
+        for r in result.lost:
+            print(f"  trial {r['trial']}: {format_config(r['config'])}: "
+                  f"{r['error'].splitlines()[0]}", file=sys.stderr)
+        print(f"run it again with --resume --out {out} to run only those", file=sys.stderr)
+        code = 1
     if result.failed and len(result.failed) == len(result.records):
         print("every trial failed; first traceback:\n" + result.failed[0]["traceback"],
               file=sys.stderr)
@@ -312,4 +378,4 @@ def cli_tune(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     print(f"best: {format_config(best['config'])}  (trial {best['trial']}, seed {best['seed']})")
-    return 0
+    return code

@@ -8,17 +8,22 @@ an interactive session).
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing.context import SpawnContext, SpawnProcess
 from time import perf_counter
 from typing import Any
 
 import numpy as np
 
-__all__ = ["dask_executor", "process_executor", "run_trial"]
+__all__ = ["BLAS_THREAD_VARIABLES", "dask_executor", "process_executor", "run_trial"]
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables that OpenBLAS, OpenMP and MKL read, once, when numpy loads them."""
 
 
 def _plain(value: Any) -> Any:
@@ -62,18 +67,70 @@ def run_trial(objective: Callable[[dict], Mapping], config: dict) -> dict:
             "duration": perf_counter() - start}
 
 
-def process_executor(workers: int) -> ProcessPoolExecutor:
+_ENVIRON_LOCK = threading.Lock()
+
+
+class _SpawnProcessWithEnvironment(SpawnProcess):
+    """A "spawn" worker process started with extra environment variables."""
+
+    environment: Mapping[str, str] = {}
+
+    @staticmethod
+    def _Popen(process_obj: _SpawnProcessWithEnvironment) -> Any:
+        # NOTE: a spawned child inherits the environment at the moment it is started, and BLAS
+        # reads its thread count when numpy loads, which happens in the worker before any
+        # initializer runs (it unpickles its task function, importing tinygrad_c2 and numpy).
+        # So the variables are set in this process just while the child is started, then put
+        # back; the lock keeps two pools from interleaving their changes.
+        with _ENVIRON_LOCK:
+            saved = {name: os.environ.get(name) for name in process_obj.environment}
+            os.environ.update(process_obj.environment)
+            try:
+                return SpawnProcess._Popen(process_obj)
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        del os.environ[name]
+                    else:
+                        os.environ[name] = value
+
+
+class _SpawnContextWithEnvironment(SpawnContext):
+    """The "spawn" start method, with `environment` set in every worker it starts."""
+
+    def __init__(self, environment: Mapping[str, str]) -> None:
+        self.environment = dict(environment)
+
+    def Process(self, *args: Any, **kwargs: Any) -> _SpawnProcessWithEnvironment:  # noqa: N802
+        process = _SpawnProcessWithEnvironment(*args, **kwargs)
+        process.environment = self.environment
+        return process
+
+
+def process_executor(workers: int, blas_threads: int | None = 1) -> ProcessPoolExecutor:
     """A pool of `workers` processes on this machine (use it in a `with` block).
 
     Uses the "spawn" start method on every platform: workers start clean (no copy of the
     parent's threads or locks), as on macOS and Windows; the objective is imported there.
+    Each worker's BLAS uses `blas_threads` threads (None: the BLAS default, one per core), so
+    N workers keep to N cores instead of each starting a thread per core and fighting over
+    them (`BLAS_THREAD_VARIABLES` are set in the workers' environment; this process's are
+    left alone).
 
     >>> with process_executor(1) as pool:
-    ...     pass
+    ...     pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result()
+    '1'
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"process_executor: workers must be an integer >= 1, got {workers!r}")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    if blas_threads is not None and (isinstance(blas_threads, bool)
+                                     or not isinstance(blas_threads, int) or blas_threads < 1):
+        raise ValueError("process_executor: blas_threads must be an integer >= 1 or None, "
+                         f"got {blas_threads!r}")
+    limits = {} if blas_threads is None else dict.fromkeys(BLAS_THREAD_VARIABLES,
+                                                          str(blas_threads))
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=_SpawnContextWithEnvironment(limits))
 
 
 @contextmanager

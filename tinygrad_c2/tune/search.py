@@ -17,17 +17,26 @@ import json
 import math
 import numbers
 import sys
-import traceback
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future, as_completed
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .executors import run_trial
 from .spaces import Choice, Grid, Space, parse_space
+from .trials import (
+    SEED_KEY,
+    Job,
+    Journal,
+    Objective,
+    Progress,
+    Runner,
+    format_config,
+    format_value,
+    is_lost,
+)
 
 __all__ = [
     "SEED_KEY",
@@ -40,12 +49,6 @@ __all__ = [
     "trial_seed_sequence",
 ]
 
-SEED_KEY = "seed"
-"""The key under which the objective finds its trial seed in `config`."""
-
-Objective = Callable[[dict], Mapping[str, Any]]
-Progress = bool | Callable[[dict, int, int], None]
-Job = tuple[int, int, int, dict]  # (trial id, round, trial seed, config)
 _CONSTANTS = (numbers.Number, str, bool, type(None))
 
 
@@ -124,59 +127,7 @@ def _resolve_seed(seed: object, where: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# running trials
-
-
-def _format_value(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def format_config(config: Mapping[str, Any]) -> str:
-    """'lr=0.001234  beta1=0.9' for progress lines and tables."""
-    return "  ".join(f"{name}={_format_value(v)}" for name, v in config.items())
-
-
-def _print_progress(metric: str) -> Callable[[dict, int, int], None]:
-    def report(record: dict, done: int, total: int) -> None:
-        width = len(str(total))
-        if record["error"] is None:
-            outcome = f"{metric}={_format_value(record['metrics'][metric])}"
-        else:
-            outcome = "FAILED " + record["error"].splitlines()[0][:80]
-        print(f"[{done:>{width}}/{total}] trial {record['trial']}: {outcome}  "
-              f"{format_config(record['config'])}  ({record['duration']:.1f}s)",
-              file=sys.stderr, flush=True)
-    return report
-
-
-def _make_record(job: Job, outcome: dict, metric: str) -> dict:
-    trial, round_index, trial_seed, config = job
-    metrics, error, trace = outcome["metrics"], outcome["error"], outcome["traceback"]
-    if error is None:  # the objective ran; check that it reported the dev metric as a number
-        value = metrics.get(metric)
-        if metric not in metrics:
-            error = f"KeyError: the objective returned no {metric!r} (got {sorted(metrics)})"
-        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
-            error = f"TypeError: the objective's {metric!r} must be a number, got {value!r}"
-    return {"trial": trial, "round": round_index, "seed": trial_seed, "config": config,
-            "metrics": metrics, "error": error, "traceback": trace,
-            "duration": outcome["duration"]}
-
-
-def _failed_outcome(exc: BaseException) -> dict:
-    """A trial the executor itself could not run (pickling, a dead worker, ...)."""
-    trace = "".join(traceback.format_exception(exc))
-    return {"metrics": {}, "error": f"executor: {type(exc).__name__}: {exc}",
-            "traceback": trace, "duration": float("nan")}
-
-
-def _submit(executor: Executor, objective: Objective, config: dict) -> Future:
-    try:
-        return executor.submit(run_trial, objective, config)
-    except Exception as exc:  # e.g. a lambda that cannot be pickled, a closed pool
-        future: Future = Future()
-        future.set_exception(exc)
-        return future
+# trials
 
 
 def _sampled_jobs(space: Mapping[str, Any], seed: int, trials: range, round_index: int
@@ -186,37 +137,6 @@ def _sampled_jobs(space: Mapping[str, Any], seed: int, trials: range, round_inde
         config, trial_seed = sample_config(space, seed, trial)
         jobs.append((trial, round_index, trial_seed, config))
     return jobs
-
-
-def _run(objective: Objective, jobs: list[Job], metric: str,
-         executor: Executor | None, progress: Progress) -> list[dict]:
-    """Run the jobs (trial, round, seed, config) and return their records in trial order."""
-    report = _print_progress(metric) if progress is True else (progress or None)
-    records: list[dict] = []
-
-    def finish(job: Job, outcome: dict) -> None:
-        records.append(_make_record(job, outcome, metric))
-        if report is not None:
-            report(records[-1], len(records), len(jobs))
-
-    if executor is None:
-        for job in jobs:
-            finish(job, run_trial(objective, {**job[3], SEED_KEY: job[2]}))
-    else:
-        futures = {_submit(executor, objective, {**job[3], SEED_KEY: job[2]}): job
-                   for job in jobs}
-        try:
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except Exception as exc:
-                    outcome = _failed_outcome(exc)
-                finish(futures[future], outcome)
-        except BaseException:  # Ctrl-C: do not leave the rest of the search queued
-            for future in futures:
-                future.cancel()
-            raise
-    return sorted(records, key=lambda r: r["trial"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +199,12 @@ class SearchResult:
     def failed(self) -> list[dict]:
         """The records of trials that raised (or returned no usable metric)."""
         return [r for r in self.records if r["error"] is not None]
+
+    @property
+    def lost(self) -> list[dict]:
+        """The failed trials that never ran to the end: their worker process died (after the
+        retries) or the executor could not send them. Not results: `resume` runs them again."""
+        return [r for r in self.records if is_lost(r)]
 
     def ranked(self) -> list[dict]:
         """Succeeded trials, best first (NaN metrics, such as diverged runs, last)."""
@@ -380,8 +306,8 @@ class SearchResult:
         with_rounds = any(r["round"] for r in self.records)
         header = ["rank", "trial", *(["round"] if with_rounds else []), self.metric, *params]
         rows = [[str(i), str(r["trial"]), *([str(r["round"])] if with_rounds else []),
-                 _format_value(_metric_value(r, self.metric)),
-                 *[_format_value(r["config"].get(p, "")) for p in params]]
+                 format_value(_metric_value(r, self.metric)),
+                 *[format_value(r["config"].get(p, "")) for p in params]]
                 for i, r in enumerate(shown, start=1)]
         widths = [max(len(line[j]) for line in [header, *rows]) for j in range(len(header))]
         lines = ["  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True))
@@ -399,11 +325,39 @@ class SearchResult:
         try:
             best = self.best
             best_line = (f"best: trial {best['trial']}: {self.metric}="
-                         f"{_format_value(_metric_value(best, self.metric))}  "
+                         f"{format_value(_metric_value(best, self.metric))}  "
                          f"{format_config(best['config'])}")
         except RuntimeError as exc:
             best_line = f"best: none ({exc})"
         return "\n".join([title, best_line, self.table()])
+
+
+def _open_runner(where: str, objective: Objective, method: str, space: Mapping[str, Any],
+                 seed: object, search: dict, *, metric: str, mode: str,
+                 executor: Executor | None, workers: int | None, retries: int,
+                 progress: Progress, journal: str | Path | None, resume: bool
+                 ) -> tuple[int, Runner]:
+    """Check the arguments every search shares; return the search seed and its runner."""
+    if executor is not None and workers is not None:
+        raise ValueError(f"{where}: give executor or workers, not both")
+    if workers is not None:
+        workers = _check_count(workers, "workers", where)
+    if isinstance(retries, bool) or not isinstance(retries, numbers.Integral) or retries < 0:
+        raise ValueError(f"{where}: retries must be an integer >= 0, got {retries!r}")
+    if resume and journal is None:
+        raise ValueError(f"{where}: resume=True needs the journal file of the search to continue")
+    if seed is None and resume and Path(journal).exists():  # the journal knows the seed drawn
+        try:
+            seed = json.loads(Path(journal).read_text().split("\n", 1)[0])["seed"]
+        except (ValueError, KeyError, TypeError):
+            pass  # Journal reports the bad file below
+    seed = _resolve_seed(seed, where)
+    log = None
+    if journal is not None:
+        header = {"journal": "tinygrad_c2.tune", "method": method, "metric": metric,
+                  "mode": mode, "seed": seed, "space": _describe_space(space), **search}
+        log = Journal(journal, header, resume, where)
+    return seed, Runner(objective, metric, executor, workers, int(retries), progress, log)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,16 +373,29 @@ def random_search(
     metric: str,
     mode: str,
     executor: Executor | None = None,
+    workers: int | None = None,
+    retries: int = 2,
+    journal: str | Path | None = None,
+    resume: bool = False,
     progress: Progress = True,
 ) -> SearchResult:
     """Run `n_trials` trials at random points of `space` and tabulate them.
 
     `objective(config)` gets the sampled hyperparameters plus `config["seed"]` and returns a
     dict holding at least `metric` (a dev-set number; `mode` 'max' or 'min' says which way
-    is better). `executor` is any concurrent.futures.Executor (None runs here, one after the
-    other). `progress` prints a line per finished trial to stderr (or give a callable
-    `(record, done, total)`). The course's point: a grid of k x k tries only k values of the
+    is better). The course's point: a grid of k x k tries only k values of the
     hyperparameter that matters; k*k random trials try k*k of them.
+
+    Where trials run: here, one after the other (the default); on `workers` processes of a
+    pool the search owns (each worker's BLAS on one thread, the pool re-created when a worker
+    dies); or on `executor`, any concurrent.futures.Executor (a Dask cluster's, your own
+    pool). A trial whose worker process died is run again up to `retries` times (the last
+    time alone); a trial whose objective raised is a result and is not re-run. Still-lost
+    trials are in `result.lost`.
+    `journal` is a file to which every finished trial is appended as it completes; with
+    `resume=True` a search continues from it: recorded trials are not run again and the
+    result equals an uninterrupted search's. `progress` prints a line per finished trial to
+    stderr (or give a callable `(record, done, total)`).
 
     >>> from tinygrad_c2.tune import LogUniform
     >>> result = random_search(lambda c: {"dev_loss": (math.log10(c["lr"]) + 2) ** 2},
@@ -441,9 +408,12 @@ def random_search(
     _check_common(metric, mode, where)
     space = _check_space(space, where)
     n_trials = _check_count(n_trials, "n_trials", where)
-    seed = _resolve_seed(seed, where)
-    records = _run(objective, _sampled_jobs(space, seed, range(n_trials), 0), metric, executor,
-                   progress)
+    seed, runner = _open_runner(where, objective, "random", space, seed, {"n_trials": n_trials},
+                                metric=metric, mode=mode, executor=executor, workers=workers,
+                                retries=retries, progress=progress, journal=journal,
+                                resume=resume)
+    with runner:
+        records = runner.run(_sampled_jobs(space, seed, range(n_trials), 0))
     return SearchResult("random", metric, mode, seed, [space], records)
 
 
@@ -455,13 +425,18 @@ def grid_search(
     metric: str,
     mode: str,
     executor: Executor | None = None,
+    workers: int | None = None,
+    retries: int = 2,
+    journal: str | Path | None = None,
+    resume: bool = False,
     progress: Progress = True,
 ) -> SearchResult:
     """Try every combination of the Grid / Choice / list values in `space` (for comparison).
 
     Continuous spaces give evenly spaced points on their own scale with `.grid(k)`, e.g.
     `{"lr": LogUniform(1e-4, 1e-1).grid(4), "act": ["relu", "tanh"]}`: 8 trials. Trial
-    seeds come from `seed` as in `random_search`.
+    seeds come from `seed`, and `executor`, `workers`, `retries`, `journal` and `resume`
+    work, as in `random_search`.
 
     >>> from tinygrad_c2.tune import Uniform
     >>> result = grid_search(lambda c: {"acc": c["a"] * c["b"]},
@@ -473,7 +448,6 @@ def grid_search(
     where = "grid_search"
     _check_common(metric, mode, where)
     space = _check_space(space, where, lists_as_grid=True)
-    seed = _resolve_seed(seed, where)
     axes: list[list[Any]] = []
     for name, s in space.items():
         if isinstance(s, (Grid, Choice)):
@@ -483,11 +457,15 @@ def grid_search(
                             f"use {type(s).__name__}(...).grid(k) or a list")
         else:
             axes.append([s])
+    seed, runner = _open_runner(where, objective, "grid", space, seed, {}, metric=metric,
+                                mode=mode, executor=executor, workers=workers, retries=retries,
+                                progress=progress, journal=journal, resume=resume)
     jobs = []
     for i, values in enumerate(itertools.product(*axes)):
         _, trial_seed = sample_config({}, seed, i)
         jobs.append((i, 0, trial_seed, dict(zip(space, values, strict=True))))
-    records = _run(objective, jobs, metric, executor, progress)
+    with runner:
+        records = runner.run(jobs)
     return SearchResult("grid", metric, mode, seed, [space], records)
 
 
@@ -508,6 +486,10 @@ def coarse_to_fine(
     zoom: float = 0.5,
     keep: float = 0.25,
     executor: Executor | None = None,
+    workers: int | None = None,
+    retries: int = 2,
+    journal: str | Path | None = None,
+    resume: bool = False,
     progress: Progress = True,
 ) -> SearchResult:
     """Random search in rounds, each zoomed in around the best trials so far.
@@ -519,6 +501,9 @@ def coarse_to_fine(
     options those trials used. So each round's space lies inside the previous one and holds
     the best point found so far. Trial ids run on across rounds (round r has ids
     r*trials_per_round ...), so seeds never repeat. `result.spaces[r]` is round r's space.
+    `executor`, `workers`, `retries`, `journal` and `resume` work as in `random_search`; a
+    round with lost trials (see `SearchResult.lost`) ends the search early, since the next
+    round's zoom needs its results: resuming runs them, then the remaining rounds.
 
     >>> from tinygrad_c2.tune import LogUniform
     >>> result = coarse_to_fine(lambda c: {"dev_loss": (math.log10(c["lr"]) + 2) ** 2},
@@ -536,26 +521,40 @@ def coarse_to_fine(
         raise ValueError(f"{where}: keep must be a fraction in (0, 1], got {keep!r}")
     if isinstance(zoom, bool) or not isinstance(zoom, numbers.Real) or not 0 < zoom <= 1:
         raise ValueError(f"{where}: zoom must be a fraction in (0, 1], got {zoom!r}")
-    seed = _resolve_seed(seed, where)
+    search = {"rounds": rounds, "trials_per_round": per_round, "zoom": zoom, "keep": keep}
+    seed, runner = _open_runner(where, objective, "coarse-to-fine", current, seed, search,
+                                metric=metric, mode=mode, executor=executor, workers=workers,
+                                retries=retries, progress=progress, journal=journal,
+                                resume=resume)
     n_keep = max(1, math.ceil(keep * per_round))
     records: list[dict] = []
     spaces: list[dict[str, Any]] = []
-    for round_index in range(rounds):
-        if round_index > 0:
-            # NaN metrics (diverged runs) never steer the zoom; the best point is always in
-            # the current space, so `top` is never empty once any trial has succeeded.
-            candidates = [r for r in _ranked(records, metric, mode)
-                          if math.isfinite(_metric_value(r, metric)) and _in_space(r, current)]
-            top = candidates[:n_keep]
-            if top:
-                current = {name: s.narrow([r["config"][name] for r in top], zoom=zoom)
-                           if isinstance(s, Space) else s for name, s in current.items()}
-        spaces.append(current)
-        if progress is True:
-            print(f"round {round_index + 1}/{rounds}: "
-                  + "  ".join(f"{n}={s!r}" for n, s in current.items() if isinstance(s, Space)),
-                  file=sys.stderr, flush=True)
-        trials = range(round_index * per_round, (round_index + 1) * per_round)
-        jobs = _sampled_jobs(current, seed, trials, round_index)
-        records += _run(objective, jobs, metric, executor, progress)
+    with runner:
+        for round_index in range(rounds):
+            if round_index > 0:
+                # NaN metrics (diverged runs) never steer the zoom; the best point is always in
+                # the current space, so `top` is never empty once any trial has succeeded.
+                candidates = [r for r in _ranked(records, metric, mode)
+                              if math.isfinite(_metric_value(r, metric))
+                              and _in_space(r, current)]
+                top = candidates[:n_keep]
+                if top:
+                    current = {name: s.narrow([r["config"][name] for r in top], zoom=zoom)
+                               if isinstance(s, Space) else s for name, s in current.items()}
+            spaces.append(current)
+            if progress is True:
+                print(f"round {round_index + 1}/{rounds}: " + "  ".join(
+                    f"{n}={s!r}" for n, s in current.items() if isinstance(s, Space)),
+                    file=sys.stderr, flush=True)
+            trials = range(round_index * per_round, (round_index + 1) * per_round)
+            records += runner.run(_sampled_jobs(current, seed, trials, round_index))
+            lost = [r["trial"] for r in records if is_lost(r)]
+            if lost and round_index + 1 < rounds:
+                # NOTE: the next round would zoom on incomplete results, and a resumed search
+                # (which runs the lost trials first) would then sample other points: stop here.
+                if progress is True:
+                    print(f"stopping after round {round_index + 1}: trials {lost} were lost; "
+                          "resume the search to run them and the remaining rounds",
+                          file=sys.stderr, flush=True)
+                break
     return SearchResult("coarse-to-fine", metric, mode, seed, spaces, records)
