@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinygrad_c2.tune import (
@@ -275,3 +276,15 @@ def test_resume_needs_the_folder_and_the_same_flags(tmp_path):
         args.handler(args)
     args = parse([*argv, "--resume", "--workers", "2"])  # where it runs may change
     assert args.handler(args) == 0
+
+
+def test_a_trial_batches_like_the_train_command_under_batch_norm():
+    # NOTE: 150 moons split 0.6 give 90 training examples: --batch-size 89 leaves a last batch
+    # of one, which batch norm cannot train on; train drops it, and a trial must do the same.
+    flags = [f for f in TINY if f != "--no-batchnorm"]
+    objective = TrainObjective(parse([*flags, "--batch-size", "89", "--lr", "log:1e-3:1"]))
+    result = objective({"lr": 0.05, "seed": 0})
+    assert np.isfinite(result["train_loss"]) and result["epochs"] == 3
+    single = TrainObjective(parse([*flags, "--batch-size", "1", "--lr", "log:1e-3:1"]))
+    with pytest.raises(ValueError, match="--batch-size 1 with batch norm"):
+        single({"lr": 0.05, "seed": 0})

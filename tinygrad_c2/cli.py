@@ -567,6 +567,26 @@ def check_batch_norm_batch(args: argparse.Namespace, batch_size: int, m_train: i
                         "training batch; use more examples or --no-batchnorm")
 
 
+def training_loader(args: argparse.Namespace, data: Dataset) -> tuple[Any, str | None]:
+    """The shuffled mini-batches of the training set, and a note when one is dropped.
+
+    NOTE: batch norm cannot train on a batch of one, so when m_train = k * batch + 1 the last
+    batch is dropped (drop_last); the data is reshuffled each epoch, so it is a different
+    example each time. Any other last batch is kept, as it always was.
+    """
+    from .data import DataLoader
+
+    m_train = len(data.train[1])
+    drop_last = args.batchnorm and m_train % args.batch_size == 1
+    note = None
+    if drop_last:
+        note = (f"note: the last mini-batch of each epoch holds 1 example ({m_train} = "
+                f"{m_train // args.batch_size} x {args.batch_size} + 1) and batch norm needs 2: "
+                "it is dropped (a different example each epoch, as the data is reshuffled)")
+    train = (data.train[0], targets(data.train[1], data.n_classes))
+    return DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=drop_last), note
+
+
 def _start_run_folder(out: Path, config: dict[str, Any]) -> None:
     """Create the run folder and write config.json: the run's first write, before training."""
     if out.exists() and not out.is_dir():
@@ -628,17 +648,12 @@ def run_train(args: argparse.Namespace) -> int:
           f"{f', L2 {args.l2:g}' if args.l2 else ''}, up to {args.epochs} epochs"
           f"{f', early stopping patience {args.early_stopping}' if args.early_stopping else ''}",
           flush=True)
-    train = (data.train[0], targets(data.train[1], data.n_classes))
-    # NOTE: batch norm cannot train on a batch of one, so when m_train = k * batch + 1 the last
-    # batch is dropped (drop_last); the data is reshuffled each epoch, so it is a different
-    # example each time. Any other last batch is kept, as it always was.
-    drop_last = args.batchnorm and m_train % args.batch_size == 1
-    if drop_last:
-        print(f"note: the last mini-batch of each epoch holds 1 example ({m_train} = "
-              f"{m_train // args.batch_size} x {args.batch_size} + 1) and batch norm needs 2: "
-              "it is dropped (a different example each epoch, as the data is reshuffled)")
     from .data import DataLoader
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=drop_last)
+
+    train = (data.train[0], targets(data.train[1], data.n_classes))
+    loader, note = training_loader(args, data)
+    if note:
+        print(note)
     dev = (data.dev[0], targets(data.dev[1], data.n_classes))
     test = (data.test[0], targets(data.test[1], data.n_classes))
     callbacks: list[Any] = [GradientMonitor()]

@@ -247,12 +247,15 @@ class TrainObjective:
         callbacks = []
         if args.early_stopping > 0:
             callbacks.append(EarlyStopping("dev_loss", patience=args.early_stopping))
-        train = (data.train[0], main_cli.targets(data.train[1], data.n_classes))
+        # the train command's batching: a batch size of 1 under batch norm is refused, a last
+        # batch of one dropped
+        main_cli.check_batch_norm_batch(args, args.batch_size, len(data.train[1]),
+                                        "--batch-size")
+        train, _ = main_cli.training_loader(args, data)
         dev = (data.dev[0], main_cli.targets(data.dev[1], data.n_classes))
         history = fit(model, main_cli.make_loss(data.n_classes), optimizer, train, dev,
                       epochs=args.epochs, scheduler=main_cli.build_scheduler(args, optimizer),
-                      callbacks=callbacks, progress=False, verbose=False,
-                      batch_size=args.batch_size)
+                      callbacks=callbacks, progress=False, verbose=False)
         return {**history.final, "epochs": len(history)}
 
 
