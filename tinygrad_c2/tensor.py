@@ -153,7 +153,8 @@ class Tensor:
         return self.data.shape[0]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        # NOTE: np.asarray: a captured step's traced array prints as a plain one
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extras = []
         if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
             extras.append(f"dtype={self.data.dtype}")
@@ -291,7 +292,7 @@ class Tensor:
         return ops.Neg.apply(self)
 
     def _compare(self, other: Any, op: np.ufunc) -> Tensor:
-        return Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
+        return ops.Compare.apply(self, other, op)
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, np.less)
@@ -404,10 +405,10 @@ class Tensor:
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
         """Over everything: a 0-d tensor. Over `dim`: (values, indices), as PyTorch."""
-        return self._extreme(ops.Max, np.argmax, dim, keepdim)
+        return self._extreme(ops.Max, ops.ArgMax, dim, keepdim)
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
-        return self._extreme(ops.Min, np.argmin, dim, keepdim)
+        return self._extreme(ops.Min, ops.ArgMin, dim, keepdim)
 
     def _extreme(self, op: type, arg: Any, dim: Any, keepdim: bool) -> Tensor | MaxResult:
         if isinstance(dim, Tensor):
@@ -415,17 +416,17 @@ class Tensor:
         values = op.apply(self, dim, keepdim)
         if dim is None:
             return values
-        return MaxResult(values, Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim)))
+        return MaxResult(values, arg.apply(self, dim, keepdim))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         if dim is not None:
             dim = self._dim(dim, "argmax")
-        return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim))
+        return ops.ArgMax.apply(self, dim, keepdim)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         if dim is not None:
             dim = self._dim(dim, "argmin")
-        return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim))
+        return ops.ArgMin.apply(self, dim, keepdim)
 
     def _count(self, dim: Any, name: str) -> int:
         if dim is None:
@@ -498,7 +499,8 @@ class Tensor:
         return ops.Expand.apply(self, shape)
 
     def __getitem__(self, idx: Any) -> Tensor:
-        return ops.Index.apply(self, _index_arrays(idx))
+        idx, parts = ops.split_index(idx)
+        return ops.Index.apply(self, idx, *parts)
 
     def __setitem__(self, idx: Any, value: Any) -> None:
         if self.requires_grad:
@@ -559,13 +561,21 @@ def full(size: Any, fill_value: float, dtype: Any = None,
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the library generator (see `tg.manual_seed`)."""
     dt = _float_dtype(dtype)
-    return Tensor(_rng.generator().standard_normal(_size(size), dtype=dt), requires_grad)
+    return _drawn(_rng.generator().standard_normal(_size(size), dtype=dt), requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1) from the library generator."""
     dt = _float_dtype(dtype)
-    return Tensor(_rng.generator().random(_size(size), dtype=dt), requires_grad)
+    return _drawn(_rng.generator().random(_size(size), dtype=dt), requires_grad)
+
+
+def _drawn(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    """A tensor of random draws. Inside a captured step's trace the draws are marked: a replay
+    would reuse them, so an op that receives them refuses (dropout, a primitive, redraws)."""
+    if engine.mode.tracer is not None:
+        arr = engine.mode.tracer.mark(arr)
+    return Tensor(arr, requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
