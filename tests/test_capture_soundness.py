@@ -79,6 +79,31 @@ def _item(model, X, y, t):
     return loss * (1.0 if loss.item() > 0 else 2.0)
 
 
+def _one_hot_by_assignment(model, X, y, t):
+    target = tg.zeros(len(X), 3).double()
+    target[tg.arange(len(X)), y] = 1.0
+    return F.mse_loss(model(X), target)
+
+
+def _under_no_grad(model, X, y, t):
+    with tg.no_grad():
+        teacher = model(X * 0.5)  # recomputed on replay, without gradients
+    return F.mse_loss(model(X), teacher)
+
+
+class _Counting(nn.Module):
+    """Changes its own attribute in forward: every call must trace again to stay exact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 3).double()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(x) * (1.0 + 0.1 * (self.calls % 2))
+
+
 def _non_scalar(model, X, y, t):
     return model(X) * 2.0
 
@@ -150,7 +175,15 @@ ROWS = [
         int_input=True),
     Row("an unused metric beside the loss", _unused_metric),
     Row("a detached first layer", _detached_first_layer),
+    Row("one_hot targets", lambda m, X, y, t: F.cross_entropy(m(X), F.one_hot(y, 3).double())),
+    Row("a no_grad block inside the step", _under_no_grad),
+    Row("a module that changes its attributes in forward", lambda m, X, y, t: F.mse_loss(m(X), t),
+        model=_Counting),
     Row(".item() inside the step", _item, refuse=r"\.item\(\)"),
+    Row("one_hot with the class count from the labels", lambda m, X, y, t: F.cross_entropy(
+        m(X), F.one_hot(y).double()), refuse="output shape depends"),
+    Row("a one-hot target built by item assignment", _one_hot_by_assignment,
+        refuse="item assignment"),
     Row("X.data.max() as a constant", lambda m, X, y, t: F.mse_loss(m(X / X.data.max()), t),
         refuse="argument 1 of Div"),
     Row("a mask computed with numpy", lambda m, X, y, t: F.mse_loss(

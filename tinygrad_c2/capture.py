@@ -276,6 +276,9 @@ class _Tracer:
         self.modules: dict[int, tuple] = {}  # id -> (module, state at its first call)
         self.owners: set[int] = set()  # the arrays owning the memory of the step's values
         self.n_inputs = 0
+        from .nn.module import edit_count  # NOTE: lazy: nn imports this module
+
+        self.edits_at_start = edit_count[0]  # a module changed during the trace: re-check
 
     def mark(self, result: Any) -> Any:
         """result (of numpy work on traced arrays) as traced arrays, scalars as 0-d ones."""
@@ -309,6 +312,14 @@ class _Tracer:
                 raise _frozen(f"{what} into an untraced array")
             if id(_owner(a)) in self.owners:
                 raise _frozen(f"{what} into the step's own values")
+
+    def check_assignment(self, idx: Any, value: Any) -> None:
+        """`tensor[idx] = value`: refused when idx or value holds the step's values (the tensor
+        would keep what this batch wrote)."""
+        for part in (*(idx if type(idx) is tuple else (idx,)), value):
+            array = part.data if isinstance(part, Tensor) else part
+            if type(array) is self.cls:
+                raise _frozen("item assignment (tensor[idx] = value) of an index or value")
 
     def module_called(self, module: Any) -> None:
         if id(module) not in self.modules:
@@ -373,10 +384,10 @@ class _Program:
     """The replayable form of one traced step (for one set of input shapes and guard values)."""
 
     def __init__(self, tracer: _Tracer, loss: Tensor, optimizer: Any) -> None:
-        from .nn.module import edit_count  # NOTE: lazy: nn imports this module
+        from .nn.module import edit_count
 
         self.edit_count = edit_count
-        self.seen = [edit_count[0]]
+        self.seen = [tracer.edits_at_start]
         self.modules = list(tracer.modules.values())
         self.ops = tracer.ops
         self.loss = tracer.values[id(loss.data)][1]

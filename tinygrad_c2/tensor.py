@@ -506,6 +506,8 @@ class Tensor:
         if self.requires_grad:
             raise RuntimeError("item assignment on a tensor that requires grad would corrupt its "
                                "graph; assign into .data (under no_grad) or use tg.where")
+        if engine.mode.tracer is not None:  # a captured step would freeze what is written here
+            engine.mode.tracer.check_assignment(idx, value)
         self.data[_index_arrays(idx)] = value.data if isinstance(value, Tensor) else value
 
 
