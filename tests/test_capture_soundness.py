@@ -388,3 +388,17 @@ def test_index_with_tensor_components_backpropagates_as_torch():
     mask = a > 4
     np.testing.assert_array_equal(tg.tensor(a)[tg.tensor(mask)].data, a[mask])
     np.testing.assert_array_equal(tg.tensor(a)[1:, tg.tensor([0, 3])].data, a[1:, [0, 3]])
+
+
+def test_numpy_on_a_parameter_inside_the_step_is_refused():
+    model = _mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    scale = lambda: float(np.abs(model[0].weight.data).max())  # noqa: E731
+    step = tg.capture(lambda X, y: F.cross_entropy(model(X) * scale(), y), optimizer=opt)
+    with pytest.raises(tg.CaptureError, match=r"float\(\)"):
+        step(np.ones((4, 6)), np.array([0, 1, 2, 0]))
+    assert type(model[0].weight.data) is np.ndarray  # the parameter has its own array back
+    w = model[0].weight
+    step = tg.capture(lambda X, y: F.cross_entropy(model(X) / tg.tensor(w.data.std()), y))
+    with pytest.raises(tg.CaptureError, match="argument 1 of Div"):
+        step(np.ones((4, 6)), np.array([0, 1, 2, 0]))

@@ -11,32 +11,35 @@ naming the op and the reason. The rule that makes this hold:
 - Every primitive applied while tracing is recorded, whether or not it needs a gradient, and
   every replay recomputes all of them (a primitive may have effects: dropout draws from the
   generator, batch norm updates its running statistics), then runs backward through the ones
-  that need it. Comparisons, argmax/argmin, the indices of max/min(dim) and the Tensor or array
-  components of an index are primitives (or op arguments) too, so masks and labels are
-  recomputed, never frozen.
-- Values computed from the step's inputs are *traced*: each is the input array itself, the
-  output of a recorded op, or an array derived from one with numpy (`X.data > 0`,
-  `X.data.max()`: numpy work on a traced array stays traced). A traced array may only reach an
-  op as the input or recorded output it is; one computed outside a primitive would be frozen,
-  so the op that receives it refuses. So do `.item() .tolist() float() int() bool()`, an `if`
-  on a traced tensor, `in`, and in-place writes into the step's values: each would freeze or
-  hide a value. Random draws of `tg.randn`/`tg.rand` inside the step are traced the same way.
-  A boolean mask from the step's data gives an output shape that depends on the data (`x[x > 0]`):
-  refused.
+  that need it. Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
+  Tensor or array components of an index are primitives (or op arguments) too, so masks and
+  labels are recomputed, never frozen.
+- While tracing, the step's inputs and op outputs are *traced* arrays, and so is the `.data`
+  of every parameter and buffer of a module the step calls (and of the optimizer's
+  parameters, and of any leaf once an op has read it). numpy work on a traced array gives a
+  traced array (`X.data > 0`, `w.data.max()`). A traced array may only reach an op as the
+  input, op output or leaf it is: one computed outside a primitive would be frozen, so the op
+  that receives it refuses. So do `.item() .tolist() float() int() bool()`, an `if` on a
+  traced tensor, `in`, item assignment of the step's values and in-place numpy writes into
+  them. Random draws of `tg.randn`/`tg.rand` inside the step are traced the same way. A
+  boolean mask from the step's data makes the output shape depend on the data
+  (`x[x > 0]`, `F.one_hot(y)` without num_classes): refused.
 - Guards, checked at each replay: the input shapes and dtypes (a new key traces a new program);
   the `requires_grad`, shape and dtype of every leaf (parameter, buffer, constant) the trace
   read; the attributes of every module called during the trace (`training`, its parameters,
-  buffers and sub-modules by identity, its plain attributes such as `p` or `momentum`); and grad
-  mode. A change traces a new program (up to 8 are kept per input shape, so switching
-  `train()`/`eval()` back and forth does not re-trace).
+  buffers and sub-modules by identity, its plain attributes such as `p` or `momentum`),
+  re-checked only when some module changed (nn.module.edit_count); and grad mode. A change
+  traces a new program (up to 8 are kept per input shape, so switching `train()`/`eval()` back
+  and forth does not re-trace).
 
 What a replay does not see (the holes, which capture cannot detect): Python values the step
-reads that are not tensors or module attributes (closure variables, globals); arrays computed
-with numpy from a *parameter's or buffer's* `.data` (only the step's inputs and op outputs are
-traced); modules whose parameters are read without calling the module; numpy that drops the
-marker (`np.asarray`, `np.array`, `.view(np.ndarray)`, raw memory); traced values written into
-an existing plain array (`buf[...] = X.data`); numpy's own random generator; Python effects
-other than those registered with `on_replay` (printing, appending to a list).
+reads that are neither tensors nor module attributes (closure variables, globals); numpy on
+the `.data` of a leaf that is not yet traced (a parameter of a module not called yet, not
+held by the optimizer and not yet read by an op); numpy that drops the marker (`np.asarray`,
+`np.array`, `.view(np.ndarray)`, raw memory); traced values copied into an existing plain
+array (`buf[...] = X.data`); numpy's own random generator; in-place writes into parameters or
+buffers inside the step; Python effects other than those registered with `on_replay`
+(printing, appending to a list).
 """
 
 from __future__ import annotations
@@ -85,7 +88,9 @@ def _frozen(what: str) -> CaptureError:
 def _active(a: np.ndarray) -> _Tracer | None:
     """The tracer `a` belongs to, while that trace runs (arrays of an earlier trace are inert)."""
     tracer = mode.tracer
-    return tracer if tracer is not None and type(a) is tracer.cls else None
+    if tracer is not None and (type(a) is tracer.cls or type(a) is tracer.leaf_cls):
+        return tracer
+    return None
 
 
 def _plain(x: Any) -> Any:
@@ -268,7 +273,12 @@ class _Tracer:
     the effects to repeat. Lives in `mode.tracer` for the duration of the trace."""
 
     def __init__(self) -> None:
-        self.cls = type("TracedArray", (_Traced,), {})  # its own class: stale arrays are inert
+        # Each trace has its own classes, so arrays of an earlier trace are inert. `cls`: the
+        # step's inputs, op outputs and anything numpy derives from traced arrays; `leaf_cls`:
+        # the .data of parameters and buffers while the trace runs (numpy on them gives `cls`).
+        self.cls = type("TracedArray", (_Traced,), {})
+        self.leaf_cls = type("TracedLeafArray", (_Traced,), {})
+        self.leaf_views: dict[int, tuple[Tensor, np.ndarray]] = {}  # id(view) -> (leaf, .data)
         self.values: dict[int, tuple] = {}  # id(traced array) -> (_INPUT, k) or (_NODE, i, ctx)
         self.ops: list[_Op] = []
         self.keep: list[np.ndarray] = []  # the traced arrays, alive so that ids stay unique
@@ -297,6 +307,20 @@ class _Tracer:
         self._keep(view)
         return view
 
+    def adopt_leaf(self, t: Tensor) -> None:
+        """Hand out a leaf's .data as a traced view for the rest of the trace, so that numpy on
+        it (`w.data.max()`) is traced too: it changes between steps as the inputs do."""
+        if type(t.data) is np.ndarray:
+            view = t.data.view(self.leaf_cls)
+            self.leaf_views[id(view)] = (t, t.data)
+            t.data = view
+
+    def release_leaves(self) -> None:
+        """Give every adopted leaf its own array back (unless the step assigned a new one)."""
+        for t, original in self.leaf_views.values():
+            if type(t.data) is self.leaf_cls:
+                t.data = original
+
     def _keep(self, view: np.ndarray) -> None:
         self.keep.append(view)
         self.owners.add(id(_owner(view)))
@@ -308,6 +332,8 @@ class _Tracer:
         for a in arrays:
             if not isinstance(a, np.ndarray):
                 continue
+            if type(a) is self.leaf_cls:
+                continue  # NOTE: a hole: writes into parameters and buffers are not replayed
             if type(a) is not self.cls:
                 raise _frozen(f"{what} into an untraced array")
             if id(_owner(a)) in self.owners:
@@ -318,17 +344,20 @@ class _Tracer:
         would keep what this batch wrote)."""
         for part in (*(idx if type(idx) is tuple else (idx,)), value):
             array = part.data if isinstance(part, Tensor) else part
-            if type(array) is self.cls:
+            if type(array) is self.cls or type(array) is self.leaf_cls:
                 raise _frozen("item assignment (tensor[idx] = value) of an index or value")
 
     def module_called(self, module: Any) -> None:
         if id(module) not in self.modules:
             self.modules[id(module)] = (module, _module_state(module))
+            for kind in ("_parameters", "_buffers"):
+                for t in module.__dict__[kind].values():
+                    if t is not None:
+                        self.adopt_leaf(t)
 
     def plain_arguments(self, arrays: list) -> list:
         """The arguments a primitive's forward receives: traced arrays as plain views."""
-        cls = self.cls
-        return [a.view(np.ndarray) if type(a) is cls else a for a in arrays]
+        return [a.view(np.ndarray) if isinstance(a, _Traced) else a for a in arrays]
 
     def _source(self, array: np.ndarray, op: type, pos: int) -> tuple | None:
         source = self.values.get(id(array))
@@ -354,10 +383,14 @@ class _Tracer:
                             f"capture: argument {pos} of {op.__name__} has a graph built "
                             "outside the step; detach it, or compute it inside the step")
                     source = (_LEAF, a)
+                    self.adopt_leaf(a)
                 if needs[pos]:  # to its node, or to a leaf (`h.detach().requires_grad_()`)
                     route = (_NODE, source[1]) if a.grad_fn is not None else (_LEAF, a)
             elif isinstance(a, np.ndarray):
-                source = self._source(a, op, pos) or (_CONST, a)
+                source = self._source(a, op, pos)
+                if source is None:  # a leaf's .data passed as an array: still read it each time
+                    leaf = self.leaf_views.get(id(a))
+                    source = (_CONST, a) if leaf is None else (_LEAF, leaf[0])
             else:
                 if type(a) in (tuple, list) and any(isinstance(i, _Traced) for i in a):
                     raise _frozen(f"an array inside a {type(a).__name__} passed to {op.__name__}")
@@ -594,12 +627,17 @@ class CapturedStep:
             loss = self.fn(*tensors)
         else:
             tensors = [Tensor(tracer.input(a)) for a in arrays]
+            if self.optimizer is not None:
+                for group in self.optimizer.param_groups:
+                    for p in group["params"]:
+                        tracer.adopt_leaf(p)
             mode.tracer, mode.instrumented = tracer, True
             try:
                 loss = self.fn(*tensors)
             finally:
                 mode.tracer = None
                 mode.instrumented = mode.anomaly or mode.profiling
+                tracer.release_leaves()
         if not isinstance(loss, Tensor) or loss.grad_fn is None or loss.data.size != 1:
             raise CaptureError("capture: the step function must return a scalar loss Tensor "
                                "that depends on parameters requiring grad")
