@@ -402,3 +402,17 @@ def test_numpy_on_a_parameter_inside_the_step_is_refused():
     step = tg.capture(lambda X, y: F.cross_entropy(model(X) / tg.tensor(w.data.std()), y))
     with pytest.raises(tg.CaptureError, match="argument 1 of Div"):
         step(np.ones((4, 6)), np.array([0, 1, 2, 0]))
+
+
+def test_a_parameter_group_added_after_the_trace_traces_again():
+    model, extra = _mlp(), nn.Parameter(np.ones(3))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = tg.capture(lambda X, y: F.cross_entropy(model(X), y), optimizer=opt)
+    X, y = np.ones((4, 6)), np.array([0, 1, 2, 0])
+    step(X, y)
+    extra.grad = tg.tensor(np.ones(3))  # stale: eager's zero_grad would clear it
+    opt.add_param_group({"params": [extra]})
+    step(X, y)
+    assert extra.grad is None and extra.tolist() == [1.0, 1.0, 1.0]
+    (programs,) = step._programs.values()
+    assert len(programs) == 2

@@ -444,6 +444,7 @@ class _Program:
         routed = {id(self.leaves[j]) for j in self.trained}
         self.untouched = [] if optimizer is None else [
             p for group in optimizer.param_groups for p in group["params"] if id(p) not in routed]
+        self.optimizer = optimizer
         self.source, self.run = self._compile(tracer.n_inputs)
 
     def modules_unchanged(self) -> bool:
@@ -480,11 +481,18 @@ class _Program:
         inputs = ", ".join(f"X{k}" for k in range(n_inputs))
         code = [f"def run({inputs}):", "    # guards: a change means a new trace"]
         code.append("    if EDITS[0] != SEEN[0] and not modules_unchanged(): return RETRACE")
+        if self.optimizer is not None:  # replays clear the grads of the params it held
+            env["OPT"] = self.optimizer
+            sizes = ", ".join(f'len(OPT.param_groups[{k}]["params"])'
+                              for k in range(len(self.optimizer.param_groups)))
+            env["SIZES"] = (len(self.optimizer.param_groups),
+                            *(len(g["params"]) for g in self.optimizer.param_groups))
+            code.append(f"    if (len(OPT.param_groups), {sizes}) != SIZES: return RETRACE")
         env["LEAVES"] = tuple(v for t in self.leaves
                               for v in (t.requires_grad, t.data.shape, t.data.dtype))
         if self.leaves:
-            checks = ", ".join(f"L{j}.requires_grad, L{j}.data.shape, L{j}.data.dtype"
-                               for j in range(len(self.leaves)))
+            checks = ",\n            ".join(f"L{j}.requires_grad, L{j}.data.shape, L{j}.data.dtype"
+                                           for j in range(len(self.leaves)))
             code.append(f"    if ({checks}) != LEAVES: return RETRACE")
         code += [f"    E{e}()" for e in range(len(self.effects))]
         env.update({f"E{e}": fn for e, fn in enumerate(self.effects)})
