@@ -416,3 +416,14 @@ def test_a_parameter_group_added_after_the_trace_traces_again():
     assert extra.grad is None and extra.tolist() == [1.0, 1.0, 1.0]
     (programs,) = step._programs.values()
     assert len(programs) == 2
+
+
+def test_a_detached_parameter_reads_the_parameters_current_array():
+    w = nn.Parameter(np.ones(3))
+    v = nn.Parameter(np.ones(3))
+    opt = optim.SGD([w, v], lr=0.0)  # the optimizer's parameters are traced from the start
+    step = tg.capture(lambda x: (x * w.detach() * v).sum(), optimizer=opt)
+    step(np.arange(3.0))
+    w.data = np.full(3, 2.0)  # a new array: the replay must read it, as eager does
+    assert step(np.arange(3.0)).item() == 6.0
+    assert v.grad.tolist() == [0.0, 2.0, 4.0]

@@ -33,13 +33,13 @@ naming the op and the reason. The rule that makes this hold:
   and forth does not re-trace).
 
 What a replay does not see (the holes, which capture cannot detect): Python values the step
-reads that are neither tensors nor module attributes (closure variables, globals); numpy on
-the `.data` of a leaf that is not yet traced (a parameter of a module not called yet, not
-held by the optimizer and not yet read by an op); numpy that drops the marker (`np.asarray`,
-`np.array`, `.view(np.ndarray)`, raw memory); traced values copied into an existing plain
-array (`buf[...] = X.data`); numpy's own random generator; in-place writes into parameters or
-buffers inside the step; Python effects other than those registered with `on_replay`
-(printing, appending to a list).
+reads that are neither tensors nor module attributes (closure variables, globals); a leaf
+that is not traced yet (not held by the optimizer, not of a module called so far, not yet
+given to an op): numpy on its `.data`, or its `.detach()` once `.data` is reassigned; numpy
+that drops the marker (`np.asarray`, `np.array`, `.view(np.ndarray)`, raw memory); traced
+values copied into an existing plain array (`buf[...] = X.data`); numpy's own random
+generator; in-place writes into parameters or buffers inside the step; Python effects other
+than those registered with `on_replay` (printing, appending to a list).
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ _RETRACE = object()  # what a program's run returns when a guard fails
 _MISSING = object()
 _PROGRAMS_PER_SHAPE = 8
 _SCALARS = (bool, int, float, complex, str, type(None))
+# numpy functions whose results say nothing about the values (they stay untraced)
+_METADATA = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.may_share_memory,
+             np.shares_memory, np.result_type)
 
 
 class CaptureError(RuntimeError):
@@ -173,7 +176,7 @@ class _Traced(np.ndarray):
         if tracer is not None and kwargs.get("out") is not None:
             tracer.check_write(kwargs["out"], f"numpy {func.__name__}(..., out=...)")
         result = func(*_plain(args), **_plain(kwargs))
-        if tracer is None or func in (np.shape, np.ndim, np.size):
+        if tracer is None or func in _METADATA:
             return result
         return tracer.mark(result)
 
@@ -382,7 +385,9 @@ class _Tracer:
                         raise CaptureError(
                             f"capture: argument {pos} of {op.__name__} has a graph built "
                             "outside the step; detach it, or compute it inside the step")
-                    source = (_LEAF, a)
+                    # NOTE: `w.detach()` shares w's traced .data: read w's at each replay
+                    leaf = self.leaf_views.get(id(a.data))
+                    source = (_LEAF, a if leaf is None else leaf[0])
                     self.adopt_leaf(a)
                 if needs[pos]:  # to its node, or to a leaf (`h.detach().requires_grad_()`)
                     route = (_NODE, source[1]) if a.grad_fn is not None else (_LEAF, a)
