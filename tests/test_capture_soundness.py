@@ -427,3 +427,17 @@ def test_a_detached_parameter_reads_the_parameters_current_array():
     w.data = np.full(3, 2.0)  # a new array: the replay must read it, as eager does
     assert step(np.arange(3.0)).item() == 6.0
     assert v.grad.tolist() == [0.0, 2.0, 4.0]
+
+
+def test_only_the_leaves_under_the_loss_get_fresh_gradients():
+    w, other = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(3))
+    other.grad = tg.tensor(np.full(3, 7.0))  # not under the loss: eager leaves it alone
+
+    def fn(x):
+        (x * other).sum()  # requires grad, but the loss does not depend on it
+        return (x * w).sum()
+
+    step = tg.capture(fn)
+    for _ in range(2):
+        step(np.arange(3.0))
+    assert other.grad.tolist() == [7.0, 7.0, 7.0] and w.grad.tolist() == [0.0, 1.0, 2.0]

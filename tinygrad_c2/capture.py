@@ -444,7 +444,16 @@ class _Program:
                        for kind, ref in op.args]
             op.routes = [None if r is None else (_LEAF, leaf(r[1])) if r[0] == _LEAF else r
                          for r in op.routes]
-        self.trained = sorted({r[1] for op in self.ops for r in op.routes
+        # backward runs through the ops the loss depends on by a gradient route, as the
+        # engine's walk from the loss does; their leaves get fresh gradients
+        reached, stack = {self.loss}, [self.loss]
+        while stack:
+            for r in self.ops[stack.pop()].routes:
+                if r is not None and r[0] == _NODE and r[1] not in reached:
+                    reached.add(r[1])
+                    stack.append(r[1])
+        self.reached, self.grad_ops = reached, sorted(reached)
+        self.trained = sorted({r[1] for i in self.grad_ops for r in self.ops[i].routes
                                if r is not None and r[0] == _LEAF})
         routed = {id(self.leaves[j]) for j in self.trained}
         self.untouched = [] if optimizer is None else [
@@ -482,7 +491,7 @@ class _Program:
             return consts[id(value)]
 
         ops, n, loss = self.ops, len(self.ops), self.loss
-        grad_ops = [i for i, op in enumerate(ops) if i <= loss and any(op.routes)]
+        grad_ops = self.grad_ops
         inputs = ", ".join(f"X{k}" for k in range(n_inputs))
         code = [f"def run({inputs}):", "    # guards: a change means a new trace"]
         code.append("    if EDITS[0] != SEEN[0] and not modules_unchanged(): return RETRACE")
@@ -513,7 +522,7 @@ class _Program:
             env[f"K{i}"], env[f"N{i}"] = op.cls, op.needs
             args = [const(ref) if kind == _CONST else f"L{ref}.data" if kind == _LEAF
                     else f"o{ref}" if kind == _NODE else f"X{ref}" for kind, ref in op.args]
-            c = f"c{i}" if i in grad_ops else "c"  # a context backward needs, or a scratch one
+            c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
             code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
                         f"{c}.needs_input_grad = N{i}")
             code.append(f"    o{i} = K{i}.forward({c}, {', '.join(args)})  # {op.cls.__name__}")
