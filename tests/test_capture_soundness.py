@@ -402,6 +402,12 @@ def test_numpy_on_a_parameter_inside_the_step_is_refused():
     step = tg.capture(lambda X, y: F.cross_entropy(model(X) / tg.tensor(w.data.std()), y))
     with pytest.raises(tg.CaptureError, match="argument 1 of Div"):
         step(np.ones((4, 6)), np.array([0, 1, 2, 0]))
+    # ndarray methods keep the array's class: their results are derived values too
+    for derived in (lambda: w.data.copy(), lambda: w.data.T.T, lambda: w.data.astype(np.float64)):
+        step = tg.capture(lambda X, y, d=derived: F.cross_entropy(
+            model(X) * tg.tensor(d())[0, :3], y))
+        with pytest.raises(tg.CaptureError, match="argument 0 of Index"):
+            step(np.ones((4, 6)), np.array([0, 1, 2, 0]))
 
 
 def test_a_parameter_group_added_after_the_trace_traces_again():

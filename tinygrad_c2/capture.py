@@ -364,12 +364,15 @@ class _Tracer:
 
     def _source(self, array: np.ndarray, op: type, pos: int) -> tuple | None:
         source = self.values.get(id(array))
-        if source is None and type(array) is self.cls:
+        # NOTE: ndarray methods (.copy(), .T, .astype) keep the class: a leaf-class array that
+        # is not a leaf's own .data was derived from one
+        if source is None and (type(array) is self.cls or (
+                type(array) is self.leaf_cls and id(array) not in self.leaf_views)):
             raise CaptureError(
                 f"capture: argument {pos} of {op.__name__} was computed from the step's inputs "
-                "outside a primitive (numpy on .data, a Tensor made from such an array, or "
-                "tg.randn/tg.rand inside the step), so a replay would reuse its trace-time "
-                "value. Compute it with Tensor operations, or run this step eagerly")
+                "or parameters outside a primitive (numpy on .data, a Tensor made from such an "
+                "array, or tg.randn/tg.rand inside the step), so a replay would reuse its "
+                "trace-time value. Compute it with Tensor operations, or run this step eagerly")
         return source
 
     def record(self, op: type, ctx: Any, args: tuple, out: np.ndarray) -> np.ndarray:
