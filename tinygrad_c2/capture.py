@@ -64,7 +64,11 @@ _METADATA = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.may_s
 
 
 class CaptureError(RuntimeError):
-    """The step cannot be captured (or replayed) faithfully; run it eagerly instead."""
+    """The step cannot be captured (or replayed) faithfully; run it eagerly instead.
+
+    NOTE: tracing runs the step eagerly, so a refusal comes after the ops before it ran: batch
+    norm may have updated its running statistics, and dropout drawn from the generator.
+    """
 
 
 def capturing() -> bool:
