@@ -447,3 +447,38 @@ def test_only_the_leaves_under_the_loss_get_fresh_gradients():
     for _ in range(2):
         step(np.arange(3.0))
     assert other.grad.tolist() == [7.0, 7.0, 7.0] and w.grad.tolist() == [0.0, 1.0, 2.0]
+
+
+class _NoisyScale(tg.Function):
+    """A user op whose forward applies library ops itself (dropout, tg.randn)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        mask = F.dropout(tg.ones(*x.shape).double(), p=0.5).data
+        noise = tg.randn(*x.shape).double().data
+        ctx.save_for_backward(mask)
+        return x * mask + 0.0 * noise
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0]
+
+
+def test_ops_inside_a_primitives_forward_are_part_of_it():
+    def run(step_or_none, w):
+        losses = []
+        for i in range(3):
+            tg.manual_seed(i)
+            x = np.arange(4.0) + i
+            if step_or_none is None:
+                w.grad = None
+                loss = (_NoisyScale.apply(tg.tensor(x)) * w).sum()
+                loss.backward()
+            else:
+                loss = step_or_none(x)
+            losses.append((loss.item(), w.grad.tolist()))
+        return losses
+
+    w_eager, w_captured = nn.Parameter(np.ones(4)), nn.Parameter(np.ones(4))
+    step = tg.capture(lambda x: (_NoisyScale.apply(x) * w_captured).sum())
+    assert run(step, w_captured) == run(None, w_eager)

@@ -293,6 +293,7 @@ class _Tracer:
         self.modules: dict[int, tuple] = {}  # id -> (module, state at its first call)
         self.owners: set[int] = set()  # the arrays owning the memory of the step's values
         self.n_inputs = 0
+        self.depth = 0  # > 0 while a primitive's forward runs
         from .nn.module import edit_count  # NOTE: lazy: nn imports this module
 
         self.edits_at_start = edit_count[0]  # a module changed during the trace: re-check
@@ -362,9 +363,23 @@ class _Tracer:
                     if t is not None:
                         self.adopt_leaf(t)
 
-    def plain_arguments(self, arrays: list) -> list:
-        """The arguments a primitive's forward receives: traced arrays as plain views."""
-        return [a.view(np.ndarray) if isinstance(a, _Traced) else a for a in arrays]
+    def forward(self, op: type, ctx: Any, arrays: list) -> Any:
+        """Run a primitive's forward on plain views of its arguments. Ops a forward applies
+        itself belong to it: they are not recorded (a replay runs them inside it)."""
+        arrays = [a.view(np.ndarray) if isinstance(a, _Traced) else a for a in arrays]
+        self.depth += 1
+        try:
+            if mode.anomaly:  # the anomaly check after forward names the op
+                with np.errstate(all="ignore"):
+                    return op.forward(ctx, *arrays)
+            return op.forward(ctx, *arrays)
+        finally:
+            self.depth -= 1
+
+    def drawn(self, array: np.ndarray) -> np.ndarray:
+        """tg.randn/tg.rand output: traced (a replay would reuse it), unless a primitive's
+        forward draws it (the replay runs that forward again)."""
+        return array if self.depth else self.mark(array)
 
     def _source(self, array: np.ndarray, op: type, pos: int) -> tuple | None:
         source = self.values.get(id(array))
@@ -381,6 +396,8 @@ class _Tracer:
 
     def record(self, op: type, ctx: Any, args: tuple, out: np.ndarray) -> np.ndarray:
         """Record one applied primitive; return its output as a traced array."""
+        if self.depth:  # applied inside another primitive's forward: part of that one
+            return out
         needs = ctx.needs_input_grad
         sources, routes = [], []
         for pos, a in enumerate(args):

@@ -131,8 +131,8 @@ class Function:
 
 def _instrumented_forward(cls: type[Function], ctx: Function, arrays: list) -> Any:
     """forward under anomaly mode, profiling or a captured step's trace."""
-    if mode.tracer is not None:  # the op's own numpy sees plain arrays, never traced ones
-        arrays = mode.tracer.plain_arguments(arrays)
+    if mode.tracer is not None:  # a captured step's trace: forward sees plain arrays
+        return mode.tracer.forward(cls, ctx, arrays)
     if mode.anomaly:  # our check after forward names the op; numpy's warning would not
         with np.errstate(all="ignore"):
             return cls.forward(ctx, *arrays)

@@ -576,7 +576,7 @@ def _drawn(arr: np.ndarray, requires_grad: bool) -> Tensor:
     """A tensor of random draws. Inside a captured step's trace the draws are marked: a replay
     would reuse them, so an op that receives them refuses (dropout, a primitive, redraws)."""
     if engine.mode.tracer is not None:
-        arr = engine.mode.tracer.mark(arr)
+        arr = engine.mode.tracer.drawn(arr)
     return Tensor(arr, requires_grad)
 
 
