@@ -482,3 +482,22 @@ def test_ops_inside_a_primitives_forward_are_part_of_it():
     w_eager, w_captured = nn.Parameter(np.ones(4)), nn.Parameter(np.ones(4))
     step = tg.capture(lambda x: (_NoisyScale.apply(x) * w_captured).sum())
     assert run(step, w_captured) == run(None, w_eager)
+
+
+@pytest.mark.parametrize("write", [
+    lambda X: np.add.at(X.data, [0], 1.0),
+    lambda X: np.copyto(X.data, 0.0),
+    lambda X: np.multiply(X.data, 2.0, out=X.data),
+    lambda X: X.data.T.fill(0.0),
+    lambda X: X.data[0].sort(),
+    lambda X: np.copyto(np.zeros(X.shape), X.data),  # traced values into a plain array
+])
+def test_in_place_numpy_on_the_steps_values_is_refused(write):
+    w = nn.Parameter(np.ones(3))
+
+    def fn(X):
+        write(X)
+        return (X * w).sum()
+
+    with pytest.raises(tg.CaptureError, match="into"):
+        tg.capture(fn)(np.arange(6.0).reshape(2, 3))

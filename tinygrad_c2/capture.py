@@ -58,9 +58,11 @@ _RETRACE = object()  # what a program's run returns when a guard fails
 _MISSING = object()
 _PROGRAMS_PER_SHAPE = 8
 _SCALARS = (bool, int, float, complex, str, type(None))
-# numpy functions whose results say nothing about the values (they stay untraced)
+# numpy functions whose results say nothing about the values (they stay untraced), and the
+# ones that write into their first argument
 _METADATA = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.may_share_memory,
              np.shares_memory, np.result_type)
+_WRITES_FIRST = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis)
 
 
 class CaptureError(RuntimeError):
@@ -88,8 +90,9 @@ def on_replay(effect: Callable[[], None]) -> None:
 
 def _frozen(what: str) -> CaptureError:
     return CaptureError(
-        f"capture: {what} on a value computed from the step's inputs: a replay would reuse its "
-        "trace-time value. Keep the computation in Tensor operations, or run this step eagerly")
+        f"capture: {what} on a value computed from the step's inputs or parameters: a replay "
+        "would reuse its trace-time value. Keep the computation in Tensor operations, or run "
+        "this step eagerly")
 
 
 def _active(a: np.ndarray) -> _Tracer | None:
@@ -164,6 +167,8 @@ class _Traced(np.ndarray):
             if getattr(type(x), "__array_ufunc__", False) is None:
                 return NotImplemented  # a Tensor: let its reflected operator run the op
         tracer = _active(self)
+        if tracer is not None and method == "at":  # np.add.at(a, idx, b) writes into a
+            tracer.check_write(inputs[0], f"numpy {ufunc.__name__}.at")
         out = kwargs.get("out")
         if out is not None:
             if tracer is not None:
@@ -179,6 +184,8 @@ class _Traced(np.ndarray):
         tracer = _active(self)
         if tracer is not None and kwargs.get("out") is not None:
             tracer.check_write(kwargs["out"], f"numpy {func.__name__}(..., out=...)")
+        if tracer is not None and func in _WRITES_FIRST:
+            tracer.check_write(args[0], f"numpy {func.__name__}")
         result = func(*_plain(args), **_plain(kwargs))
         if tracer is None or func in _METADATA:
             return result
