@@ -28,9 +28,27 @@ naming the op and the reason. The rule that makes this hold:
   the `requires_grad`, shape and dtype of every leaf (parameter, buffer, constant) the trace
   read; the attributes of every module called during the trace (`training`, its parameters,
   buffers and sub-modules by identity, its plain attributes such as `p` or `momentum`),
-  re-checked only when some module changed (nn.module.edit_count); and grad mode. A change
+  re-checked only when some module changed (nn.module.edit_count); the number and sizes of
+  the optimizer's parameter groups (replays clear the gradients it holds); and grad mode
+  (under no_grad or anomaly mode the step runs eagerly, untraced). A change
   traces a new program (up to 8 are kept per input shape, so switching `train()`/`eval()` back
   and forth does not re-trace).
+
+Supported, replayed bit for bit (the table in tests/test_capture_soundness.py): any model of
+the library's layers; dropout in train mode; batch norm in train or eval mode, switched after
+the trace; label and argmax indexing (`out[tg.arange(n), y]`, `out.max(1).indices`);
+`tg.where` with masks from comparisons; `F.one_hot(y, k)`; MSE, BCE-with-logits, NLL and
+cross-entropy losses; `nn.l2_penalty`; a module used twice; frozen layers; `no_grad` blocks;
+detached values; integer inputs; metrics computed beside the loss; user Functions. Traced
+again: a new batch size, `requires_grad_`, `train()`/`eval()`, a parameter replaced by
+assignment or given a `.data` of a new shape or dtype, a module attribute changed (`Dropout.p`,
+`BatchNorm1d.momentum`), a module that sets its own attributes in forward (at every call).
+Refused (CaptureError): `.item()`, `float()`, `int()`, `bool()`/an `if` on a tensor,
+`.tolist()`, `in`; numpy on `.data` feeding an op (`X / X.data.max()`, `tg.where(X.data > 0,
+...)`, `w.data.std()`); `tg.randn`/`tg.rand` in the step; today's `logsumexp` (its shift is a
+numpy max); boolean-mask indexing by the step's data and `F.one_hot(y)` without `num_classes`;
+in-place writes into the step's values; item assignment of them; a loss that is not a scalar
+requiring grad; BatchNorm1d(momentum=None); a captured step inside another's trace.
 
 What a replay does not see (the holes, which capture cannot detect): Python values the step
 reads that are neither tensors nor module attributes (closure variables, globals); a leaf
@@ -608,17 +626,12 @@ class CapturedStep:
     `fn(*inputs) -> loss` builds the loss from Tensors (e.g. `lambda X, y: F.cross_entropy(
     model(X), y)`). Each call computes fresh gradients (as `optimizer.zero_grad()` then
     `backward()` would), runs `optimizer.step()` if given, and returns the loss. A replay
-    equals the eager step bit for bit, or tracing raises CaptureError; see the module
-    docstring for the rule, the guards and the holes. Supported: any model built from the
-    library's layers and ops (dropout draws new masks and batch norm updates its running
-    statistics on every replay, in train or eval mode), indexing by labels or argmax, masks from
-    comparisons with `tg.where`, frozen layers, several losses and penalty terms, integer inputs.
-    A new input shape (say a smaller last batch), a changed `requires_grad`, `train()`/`eval()`,
-    a replaced parameter or a parameter's `.data` of a new shape traces a new program.
-    Refused (CaptureError): `.item()`/`float()`/`bool()`/`.tolist()` on values of the step,
-    numpy on `.data` feeding an op (`X.data.max()` as a constant), in-place writes into the
-    step's values, boolean-mask indexing by the step's data, `tg.randn` inside the step, a
-    step that returns no scalar loss, BatchNorm1d(momentum=None).
+    equals the eager step bit for bit, or tracing raises CaptureError. Dropout draws new masks
+    and batch norm updates its running statistics on every replay. A new input shape (say a
+    smaller last batch), a changed `requires_grad`, `train()`/`eval()` or a replaced parameter
+    traces a new program. The module docstring lists what is supported, what is refused
+    (`.item()` on the step's values, numpy on `.data` feeding an op, ...) and the holes
+    capture cannot see (closure variables, `np.asarray` on `.data`, ...).
 
     >>> import tinygrad_c2 as tg
     >>> from tinygrad_c2 import nn
