@@ -267,7 +267,10 @@ def _inputs(row: Row, shapes: tuple, seed: int) -> list[np.ndarray]:
 
 def test_every_registered_primitive_has_a_row():
     covered = {p for row in ROWS for p in row.prims}
-    missing = set(PRIMITIVES) - covered - {"Cast", "Dropout"}  # both tested on their own below
+    # Cast and Dropout are tested on their own below; the ops without a gradient (comparisons,
+    # argmax, argmin, one_hot) against torch in test_capture_soundness.py and elsewhere
+    missing = set(PRIMITIVES) - covered - {"Cast", "Dropout", "Compare", "ArgMax", "ArgMin",
+                                           "OneHot"}
     assert not missing, f"primitives without a row in ROWS: {sorted(missing)}"
 
 

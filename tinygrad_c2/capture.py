@@ -2,13 +2,66 @@
 
 The course describes TensorFlow's model: build the graph once, run it many times. Eager
 tinygrad_c2 rebuilds the graph every step (Tensors, nodes, module calls, a heap-ordered backward);
-a captured step records the primitives of one step, with where each argument comes from, and
+a captured step records every primitive of one step, with where each argument comes from, and
 then calls their forward and backward directly, in a fixed order, with no graph machinery.
+
+A replay equals the eager step bit for bit, or tracing (or the replay) raises CaptureError
+naming the op and the reason. The rule that makes this hold:
+
+- Every primitive applied while tracing is recorded, whether or not it needs a gradient, and
+  every replay recomputes all of them (a primitive may have effects: dropout draws from the
+  generator, batch norm updates its running statistics), then runs backward through the ones
+  that need it. Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
+  Tensor or array components of an index are primitives (or op arguments) too, so masks and
+  labels are recomputed, never frozen.
+- While tracing, the step's inputs and op outputs are *traced* arrays, and so is the `.data`
+  of every parameter and buffer of a module the step calls (and of the optimizer's
+  parameters, and of any leaf once an op has read it). numpy work on a traced array gives a
+  traced array (`X.data > 0`, `w.data.max()`). A traced array may only reach an op as the
+  input, op output or leaf it is: one computed outside a primitive would be frozen, so the op
+  that receives it refuses. So do `.item() .tolist() float() int() bool()`, an `if` on a
+  traced tensor, `in`, item assignment of the step's values and in-place numpy writes into
+  them. Random draws of `tg.randn`/`tg.rand` inside the step are traced the same way. A
+  boolean mask from the step's data makes the output shape depend on the data
+  (`x[x > 0]`, `F.one_hot(y)` without num_classes): refused.
+- Guards, checked at each replay: the input shapes and dtypes (a new key traces a new program);
+  the `requires_grad`, shape and dtype of every leaf (parameter, buffer, constant) the trace
+  read; the attributes of every module called during the trace (`training`, its parameters,
+  buffers and sub-modules by identity, its plain attributes such as `p` or `momentum`),
+  re-checked only when some module changed (nn.module.edit_count); the number and sizes of
+  the optimizer's parameter groups (replays clear the gradients it holds); and grad mode
+  (under no_grad or anomaly mode the step runs eagerly, untraced). A change
+  traces a new program (up to 8 are kept per input shape, so switching `train()`/`eval()` back
+  and forth does not re-trace).
+
+Supported, replayed bit for bit (the table in tests/test_capture_soundness.py): any model of
+the library's layers; dropout in train mode; batch norm in train or eval mode, switched after
+the trace; label and argmax indexing (`out[tg.arange(n), y]`, `out.max(1).indices`);
+`tg.where` with masks from comparisons; `F.one_hot(y, k)`; MSE, BCE-with-logits, NLL and
+cross-entropy losses; `nn.l2_penalty`; a module used twice; frozen layers; `no_grad` blocks;
+detached values; integer inputs; metrics computed beside the loss; user Functions. Traced
+again: a new batch size, `requires_grad_`, `train()`/`eval()`, a parameter replaced by
+assignment or given a `.data` of a new shape or dtype, a module attribute changed (`Dropout.p`,
+`BatchNorm1d.momentum`), a module that sets its own attributes in forward (at every call).
+Refused (CaptureError): `.item()`, `float()`, `int()`, `bool()`/an `if` on a tensor,
+`.tolist()`, `in`; numpy on `.data` feeding an op (`X / X.data.max()`, `tg.where(X.data > 0,
+...)`, `w.data.std()`); `tg.randn`/`tg.rand` in the step; today's `logsumexp` (its shift is a
+numpy max); boolean-mask indexing by the step's data and `F.one_hot(y)` without `num_classes`;
+in-place writes into the step's values; item assignment of them; a loss that is not a scalar
+requiring grad; BatchNorm1d(momentum=None); a captured step inside another's trace.
+
+What a replay does not see (the holes, which capture cannot detect): Python values the step
+reads that are neither tensors nor module attributes (closure variables, globals); a leaf
+that is not traced yet (not held by the optimizer, not of a module called so far, not yet
+given to an op): numpy on its `.data`, or its `.detach()` once `.data` is reassigned; numpy
+that drops the marker (`np.asarray`, `np.array`, `.view(np.ndarray)`, raw memory); traced
+values copied into an existing plain array (`buf[...] = X.data`); numpy's own random
+generator; in-place writes into parameters or buffers inside the step; Python effects other
+than those registered with `on_replay` (printing, appending to a list).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,147 +72,528 @@ from .tensor import Tensor
 
 _CONST, _LEAF, _NODE, _INPUT = range(4)
 _new = object.__new__
+_RETRACE = object()  # what a program's run returns when a guard fails
+_MISSING = object()
+_PROGRAMS_PER_SHAPE = 8
+_SCALARS = (bool, int, float, complex, str, type(None))
+# numpy functions whose results say nothing about the values (they stay untraced), and the
+# ones that write into their first argument
+_METADATA = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.may_share_memory,
+             np.shares_memory, np.result_type)
+_WRITES_FIRST = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis)
 
 
-class _TraceState(threading.local):
-    effects: list[Callable[[], None]] | None = None
+class CaptureError(RuntimeError):
+    """The step cannot be captured (or replayed) faithfully; run it eagerly instead.
 
-
-_trace = _TraceState()
+    NOTE: tracing runs the step eagerly, so a refusal comes after the ops before it ran: batch
+    norm may have updated its running statistics, and dropout drawn from the generator.
+    """
 
 
 def capturing() -> bool:
     """True while a captured step is being traced (in this thread)."""
-    return _trace.effects is not None
+    return mode.tracer is not None
 
 
 def on_replay(effect: Callable[[], None]) -> None:
     """Register a Python side effect of a forward (e.g. BatchNorm1d counting batches) that a
     captured step must repeat on every replay, since replays do not run the model's Python."""
-    if _trace.effects is not None:
-        _trace.effects.append(effect)
+    if mode.tracer is not None:
+        mode.tracer.effects.append(effect)
 
 
-class CaptureError(RuntimeError):
-    """The step cannot be captured (or replayed) faithfully; run it eagerly instead."""
+# ---------------------------------------------------------------- traced arrays
+
+
+def _frozen(what: str) -> CaptureError:
+    return CaptureError(
+        f"capture: {what} on a value computed from the step's inputs or parameters: a replay "
+        "would reuse its trace-time value. Keep the computation in Tensor operations, or run "
+        "this step eagerly")
+
+
+def _active(a: np.ndarray) -> _Tracer | None:
+    """The tracer `a` belongs to, while that trace runs (arrays of an earlier trace are inert)."""
+    tracer = mode.tracer
+    if tracer is not None and (type(a) is tracer.cls or type(a) is tracer.leaf_cls):
+        return tracer
+    return None
+
+
+def _plain(x: Any) -> Any:
+    """x with every traced array (also inside tuples, lists and dicts) as a plain ndarray view."""
+    if isinstance(x, _Traced):
+        return x.view(np.ndarray)
+    if type(x) in (tuple, list):
+        return type(x)(_plain(i) for i in x)
+    if type(x) is dict:
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
+def _value_method(name: str) -> Callable:
+    """An ndarray method whose result (often a numpy scalar) stays traced."""
+    method = getattr(np.ndarray, name)
+
+    def traced(self: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        result = method(self.view(np.ndarray), *_plain(args), **_plain(kwargs))
+        tracer = _active(self)
+        return result if tracer is None else tracer.mark(result)
+
+    traced.__name__ = name
+    return traced
+
+
+def _write_method(name: str) -> Callable:
+    """An in-place ndarray method, refused on the step's own values."""
+    method = getattr(np.ndarray, name)
+
+    def guarded(self: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        tracer = _active(self)
+        if tracer is not None:
+            tracer.check_write(self, f"in-place .{name}()")
+        return method(self, *_plain(args), **_plain(kwargs))
+
+    guarded.__name__ = name
+    return guarded
+
+
+def _escape(name: str, what: str) -> Callable:
+    """A conversion to Python (or raw bytes) that a traced array refuses while tracing."""
+    method = getattr(np.ndarray, name)
+
+    def refuse(self: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        if _active(self) is not None:
+            raise _frozen(what)
+        return method(self, *args, **kwargs)
+
+    refuse.__name__ = name
+    return refuse
+
+
+class _Traced(np.ndarray):
+    """An array computed from a traced step's inputs (each trace makes its own subclass).
+
+    numpy work on it gives traced results (ufuncs, numpy functions, reductions, indexing);
+    conversions to Python values raise CaptureError while its trace runs; afterwards it
+    behaves as a plain array.
+    """
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        for x in inputs:
+            if getattr(type(x), "__array_ufunc__", False) is None:
+                return NotImplemented  # a Tensor: let its reflected operator run the op
+        tracer = _active(self)
+        if tracer is not None and method == "at":  # np.add.at(a, idx, b) writes into a
+            tracer.check_write(inputs[0], f"numpy {ufunc.__name__}.at")
+        out = kwargs.get("out")
+        if out is not None:
+            if tracer is not None:
+                for o in out:
+                    tracer.check_write(o, f"numpy {ufunc.__name__}(..., out=...)")
+            kwargs["out"] = _plain(out)
+        result = getattr(ufunc, method)(*_plain(inputs), **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return result if tracer is None else tracer.mark(result)
+
+    def __array_function__(self, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
+        tracer = _active(self)
+        if tracer is not None and kwargs.get("out") is not None:
+            tracer.check_write(kwargs["out"], f"numpy {func.__name__}(..., out=...)")
+        if tracer is not None and func in _WRITES_FIRST:
+            tracer.check_write(args[0], f"numpy {func.__name__}")
+        result = func(*_plain(args), **_plain(kwargs))
+        if tracer is None or func in _METADATA:
+            return result
+        return tracer.mark(result)
+
+    def __getitem__(self, key: Any) -> Any:
+        result = np.ndarray.__getitem__(self.view(np.ndarray), _plain(key))
+        tracer = _active(self)
+        return result if tracer is None else tracer.mark(result)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        tracer = _active(self)
+        if tracer is not None:
+            tracer.check_write(self, "item assignment")
+        np.ndarray.__setitem__(self, _plain(key), _plain(value))
+
+    def __iter__(self) -> Any:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray))
+
+    def __str__(self) -> str:
+        return str(self.view(np.ndarray))
+
+    argmax = _value_method("argmax")
+    argmin = _value_method("argmin")
+    searchsorted = _value_method("searchsorted")
+    trace = _value_method("trace")
+    nonzero = _value_method("nonzero")
+    sort = _write_method("sort")
+    partition = _write_method("partition")
+    fill = _write_method("fill")
+    put = _write_method("put")
+    resize = _write_method("resize")
+    item = _escape("item", ".item() (or float(), int(), bool(), an `if` on a tensor)")
+    tolist = _escape("tolist", ".tolist()")
+    tobytes = _escape("tobytes", ".tobytes()")
+    __float__ = _escape("__float__", "float()")
+    __int__ = _escape("__int__", "int()")
+    __bool__ = _escape("__bool__", "bool() (an `if`, `and`, `or` or `not`)")
+    __index__ = _escape("__index__", "use as a Python index or size (__index__)")
+    __complex__ = _escape("__complex__", "complex()")
+    __contains__ = _escape("__contains__", "`in`")
+    __format__ = _escape("__format__", "formatting into a string")
+
+
+# ---------------------------------------------------------------- the trace
 
 
 class _Op:
     """One recorded primitive: its class, where each argument comes from, where grads go."""
 
-    __slots__ = ("cls", "args", "needs", "routes")  # routes[k]: (kind, index, shape) or None
+    __slots__ = ("cls", "args", "needs", "routes", "shape")  # routes[k]: (kind, index) or None
 
-    def __init__(self, cls: type, args: list, needs: tuple, routes: list) -> None:
+    def __init__(self, cls: type, args: list, needs: tuple, routes: list, shape: tuple) -> None:
         self.cls, self.args, self.needs, self.routes = cls, args, needs, routes
+        self.shape = shape
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns a's memory (the end of its chain of views)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _module_state(module: Any) -> tuple:
+    """What a module's forward may read: its public attributes (with the parameters, buffers
+    and sub-modules mirrored there) and the names in its registries, in order."""
+    d = module.__dict__
+    public = tuple((k, v) for k, v in d.items() if not k.startswith("_"))
+    registries = tuple(tuple(d.get(kind, ())) for kind in ("_parameters", "_buffers", "_modules"))
+    return public, registries
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) in _SCALARS and a == b
+
+
+def _same_module_state(module: Any, state: tuple) -> bool:
+    public, registries = _module_state(module)
+    if registries != state[1] or len(public) != len(state[0]):
+        return False
+    return all(k == k0 and _same_value(v, v0)
+               for (k, v), (k0, v0) in zip(public, state[0], strict=True))
+
+
+class _Tracer:
+    """Records one step as it runs eagerly: every op, its argument sources, the modules called,
+    the effects to repeat. Lives in `mode.tracer` for the duration of the trace."""
+
+    def __init__(self) -> None:
+        # Each trace has its own classes, so arrays of an earlier trace are inert. `cls`: the
+        # step's inputs, op outputs and anything numpy derives from traced arrays; `leaf_cls`:
+        # the .data of parameters and buffers while the trace runs (numpy on them gives `cls`).
+        self.cls = type("TracedArray", (_Traced,), {})
+        self.leaf_cls = type("TracedLeafArray", (_Traced,), {})
+        self.leaf_views: dict[int, tuple[Tensor, np.ndarray]] = {}  # id(view) -> (leaf, .data)
+        self.values: dict[int, tuple] = {}  # id(traced array) -> (_INPUT, k) or (_NODE, i, ctx)
+        self.ops: list[_Op] = []
+        self.keep: list[np.ndarray] = []  # the traced arrays, alive so that ids stay unique
+        self.effects: list[Callable[[], None]] = []
+        self.modules: dict[int, tuple] = {}  # id -> (module, state at its first call)
+        self.owners: set[int] = set()  # the arrays owning the memory of the step's values
+        self.n_inputs = 0
+        self.depth = 0  # > 0 while a primitive's forward runs
+        from .nn.module import edit_count  # NOTE: lazy: nn imports this module
+
+        self.edits_at_start = edit_count[0]  # a module changed during the trace: re-check
+
+    def mark(self, result: Any) -> Any:
+        """result (of numpy work on traced arrays) as traced arrays, scalars as 0-d ones."""
+        if isinstance(result, np.ndarray):
+            return result if type(result) is self.cls else result.view(self.cls)
+        if isinstance(result, (np.generic, bool, int, float, complex)):
+            return np.asarray(result).view(self.cls)
+        if type(result) in (tuple, list):
+            return type(result)(self.mark(r) for r in result)
+        return result
+
+    def input(self, array: np.ndarray) -> np.ndarray:
+        view = array.view(self.cls)
+        self.values[id(view)] = (_INPUT, self.n_inputs)
+        self.n_inputs += 1
+        self._keep(view)
+        return view
+
+    def adopt_leaf(self, t: Tensor) -> None:
+        """Hand out a leaf's .data as a traced view for the rest of the trace, so that numpy on
+        it (`w.data.max()`) is traced too: it changes between steps as the inputs do."""
+        if type(t.data) is np.ndarray:
+            view = t.data.view(self.leaf_cls)
+            self.leaf_views[id(view)] = (t, t.data)
+            t.data = view
+
+    def release_leaves(self) -> None:
+        """Give every adopted leaf its own array back (unless the step assigned a new one)."""
+        for t, original in self.leaf_views.values():
+            if type(t.data) is self.leaf_cls:
+                t.data = original
+
+    def _keep(self, view: np.ndarray) -> None:
+        self.keep.append(view)
+        self.owners.add(id(_owner(view)))
+
+    def check_write(self, target: Any, what: str) -> None:
+        """Refuse writing into the step's inputs or op outputs (or a view of them), and
+        writing traced values into an untraced array: a replay would not repeat it."""
+        arrays = target if type(target) in (tuple, list) else (target,)
+        for a in arrays:
+            if not isinstance(a, np.ndarray):
+                continue
+            if type(a) is self.leaf_cls:
+                continue  # NOTE: a hole: writes into parameters and buffers are not replayed
+            if type(a) is not self.cls:
+                raise _frozen(f"{what} into an untraced array")
+            if id(_owner(a)) in self.owners:
+                raise _frozen(f"{what} into the step's own values")
+
+    def check_assignment(self, idx: Any, value: Any) -> None:
+        """`tensor[idx] = value`: refused when idx or value holds the step's values (the tensor
+        would keep what this batch wrote)."""
+        for part in (*(idx if type(idx) is tuple else (idx,)), value):
+            array = part.data if isinstance(part, Tensor) else part
+            if type(array) is self.cls or type(array) is self.leaf_cls:
+                raise _frozen("item assignment (tensor[idx] = value) of an index or value")
+
+    def module_called(self, module: Any) -> None:
+        if id(module) not in self.modules:
+            self.modules[id(module)] = (module, _module_state(module))
+            for kind in ("_parameters", "_buffers"):
+                for t in module.__dict__[kind].values():
+                    if t is not None:
+                        self.adopt_leaf(t)
+
+    def forward(self, op: type, ctx: Any, arrays: list) -> Any:
+        """Run a primitive's forward on plain views of its arguments. Ops a forward applies
+        itself belong to it: they are not recorded (a replay runs them inside it)."""
+        arrays = [a.view(np.ndarray) if isinstance(a, _Traced) else a for a in arrays]
+        self.depth += 1
+        try:
+            if mode.anomaly:  # the anomaly check after forward names the op
+                with np.errstate(all="ignore"):
+                    return op.forward(ctx, *arrays)
+            return op.forward(ctx, *arrays)
+        finally:
+            self.depth -= 1
+
+    def drawn(self, array: np.ndarray) -> np.ndarray:
+        """tg.randn/tg.rand output: traced (a replay would reuse it), unless a primitive's
+        forward draws it (the replay runs that forward again)."""
+        return array if self.depth else self.mark(array)
+
+    def _source(self, array: np.ndarray, op: type, pos: int) -> tuple | None:
+        source = self.values.get(id(array))
+        # NOTE: ndarray methods (.copy(), .T, .astype) keep the class: a leaf-class array that
+        # is not a leaf's own .data was derived from one
+        if source is None and (type(array) is self.cls or (
+                type(array) is self.leaf_cls and id(array) not in self.leaf_views)):
+            raise CaptureError(
+                f"capture: argument {pos} of {op.__name__} was computed from the step's inputs "
+                "or parameters outside a primitive (numpy on .data, a Tensor made from such an "
+                "array, or tg.randn/tg.rand inside the step), so a replay would reuse its "
+                "trace-time value. Compute it with Tensor operations, or run this step eagerly")
+        return source
+
+    def record(self, op: type, ctx: Any, args: tuple, out: np.ndarray) -> np.ndarray:
+        """Record one applied primitive; return its output as a traced array."""
+        if self.depth:  # applied inside another primitive's forward: part of that one
+            return out
+        needs = ctx.needs_input_grad
+        sources, routes = [], []
+        for pos, a in enumerate(args):
+            route = None
+            if isinstance(a, Tensor):
+                source = self._source(a.data, op, pos)
+                if source is None:
+                    if a.grad_fn is not None:
+                        raise CaptureError(
+                            f"capture: argument {pos} of {op.__name__} has a graph built "
+                            "outside the step; detach it, or compute it inside the step")
+                    # NOTE: `w.detach()` shares w's traced .data: read w's at each replay
+                    leaf = self.leaf_views.get(id(a.data))
+                    source = (_LEAF, a if leaf is None else leaf[0])
+                    self.adopt_leaf(a)
+                if needs[pos]:  # to its node, or to a leaf (`h.detach().requires_grad_()`)
+                    route = (_NODE, source[1]) if a.grad_fn is not None else (_LEAF, a)
+            elif isinstance(a, np.ndarray):
+                source = self._source(a, op, pos)
+                if source is None:  # a leaf's .data passed as an array: still read it each time
+                    leaf = self.leaf_views.get(id(a))
+                    source = (_CONST, a) if leaf is None else (_LEAF, leaf[0])
+            else:
+                if type(a) in (tuple, list) and any(isinstance(i, _Traced) for i in a):
+                    raise _frozen(f"an array inside a {type(a).__name__} passed to {op.__name__}")
+                source = (_CONST, a)
+            sources.append(source[:2])
+            routes.append(route)
+        for pos in ctx.__dict__.get("data_dependent_shape", ()):
+            if sources[pos][0] in (_INPUT, _NODE):
+                raise CaptureError(
+                    f"capture: {op.__name__}'s output shape depends on the values of argument "
+                    f"{pos} (a boolean mask computed in the step), so it changes from batch to "
+                    "batch and a trace cannot fix it; use tg.where, or run this step eagerly")
+        view = out.view(self.cls)
+        self.values[id(view)] = (_NODE, len(self.ops), ctx)
+        self._keep(view)
+        self.ops.append(_Op(op, sources, needs, routes, out.shape))
+        return view
+
+
+# ---------------------------------------------------------------- the replayable program
 
 
 class _Program:
-    """The replayable form of one traced step (for one set of input shapes)."""
+    """The replayable form of one traced step (for one set of input shapes and guard values)."""
 
-    def __init__(self, root: Tensor, inputs: list[Tensor], effects: list) -> None:
-        nodes, stack, seen = [], [root.grad_fn], {id(root.grad_fn)}
-        while stack:  # every node reachable from the loss, iteratively
-            node = stack.pop()
-            nodes.append(node)
-            for p in node.parents:
-                if isinstance(p, Tensor) and p.grad_fn is not None and id(p.grad_fn) not in seen:
-                    seen.add(id(p.grad_fn))
-                    stack.append(p.grad_fn)
-        nodes.sort(key=lambda n: n.seq)  # creation order is a valid forward order
-        index = {id(n): i for i, n in enumerate(nodes)}
-        input_pos = {id(t): k for k, t in enumerate(inputs)}
+    def __init__(self, tracer: _Tracer, loss: Tensor, optimizer: Any) -> None:
+        from .nn.module import edit_count
+
+        self.edit_count = edit_count
+        self.seen = [tracer.edits_at_start]
+        self.modules = list(tracer.modules.values())
+        self.ops = tracer.ops
+        self.loss = tracer.values[id(loss.data)][1]
+        self.effects = tracer.effects
         self.leaves: list[Tensor] = []
         leaf_pos: dict[int, int] = {}
-        self.ops: list[_Op] = []
-        for node in nodes:
-            args, routes = [], []
-            for a, need in zip(node.parents, node.needs_input_grad, strict=True):
-                if not isinstance(a, Tensor):
-                    args.append((_CONST, a))
-                    routes.append(None)
-                    continue
-                if a.grad_fn is not None:
-                    args.append((_NODE, index[id(a.grad_fn)]))
-                    routes.append((_NODE, index[id(a.grad_fn)], a.shape) if need else None)
-                elif id(a) in input_pos:
-                    args.append((_INPUT, input_pos[id(a)]))
-                    routes.append(None)
-                else:  # a parameter or a constant tensor (buffer): read .data at each replay
-                    args.append((_LEAF, a))
-                    if need:
-                        if id(a) not in leaf_pos:
-                            leaf_pos[id(a)] = len(self.leaves)
-                            self.leaves.append(a)
-                        routes.append((_LEAF, leaf_pos[id(a)], a.shape))
-                    else:
-                        routes.append(None)
-            self.ops.append(_Op(type(node), args, node.needs_input_grad, routes))
-        self.effects = effects
 
-        self.source, self.run = self._compile(len(inputs))
+        def leaf(t: Tensor) -> int:
+            if id(t) not in leaf_pos:
+                leaf_pos[id(t)] = len(self.leaves)
+                self.leaves.append(t)
+            return leaf_pos[id(t)]
 
-    def _compile(self, n_inputs: int) -> tuple[str, Callable[..., np.ndarray]]:
-        """Write the step as straight-line Python (forward calls, then backward calls in reverse,
-        each gradient routed to a local variable) and compile it once.
+        for op in self.ops:
+            op.args = [(_LEAF, leaf(ref)) if kind == _LEAF else (kind, ref)
+                       for kind, ref in op.args]
+            op.routes = [None if r is None else (_LEAF, leaf(r[1])) if r[0] == _LEAF else r
+                         for r in op.routes]
+        # backward runs through the ops the loss depends on by a gradient route, as the
+        # engine's walk from the loss does; their leaves get fresh gradients
+        reached, stack = {self.loss}, [self.loss]
+        while stack:
+            for r in self.ops[stack.pop()].routes:
+                if r is not None and r[0] == _NODE and r[1] not in reached:
+                    reached.add(r[1])
+                    stack.append(r[1])
+        self.reached, self.grad_ops = reached, sorted(reached)
+        self.trained = sorted({r[1] for i in self.grad_ops for r in self.ops[i].routes
+                               if r is not None and r[0] == _LEAF})
+        routed = {id(self.leaves[j]) for j in self.trained}
+        self.untouched = [] if optimizer is None else [
+            p for group in optimizer.param_groups for p in group["params"] if id(p) not in routed]
+        self.optimizer = optimizer
+        self.source, self.run = self._compile(tracer.n_inputs)
+
+    def modules_unchanged(self) -> bool:
+        """The slow guard, run only when some module changed since the last replay."""
+        if all(_same_module_state(m, state) for m, state in self.modules):
+            self.seen[0] = self.edit_count[0]
+            return True
+        return False
+
+    def _compile(self, n_inputs: int) -> tuple[str, Callable[..., Any]]:
+        """Write the step as straight-line Python (guards, forward calls, then backward calls in
+        reverse, each gradient routed to a local variable) and compile it once.
 
         NOTE: replaying a list of ops through a generic loop costs about 2.5 us per op in
         dispatch alone; the generated function has none, and `step.source` shows a student the
         whole training step the way a static graph framework sees it.
         """
         env: dict[str, Any] = {"new": _new, "ndarray": np.ndarray, "asarray": np.asarray,
-                               "ones": np.ones, "fix": _fix_grad, "wrap": Tensor._wrap}
+                               "ones": np.ones, "fix": _fix_grad, "wrap": Tensor._wrap,
+                               "RETRACE": _RETRACE, "EDITS": self.edit_count, "SEEN": self.seen,
+                               "modules_unchanged": self.modules_unchanged}
         consts: dict[int, str] = {}
 
         def const(value: Any) -> str:
-            if value is None or isinstance(value, (bool, int, float, str)):
+            if value is None or type(value) in (bool, int, float, str):
                 return repr(value)
             if id(value) not in consts:
                 consts[id(value)] = f"C{len(consts)}"
                 env[consts[id(value)]] = value
             return consts[id(value)]
 
-        trained = {id(t): j for j, t in enumerate(self.leaves)}
-
-        def leaf(t: Tensor) -> str:  # parameters by name; buffers and constants as constants
-            return f"L{trained[id(t)]}.data" if id(t) in trained else f"{const(t)}.data"
-
+        ops, n, loss = self.ops, len(self.ops), self.loss
+        grad_ops = self.grad_ops
         inputs = ", ".join(f"X{k}" for k in range(n_inputs))
-        code = [f"def run({inputs}):"]
+        code = [f"def run({inputs}):", "    # guards: a change means a new trace"]
+        code.append("    if EDITS[0] != SEEN[0] and not modules_unchanged(): return RETRACE")
+        if self.optimizer is not None:  # replays clear the grads of the params it held
+            env["OPT"] = self.optimizer
+            sizes = ", ".join(f'len(OPT.param_groups[{k}]["params"])'
+                              for k in range(len(self.optimizer.param_groups)))
+            env["SIZES"] = (len(self.optimizer.param_groups),
+                            *(len(g["params"]) for g in self.optimizer.param_groups))
+            code.append(f"    if (len(OPT.param_groups), {sizes}) != SIZES: return RETRACE")
+        env["LEAVES"] = tuple(v for t in self.leaves
+                              for v in (t.requires_grad, t.data.shape, t.data.dtype))
+        if self.leaves:
+            checks = ",\n            ".join(f"L{j}.requires_grad, L{j}.data.shape, L{j}.data.dtype"
+                                           for j in range(len(self.leaves)))
+            code.append(f"    if ({checks}) != LEAVES: return RETRACE")
         code += [f"    E{e}()" for e in range(len(self.effects))]
         env.update({f"E{e}": fn for e, fn in enumerate(self.effects)})
-        env.update({f"L{j}": leaf for j, leaf in enumerate(self.leaves)})
-        last_use = {}
-        for i, op in enumerate(self.ops):
+        env.update({f"L{j}": t for j, t in enumerate(self.leaves)})
+        env.update({f"Z{j}": p for j, p in enumerate(self.untouched)})
+        last_use = {loss: n}
+        for i, op in enumerate(ops):
             for kind, ref in op.args:
                 if kind == _NODE:
-                    last_use[ref] = i
-        n = len(self.ops)
+                    last_use[ref] = max(last_use.get(ref, i), i)
         code.append("    # forward")
-        for i, op in enumerate(self.ops):
+        for i, op in enumerate(ops):
             env[f"K{i}"], env[f"N{i}"] = op.cls, op.needs
-            args = [const(ref) if kind == _CONST else leaf(ref) if kind == _LEAF
+            args = [const(ref) if kind == _CONST else f"L{ref}.data" if kind == _LEAF
                     else f"o{ref}" if kind == _NODE else f"X{ref}" for kind, ref in op.args]
-            code.append(f"    c{i} = new(K{i}); c{i}.saved_tensors = (); "
-                        f"c{i}.needs_input_grad = N{i}")
-            code.append(f"    o{i} = K{i}.forward(c{i}, {', '.join(args)})  # {op.cls.__name__}")
+            c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
+            code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
+                        f"{c}.needs_input_grad = N{i}")
+            code.append(f"    o{i} = K{i}.forward({c}, {', '.join(args)})  # {op.cls.__name__}")
             code.append(f"    if type(o{i}) is not ndarray: o{i} = asarray(o{i})")
-            dead = [k for k, last in last_use.items() if last == i]
+            dead = [f"o{k}" for k, last in last_use.items() if last == i] + (
+                [f"o{i}"] if i not in last_use else [])
             if dead:  # outputs nobody else reads: free them (backward uses the ctxs only)
-                code.append(f"    del {', '.join(f'o{k}' for k in dead)}")
+                code.append(f"    del {', '.join(dead)}")
         code.append("    # backward")
-        code.append("    " + " = ".join([f"g{i}" for i in range(n - 1)] +
-                                        [f"lg{j}" for j in range(len(self.leaves))] + ["None"]))
-        code.append(f"    g{n - 1} = ones(o{n - 1}.shape, o{n - 1}.dtype)")
-        for i in range(n - 1, -1, -1):
-            op = self.ops[i]
+        code.append("    " + " = ".join([f"g{i}" for i in grad_ops if i != loss] +
+                                        [f"lg{j}" for j in self.trained] + ["None"]))
+        code.append(f"    g{loss} = ones(o{loss}.shape, o{loss}.dtype)")
+        for i in reversed(grad_ops):
+            op = ops[i]
             code.append(f"    if g{i} is not None:  # {op.cls.__name__}")
             code.append(f"        r = K{i}.backward(c{i}, g{i})")
             code.append("        if type(r) is not tuple: r = (r,)")
             for k, route in enumerate(op.routes):
                 if route is None:
                     continue
-                kind, j, shape = route
-                env[f"S{i}_{k}"] = shape
+                kind, j = route
+                env[f"S{i}_{k}"] = self.leaves[j].data.shape if kind == _LEAF else ops[j].shape
                 code.append(f"        x = r[{k}]")
                 code.append("        if x is not None:")
                 code.append(f"            if type(x) is not ndarray or x.shape != S{i}_{k}: "
@@ -170,10 +604,11 @@ class _Program:
                     code.append(f"            lg{j} = (x.copy() if x is g{i} or x.base is not None "
                                 f"else x) if lg{j} is None else lg{j} + x")
             code.append(f"        c{i} = g{i} = None")
-        for j in range(len(self.leaves)):
+        for j in self.trained:
             cast = f"lg{j} if lg{j}.dtype == L{j}.data.dtype else lg{j}.astype(L{j}.data.dtype)"
             code.append(f"    L{j}.grad = None if lg{j} is None else wrap({cast})")
-        code.append(f"    return o{n - 1}")
+        code += [f"    Z{j}.grad = None" for j in range(len(self.untouched))]
+        code.append(f"    return o{loss}")
         source = "\n".join(code) + "\n"
         exec(compile(source, "<captured step>", "exec"), env)  # noqa: S102 (our own source)
         return source, env["run"]
@@ -189,12 +624,14 @@ class CapturedStep:
     """A training step traced once per input shape and replayed without graph machinery.
 
     `fn(*inputs) -> loss` builds the loss from Tensors (e.g. `lambda X, y: F.cross_entropy(
-    model(X), y)`). Each call computes fresh gradients of every parameter (as `zero_grad()`
-    then `backward()` would), runs `optimizer.step()` if given, and returns the loss. A new
-    input shape (say a smaller last batch) is traced once and cached. What a replay does not
-    repeat is the Python around the primitives: branches taken at trace time stay taken, and
-    constants stay constant (switching `model.eval()` needs a new capture). Dropout draws new
-    masks and batch norm updates its running statistics on every replay, as eagerly.
+    model(X), y)`). Each call computes fresh gradients (as `optimizer.zero_grad()` then
+    `backward()` would), runs `optimizer.step()` if given, and returns the loss. A replay
+    equals the eager step bit for bit, or tracing raises CaptureError. Dropout draws new masks
+    and batch norm updates its running statistics on every replay. A new input shape (say a
+    smaller last batch), a changed `requires_grad`, `train()`/`eval()` or a replaced parameter
+    traces a new program. The module docstring lists what is supported, what is refused
+    (`.item()` on the step's values, numpy on `.data` feeding an op, ...) and the holes
+    capture cannot see (closure variables, `np.asarray` on `.data`, ...).
 
     >>> import tinygrad_c2 as tg
     >>> from tinygrad_c2 import nn
@@ -210,16 +647,25 @@ class CapturedStep:
     def __init__(self, fn: Callable[..., Tensor], optimizer: Any = None) -> None:
         self.fn = fn
         self.optimizer = optimizer
-        self._programs: dict[tuple, _Program] = {}
+        self._programs: dict[tuple, list[_Program]] = {}
+        self._last: _Program | None = None
 
     def __call__(self, *inputs: Any) -> Tensor:
+        if mode.tracer is not None:
+            raise CaptureError("capture: a captured step cannot run inside another step's trace")
         arrays = [x.data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
         key = tuple((a.shape, a.dtype.str) for a in arrays)
-        program = self._programs.get(key)
-        if program is None or mode.instrumented or not mode.grad_enabled:
-            loss = self._eager(arrays, key, trace=program is None and not mode.instrumented)
-        else:
-            loss = Tensor._wrap(program.run(*arrays))
+        loss = None
+        if not mode.instrumented and mode.grad_enabled:
+            for program in self._programs.get(key, ()):
+                out = program.run(*arrays)
+                if out is not _RETRACE:
+                    loss = Tensor._wrap(out)
+                    break
+            else:
+                loss = self._trace(arrays, key)
+        else:  # anomaly mode, profiling or no_grad: the ordinary engine, nothing recorded
+            loss = self._eager(arrays, None)
         if self.optimizer is not None:
             self.optimizer.step()
         return loss
@@ -228,29 +674,51 @@ class CapturedStep:
     def source(self) -> str:
         """The straight-line Python of the most recently traced step: the whole training step
         as a static graph framework would run it (read it to see what backprop does)."""
-        if not self._programs:
+        if self._last is None:
             raise CaptureError("capture: nothing traced yet; call the step once first")
-        return list(self._programs.values())[-1].source
+        return self._last.source
 
-    def _eager(self, arrays: list[np.ndarray], key: tuple, trace: bool) -> Tensor:
+    def _trace(self, arrays: list[np.ndarray], key: tuple) -> Tensor:
+        tracer = _Tracer()
+        programs = self._programs.setdefault(key, [])
+        loss = self._eager(arrays, tracer)
+        programs.insert(0, self._last)
+        del programs[_PROGRAMS_PER_SHAPE:]
+        return loss
+
+    def _eager(self, arrays: list[np.ndarray], tracer: _Tracer | None) -> Tensor:
         """Run the step with the ordinary engine; when tracing, record it for replays."""
-        tensors = [Tensor(a) for a in arrays]
-        _trace.effects = [] if trace else None
-        try:
+        if tracer is None:
+            tensors = [Tensor(a) for a in arrays]
             loss = self.fn(*tensors)
-            effects = _trace.effects
-        finally:
-            _trace.effects = None
+        else:
+            tensors = [Tensor(tracer.input(a)) for a in arrays]
+            if self.optimizer is not None:
+                for group in self.optimizer.param_groups:
+                    for p in group["params"]:
+                        tracer.adopt_leaf(p)
+            mode.tracer, mode.instrumented = tracer, True
+            try:
+                loss = self.fn(*tensors)
+            finally:
+                mode.tracer = None
+                mode.instrumented = mode.anomaly or mode.profiling
+                tracer.release_leaves()
         if not isinstance(loss, Tensor) or loss.grad_fn is None or loss.data.size != 1:
             raise CaptureError("capture: the step function must return a scalar loss Tensor "
                                "that depends on parameters requiring grad")
+        if self.optimizer is not None:
+            self.optimizer.zero_grad()
         params = _leaves(loss)
         for p in params:
             p.grad = None
-        if trace:
-            self._programs[key] = _Program(loss, tensors, effects)
+        if tracer is not None:
+            self._last = _Program(tracer, loss, self.optimizer)
         loss.backward()
-        return loss.detach()
+        for p in params:  # NOTE: nothing traced may outlive the trace
+            if p.grad is not None and type(p.grad.data) is not np.ndarray:
+                p.grad.data = p.grad.data.view(np.ndarray)
+        return Tensor._wrap(loss.data.view(np.ndarray))
 
 
 def _leaves(root: Tensor) -> list[Tensor]:

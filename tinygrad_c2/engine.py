@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 class _Mode(threading.local):
     """Per-thread switches, so a tuning trial in one thread cannot flip another's grad mode.
 
-    `instrumented` is anomaly or profiling: the one flag the hot path reads.
+    `instrumented` is anomaly, profiling or a captured step's trace (`tracer`): the one flag
+    the hot path reads.
     """
 
     grad_enabled: bool = True
     anomaly: bool = False
     profiling: bool = False
     instrumented: bool = False
+    tracer: Any = None  # the capture._Tracer recording this thread's ops, while tracing
 
 
 mode = _Mode()
@@ -95,7 +97,7 @@ class _InstrumentedMode:
 
     def __exit__(self, *exc: object) -> None:
         setattr(mode, self.flag, self._prev)
-        mode.instrumented = mode.anomaly or mode.profiling
+        mode.instrumented = mode.anomaly or mode.profiling or mode.tracer is not None
 
 
 class detect_anomaly(_InstrumentedMode):  # noqa: N801

@@ -92,15 +92,8 @@ class Function:
         ctx.needs_input_grad = tuple(flags) if record else (False,) * i
         instrumented = mode.instrumented
         try:
-            if not instrumented:
-                out = cls.forward(ctx, *arrays)
-            elif mode.anomaly:  # our check below names the op; numpy's warning would not
-                with np.errstate(all="ignore"):
-                    out = cls.forward(ctx, *arrays)
-            else:
-                t0 = time.perf_counter()
-                out = cls.forward(ctx, *arrays)
-                ctx.forward_time = time.perf_counter() - t0
+            out = cls.forward(ctx, *arrays) if not instrumented else _instrumented_forward(
+                cls, ctx, arrays)
         except OpError:
             raise
         except (ValueError, IndexError) as e:
@@ -117,9 +110,12 @@ class Function:
             if isinstance(out, tuple):
                 raise TypeError(f"{cls.__name__}.forward must return one array, got a tuple")
             out = np.asarray(out)
-        if instrumented and mode.anomaly:
-            ctx.created_at = _user_frame()
-            check_finite(ctx, (out,), "forward")
+        if instrumented:
+            if mode.anomaly:
+                ctx.created_at = _user_frame()
+                check_finite(ctx, (out,), "forward")
+            if mode.tracer is not None:  # record every op, with where its arguments come from
+                out = mode.tracer.record(cls, ctx, args, out)
         if not record:
             return Tensor._wrap(out)
         ctx.parents = args
@@ -134,6 +130,40 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def _instrumented_forward(cls: type[Function], ctx: Function, arrays: list) -> Any:
+    """forward under anomaly mode, profiling or a captured step's trace."""
+    if mode.tracer is not None:  # a captured step's trace: forward sees plain arrays
+        return mode.tracer.forward(cls, ctx, arrays)
+    if mode.anomaly:  # our check after forward names the op; numpy's warning would not
+        with np.errstate(all="ignore"):
+            return cls.forward(ctx, *arrays)
+    if mode.profiling:
+        t0 = time.perf_counter()
+        out = cls.forward(ctx, *arrays)
+        ctx.forward_time = time.perf_counter() - t0
+        return out
+    return cls.forward(ctx, *arrays)
+
+
+class _NonDifferentiable(Function):
+    """Base of the ops without a gradient (comparisons, argmax): their outputs never require
+    grad, even from inputs that do. They are primitives so that a captured step records and
+    recomputes them instead of freezing their trace-time values."""
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        prev = mode.grad_enabled
+        mode.grad_enabled = False  # no node, no needs_input_grad: nothing to differentiate
+        try:
+            return super().apply(*args)
+        finally:
+            mode.grad_enabled = prev
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> Any:
+        raise RuntimeError(f"{type(ctx).__name__} has no gradient")
 
 
 def _user_frame() -> str:
@@ -259,6 +289,14 @@ class Where(Function):
         (cond,) = ctx.saved_tensors
         _, da, db = ctx.needs_input_grad
         return None, (np.where(cond, g, 0) if da else None), (np.where(cond, 0, g) if db else None)
+
+
+class Compare(_NonDifferentiable):
+    """y = a < b, a <= b, a > b, a >= b, a == b or a != b (op is the numpy ufunc)   |   none"""
+
+    @staticmethod
+    def forward(ctx, a, b, op):
+        return op(a, b)
 
 
 class MatMul(Function):
@@ -639,6 +677,24 @@ class Min(Max):
     arg = staticmethod(np.argmin)
 
 
+class ArgMax(_NonDifferentiable):
+    """y = index of the largest x (over a dim)   |   none"""
+
+    arg = staticmethod(np.argmax)
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        if x.size == 0 and (dim is None or x.shape[dim] == 0):  # max(dim) of (0, 3) over 1: empty
+            raise OpError(f"{type(ctx).__name__}: cannot reduce an empty tensor of shape {x.shape}")
+        return type(ctx).arg(x, axis=dim, keepdims=keepdim)
+
+
+class ArgMin(ArgMax):
+    """y = index of the smallest x (over a dim)   |   none"""
+
+    arg = staticmethod(np.argmin)
+
+
 # ---------------------------------------------------------------- shape and indexing
 
 
@@ -688,12 +744,44 @@ class Expand(Function):
         return g, None
 
 
+INDEX_PART = object()  # marks where split_index took an array component out of an index
+
+
+def split_index(idx: Any) -> tuple[Any, list]:
+    """An index with its Tensor and array components taken out (INDEX_PART marks each place).
+
+    Index receives them as arguments of their own, so a captured step records where each
+    comes from (labels `y` in `x[tg.arange(n), y]` are recomputed, not frozen into the op).
+    """
+    if isinstance(idx, (Tensor, np.ndarray)):
+        return INDEX_PART, [idx]
+    if isinstance(idx, tuple):
+        parts = [i for i in idx if isinstance(i, (Tensor, np.ndarray))]
+        if parts:
+            return tuple(INDEX_PART if isinstance(i, (Tensor, np.ndarray)) else i
+                         for i in idx), parts
+    return idx, []
+
+
 class Index(Function):
-    """y = x[idx]   |   dx = zeros with g scattered back; repeated integer indices accumulate"""
+    """y = x[idx]   |   dx = zeros with g scattered back; repeated integer indices accumulate
+
+    `parts` are the index's array components (see split_index), in the order of INDEX_PART.
+    """
 
     @staticmethod
-    def forward(ctx, x, idx):
-        ctx.shape, ctx.idx = x.shape, idx
+    def forward(ctx, x, idx, *parts):
+        if parts:
+            if idx is INDEX_PART:
+                idx = parts[0]
+            else:
+                it = iter(parts)
+                idx = tuple(next(it) if i is INDEX_PART else i for i in idx)
+            # NOTE: a boolean mask's values decide the output's shape (a captured step refuses
+            # to trace that when the mask comes from the step's data).
+            ctx.data_dependent_shape = tuple(2 + k for k, p in enumerate(parts)
+                                             if p.dtype == np.bool_)
+        ctx.shape, ctx.idx, ctx.nparts = x.shape, idx, len(parts)
         return x[idx]
 
     @staticmethod
@@ -705,7 +793,7 @@ class Index(Function):
             np.add.at(out, idx, g)  # NOTE: plain `out[idx] += g` drops repeated indices
         else:
             out[idx] = g
-        return out, None
+        return (out, None) + (None,) * ctx.nparts
 
 
 class Cat(Function):

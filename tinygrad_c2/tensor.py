@@ -168,7 +168,8 @@ class Tensor:
         return self.data.shape[0]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        # NOTE: np.asarray: a captured step's traced array prints as a plain one
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extras = []
         if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
             extras.append(f"dtype={self.data.dtype}")
@@ -306,7 +307,7 @@ class Tensor:
         return ops.Neg.apply(self)
 
     def _compare(self, other: Any, op: np.ufunc) -> Tensor:
-        return Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
+        return ops.Compare.apply(self, other, op)
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, np.less)
@@ -417,10 +418,10 @@ class Tensor:
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
         """Over everything: a 0-d tensor. Over `dim`: (values, indices), as PyTorch."""
-        return self._extreme(ops.Max, np.argmax, dim, keepdim)
+        return self._extreme(ops.Max, ops.ArgMax, dim, keepdim)
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
-        return self._extreme(ops.Min, np.argmin, dim, keepdim)
+        return self._extreme(ops.Min, ops.ArgMin, dim, keepdim)
 
     def _extreme(self, op: type, arg: Any, dim: Any, keepdim: bool) -> Tensor | MaxResult:
         if isinstance(dim, Tensor):
@@ -431,13 +432,13 @@ class Tensor:
             self._dim(dim, op.__name__)
             return MaxResult(op.apply(self, None, keepdim), Tensor._wrap(np.zeros((), np.int64)))
         values = op.apply(self, dim, keepdim)
-        return MaxResult(values, Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim)))
+        return MaxResult(values, arg.apply(self, dim, keepdim))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return self._arg(np.argmax, dim, keepdim, "argmax")
+        return self._arg(ops.ArgMax, dim, keepdim, "argmax")
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return self._arg(np.argmin, dim, keepdim, "argmin")
+        return self._arg(ops.ArgMin, dim, keepdim, "argmin")
 
     def _arg(self, arg: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
         if dim is not None:
@@ -448,7 +449,7 @@ class Tensor:
             over = "" if dim is None else f" over dim {dim}"
             raise IndexError(f"{name}: cannot take the {name} of an empty tensor of shape "
                              f"{self.shape}{over}: there is no element to choose")
-        return Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim))
+        return arg.apply(self, dim, keepdim)
 
     def _count(self, dim: Any, name: str) -> int:
         if dim is None:
@@ -527,12 +528,15 @@ class Tensor:
         return ops.Expand.apply(self, shape)
 
     def __getitem__(self, idx: Any) -> Tensor:
-        return ops.Index.apply(self, _index_arrays(idx))
+        idx, parts = ops.split_index(idx)
+        return ops.Index.apply(self, idx, *parts)
 
     def __setitem__(self, idx: Any, value: Any) -> None:
         if self.requires_grad:
             raise RuntimeError("item assignment on a tensor that requires grad would corrupt its "
                                "graph; assign into .data (under no_grad) or use tg.where")
+        if engine.mode.tracer is not None:  # a captured step would freeze what is written here
+            engine.mode.tracer.check_assignment(idx, value)
         self.data[_index_arrays(idx)] = value.data if isinstance(value, Tensor) else value
 
 
@@ -595,13 +599,21 @@ def full(size: Any, fill_value: float, dtype: Any = None,
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the library generator (see `tg.manual_seed`)."""
     dt = _float_dtype(dtype)
-    return Tensor(_rng.generator().standard_normal(_size(size, "randn"), dtype=dt), requires_grad)
+    return _drawn(_rng.generator().standard_normal(_size(size, "randn"), dtype=dt), requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1) from the library generator."""
     dt = _float_dtype(dtype)
-    return Tensor(_rng.generator().random(_size(size, "rand"), dtype=dt), requires_grad)
+    return _drawn(_rng.generator().random(_size(size, "rand"), dtype=dt), requires_grad)
+
+
+def _drawn(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    """A tensor of random draws. Inside a captured step's trace the draws are marked: a replay
+    would reuse them, so an op that receives them refuses (dropout, a primitive, redraws)."""
+    if engine.mode.tracer is not None:
+        arr = engine.mode.tracer.drawn(arr)
+    return Tensor(arr, requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:

@@ -16,6 +16,7 @@ from ..function import (
     Sigmoid,
     Softmax,
     Tanh,
+    _NonDifferentiable,
     max_keepdims,
 )
 from ..tensor import Tensor
@@ -538,6 +539,22 @@ def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # n
     return L1Loss.apply(input, target, reduction)
 
 
+class OneHot(_NonDifferentiable):
+    """y[..., j] = 1 if labels == j else 0 (int64)   |   none"""
+
+    @staticmethod
+    def forward(ctx, y, num_classes):
+        if num_classes == -1:
+            k = int(y.max()) + 1
+            ctx.data_dependent_shape = (0,)  # the largest label sets the width
+        else:
+            k = num_classes
+        if y.size and (y.min() < 0 or y.max() >= k):
+            raise OpError(f"one_hot: labels must be in [0, {k}), got values from {y.min()} to "
+                          f"{y.max()}")
+        return (y[..., None] == np.arange(k)).astype(np.int64)
+
+
 def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
     """Integer labels (N,) to a 0/1 int64 matrix (N, num_classes), as PyTorch's F.one_hot.
 
@@ -549,8 +566,4 @@ def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
     y = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     if y.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")
-    k = int(y.max()) + 1 if num_classes == -1 else num_classes
-    if y.size and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"one_hot: labels must be in [0, {k}), got values from {y.min()} to "
-                         f"{y.max()}")
-    return Tensor((y[..., None] == np.arange(k)).astype(np.int64))
+    return OneHot.apply(labels if isinstance(labels, Tensor) else y, num_classes)

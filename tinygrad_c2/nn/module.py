@@ -9,11 +9,16 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import mode
 from ..function import _seq  # the node counter (see Function.apply)
 from ..tensor import Tensor
 from .parameter import Parameter
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
+
+#: [count] of attribute and registry changes on any module. NOTE: a captured step compares it
+#: at each replay and re-checks the modules its trace called only when it moved (cheap guard).
+edit_count = [0]
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -61,6 +66,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if mode.instrumented and mode.tracer is not None:
+            mode.tracer.module_called(self)  # a captured step guards what this module holds
         start = next(_seq)
         out = self.forward(*args, **kwargs)
         # NOTE: graph nodes made by this call have start < node.seq < end; tg.viz uses the range
@@ -85,10 +92,12 @@ class Module:
         NOTE: the mirror lets `self.weight` resolve by normal attribute lookup; going through
         __getattr__ on every forward costs about a microsecond per access.
         """
+        edit_count[0] += 1
         self._registry(kind)[name] = value
         self.__dict__[name] = value
 
     def __setattr__(self, name: str, value: Any) -> None:
+        edit_count[0] += 1
         if isinstance(value, Parameter):
             self._remove_from_registries(name)
             self._put("_parameters", name, value)
@@ -115,6 +124,7 @@ class Module:
             object.__setattr__(self, name, value)
 
     def _remove_from_registries(self, name: str) -> None:
+        edit_count[0] += 1
         self.__dict__.pop(name, None)
         for kind in _REGISTRIES:
             self._registry(kind).pop(name, None)
@@ -129,6 +139,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
+        edit_count[0] += 1
         for kind in _REGISTRIES:
             registry = self.__dict__.get(kind)
             if registry is not None and name in registry:
