@@ -491,3 +491,18 @@ def test_in_place_numpy_on_the_steps_values_is_refused(write):
 
     with pytest.raises(tg.CaptureError, match="into"):
         tg.capture(fn)(np.arange(6.0).reshape(2, 3))
+
+
+def test_a_replayed_backward_ignores_underflow_as_the_eager_one_does():
+    # sigmoid(-87) is 1.6e-38 in float32, so its backward g * y * (1 - y) underflows: correct,
+    # and engine.backward ignores it under np.errstate(all="raise"); a replay must too.
+    w = nn.Parameter(np.ones(3, np.float32))
+    step = tg.capture(lambda X: (X * w).sigmoid().mean())
+    X = np.full((4, 3), -87.0, np.float32)
+    eager = tg.Tensor(X) * w
+    with np.errstate(all="raise"):
+        eager.sigmoid().mean().backward()
+        expected, w.grad = w.grad.numpy().copy(), None
+        for _ in range(3):
+            step(X)
+            np.testing.assert_array_equal(w.grad.numpy(), expected)

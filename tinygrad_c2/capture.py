@@ -527,7 +527,8 @@ class _Program:
         """
         env: dict[str, Any] = {"new": _new, "ndarray": np.ndarray, "asarray": np.asarray,
                                "ones": np.ones, "fix": _fix_grad, "wrap": Tensor._wrap,
-                               "RETRACE": _RETRACE, "EDITS": self.edit_count, "SEEN": self.seen,
+                               "errstate": np.errstate, "RETRACE": _RETRACE,
+                               "EDITS": self.edit_count, "SEEN": self.seen,
                                "modules_unchanged": self.modules_unchanged}
         consts: dict[int, str] = {}
 
@@ -580,7 +581,9 @@ class _Program:
                 [f"o{i}"] if i not in last_use else [])
             if dead:  # outputs nobody else reads: free them (backward uses the ctxs only)
                 code.append(f"    del {', '.join(dead)}")
+        # underflow to 0 is the right answer in backward, as in engine.backward
         code.append("    # backward")
+        backward_start = len(code)
         code.append("    " + " = ".join([f"g{i}" for i in grad_ops if i != loss] +
                                         [f"lg{j}" for j in self.trained] + ["None"]))
         code.append(f"    g{loss} = ones(o{loss}.shape, o{loss}.dtype)")
@@ -604,6 +607,8 @@ class _Program:
                     code.append(f"            lg{j} = (x.copy() if x is g{i} or x.base is not None "
                                 f"else x) if lg{j} is None else lg{j} + x")
             code.append(f"        c{i} = g{i} = None")
+        code[backward_start:] = ["    with errstate(under='ignore'):",
+                                 *("    " + line for line in code[backward_start:])]
         for j in self.trained:
             cast = f"lg{j} if lg{j}.dtype == L{j}.data.dtype else lg{j}.astype(L{j}.data.dtype)"
             code.append(f"    L{j}.grad = None if lg{j} is None else wrap({cast})")
