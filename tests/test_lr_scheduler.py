@@ -266,6 +266,17 @@ def test_one_cycle_cycles_momentum_or_beta1_like_torch(optimizer):
     assert runs[0][:, 0].min() == pytest.approx(0.8) and runs[0][:, 1].min() == pytest.approx(0.7)
 
 
+def test_composite_schedulers_show_their_parts():
+    opt = make_tg_optimizer()
+    L = lr_scheduler  # noqa: N806
+    chained = L.ChainedScheduler([L.StepLR(opt, 2), L.StepLR(opt, 3)])
+    sequential = L.SequentialLR(opt, [L.ChainedScheduler([L.StepLR(opt, 2)]),
+                                      L.ExponentialLR(opt, 0.5)], milestones=[4])
+    assert repr(chained).startswith("ChainedScheduler([StepLR(last_epoch=0, ")
+    assert repr(sequential).startswith("SequentialLR([ChainedScheduler([StepLR(")
+    assert "ExponentialLR(last_epoch=-1, " in repr(sequential)  # built, then stepped back
+
+
 def test_lambda_lr_saves_callable_objects_but_not_functions():
     class Warmup:
         def __init__(self):

@@ -843,6 +843,10 @@ class _SchedulerList(LRScheduler):
         for scheduler, scheduler_state in zip(self._schedulers, saved, strict=True):
             scheduler.load_state_dict(scheduler_state)
 
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(s) for s in self._schedulers)
+        return f"{type(self).__name__}([{inner}], last_lr={self._last_lr})"
+
 
 class SequentialLR(_SchedulerList):
     """schedulers[i] runs from milestones[i-1] to milestones[i]: e.g. a warm-up, then a decay.
