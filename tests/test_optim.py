@@ -35,16 +35,29 @@ CONFIGS = [
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, weight_decay=0.1)),
     ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True, betas=(0.7, 0.95))),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, initial_accumulator_value=0.5, eps=1e-6)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4, weight_decay=0.05)),
+    ("Adadelta", dict(rho=0.99, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-6)),  # lerp weight >= 0.5 branch
+    ("Adamax", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, betas=(0.3, 0.95), momentum_decay=0.05)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
 ]
 CONFIG_IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}"
               for name, kw in CONFIGS]
 
 
-def make_problem(seed=0):
-    """Random float64 parameters and STEPS random gradients for each; one gradient is None."""
+def make_problem(seed=0, dtype=np.float64):
+    """Random parameters and STEPS random gradients for each; one gradient is None."""
     rng = np.random.default_rng(seed)
-    params = [rng.standard_normal(s) for s in SHAPES]
-    grads = [[rng.standard_normal(s) for s in SHAPES] for _ in range(STEPS)]
+    params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(STEPS)]
     grads[5][1] = None  # the optimizer must skip this parameter at step 5
     return params, grads
 
@@ -81,7 +94,7 @@ def test_optimizer_matches_torch_over_25_steps(name, kwargs):
     ours, _ = run_tg(name, kwargs, params0, grads)
     theirs, _ = run_torch(name, kwargs, params0, grads)
     for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a.data, b, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=CONFIG_IDS)
@@ -90,7 +103,20 @@ def test_param_groups_with_own_lr_and_weight_decay_match_torch(name, kwargs):
     ours, _ = run_tg(name, kwargs, params0, grads, groups=two_groups)
     theirs, _ = run_torch(name, kwargs, params0, grads, groups=two_groups)
     for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a.data, b, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=CONFIG_IDS)
+def test_float32_run_matches_torch_and_keeps_float32(name, kwargs):
+    params0, grads = make_problem(seed=10, dtype=np.float32)
+    ours, opt = run_tg(name, kwargs, params0, grads)
+    theirs, _ = run_torch(name, kwargs, params0, grads)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.data.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a.data, b, rtol=1e-5, atol=1e-6)  # float32 rounding, 25 steps
+    for state in opt.state.values():
+        for key, value in state.items():
+            assert key == "step" or value.dtype == np.float32, key
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=CONFIG_IDS)
@@ -111,15 +137,22 @@ def test_state_dict_round_trip_mid_run_equals_uninterrupted_run(name, kwargs, tm
         np.testing.assert_array_equal(a.data, b.data)  # bit for bit
 
 
-@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW"])
-def test_state_dict_has_pytorch_layout(name):
-    kwargs = {"SGD": dict(lr=0.1, momentum=0.9), "RMSprop": dict(momentum=0.5, centered=True),
-              "Adam": dict(amsgrad=True), "AdamW": dict()}[name]
+LAYOUT_KWARGS = {"SGD": dict(lr=0.1, momentum=0.9), "RMSprop": dict(momentum=0.5, centered=True),
+                 "Adam": dict(amsgrad=True), "AdamW": dict(), "Adagrad": dict(lr_decay=0.1),
+                 "Adadelta": dict(), "Adamax": dict(), "NAdam": dict(decoupled_weight_decay=True)}
+
+
+@pytest.mark.parametrize("steps", [3, 0])
+@pytest.mark.parametrize("name", LAYOUT_KWARGS)
+def test_state_dict_has_pytorch_layout(name, steps):
+    kwargs = LAYOUT_KWARGS[name]
     params0, grads = make_problem(seed=3)
-    _, ours = run_tg(name, kwargs, params0, grads[:3], groups=two_groups)
-    _, theirs = run_torch(name, kwargs, params0, grads[:3], groups=two_groups)
+    _, ours = run_tg(name, kwargs, params0, grads[:steps], groups=two_groups)
+    _, theirs = run_torch(name, kwargs, params0, grads[:steps], groups=two_groups)
     ours, theirs = ours.state_dict(), theirs.state_dict()
-    assert sorted(ours["state"]) == sorted(theirs["state"]) == [0, 1, 2]
+    # before any step only Adagrad has state: like PyTorch's, its constructor makes it
+    assert sorted(ours["state"]) == sorted(theirs["state"]) == (
+        [0, 1, 2] if steps or name == "Adagrad" else [])
     for pid in ours["state"]:
         assert ours["state"][pid].keys() == theirs["state"][pid].keys()
         for key, value in ours["state"][pid].items():
@@ -132,10 +165,14 @@ def test_state_dict_has_pytorch_layout(name):
         assert differ == {}
 
 
-def test_loading_a_torch_adam_state_dict_continues_like_torch():
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("Adam", dict(lr=0.01)), ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adadelta", dict()),
+    ("Adamax", dict(lr=0.01)), ("NAdam", dict(lr=0.01)),
+])
+def test_loading_a_torch_state_dict_continues_like_torch(name, kwargs):
     torch = pytest.importorskip("torch")
     params0, grads = make_problem(seed=4)
-    _, torch_opt = run_torch("Adam", dict(lr=0.01), params0, grads[:10])
+    _, torch_opt = run_torch(name, kwargs, params0, grads[:10])
     torch_params = [p for g in torch_opt.param_groups for p in g["params"]]
     numpy_state = {
         "state": {pid: {k: v.numpy().copy() for k, v in s.items()}
@@ -143,15 +180,15 @@ def test_loading_a_torch_adam_state_dict_continues_like_torch():
         "param_groups": torch_opt.state_dict()["param_groups"],
     }
     params = [tg.Tensor(p.detach().numpy().copy(), requires_grad=True) for p in torch_params]
-    opt = optim.Adam(params, lr=0.01)
+    opt = getattr(optim, name)(params, **kwargs)
     opt.load_state_dict(numpy_state)
-    run_tg("Adam", {}, None, grads[10:], opt=opt, params=params)
+    run_tg(name, {}, None, grads[10:], opt=opt, params=params)
     for step_grads in grads[10:]:
         for p, g in zip(torch_params, step_grads, strict=True):
             p.grad = None if g is None else torch.tensor(g)
         torch_opt.step()
     for a, b in zip(params, torch_params, strict=True):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-13)
 
 
 # ----------------------------------------------------------------------- the course's Momentum
@@ -230,6 +267,49 @@ def test_parameters_without_gradient_are_skipped_and_get_no_state():
     assert b not in opt.state and opt.state[a]["step"] == 1
 
 
+def test_adagrad_state_like_torch_for_groups_and_added_groups():
+    """PyTorch fills every sum from the constructor's initial_accumulator_value (a group's own
+    value is ignored) and gives parameters of a group added later their state lazily."""
+    torch = pytest.importorskip("torch")
+    params0, grads = make_problem(seed=11)
+
+    def groups(params):
+        return [{"params": params[:1]}, {"params": params[1:2], "initial_accumulator_value": 5.0}]
+
+    runs = []
+    for lib, module in [(tg, optim), (torch, torch.optim)]:
+        params = [lib.tensor(p.copy(), requires_grad=True) for p in params0]
+        opt = module.Adagrad(groups(params), lr=0.1, initial_accumulator_value=0.25)
+        for i, step_grads in enumerate(grads):
+            if i == 3:
+                opt.add_param_group({"params": params[2:], "lr": 0.05})
+            for p, g in zip(params, step_grads, strict=True):
+                p.grad = None if g is None else lib.tensor(g.copy())
+            opt.step()
+        runs.append([np.asarray(p.detach().numpy()) for p in params])
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_nadam_keeps_its_momentum_product_in_the_default_dtype_as_torch():
+    torch = pytest.importorskip("torch")
+    params0, grads = make_problem(seed=12)
+    ours, opt = run_tg("NAdam", dict(lr=0.01), params0, grads)
+    assert type(opt.state[ours[0]]["mu_product"]) is np.float32
+    before = (tg.get_default_dtype(), torch.get_default_dtype())
+    tg.set_default_dtype(tg.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        ours, opt = run_tg("NAdam", dict(lr=0.01), params0, grads)
+        theirs, _ = run_torch("NAdam", dict(lr=0.01), params0, grads)
+    finally:
+        tg.set_default_dtype(before[0])
+        torch.set_default_dtype(before[1])
+    assert type(opt.state[ours[0]]["mu_product"]) is np.float64
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-13)
+
+
 def test_float32_parameters_and_state_stay_float32():
     w = tg.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     opt = optim.Adam([w], lr=0.1, weight_decay=0.1)
@@ -297,6 +377,15 @@ def test_step_with_closure_returns_its_loss():
     ("Adam", dict(eps=-1.0), "eps"),
     ("AdamW", dict(weight_decay=-0.01), "weight_decay"),
     ("Adam", dict(lr=float("nan")), "lr"),
+    ("Adagrad", dict(lr_decay=-0.1), "lr_decay"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
+    ("Adagrad", dict(eps=-1e-10), "eps"),
+    ("Adadelta", dict(rho=1.5), "rho"),
+    ("Adadelta", dict(lr=-1.0), "lr"),
+    ("Adamax", dict(betas=(1.0, 0.999)), "betas[0]"),
+    ("Adamax", dict(weight_decay=-0.1), "weight_decay"),
+    ("NAdam", dict(betas=(0.9, 1.0)), "betas[1]"),
+    ("NAdam", dict(momentum_decay=-0.004), "momentum_decay"),
 ])
 def test_bad_hyperparameters_raise_value_error_naming_them(name, kwargs, word):
     w = tg.Tensor(np.ones(2), requires_grad=True)

@@ -31,6 +31,10 @@ OPTIMIZERS = [
     ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.01, amsgrad=True, betas=(0.8, 0.99))),
     ("AdamW", dict(lr=0.01, weight_decay=0.05)),
+    ("Adagrad", dict(lr=0.05, lr_decay=0.01)),
+    ("Adadelta", dict(lr=1.0, rho=0.9)),
+    ("Adamax", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=1e-3)),
 ]
 SCHEDULERS = [
     (None, {}),
@@ -113,6 +117,18 @@ def test_mlp_with_batch_norm_trains_like_torch(opt_name, opt_kwargs, sched_name,
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"array {i}")
         if i < len(init):
             assert not np.allclose(a, init[i])  # training really moved every parameter
+
+
+@pytest.mark.parametrize(("opt_name", "opt_kwargs", "sched_kwargs"), [
+    ("SGD", dict(lr=0.1, momentum=0.9), dict(max_lr=0.5, total_steps=STEPS)),
+    ("Adam", dict(lr=0.01), dict(max_lr=0.05, total_steps=STEPS, three_phase=True)),
+    ("NAdam", dict(lr=0.01), dict(max_lr=0.05, total_steps=STEPS, anneal_strategy="linear")),
+])
+def test_mlp_with_one_cycle_lr_and_momentum_trains_like_torch(opt_name, opt_kwargs, sched_kwargs):
+    ours = train_tg(opt_name, opt_kwargs, "OneCycleLR", sched_kwargs)
+    theirs = train_torch(opt_name, opt_kwargs, "OneCycleLR", sched_kwargs)
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"array {i}")
 
 
 def test_course_momentum_trains_the_mlp_like_torch_sgd_with_scaled_lr():

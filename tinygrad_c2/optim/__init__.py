@@ -1,11 +1,16 @@
 """tg.optim: PyTorch's optimizers (same numbers), the course's Momentum, EWA and lr schedules."""
 
 from . import lr_scheduler
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .ewa import EWA
 from .momentum import Momentum
+from .nadam import NAdam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "EWA", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW",
+           "Adamax", "NAdam", "EWA", "lr_scheduler"]

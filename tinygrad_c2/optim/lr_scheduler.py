@@ -14,9 +14,10 @@ from typing import Any
 from .optimizer import Optimizer
 
 __all__ = [
-    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-    "ReduceLROnPlateau", "InverseTimeDecay", "InverseSqrtDecay", "ExponentialDecay",
-    "LinearDecay",
+    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
+    "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+    "OneCycleLR", "SequentialLR", "ChainedScheduler", "ReduceLROnPlateau", "InverseTimeDecay",
+    "InverseSqrtDecay", "ExponentialDecay", "LinearDecay",
 ]
 
 
@@ -51,10 +52,16 @@ class LRScheduler:
                     )
         self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """Reset the step count and make the constructor's step (it sets the starting lrs)."""
         self._step_count = 0
         self._is_initial = True
-        self.step()
-        self._is_initial = False
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def get_lr(self) -> list[float]:
         """The next lr of every group (called by step() after last_epoch has advanced)."""
@@ -67,6 +74,10 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and set the new lrs (`epoch=` jumps there: deprecated in PyTorch)."""
         self._step_count += 1
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None) -> None:
+        """Set the lrs of the next epoch, or of `epoch` (closed form where there is one)."""
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
@@ -100,14 +111,19 @@ def _check_positive_int(owner: str, name: str, value: Any) -> None:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
 
 
-def _check_real(owner: str, name: str, value: Any, low: float, strict: bool = False) -> None:
-    """Raise unless `value` is a finite real number >= low (> low when strict)."""
+def _check_real(
+    owner: str, name: str, value: Any, low: float, strict: bool = False,
+    high: float | None = None,
+) -> None:
+    """Raise unless `value` is a finite real number >= low (> low when strict), <= high."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a number, got {value!r} "
                         f"({type(value).__name__})")
-    if not math.isfinite(value) or value < low or (strict and value == low):
-        raise ValueError(f"{owner}: {name} must be a finite number {'>' if strict else '>='} "
-                         f"{low}, got {value!r}")
+    if (not math.isfinite(value) or value < low or (strict and value == low)
+            or (high is not None and value > high)):
+        expected = (f"{'>' if strict else '>='} {low}" if high is None
+                    else f"in {'(' if strict else '['}{low}, {high}]")
+        raise ValueError(f"{owner}: {name} must be a finite number {expected}, got {value!r}")
 
 
 # --------------------------------------------------------------------------- PyTorch's schedulers
@@ -437,6 +453,496 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self._set_mode(self.mode, self.threshold, self.threshold_mode)
+
+
+class ConstantLR(LRScheduler):
+    """lr = initial_lr * factor for the first total_iters epochs, then initial_lr.
+
+    Chainable like PyTorch's: epoch 0 multiplies the current lr by factor, epoch total_iters
+    divides it back out. Often the warm-up in a SequentialLR.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for epoch in range(3):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_real("ConstantLR", "factor", factor, 0.0, high=1.0)
+        _check_positive_int("ConstantLR", "total_iters", total_iters)
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in groups]
+        if self.last_epoch != self.total_iters:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * (1.0 / self.factor) for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        done = self.last_epoch >= self.total_iters
+        return [base * (self.factor + done * (1 - self.factor)) for base in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """lr = initial_lr * (start_factor + (end_factor - start_factor) * min(epoch, total_iters)
+    / total_iters): a linear ramp (warm-up, or a decay) over total_iters epochs, then flat.
+
+    Chainable like PyTorch's: each step multiplies the current lr by the ratio of successive
+    factors, so the sequence equals the formula up to rounding.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for epoch in range(4):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+        total_iters: int = 5, last_epoch: int = -1,
+    ) -> None:
+        _check_real("LinearLR", "start_factor", start_factor, 0.0, strict=True, high=1.0)
+        _check_real("LinearLR", "end_factor", end_factor, 0.0, high=1.0)
+        _check_positive_int("LinearLR", "total_iters", total_iters)
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in groups]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        change = self.end_factor - self.start_factor
+        ratio = 1.0 + change / (self.total_iters * self.start_factor
+                                + (self.last_epoch - 1) * change)
+        return [group["lr"] * ratio for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        change = self.end_factor - self.start_factor
+        done = min(self.total_iters, self.last_epoch)
+        return [base * (self.start_factor + change * done / self.total_iters)
+                for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power: down to 0.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.PolynomialLR(opt, total_iters=4, power=2.0)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [0.5625, 0.25, 0.0625, 0.0, 0.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_positive_int("PolynomialLR", "total_iters", total_iters)
+        _check_real("PolynomialLR", "power", power, 0.0)  # a negative power divides by 0
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        epoch, total = self.last_epoch, self.total_iters
+        factor = ((1.0 - epoch / total) / (1.0 - (epoch - 1) / total)) ** self.power
+        return [group["lr"] * factor for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        left = 1.0 - min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * left**self.power for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2, restarting:
+    T_cur counts epochs since the last restart, T_i = T_0 * T_mult**(restarts so far).
+
+    SGDR's schedule as PyTorch's: `step()` advances T_cur by 1; `step(epoch)` accepts a
+    float (e.g. `epoch + i / batches_per_epoch` after each batch) and finds the cycle in
+    closed form. Not chainable (computed from `base_lrs`).
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = tg.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for epoch in range(6):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs      # cycles of 2, then 4 epochs
+    [1.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,  # noqa: N803
+        last_epoch: int = -1,
+    ) -> None:
+        _check_positive_int("CosineAnnealingWarmRestarts", "T_0", T_0)
+        _check_positive_int("CosineAnnealingWarmRestarts", "T_mult", T_mult)
+        _check_real("CosineAnnealingWarmRestarts", "eta_min", eta_min, 0.0)
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cos = 1 + math.cos(math.pi * self.T_cur / self.T_i)
+        return [self.eta_min + (base - self.eta_min) * cos / 2 for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or go to `epoch` (a float is a point within an epoch)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            _check_real("CosineAnnealingWarmRestarts.step", "epoch", epoch, 0.0)
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:  # the cycle n with T_0 * (T_mult**n - 1) / (T_mult - 1) <= epoch
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy: lr rises from max_lr/div_factor to max_lr over the first pct_start
+    of total_steps, then anneals to max_lr/div_factor/final_div_factor; momentum (or Adam's
+    beta1) moves the opposite way between max_momentum and base_momentum.
+
+    PyTorch's: call `step()` after every batch, total_steps times at most (one more raises).
+    `anneal_strategy` is 'cos' (end + (start - end) * (1 + cos(pi * pct)) / 2) or 'linear';
+    `three_phase=True` warms up, comes back down to the initial lr symmetrically, then
+    annihilates to the minimum. The constructor overwrites each group's "initial_lr" and adds
+    "max_lr" and "min_lr" (and "max_momentum", "base_momentum"). Not chainable.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=0.1, momentum=0.9)
+    >>> sched = tg.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5,
+    ...                                          anneal_strategy="linear", div_factor=10.0,
+    ...                                          final_div_factor=1.0, pct_start=0.4)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for step in range(4):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs      # up to max_lr in 0.4 * 5 - 1 = 1 step, then down to 0.1 at step 4
+    [0.1, 1.0, 0.7, 0.4, 0.1]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | list[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.85,
+        max_momentum: float | list[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        name = "OneCycleLR"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        if total_steps is not None:
+            _check_positive_int(name, "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            _check_positive_int(name, "epochs", epochs)
+            _check_positive_int(name, "steps_per_epoch", steps_per_epoch)
+            total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError(f"{name}: give total_steps, or both epochs and steps_per_epoch")
+        self.total_steps: int = total_steps
+        _check_real(name, "pct_start", pct_start, 0.0, high=1.0)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
+        _check_real(name, "div_factor", div_factor, 0.0, strict=True)
+        _check_real(name, "final_div_factor", final_div_factor, 0.0, strict=True)
+        self._anneal_func_type = anneal_strategy
+        # each phase runs from the previous end_step to its own, between two group entries
+        warmup_end = float(pct_start * total_steps) - 1
+        if three_phase:
+            self._schedule_phases = [
+                _phase(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                _phase(float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                       "base_momentum", "max_momentum"),
+                _phase(total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
+        else:
+            self._schedule_phases = [
+                _phase(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                _phase(total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
+        max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for group, group_max_lr in zip(optimizer.param_groups, max_lrs, strict=True):
+                group["initial_lr"] = group_max_lr / div_factor
+                group["max_lr"] = group_max_lr
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    f"{name}: {type(optimizer).__name__} has neither 'momentum' nor 'betas' to "
+                    "cycle; pass cycle_momentum=False"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
+            base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                for group, top, bottom in zip(optimizer.param_groups, max_momentums,
+                                              base_momentums, strict=True):
+                    self._set_momentum(group, top)
+                    group["max_momentum"] = top
+                    group["base_momentum"] = bottom
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict[str, Any], momentum: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: tried to step {step} times, but total_steps is {self.total_steps}"
+            )
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step <= end_step or i == len(self._schedule_phases) - 1:
+                    pct = (step - start_step) / (end_step - start_step)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(group, self._anneal(
+                            group[phase["start_momentum"]], group[phase["end_momentum"]], pct))
+                    break
+                start_step = end_step
+        return lrs
+
+
+def _phase(end_step: float, start_lr: str, end_lr: str, start_momentum: str,
+           end_momentum: str) -> dict[str, Any]:
+    """One OneCycleLR phase: its last step and the group keys it interpolates between."""
+    return {"end_step": end_step, "start_lr": start_lr, "end_lr": end_lr,
+            "start_momentum": start_momentum, "end_momentum": end_momentum}
+
+
+def _per_group(owner: str, name: str, optimizer: Optimizer, value: Any) -> list[float]:
+    """`value` for every param group: one number for all, or a list with one per group."""
+    n = len(optimizer.param_groups)
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * n
+    if len(values) != n:
+        raise ValueError(f"{owner}: expected {n} values of {name} (one per param group), "
+                         f"got {len(values)}")
+    for v in values:
+        _check_real(owner, name, v, 0.0)
+    return values
+
+
+class _SchedulerList(LRScheduler):
+    """A scheduler made of other schedulers of one optimizer; their states nest in its own."""
+
+    _schedulers: list[LRScheduler]
+
+    def _set_schedulers(self, schedulers: Iterable[LRScheduler], optimizer: Any) -> Optimizer:
+        name = type(self).__name__
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError(f"{name}: expected at least one scheduler, got none")
+        if optimizer is None:
+            optimizer = getattr(schedulers[0], "optimizer", None)
+        for i, scheduler in enumerate(schedulers):
+            if not isinstance(scheduler, LRScheduler):
+                raise TypeError(f"{name}: schedulers[{i}] is a {type(scheduler).__name__}, not "
+                                "an lr scheduler")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(
+                    f"{name}: schedulers[{i}] is a ReduceLROnPlateau, whose step() needs the "
+                    "metric; step it on its own"
+                )
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(
+                    f"{name}: schedulers[{i}] ({type(scheduler).__name__}) belongs to another "
+                    "optimizer; all must schedule the same one"
+                )
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        return optimizer
+
+    def state_dict(self) -> dict[str, Any]:
+        """Own attributes plus the list of the schedulers' state_dicts (PyTorch's layout)."""
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
+                 if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("_schedulers")
+        if len(saved) != len(self._schedulers):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state has "
+                             f"{len(saved)} schedulers, this one {len(self._schedulers)}")
+        super().load_state_dict(state)
+        for scheduler, scheduler_state in zip(self._schedulers, saved, strict=True):
+            scheduler.load_state_dict(scheduler_state)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(s) for s in self._schedulers)
+        return f"{type(self).__name__}([{inner}], last_lr={self._last_lr})"
+
+
+class SequentialLR(_SchedulerList):
+    """schedulers[i] runs from milestones[i-1] to milestones[i]: e.g. a warm-up, then a decay.
+
+    PyTorch's: at each milestone the next scheduler restarts at its epoch 0 (from its closed
+    form where it has one), so it starts from the groups' initial lrs. The schedulers must be
+    built on `optimizer` first; this constructor undoes their initial steps.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> from tinygrad_c2.optim import lr_scheduler
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> warmup = lr_scheduler.ConstantLR(opt, factor=0.1, total_iters=2)
+    >>> decay = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> sched = lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[2])
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for epoch in range(4):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.1, 0.1, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int],
+        last_epoch: int = -1,
+    ) -> None:
+        self._set_schedulers(schedulers, optimizer)
+        milestones = list(milestones)
+        if len(milestones) != len(self._schedulers) - 1:
+            raise ValueError(
+                f"SequentialLR: expected {len(self._schedulers) - 1} milestones (one fewer than "
+                f"the {len(self._schedulers)} schedulers), got {len(milestones)}"
+            )
+        for m in milestones:
+            if isinstance(m, bool) or not isinstance(m, int):
+                raise ValueError(f"SequentialLR: milestones must be integers, got {m!r}")
+        if milestones != sorted(milestones):
+            raise ValueError(f"SequentialLR: milestones must be increasing, got {milestones}")
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self._undo_initial_steps(self)
+        first = self._schedulers[bisect_right(milestones, 0)]
+        first._initial_step()
+        self._last_lr = first.get_last_lr()
+
+    @staticmethod
+    def _undo_initial_steps(scheduler: LRScheduler) -> None:
+        """Step every scheduler inside (nested lists too) back by one epoch."""
+        if isinstance(scheduler, _SchedulerList):
+            for inner in scheduler._schedulers:
+                SequentialLR._undo_initial_steps(inner)
+        else:
+            scheduler.last_epoch -= 1
+
+    def step(self) -> None:  # type: ignore[override]
+        """Advance one epoch with the scheduler whose stretch this epoch is in."""
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            scheduler._update_lr(0)  # its epoch 0: restart from the initial lrs
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+
+class ChainedScheduler(_SchedulerList):
+    """Steps every scheduler in the list at each step(): their (chainable) changes multiply.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> from tinygrad_c2.optim import lr_scheduler
+    >>> opt = tg.optim.SGD([tg.Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.ChainedScheduler([
+    ...     lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2),
+    ...     lr_scheduler.ExponentialLR(opt, gamma=0.9)])
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for epoch in range(3):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [0.5, 0.45, 0.81, 0.729]
+    """
+
+    def __init__(
+        self, schedulers: Iterable[LRScheduler], optimizer: Optimizer | None = None
+    ) -> None:
+        self._set_schedulers(schedulers, optimizer)
+        self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
+
+    def step(self) -> None:  # type: ignore[override]
+        """Step each scheduler in turn."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
 
 
 # ------------------------------------------------------------------------- the course's decays
