@@ -22,8 +22,12 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 PRIMITIVES: dict[str, type[Function]] = {}
 
 
-class OpError(ValueError):
-    """Bad input to an op, with a message that names the op, the shapes and what was expected."""
+class OpError(ValueError, RuntimeError):
+    """Bad input to an op, with a message that names the op, the shapes and what was expected.
+
+    PyTorch raises RuntimeError for these (bad shapes, dtypes, targets), so a PyTorch user's
+    `except RuntimeError` catches it; it stays a ValueError for numpy-style code.
+    """
 
 
 class Function:
@@ -105,7 +109,7 @@ class Function:
             raise
         except (ValueError, IndexError) as e:
             shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
-            kind = IndexError if isinstance(e, IndexError) else ValueError
+            kind = IndexError if isinstance(e, IndexError) else OpError
             raise kind(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
         except TypeError as e:  # numpy's UFuncTypeError too: `tensor + "a"`, `tensor + None`
             types = ", ".join(type(a).__name__ for a in args)

@@ -171,7 +171,7 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
-            raise ValueError(f"item: only a one-element tensor converts to a Python number, "
+            raise ops.OpError(f"item: only a one-element tensor converts to a Python number, "
                              f"this one has shape {self.shape}")
         return self.data.item()
 
@@ -186,7 +186,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+            raise ops.OpError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                              "use .any() / .all() on .data")
         return bool(self.data.item())
 
@@ -228,7 +228,7 @@ class Tensor:
                 raise TypeError(f"backward: gradient must be numbers shaped like the output "
                                 f"{self.shape}, got {type(gradient).__name__} ({e})") from None
             if seed.shape != self.data.shape:
-                raise ValueError(f"backward: gradient has shape {seed.shape} but the output "
+                raise ops.OpError(f"backward: gradient has shape {seed.shape} but the output "
                                  f"has shape {self.shape}")
         if self.grad_fn is None:
             engine._accumulate(self, seed, copy=True)
@@ -380,7 +380,7 @@ class Tensor:
             correction = int(unbiased)
         n = self._count(dim, "var")
         if n - correction <= 0:
-            raise ValueError(f"var: {n} element(s) along the reduced dims is too few for "
+            raise ops.OpError(f"var: {n} element(s) along the reduced dims is too few for "
                              f"correction={correction} (shape {self.shape}, dim {dim})")
         diff = self - self.mean(dim, keepdim=True)
         return (diff * diff).sum(dim, _keep(keepdim, keepdims)) * (1.0 / (n - correction))
@@ -457,7 +457,7 @@ class Tensor:
         if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
             dims = tuple(dims[0])
         if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
+            raise ops.OpError(f"permute: {dims} is not a permutation of the {self.ndim} dims of "
                              f"a tensor of shape {self.shape}")
         return ops.Permute.apply(self, tuple(dims))
 
@@ -610,7 +610,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
+        raise ops.OpError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
     return ops.Cat.apply(dim, *[t.unsqueeze(dim) for t in tensors])
 
 

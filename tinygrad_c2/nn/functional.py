@@ -549,6 +549,6 @@ def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
         raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")
     k = int(y.max()) + 1 if num_classes == -1 else num_classes
     if y.size and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"one_hot: labels must be in [0, {k}), got values from {y.min()} to "
+        raise OpError(f"one_hot: labels must be in [0, {k}), got values from {y.min()} to "
                          f"{y.max()}")
     return Tensor((y[..., None] == np.arange(k)).astype(np.int64))
