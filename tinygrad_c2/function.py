@@ -205,7 +205,8 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b   |   da = g * b * a ** (b - 1), db = g * y * log(a)"""
+    """y = a ** b   |   da = g * b * a ** (b - 1), 0 where b == 0;
+    db = g * y * log(a), 0 where a == 0 and b >= 0   (PyTorch's rules at the edges)"""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -217,15 +218,33 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, y = ctx.saved_tensors
         da, db = ctx.needs_input_grad
-        ga = g * b * np.power(a, b - 1) if da else None
-        return ga, (g * y * np.log(a) if db else None)
+        ga = gb = None
+        if da:
+            ga = g * b * np.power(a, b - 1)
+            # NOTE: x ** 0 is the constant 1, so its gradient is 0 even where b * a ** (b - 1)
+            # is 0 * inf (a = 0) or NaN (a = NaN); PyTorch masks it the same way.
+            if type(b) is np.ndarray:
+                if (b == 0).any():
+                    ga = np.where(b == 0, 0, ga)
+            elif b == 0:
+                ga = np.zeros_like(ga)
+        if db:
+            if type(a) is not np.ndarray:  # a Python base (`2.0 ** x`): log in y's dtype
+                a = np.asarray(a, dtype=np.result_type(y))
+            gb = g * y * np.log(a)
+            # NOTE: at a = 0, y * log(a) is 0 * -inf; the limit of a ** b * log(a) for b > 0
+            # is 0 (and y = 1 at b = 0), which is PyTorch's value too.
+            base_zero = (a == 0) & (b >= 0)
+            if base_zero.any():
+                gb = np.where(base_zero, 0, gb)
+        return ga, gb
 
 
 class Maximum(Function):
     """y = max(a, b)   |   g goes to the larger input; ties split it evenly (as PyTorch)"""
 
     select = staticmethod(np.maximum)
-    wins = staticmethod(np.greater)
+    loses = staticmethod(np.less)  # a input gets no gradient where it loses
 
     @staticmethod
     def forward(ctx, a, b):
@@ -235,15 +254,20 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share = type(ctx).wins(a, b) + 0.5 * (a == b)
-        return g * share, g * (1.0 - share)
+        loses, tie = type(ctx).loses, a == b
+        da, db = ctx.needs_input_grad
+        # NOTE: PyTorch's rule: an input gets g unless it loses (half on a tie), so where either
+        # is NaN neither loses and BOTH get the full g (the output is NaN).
+        ga = np.where(tie, g * 0.5, g * np.logical_not(loses(a, b))) if da else None
+        gb = np.where(tie, g * 0.5, g * np.logical_not(loses(b, a))) if db else None
+        return ga, gb
 
 
 class Minimum(Maximum):
     """y = min(a, b)   |   g goes to the smaller input; ties split it evenly (as PyTorch)"""
 
     select = staticmethod(np.minimum)
-    wins = staticmethod(np.less)
+    loses = staticmethod(np.greater)
 
 
 class Where(Function):
@@ -356,6 +380,15 @@ class Sqrt(Function):
         return g * 0.5 / ctx.saved_tensors[0]
 
 
+def sign(x: np.ndarray, dtype: Any) -> np.ndarray:
+    """-1, 0 or 1 in `dtype`, and 0 at NaN as PyTorch's sign (np.sign gives NaN there).
+
+    >>> sign(np.array([-2.0, 0.0, np.nan, 3.0]), np.float32)
+    array([-1.,  0.,  0.,  1.], dtype=float32)
+    """
+    return np.subtract(x > 0, x < 0, dtype=dtype)
+
+
 class Abs(Function):
     """y = |x|   |   dx = g * sign(x)   (subgradient 0 at 0, as PyTorch)"""
 
@@ -366,7 +399,7 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * np.sign(ctx.saved_tensors[0])
+        return g * sign(ctx.saved_tensors[0], g.dtype)  # 0 at NaN, as PyTorch
 
 
 class Clamp(Function):
@@ -392,7 +425,8 @@ class Clamp(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0)   |   dx = g where y > 0 (subgradient 0 at 0, as PyTorch)"""
+    """y = max(x, 0)   |   dx = g where y != 0: 0 at 0 (the subgradient PyTorch uses), and g
+    at NaN (y is NaN there; PyTorch passes the gradient)"""
 
     @staticmethod
     def forward(ctx, x):
@@ -402,7 +436,7 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.saved_tensors[0] > 0)
+        return g * (ctx.saved_tensors[0] != 0)
 
 
 class LeakyRelu(Function):
@@ -549,8 +583,31 @@ class Sum(Function):
         return out, None, None
 
 
+class Std(Function):
+    """y = sqrt(sum((x - mean)^2) / dof)   |   dx = g * (x - mean) / (dof * y), and 0 where
+    y = 0: a constant's std has gradient 0 in PyTorch, where sqrt's chain rule gives 0/0"""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, dof):
+        xc = x - x.mean(axis=dim, keepdims=True)
+        y = np.sqrt(np.square(xc).sum(axis=dim, keepdims=True) / dof)
+        ctx.dim, ctx.keepdim, ctx.dof = dim, keepdim, dof
+        ctx.save_for_backward(xc, y)
+        return y if keepdim else y.squeeze(axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        xc, y = ctx.saved_tensors
+        if not ctx.keepdim and ctx.dim is not None:
+            g = np.expand_dims(g, ctx.dim)
+        with np.errstate(divide="ignore", invalid="ignore"):  # masked just below
+            scale = g / (ctx.dof * y)
+        return xc * np.where(y == 0, 0, scale), None, None, None
+
+
 class Max(Function):
-    """y = max of x (over a dim)   |   dx = g at the arg-max; over all elements ties share g"""
+    """y = max of x (over a dim)   |   dx = g at the arg-max (the first, and a NaN is the max);
+    over all elements ties share g evenly, and if x has NaN the NaNs share it (PyTorch's rule)"""
 
     reduce = staticmethod(np.max)
     arg = staticmethod(np.argmax)
@@ -562,7 +619,9 @@ class Max(Function):
         ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
         if dim is None:
             y = type(ctx).reduce(x)
-            ctx.save_for_backward(x == y)
+            mask = np.isnan(x) if np.isnan(y) else x == y
+            ctx.count = int(np.count_nonzero(mask))
+            ctx.save_for_backward(mask)
             return y
         idx = type(ctx).arg(x, axis=dim, keepdims=True)
         ctx.save_for_backward(idx)
@@ -573,14 +632,14 @@ class Max(Function):
     def backward(ctx, g):
         (saved,) = ctx.saved_tensors
         if ctx.dim is None:
-            return g * saved / saved.sum(), None, None
+            return saved * (g / ctx.count), None, None
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.put_along_axis(out, saved, g if ctx.keepdim else np.expand_dims(g, ctx.dim), ctx.dim)
         return out, None, None
 
 
 class Min(Max):
-    """y = min of x (over a dim)   |   dx = g at the arg-min; over all elements ties share g"""
+    """y = min of x (over a dim)   |   dx = g at the arg-min; ties and NaNs as in Max"""
 
     reduce = staticmethod(np.min)
     arg = staticmethod(np.argmin)

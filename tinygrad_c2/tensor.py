@@ -376,20 +376,27 @@ class Tensor:
             keepdims: bool | None = None) -> Tensor:
         """Variance with Bessel's correction by default (PyTorch's); correction=0 is biased."""
         dim = _axes(dim, axis, "var")
-        if unbiased is not None:
-            correction = int(unbiased)
-        n = self._count(dim, "var")
-        if n - correction <= 0:
-            raise ops.OpError(f"var: {n} element(s) along the reduced dims is too few for "
-                             f"correction={correction} (shape {self.shape}, dim {dim})")
+        dof = self._dof(dim, correction, unbiased, "var")
         diff = self - self.mean(dim, keepdim=True)
-        return (diff * diff).sum(dim, _keep(keepdim, keepdims)) * (1.0 / (n - correction))
+        return (diff * diff).sum(dim, _keep(keepdim, keepdims)) * (1.0 / dof)
 
     def std(self, dim: Axes = None, keepdim: bool = False, *, correction: int = 1,
             unbiased: bool | None = None, axis: Axes = None,
             keepdims: bool | None = None) -> Tensor:
-        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
-                        keepdims=keepdims).sqrt()
+        """sqrt(var), one primitive: its gradient is 0 for a constant (PyTorch's), not 0/0."""
+        dim = _axes(dim, axis, "std")
+        dof = self._dof(dim, correction, unbiased, "std")
+        return ops.Std.apply(self, dim, _keep(keepdim, keepdims), dof)
+
+    def _dof(self, dim: Any, correction: int, unbiased: bool | None, name: str) -> int:
+        """n - correction over the reduced dims: var's and std's divisor, checked positive."""
+        if unbiased is not None:
+            correction = int(unbiased)
+        n = self._count(dim, name)
+        if n - correction <= 0:
+            raise ops.OpError(f"{name}: {n} element(s) along the reduced dims is too few for "
+                              f"correction={correction} (shape {self.shape}, dim {dim})")
+        return n - correction
 
     def logsumexp(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
                   keepdims: bool | None = None) -> Tensor:

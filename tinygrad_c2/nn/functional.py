@@ -17,6 +17,7 @@ from ..function import (
     Softmax,
     Tanh,
     max_keepdims,
+    sign,
 )
 from ..tensor import Tensor
 
@@ -355,7 +356,7 @@ class MSELoss(Function):
 
 
 class L1Loss(Function):
-    """loss = |a - b|   |   da = sign(a - b), db = -da, scaled by the reduction"""
+    """loss = |a - b|   |   da = sign(a - b) (0 at NaN), db = -da, scaled by the reduction"""
 
     @staticmethod
     def forward(ctx, a, b, reduction):
@@ -368,7 +369,7 @@ class L1Loss(Function):
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        ga = np.sign(d) * _scale(g, ctx.reduction, d.size, d.ndim)
+        ga = sign(d, g.dtype) * _scale(g, ctx.reduction, d.size, d.ndim)  # 0 at NaN, as PyTorch
         return ga, (-ga if ctx.needs_input_grad[1] else None), None
 
 
