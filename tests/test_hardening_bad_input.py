@@ -250,7 +250,7 @@ LAYERS = [
                                                        T(np.ones(5))),
         ValueError, r"^linear: bias of shape \(5,\) does not fit weight \(4, 3\): expected \(4,\)"),
     Bad("Sequential whose layers do not chain",
-        lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 2))(T(np.ones((5, 2)))),
+        lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 2))(T(np.ones((5, 2), np.float32))),
         ValueError, r"^linear: input of shape \(5, 3\) does not fit weight of shape \(2, 4\)"),
     Bad("Linear(-1, 3)", lambda: nn.Linear(-1, 3), ValueError,
         r"^Linear: in_features must be a non-negative int, got -1"),

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from .engine import check_finite, mode
-from .tensor import Tensor
+from .tensor import Tensor, get_default_dtype
 
 _seq = itertools.count()
 _new = object.__new__
+_NO_TENSOR = np.empty(())  # stands for "the last Tensor argument" when there is none
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 #: name -> class of every built-in primitive (the op tests assert each one has a row)
@@ -58,6 +59,11 @@ class Function:
     """
 
     __slots__ = ("parents", "needs_input_grad", "seq", "saved_tensors", "__dict__")
+    #: positions of the arguments whose dtypes combine by PyTorch's type promotion (elementwise
+    #: ops); () for ops that take their inputs' dtypes as they are
+    promote: tuple[int, ...] = ()
+    #: True for ops whose result is floating point even for integer or bool inputs (exp, /)
+    float_op: bool = False
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()
@@ -86,10 +92,10 @@ class Function:
         ctx = _new(cls)
         ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11.
-        arrays, flags, i = list(args), [False] * len(args), 0
+        arrays, flags, i, last = list(args), [False] * len(args), 0, _NO_TENSOR
         for a in args:
             if isinstance(a, Tensor):
-                arrays[i] = a.data
+                arrays[i] = last = a.data
                 flags[i] = a.requires_grad
             i += 1
         record = mode.grad_enabled and True in flags
@@ -105,6 +111,11 @@ class Function:
                 t0 = time.perf_counter()
                 out = cls.forward(ctx, *arrays)
                 ctx.forward_time = time.perf_counter() - t0
+            # NOTE: numpy's dtype is PyTorch's whenever the output has the dtype of the last
+            # tensor input and that input is not 0-d (0-d tensors promote differently): the
+            # ordinary float32-with-float32 op costs these two comparisons and nothing more.
+            if (out.dtype is not last.dtype or not last.ndim) and cls.promote:
+                out = _promoted(cls, ctx, args, arrays, out)
         except OpError:
             raise
         except (ValueError, IndexError) as e:
@@ -112,8 +123,12 @@ class Function:
             kind = IndexError if isinstance(e, IndexError) else OpError
             raise kind(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
         except TypeError as e:  # numpy's UFuncTypeError too: `tensor + "a"`, `tensor + None`
-            types = ", ".join(type(a).__name__ for a in args)
-            raise TypeError(f"{cls.__name__}: {e} (argument types: {types})") from None
+            # NOTE: numpy refuses some dtypes that PyTorch promotes first (`-x` of a bool in
+            # sigmoid): one more try in PyTorch's dtype before reporting the error.
+            out = _promoted(cls, ctx, args, arrays, None) if cls.promote else None
+            if out is None:
+                types = ", ".join(type(a).__name__ for a in args)
+                raise TypeError(f"{cls.__name__}: {e} (argument types: {types})") from None
         if type(out) is not np.ndarray:
             if isinstance(out, tuple):
                 raise TypeError(f"{cls.__name__}.forward must return one array, got a tuple")
@@ -137,6 +152,110 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+# ---------------------------------------------------------------- type promotion (PyTorch's)
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """numpy's promote_types, except that an integer or bool with a float gives the float
+    (PyTorch: int64 with float32 is float32; numpy says float64).
+
+    >>> promote_types(np.dtype(np.int64), np.dtype(np.float32))
+    dtype('float32')
+    """
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb and max(ca, cb) == 2:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """PyTorch's rule between two priority groups: a lower group (0-d tensors, then Python
+    numbers) changes the result only if it is of a higher category (bool < int < float)."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if _CATEGORY[higher.kind] >= _CATEGORY[lower.kind] and higher.kind != "b":
+        return higher
+    return promote_types(higher, lower)
+
+
+def result_dtype(operands: Any, float_op: bool = False) -> np.dtype:
+    """The dtype PyTorch gives an elementwise op of these operands.
+
+    Dimensioned tensors (and arrays) decide; 0-d tensors only if of a higher category; Python
+    and numpy scalars last, a float one counting as the default dtype. A float op (exp, /) of
+    integers or bools gives the default dtype.
+
+    >>> import tinygrad_c2 as tg
+    >>> result_dtype([tg.tensor([1, 2]), 0.5]), result_dtype([tg.tensor([1.0]), np.float64(2)])
+    (dtype('float32'), dtype('float32'))
+    """
+    groups: list[np.dtype | None] = [None, None, None]  # dimensioned, 0-d, scalars
+    for x in operands:
+        if isinstance(x, Tensor):
+            x = x.data
+        if isinstance(x, (bool, int, float, complex, np.generic)):
+            dt = np.dtype(type(x)) if not isinstance(x, np.generic) else x.dtype
+            if dt.kind == "f":
+                dt = get_default_dtype()
+            elif dt.kind in "iu":
+                dt = np.dtype(np.int64)
+            elif dt.kind == "c":
+                dt = np.dtype(np.complex64 if get_default_dtype() == np.float32
+                              else np.complex128)
+            k = 2
+        elif x is None:
+            continue
+        else:
+            x = np.asarray(x)
+            dt, k = x.dtype, (1 if x.ndim == 0 else 0)
+            if dt.kind not in _CATEGORY:  # a string or an object: numpy reports the TypeError
+                continue
+        groups[k] = dt if groups[k] is None else promote_types(groups[k], dt)
+    out = _combine(groups[0], _combine(groups[1], groups[2]))
+    if out is None:
+        out = np.dtype(np.float64)
+    if float_op and out.kind not in "fc":
+        out = get_default_dtype()
+    return out
+
+
+def _promoted(cls: type[Function], ctx: Function, args: tuple, arrays: list,
+              out: Any) -> Any:
+    """The slow path of apply: if numpy's dtype (out's) is not PyTorch's, run forward again on
+    the operands cast to PyTorch's dtype (the promoting ops are pure, so re-running is safe).
+    With out None (numpy raised TypeError), None if casting would change nothing."""
+    operands = [args[i] for i in cls.promote if i < len(args)]
+    if out is not None:
+        # a 0-d operand among operands that all have the output's dtype: nothing to change
+        same = out.dtype
+        dtypes = {a.dtype for a in (x.data if isinstance(x, Tensor) else x for x in operands)
+                  if isinstance(a, np.ndarray)}  # numpy scalars count as Python numbers
+        if dtypes == {same} and (same.kind in "fc" or not cls.float_op):
+            return out
+    want = result_dtype(operands, cls.float_op)
+    if out is not None and out.dtype == want:
+        return out
+    cast, changed = list(arrays), False
+    for i in cls.promote:
+        a = cast[i] if i < len(cast) else None
+        if isinstance(a, (np.ndarray, np.generic)) and a.dtype != want:
+            # NOTE: a numpy scalar is a Python number to PyTorch; cast it too, or numpy would
+            # let np.float64(2) promote a float32 array to float64 again
+            cast[i] = np.asarray(a, dtype=want) if isinstance(a, np.generic) else a.astype(want)
+            changed = True
+    if out is None and not changed:
+        return None
+    if mode.anomaly:
+        with np.errstate(all="ignore"):
+            out = cls.forward(ctx, *cast)
+    else:
+        out = cls.forward(ctx, *cast)
+    # numpy may still widen (bool ** bool is int8; Python scalars alone give float64)
+    return out if out.dtype == want else np.asarray(out).astype(want)
+
+
 def _user_frame() -> str:
     """file:line of the innermost caller outside this package (for anomaly messages)."""
     for frame in reversed(traceback.extract_stack()[:-2]):
@@ -151,6 +270,8 @@ def _user_frame() -> str:
 class Add(Function):
     """y = a + b   |   da = g, db = g"""
 
+    promote = (0, 1)
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -163,6 +284,8 @@ class Add(Function):
 class Sub(Function):
     """y = a - b   |   da = g, db = -g"""
 
+    promote = (0, 1)
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -174,6 +297,8 @@ class Sub(Function):
 
 class Mul(Function):
     """y = a * b   |   da = g * b, db = g * a"""
+
+    promote = (0, 1)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -189,6 +314,9 @@ class Mul(Function):
 
 class Div(Function):
     """y = a / b   |   da = g / b, db = -g * y / b"""
+
+    promote = (0, 1)
+    float_op = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -207,6 +335,8 @@ class Div(Function):
 class Pow(Function):
     """y = a ** b   |   da = g * b * a ** (b - 1), 0 where b == 0;
     db = g * y * log(a), 0 where a == 0 and b >= 0   (PyTorch's rules at the edges)"""
+
+    promote = (0, 1)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -243,6 +373,8 @@ class Pow(Function):
 class Maximum(Function):
     """y = max(a, b)   |   g goes to the larger input; ties split it evenly (as PyTorch)"""
 
+    promote = (0, 1)
+
     select = staticmethod(np.maximum)
     loses = staticmethod(np.less)  # a input gets no gradient where it loses
 
@@ -273,6 +405,8 @@ class Minimum(Maximum):
 class Where(Function):
     """y = cond ? a : b   |   da = g where cond, db = g elsewhere; cond has no gradient"""
 
+    promote = (1, 2)
+
     @staticmethod
     def forward(ctx, cond, a, b):
         cond = np.asarray(cond, dtype=bool)
@@ -301,6 +435,9 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise OpError(f"MatMul: shapes {a.shape} @ {b.shape} do not match: the inner "
                           f"dimensions {a.shape[-1]} and {b.shape[-2 if b.ndim > 1 else 0]} differ")
+        if a.dtype != b.dtype:  # PyTorch refuses too: promoting would hide a float64 input
+            raise OpError(f"MatMul: operands of different dtypes, {a.dtype} @ {b.dtype}: "
+                          f"convert one, e.g. with .float() or .double()")
         ctx.save_for_backward(a, b)
         return a @ b
 
@@ -342,6 +479,9 @@ class Neg(Function):
 class Exp(Function):
     """y = e^x   |   dx = g * y"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x):
         y = np.exp(x)
@@ -356,6 +496,9 @@ class Exp(Function):
 class Log(Function):
     """y = ln x   |   dx = g / x"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -368,6 +511,9 @@ class Log(Function):
 
 class Sqrt(Function):
     """y = sqrt(x)   |   dx = g / (2 y)"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x):
@@ -404,6 +550,8 @@ class Abs(Function):
 
 class Clamp(Function):
     """y = min(max(x, lo), hi)   |   dx = g where lo <= x <= hi (PyTorch's inclusive rule)"""
+
+    promote = (0, 1, 2)
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -442,6 +590,9 @@ class Relu(Function):
 class LeakyRelu(Function):
     """y = x if x > 0 else slope * x   |   dx = g or slope * g"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x, slope):
         ctx.slope = slope
@@ -457,6 +608,9 @@ class LeakyRelu(Function):
 
 class Tanh(Function):
     """y = tanh(x)   |   dx = g * (1 - y^2)   (reuses the output, no second tanh)"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x):
@@ -480,6 +634,9 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x)   |   dx = g * y * (1 - y)"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x):
@@ -523,6 +680,9 @@ def max_keepdims(x: np.ndarray, dim: int) -> np.ndarray:
 class Softmax(Function):
     """y = e^(x - max) / sum e^(x - max)   |   dx = y * (g - sum(g * y))"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
@@ -546,6 +706,9 @@ def log_softmax_array(x: np.ndarray, dim: int) -> np.ndarray:
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x)   |   dx = g - softmax(x) * sum(g)"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x, dim):

@@ -236,15 +236,39 @@ class Tensor:
             engine.backward(self, seed, retain_graph)
 
     def astype(self, dtype: Any) -> Tensor:
-        """A differentiable cast (returns self when the dtype already matches)."""
+        """A cast (self when the dtype already matches): differentiable to a float dtype; to an
+        integer or bool dtype the result is a constant that does not require grad, as in
+        PyTorch (a rounded or thresholded value has no useful gradient).
+
+        >>> import tinygrad_c2 as tg
+        >>> x = tg.tensor([1.7], requires_grad=True)
+        >>> x.double().requires_grad, x.long().requires_grad
+        (True, False)
+        """
         dt = np.dtype(dtype)
-        return self if dt == self.data.dtype else ops.Cast.apply(self, dt)
+        if dt == self.data.dtype:
+            return self
+        if dt.kind not in "fc":
+            return Tensor._wrap(self.data.astype(dt))
+        return ops.Cast.apply(self, dt)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        """int64, truncated toward zero; no gradient."""
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        """int32, truncated toward zero; no gradient."""
+        return self.astype(np.int32)
+
+    def bool(self) -> Tensor:
+        """True where nonzero; no gradient."""
+        return self.astype(np.bool_)
 
     def to(self, dtype: Any) -> Tensor:
         return self.astype(dtype)

@@ -52,6 +52,19 @@ def _same_shape(op: str, a: np.ndarray, b: np.ndarray) -> None:
                       "match exactly (broadcasting here is almost always a bug: (N, 1) vs (N,))")
 
 
+def _dtype_error(op: str, x_dtype: np.dtype, w_dtype: np.dtype) -> OpError:
+    """A layer given input of another dtype than its weights (PyTorch refuses it too)."""
+    fixes = {np.dtype(np.float32): "X.float(), or tg.tensor(X, dtype=tg.float32) (numpy arrays "
+                                   "are float64 by default)",
+             np.dtype(np.float64): "X.double()"}
+    msg = (f"{op}: the input is {x_dtype} but the weight is {w_dtype}; convert the input: "
+           f"{fixes.get(w_dtype, f'X.to({w_dtype})')}")
+    models = {np.dtype(np.float32): "model.float()", np.dtype(np.float64): "model.double()"}
+    if x_dtype.kind == "f":
+        msg += f"; or the model: {models.get(x_dtype, f'model.to({x_dtype})')}"
+    return OpError(msg)
+
+
 # ---------------------------------------------------------------- layers
 
 
@@ -66,6 +79,8 @@ class Linear(Function):
         if b is not None and b.shape != (w.shape[0],):
             raise OpError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}: "
                           f"expected ({w.shape[0]},)")
+        if x.dtype != w.dtype:  # PyTorch refuses too: the usual cause is a float64 numpy array
+            raise _dtype_error("linear", x.dtype, w.dtype)
         ctx.save_for_backward(x, w)
         y = x @ w.T
         if b is not None:
