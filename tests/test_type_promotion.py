@@ -201,3 +201,16 @@ def test_a_matmul_of_mixed_dtypes_raises_as_pytorch():
     with pytest.raises(ValueError, match=r"^MatMul: .*int64"):
         tg.tensor(a) @ tg.tensor(np.ones((3, 2), np.int64))
     assert (tg.tensor(a) @ tg.tensor(b.astype(np.float32))).dtype == np.float32
+
+
+def test_a_user_function_may_still_return_a_list():
+    class Twice(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return (x * 2).tolist()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    assert Twice.apply(tg.tensor([1.5])).tolist() == [3.0]

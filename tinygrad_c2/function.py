@@ -114,7 +114,8 @@ class Function:
             # NOTE: numpy's dtype is PyTorch's whenever the output has the dtype of the last
             # tensor input and that input is not 0-d (0-d tensors promote differently): the
             # ordinary float32-with-float32 op costs these two comparisons and nothing more.
-            if (out.dtype is not last.dtype or not last.ndim) and cls.promote:
+            # Ops that do not promote (user ops, which may return lists) skip it.
+            if cls.promote and (out.dtype is not last.dtype or not last.ndim):
                 out = _promoted(cls, ctx, args, arrays, out)
         except OpError:
             raise
