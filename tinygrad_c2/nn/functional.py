@@ -18,6 +18,7 @@ from ..function import (
     Tanh,
     _NonDifferentiable,
     max_keepdims,
+    sign,
 )
 from ..tensor import Tensor
 
@@ -52,6 +53,19 @@ def _same_shape(op: str, a: np.ndarray, b: np.ndarray) -> None:
                       "match exactly (broadcasting here is almost always a bug: (N, 1) vs (N,))")
 
 
+def _dtype_error(op: str, x_dtype: np.dtype, w_dtype: np.dtype) -> OpError:
+    """A layer given input of another dtype than its weights (PyTorch refuses it too)."""
+    fixes = {np.dtype(np.float32): "X.float(), or tg.tensor(X, dtype=tg.float32) (numpy arrays "
+                                   "are float64 by default)",
+             np.dtype(np.float64): "X.double()"}
+    msg = (f"{op}: the input is {x_dtype} but the weight is {w_dtype}; convert the input: "
+           f"{fixes.get(w_dtype, f'X.to({w_dtype})')}")
+    models = {np.dtype(np.float32): "model.float()", np.dtype(np.float64): "model.double()"}
+    if x_dtype.kind == "f":
+        msg += f"; or the model: {models.get(x_dtype, f'model.to({x_dtype})')}"
+    return OpError(msg)
+
+
 # ---------------------------------------------------------------- layers
 
 
@@ -66,6 +80,8 @@ class Linear(Function):
         if b is not None and b.shape != (w.shape[0],):
             raise OpError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}: "
                           f"expected ({w.shape[0]},)")
+        if x.dtype != w.dtype:  # PyTorch refuses too: the usual cause is a float64 numpy array
+            raise _dtype_error("linear", x.dtype, w.dtype)
         ctx.save_for_backward(x, w)
         y = x @ w.T
         if b is not None:
@@ -358,7 +374,7 @@ class MSELoss(Function):
 
 
 class L1Loss(Function):
-    """loss = |a - b|   |   da = sign(a - b), db = -da, scaled by the reduction"""
+    """loss = |a - b|   |   da = sign(a - b) (0 at NaN), db = -da, scaled by the reduction"""
 
     @staticmethod
     def forward(ctx, a, b, reduction):
@@ -371,7 +387,7 @@ class L1Loss(Function):
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        ga = np.sign(d) * _scale(g, ctx.reduction, d.size, d.ndim)
+        ga = sign(d, g.dtype) * _scale(g, ctx.reduction, d.size, d.ndim)  # 0 at NaN, as PyTorch
         return ga, (-ga if ctx.needs_input_grad[1] else None), None
 
 
