@@ -140,3 +140,60 @@ def test_retain_graph_keeps_the_arrays_only_as_long_as_the_graph(retain):
     node = weakref.ref(loss.grad_fn)
     del loss
     assert node() is None
+
+
+def _mnist_step_model(batch_norm: bool):
+    """784-256-128-10 (with batch norm and dropout), batch 128, float32: the README's mnist."""
+    tg.manual_seed(0)
+    layers = []
+    for n_in, n_out in ((784, 256), (256, 128)):
+        layers.append(nn.Linear(n_in, n_out))
+        layers += [nn.BatchNorm1d(n_out), nn.ReLU(), nn.Dropout(0.2)] if batch_norm else [nn.ReLU()]
+    model = nn.Sequential(*layers, nn.Linear(128, 10))
+    rng = np.random.default_rng(0)
+    X = tg.tensor(rng.normal(size=(128, 784)).astype(np.float32))
+    y = tg.tensor(rng.integers(0, 10, size=128))
+    return model, X, y
+
+
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "batch norm + dropout"])
+def test_a_loss_kept_after_backward_holds_its_gradients_but_no_activations(batch_norm):
+    model, X, y = _mnist_step_model(batch_norm)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        loss = F.cross_entropy(model(X), y)  # kept, e.g. appended to a list
+        during = tracemalloc.get_traced_memory()[0] - start
+        loss.backward()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    params = sum(p.data.nbytes for p in model.parameters())
+    activations = 128 * (256 + 128) * 4  # one float32 array per hidden layer: the least kept
+    assert during > params / 10 + activations  # the measurement sees the graph
+    # what is left: the gradients (one per parameter) and the graph's small Python objects
+    assert sum(p.grad.data.nbytes for p in model.parameters()) == params
+    assert held <= 1.1 * params + loss.data.nbytes, (
+        f"{held} bytes held after backward; parameters take {params}")
+
+
+def test_a_loss_kept_after_backward_does_not_keep_the_input_batch():
+    model, X, y = _mnist_step_model(batch_norm=True)
+    loss = F.cross_entropy(model(X), y)
+    loss.backward()
+    batch = weakref.ref(X)
+    del X
+    gc.collect()
+    assert batch() is None and np.isfinite(loss.item())
+
+
+def test_a_second_backward_through_nodes_that_saved_nothing_still_works_after_the_free():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = w + 1.0  # Add saves nothing, so PyTorch allows this second backward too
+    loss = (h + h).sum()
+    loss.backward()
+    loss.backward()
+    assert w.grad.tolist() == [4.0, 4.0]
+    assert loss.grad_fn.parents[0].grad_fn.parents[0] is loss.grad_fn.parents[0].grad_fn.parents[1]

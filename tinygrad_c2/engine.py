@@ -172,8 +172,11 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     every consumer of a tensor was created after it, so when a node is popped all gradient
     contributions to its output have arrived. One pass, no recursion, any depth.
     """
+    from .function import released_inputs
+
     start = root.grad_fn
     grads: dict[Function, np.ndarray] = {start: seed}
+    released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
     heap = [(-start.seq, start)]
     anomaly, profiling_on = mode.anomaly, mode.profiling
     instrumented = anomaly or profiling_on
@@ -203,9 +206,12 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             in_grads = (in_grads,)
         if anomaly:
             check_finite(node, in_grads, "backward")
-        if saved and not retain_graph:
-            node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
         parents = node.parents
+        if not retain_graph:
+            if saved:
+                node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
+            # the inputs' values too: the nodes no longer keep the activations alive
+            node.parents = released_inputs(parents, released)
         if len(in_grads) != len(parents):
             raise RuntimeError(
                 f"{type(node).__name__}.backward returned {len(in_grads)} gradients for "

@@ -133,6 +133,51 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+_NO_VALUES = bytes(16)  # the one element every stand-in array views (read-only zeros)
+_stand_in_arrays: dict[tuple, np.ndarray] = {}
+
+
+def _shape_only(a: np.ndarray) -> np.ndarray:
+    """A read-only array of a's shape and dtype that holds no memory (every stride 0)."""
+    key = (a.shape, a.dtype)
+    view = _stand_in_arrays.get(key)
+    if view is None:
+        if len(_stand_in_arrays) > 4096:  # bounded: one entry per shape the program uses
+            _stand_in_arrays.clear()
+        if a.dtype.itemsize <= len(_NO_VALUES):
+            view = np.ndarray(a.shape, a.dtype, buffer=_NO_VALUES, strides=(0,) * a.ndim)
+        else:
+            view = np.broadcast_to(np.zeros((), a.dtype), a.shape)
+        view = _stand_in_arrays[key] = view
+    return view
+
+
+def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
+    """A node's inputs after a backward without retain_graph freed it: what a graph walk (viz)
+    or a backward through a node that saved nothing still needs, not the values.
+
+    Leaves that want a gradient and small tensors stay as they are. Every other tensor (an
+    intermediate activation, the input batch) becomes a stand-in with the same producer
+    (grad_fn), shape and dtype whose values are gone (read-only zeros that use no memory), so a
+    kept `loss` no longer keeps every activation alive; PyTorch's graph holds none either.
+    `cache` maps a tensor's id to its stand-in for this backward, so a tensor used twice
+    (`x * x`) stays one tensor in the graph.
+    """
+    out = None
+    for i, p in enumerate(parents):
+        if type(p) is not Tensor or (p.grad_fn is None and p.requires_grad) or p.data.size <= 1:
+            continue
+        stand_in = cache.get(id(p))
+        if stand_in is None:
+            stand_in = cache[id(p)] = _new(Tensor)
+            stand_in.data, stand_in.grad = _shape_only(p.data), p.grad
+            stand_in.requires_grad, stand_in.grad_fn = p.requires_grad, p.grad_fn
+        if out is None:
+            out = list(parents)
+        out[i] = stand_in
+    return parents if out is None else tuple(out)
+
+
 def _user_frame() -> str:
     """file:line of the innermost caller outside this package (for anomaly messages)."""
     for frame in reversed(traceback.extract_stack()[:-2]):

@@ -174,7 +174,7 @@ def fit(
             value = loss.item()
             if not math.isfinite(value):
                 # stop before backward and step: a NaN gradient would overwrite every weight
-                bad_step = f"the mini-batch loss is {value}"
+                bad_step = f"the mini-batch loss is {value}; stopped before that update"
                 guard.restore()
                 break
             loss.backward()
@@ -184,7 +184,7 @@ def fit(
             broken = guard.bad()  # a finite loss can still give an update that overflows
             if broken:
                 bad_step = (f"the update made {_list(broken)} not finite (the mini-batch loss, "
-                            f"{value:.6g}, was finite)")
+                            f"{value:.6g}, was finite); stopped and undid that update")
                 guard.restore()
                 break
             state.global_step += 1
@@ -245,8 +245,8 @@ def _list(names: list[str], most: int = 4) -> str:
 def _stop_reason(epoch: int, step: int, what: str, still_bad: list[str]) -> str:
     """Why fit stopped at a non-finite step, and what the model now holds (exactly)."""
     last = "from before training" if step == 1 else f"after step {step - 1}, the last finite step"
-    reason = (f"epoch {epoch}, step {step}: {what}; stopped, and that step was undone: the "
-              f"parameters, buffers (batch-norm statistics) and optimizer state are those {last}")
+    reason = (f"epoch {epoch}, step {step}: {what}: the parameters, buffers (batch-norm "
+              f"statistics) and optimizer state are those {last}")
     if still_bad:
         reason += (f", but these are not finite either: {_list(still_bad)} (they were not "
                    "finite before that step)")
