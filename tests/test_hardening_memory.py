@@ -190,10 +190,43 @@ def test_a_loss_kept_after_backward_does_not_keep_the_input_batch():
 
 
 def test_a_second_backward_through_nodes_that_saved_nothing_still_works_after_the_free():
-    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    w = tg.ones(100, 100, requires_grad=True)
     h = w + 1.0  # Add saves nothing, so PyTorch allows this second backward too
     loss = (h + h).sum()
+    del h
     loss.backward()
+    first, second = loss.grad_fn.parents[0].grad_fn.parents
+    assert first is second  # one tensor used twice stays one tensor in the graph
+    assert first.shape == (100, 100) and first.data.strides == (0, 0)  # its values released
     loss.backward()
-    assert w.grad.tolist() == [4.0, 4.0]
-    assert loss.grad_fn.parents[0].grad_fn.parents[0] is loss.grad_fn.parents[0].grad_fn.parents[1]
+    assert (w.grad.numpy() == 4.0).all()
+
+
+def test_dropout_and_batch_norm_save_no_activation_sized_copy_for_backward():
+    tg.manual_seed(0)
+    x = tg.tensor(np.random.default_rng(0).normal(size=(128, 256)).astype(np.float32),
+                  requires_grad=True)
+    dropped = F.dropout(x, p=0.2)
+    saved = dropped.grad_fn.saved_tensors
+    assert sum(np.asarray(a).nbytes for a in saved) <= x.data.size + 16  # a bool mask, as torch
+    layer = nn.BatchNorm1d(256)
+    normed = layer(x)
+    # x itself (the node's input, held anyway) and per-channel statistics; no x_hat copy
+    for a in normed.grad_fn.saved_tensors:
+        assert a is None or a is x.data or np.asarray(a).size <= 256
+    x.grad = None
+    (dropped * normed).sum().backward()
+    expected = _dropout_times_bn_grad(x.data, dropped.data, normed.data, layer)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def _dropout_times_bn_grad(x, dropped, normed, layer):
+    """d/dx sum(dropout(x) * bn(x)) by hand: mask/keep * bn(x) + bn's closed form with g = drop."""
+    x = x.astype(np.float64)
+    mask = dropped.astype(np.float64) / np.where(x == 0, 1.0, x)  # kept / keep (or 0)
+    g = mask * x  # the upstream gradient of bn(x): dropout(x)
+    mu, var = x.mean(0), x.var(0)
+    x_hat = (x - mu) / np.sqrt(var + layer.eps)
+    m = x.shape[0]
+    dx_bn = (m * g - g.sum(0) - x_hat * (g * x_hat).sum(0)) / (m * np.sqrt(var + layer.eps))
+    return mask * normed.astype(np.float64) + dx_bn

@@ -84,24 +84,33 @@ class Linear(Function):
 
 
 class Dropout(Function):
-    """Inverted dropout: y = x * mask, mask = (u < keep) / keep   |   dx = g * mask (same mask)"""
+    """Inverted dropout: y = x * kept / keep, kept = u < keep   |   dx = g * kept / keep
+
+    Saves the boolean mask (1 byte an element, as PyTorch does) and the scale 1 / keep, not a
+    float mask the size of x.
+    """
 
     @staticmethod
     def forward(ctx, x, p):
         ctx.p = p
         keep = 1.0 - p
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         if keep == 0.0:
-            mask = np.zeros_like(x)
+            kept, scale = np.zeros(x.shape, dtype=bool), dtype.type(0.0)
         else:
-            dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-            u = rng.generator().random(x.shape, dtype=dtype)
-            mask = (u < keep) * dtype.type(1.0 / keep)
-        ctx.save_for_backward(mask)
-        return x * mask
+            kept = rng.generator().random(x.shape, dtype=dtype) < keep
+            scale = dtype.type(1.0 / keep)
+        ctx.save_for_backward(kept, scale)
+        y = x * kept  # NOTE: then *= scale: the same rounding as x * (kept * scale)
+        y *= scale
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.saved_tensors[0], None
+        kept, scale = ctx.saved_tensors
+        dx = g * kept
+        dx *= scale
+        return dx, None
 
 
 class BatchNorm(Function):
@@ -248,13 +257,14 @@ class CrossEntropy(Function):
             y = target * (1.0 - smoothing) + smoothing / c if smoothing else target
             losses = (y * (lse - shifted)).sum(axis=1)
         ctx.reduction, ctx.smoothing, ctx.index = reduction, smoothing, index
-        ctx.save_for_backward(p, target, rows, lse - shifted if ctx.needs_input_grad[1] else None)
+        ctx.save_for_backward(p, target, lse - shifted if ctx.needs_input_grad[1] else None)
         return _reduce(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        p, target, rows, neg_logp = ctx.saved_tensors
+        p, target, neg_logp = ctx.saved_tensors
         n, c = p.shape
+        rows = np.arange(n)  # recomputed: cheaper to make than to keep
         s = ctx.smoothing
         scale = _scale(g, ctx.reduction, n, 2)
         gz = p * scale  # a fresh array: the saved softmax stays intact for retain_graph
@@ -310,7 +320,8 @@ class BCE(Function):
             log_p = np.maximum(np.log(p), -100.0)
             log_q = np.maximum(np.log1p(-p), -100.0)
         ctx.reduction = reduction
-        ctx.save_for_backward(p, y, log_p, log_q)
+        # the logs only for the target's gradient (soft targets that require grad)
+        ctx.save_for_backward(p, y, *((log_p, log_q) if ctx.needs_input_grad[1] else (None, None)))
         return _reduce(-(y * log_p + (1.0 - y) * log_q), reduction)
 
     @staticmethod
