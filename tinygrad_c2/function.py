@@ -297,6 +297,57 @@ def forward_as(cls: type[Function], ctx: Function, arrays: list, want: np.dtype)
     return out if out.dtype == want else np.asarray(out).astype(want)
 
 
+_NO_VALUES = bytes(16)  # the one element every stand-in array views (read-only zeros)
+# NOTE: a stand-in costs about a microsecond; an op on an array this large costs far more, and
+# smaller arrays are not worth releasing (a kept graph of 100 nodes holds at most 1.6 MB).
+RELEASE_BYTES = 16 * 1024
+_shape_only: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> a stand-in array, reused
+
+
+def _stand_in_array(a: np.ndarray) -> np.ndarray:
+    """A read-only array of a's shape and dtype that holds no memory (every stride 0)."""
+    if len(_shape_only) > 4096:  # bounded: about one entry per shape the program uses
+        _shape_only.clear()
+    if a.dtype.itemsize <= len(_NO_VALUES):
+        view = np.ndarray(a.shape, a.dtype, buffer=_NO_VALUES, strides=(0,) * a.ndim)
+    else:
+        view = np.broadcast_to(np.zeros((), a.dtype), a.shape)
+    _shape_only[a.shape, a.dtype.str] = view  # NOTE: .str: comparing dtypes is slow
+    return view
+
+
+def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
+    """A node's inputs after a backward without retain_graph freed it: what a graph walk (viz)
+    or a backward through a node that saved nothing still needs, not the values.
+
+    Parameters (and other leaves that want a gradient) and tensors under RELEASE_BYTES stay.
+    Every other tensor (an activation, the input batch) becomes a stand-in with the same
+    producer (grad_fn), shape and dtype whose values are gone (read-only zeros that use no
+    memory), so a kept `loss` no longer keeps the activations alive; PyTorch's graph holds
+    none either.
+    `cache` maps a tensor's id to its stand-in during one backward, so a tensor used twice
+    (`x * x`) stays one tensor in the graph.
+    """
+    out, i = None, 0
+    for p in parents:  # NOTE: a plain loop and no helper calls: this runs once per node
+        if type(p) is Tensor and (p.grad_fn is not None or not p.requires_grad):
+            data = p.data
+            if data.nbytes >= RELEASE_BYTES:
+                stand_in = cache.get(id(p))
+                if stand_in is None:
+                    view = _shape_only.get((data.shape, data.dtype.str))
+                    if view is None:
+                        view = _stand_in_array(data)
+                    stand_in = cache[id(p)] = _new(Tensor)
+                    stand_in.data, stand_in.grad, stand_in.grad_fn = view, p.grad, p.grad_fn
+                    stand_in.requires_grad = p.requires_grad
+                if out is None:
+                    out = list(parents)
+                out[i] = stand_in
+        i += 1
+    return parents if out is None else tuple(out)
+
+
 def _user_frame() -> str:
     """file:line of the innermost caller outside this package (for anomaly messages)."""
     for frame in reversed(traceback.extract_stack()[:-2]):
@@ -343,7 +394,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        da, db = ctx.needs_input_grad
+        ctx.save_for_backward(a if db else None, b if da else None)  # only what is needed
         return a * b
 
     @staticmethod
@@ -362,7 +414,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         y = a / b
-        ctx.save_for_backward(b, y)
+        ctx.save_for_backward(b, y if ctx.needs_input_grad[1] else None)
         return y
 
     @staticmethod
@@ -1015,13 +1067,14 @@ class Index(Function):
             # to trace that when the mask comes from the step's data).
             ctx.data_dependent_shape = tuple(2 + k for k, p in enumerate(parts)
                                              if p.dtype == np.bool_)
-        ctx.shape, ctx.idx, ctx.nparts = x.shape, idx, len(parts)
+        ctx.shape, ctx.nparts = x.shape, len(parts)
+        ctx.save_for_backward(idx)  # not a ctx attribute: index arrays are freed after backward
         return x[idx]
 
     @staticmethod
     def backward(ctx, g):
         out = np.zeros(ctx.shape, dtype=g.dtype)
-        idx = ctx.idx
+        (idx,) = ctx.saved_tensors
         parts = idx if isinstance(idx, tuple) else (idx,)
         if any(isinstance(p, (np.ndarray, list)) for p in parts):
             np.add.at(out, idx, g)  # NOTE: plain `out[idx] += g` drops repeated indices
