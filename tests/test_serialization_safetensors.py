@@ -305,8 +305,6 @@ def test_a_crafted_header_is_refused_naming_the_file_and_the_fault(tmp_path, hea
     (b'{"a": {"dtype": "F64", "dtype": "U8", "shape": [4], "data_offsets": [0, 32]}}',
      r"duplicate key 'dtype'"),
     (b'{"\xff": 1}', r"codec can't decode"),
-    (b' {}', r"it does not start with '\{'"),
-    (b'[]', r"it does not start with '\{'"),
     (b'{"a": {"dtype": "F64", "shape": [' + b"7" * 5000 + b'], "data_offsets": [0, 32]}}',
      r"digits"),
     (b'{"a": ' * 100_000, r"(recursion|Expecting)"),
@@ -315,6 +313,17 @@ def test_a_header_that_is_not_valid_json_is_refused(tmp_path, raw, match):
     path = craft(tmp_path, None, F64x4, raw=raw)
     with pytest.raises(CheckpointError, match=r"^tg.load: .*hostile\.safetensors: malformed "
                        r"safetensors header \(.*" + match):
+        load(path)
+
+
+@pytest.mark.parametrize("raw", [b" {}", b"[]", b""])
+def test_a_header_that_does_not_start_with_a_brace_is_not_a_safetensors_header(tmp_path, raw):
+    path = craft(tmp_path, None, raw=raw)
+    with pytest.raises(CheckpointError, match=r"hostile\.safetensors: malformed safetensors "
+                       r"header \(it does not start with '\{'\)"):
+        safetensors_metadata(path)
+    with pytest.raises(CheckpointError, match=r"hostile\.safetensors: (not a tinygrad_c2 "
+                       r"checkpoint \(bad magic bytes, and no safetensors header|malformed)"):
         load(path)
 
 
@@ -340,15 +349,31 @@ def test_a_header_length_beyond_the_file_or_the_limit_is_refused(tmp_path):
 def test_a_truncated_safetensors_file_gets_a_clear_error_wherever_it_is_cut(tmp_path):
     save(every_dtype(), tmp_path / "full.safetensors")
     blob = (tmp_path / "full.safetensors").read_bytes()
-    for cut in [0, 1, 7, 8, 9, 40, len(blob) // 2, len(blob) - 1]:
+    for cut in [1, 7, 8, 9, 40, len(blob) // 2, len(blob) - 1]:
         path = tmp_path / f"cut{cut}.safetensors"
         path.write_bytes(blob[:cut])
         with pytest.raises(CheckpointError, match=rf"cut{cut}\.safetensors: file is truncated"):
             load(path)
-    # without the suffix, a file shorter than the sniffed bytes is not recognised as safetensors
+    # without the suffix, a file too short to show its header is not recognised
     (tmp_path / "cut").write_bytes(blob[:5])
-    with pytest.raises(CheckpointError, match=r"cut: not a tinygrad_c2 checkpoint"):
+    with pytest.raises(CheckpointError, match=r"cut: not a tinygrad_c2 checkpoint \(bad magic"):
         load(tmp_path / "cut")
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty\.safetensors: not a .*the file is empty"):
+        load(tmp_path / "empty.safetensors")
+
+
+@pytest.mark.parametrize(("blob", "match"), [
+    (b"\x80\x04\x95" + bytes(40), "it looks like a pickle"),
+    (b"PK\x03\x04" + bytes(40), "it is a zip archive, e.g. a torch.save file"),
+    (b"\x93NUMPY" + bytes(40), "it is a .npy file"),
+    (bytes(40), "bad magic bytes, and no safetensors header either"),
+])
+def test_a_foreign_file_named_safetensors_is_named_for_what_it_is(tmp_path, blob, match):
+    (tmp_path / "model.safetensors").write_bytes(blob)
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: not a tinygrad_c2 checkpoint "
+                       r"\(" + match):
+        load(tmp_path / "model.safetensors")
 
 
 def test_overlapping_tensors_are_refused_without_allocating_each_one(tmp_path):

@@ -1,4 +1,4 @@
-"""tg.save / tg.load: checkpoints as a JSON manifest plus raw array bytes, never a pickle.
+"""tg.save / tg.load: pickle-free checkpoints (JSON manifest + raw bytes) and safetensors files.
 
 File layout (all integers little-endian):
 
@@ -429,7 +429,10 @@ def load(path: str | os.PathLike, map_location: Any = None, *,
         if head and MAGIC.startswith(head) and len(head) < len(MAGIC):
             raise CheckpointError(f"tg.load: {path}: file is truncated ({size} bytes)")
         if not head.startswith(MAGIC):
-            if head[8:9] == b"{" or path.lower().endswith(_SAFETENSORS_SUFFIX):
+            # NOTE: a safetensors file's JSON header starts at byte 8; the name only decides
+            # for a file too short to show that (its first 8 bytes can be anything).
+            if head[8:9] == b"{" or (head and len(head) <= 8
+                                     and path.lower().endswith(_SAFETENSORS_SUFFIX)):
                 return _load_safetensors(f, path, size)
             raise CheckpointError(f"tg.load: {path}: not a tinygrad_c2 checkpoint ({_sniff(head)})")
         if len(head) < len(MAGIC) + _PREFIX.size:
@@ -483,7 +486,7 @@ def _sniff(head: bytes) -> str:
         return "it is a .npy file; use numpy.load(path, allow_pickle=False)"
     if not head:
         return "the file is empty"
-    return "bad magic bytes"
+    return "bad magic bytes, and no safetensors header either"
 
 
 def _verify_digest(f: Any, path: str, size: int, header_end: int) -> None:
