@@ -316,14 +316,18 @@ def test_a_header_that_is_not_valid_json_is_refused(tmp_path, raw, match):
         load(path)
 
 
-@pytest.mark.parametrize("raw", [b" {}", b"[]", b""])
-def test_a_header_that_does_not_start_with_a_brace_is_not_a_safetensors_header(tmp_path, raw):
+@pytest.mark.parametrize(("raw", "on_load"), [
+    (b" {}", r"not a tinygrad_c2 checkpoint \(bad magic bytes\)"),
+    (b"[]", r"not a tinygrad_c2 checkpoint \(bad magic bytes\)"),
+    (b"", r"malformed safetensors header \(it does not start with '\{'\)"),  # 8 bytes: the name
+])
+def test_a_header_that_does_not_start_with_a_brace_is_not_a_safetensors_header(tmp_path, raw,
+                                                                             on_load):
     path = craft(tmp_path, None, raw=raw)
     with pytest.raises(CheckpointError, match=r"hostile\.safetensors: malformed safetensors "
                        r"header \(it does not start with '\{'\)"):
         safetensors_metadata(path)
-    with pytest.raises(CheckpointError, match=r"hostile\.safetensors: (not a tinygrad_c2 "
-                       r"checkpoint \(bad magic bytes, and no safetensors header|malformed)"):
+    with pytest.raises(CheckpointError, match=r"hostile\.safetensors: " + on_load):
         load(path)
 
 
@@ -367,7 +371,7 @@ def test_a_truncated_safetensors_file_gets_a_clear_error_wherever_it_is_cut(tmp_
     (b"\x80\x04\x95" + bytes(40), "it looks like a pickle"),
     (b"PK\x03\x04" + bytes(40), "it is a zip archive, e.g. a torch.save file"),
     (b"\x93NUMPY" + bytes(40), "it is a .npy file"),
-    (bytes(40), "bad magic bytes, and no safetensors header either"),
+    (bytes(40), r"bad magic bytes\)"),
 ])
 def test_a_foreign_file_named_safetensors_is_named_for_what_it_is(tmp_path, blob, match):
     (tmp_path / "model.safetensors").write_bytes(blob)

@@ -90,7 +90,8 @@ _SAFETENSORS_ENTRY_KEYS = frozenset({"dtype", "shape", "data_offsets"})
 
 
 class CheckpointError(ValueError):
-    """A file that is not a valid tinygrad_c2 checkpoint: foreign, truncated or modified."""
+    """A file that is not a valid tinygrad_c2 checkpoint or safetensors file: foreign,
+    truncated, modified or crafted."""
 
 
 # ------------------------------------------------------------------------------------------ save
@@ -486,7 +487,7 @@ def _sniff(head: bytes) -> str:
         return "it is a .npy file; use numpy.load(path, allow_pickle=False)"
     if not head:
         return "the file is empty"
-    return "bad magic bytes, and no safetensors header either"
+    return "bad magic bytes"
 
 
 def _verify_digest(f: Any, path: str, size: int, header_end: int) -> None:
