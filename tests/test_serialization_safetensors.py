@@ -4,11 +4,12 @@ headers, which raise CheckpointError naming the file and never allocate beyond i
 
 import json
 import os
+import pickle
 import struct
 
 import numpy as np
 import pytest
-from test_serialization import allowance, assert_same, load_peak
+from test_serialization import PickleBomb, allowance, assert_same, load_peak
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, serialization
@@ -365,6 +366,14 @@ def test_a_truncated_safetensors_file_gets_a_clear_error_wherever_it_is_cut(tmp_
     (tmp_path / "empty.safetensors").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"empty\.safetensors: not a .*the file is empty"):
         load(tmp_path / "empty.safetensors")
+
+
+def test_a_pickle_named_safetensors_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    (tmp_path / "model.safetensors").write_bytes(pickle.dumps({"w": PickleBomb(marker)}))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: .*looks like a pickle"):
+        load(tmp_path / "model.safetensors")
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize(("blob", "match"), [
