@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from ..data.loader import DataLoader
 from ..nn.loss import BCELoss
 from ..nn.module import Module
 from ..optim.lr_scheduler import LRScheduler
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
+from ..utils.data import DataLoader, TensorDataset
 from .callbacks import Callback, SchedulerStep, TrainState
 from .diagnose import diagnose
 from .history import History
@@ -28,7 +28,9 @@ def _as_loader(train: Any, batch_size: int) -> DataLoader:
     if isinstance(train, DataLoader):
         return train
     if isinstance(train, (tuple, list)) and len(train) == 2:
-        return DataLoader(tuple(train), batch_size=batch_size, shuffle=True)
+        dataset = TensorDataset(*train)
+        # NOTE: RandomSampler refuses no examples (as PyTorch's does); fit's check says more.
+        return DataLoader(dataset, batch_size=batch_size, shuffle=len(dataset) > 0)
     raise TypeError(f"fit: train must be a DataLoader or an (X, y) pair, "
                     f"got {type(train).__name__}")
 
