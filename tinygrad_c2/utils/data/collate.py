@@ -35,7 +35,7 @@ def default_collate(batch: Sequence) -> Any:
     """Merge a list of examples into a batch, recursively, by the type of the first example.
 
     Tensors and numpy arrays are stacked into one Tensor (dtype kept); Python ints give an
-    int64 Tensor, Python floats a float64 one, bools a bool one; strings stay a list; dicts
+    int64 Tensor, Python floats a float64 one, bools a bool one; strings stay as they are; dicts
     collate per key, tuples and lists per position (giving a list, as PyTorch does), named
     tuples keep their type. The batch's Tensors never require grad.
 
@@ -50,6 +50,8 @@ def default_collate(batch: Sequence) -> Any:
         if not _numeric(elem):
             raise TypeError(_ERROR.format(elem.dtype))
         return _stack(list(batch))
+    if isinstance(elem, (str, bytes)):  # before numpy scalars: np.str_ is a str
+        return batch
     if isinstance(elem, np.generic):
         if not _numeric(elem):
             raise TypeError(_ERROR.format(elem.dtype))
@@ -58,8 +60,6 @@ def default_collate(batch: Sequence) -> Any:
         return Tensor(np.asarray(batch, dtype=np.float64))
     if isinstance(elem, int):  # bools too: np.asarray keeps them bool, as torch.tensor does
         return Tensor(np.asarray(batch))
-    if isinstance(elem, (str, bytes)):
-        return list(batch)
     if isinstance(elem, Mapping):
         collated = {key: default_collate([example[key] for example in batch]) for key in elem}
         try:
@@ -67,11 +67,11 @@ def default_collate(batch: Sequence) -> Any:
         except TypeError:  # a mapping type that cannot be built from a dict
             return collated
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple keeps its type
-        return type(elem)(*(default_collate(list(field)) for field in zip(*batch, strict=True)))
+        return type(elem)(*(default_collate(field) for field in zip(*batch, strict=True)))
     if isinstance(elem, Sequence):
         if any(len(example) != len(elem) for example in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [default_collate(list(field)) for field in zip(*batch, strict=True)]
+        fields = [default_collate(field) for field in zip(*batch, strict=True)]
         if isinstance(elem, tuple):
             return fields
         try:

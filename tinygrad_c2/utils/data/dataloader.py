@@ -245,8 +245,9 @@ class DataLoader:
             arrays, single, index_map = memory
             for index in self._index_batches():
                 rows = index if index_map is None else index_map[index]
-                fields = [Tensor(array[rows]) for array in arrays]
-                yield fields[0] if single else fields
+                # NOTE: no local keeps the batch alive while the caller uses it: an epoch of
+                # large batches then reuses the same memory instead of mapping new pages.
+                yield Tensor(arrays[0][rows]) if single else [Tensor(a[rows]) for a in arrays]
             return
         fetch_many = getattr(dataset, "__getitems__", None)
         for index in self.batch_sampler:
@@ -256,12 +257,10 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         for batch in self._batches():
-            if self.transform is None:
-                yield batch
-            elif isinstance(batch, Tensor):
-                yield Tensor(self.transform(batch.numpy()))
-            else:
-                yield [Tensor(self.transform(batch[0].numpy())), *batch[1:]]
+            if self.transform is not None:  # rebinding frees the untransformed batch now
+                batch = (Tensor(self.transform(batch.numpy())) if isinstance(batch, Tensor)
+                         else [Tensor(self.transform(batch[0].numpy())), *batch[1:]])
+            yield batch
 
     def __repr__(self) -> str:
         order = type(self.sampler).__name__ if self.sampler is not None else "iterable"

@@ -186,12 +186,12 @@ def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
                 warnings.warn(f"Length of split at index {i} is 0. This might result in an "
                               "empty dataset.", UserWarning, stacklevel=3)
         return sizes
+    if total != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     for i, length in enumerate(lengths):
         if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 0:
             raise ValueError(f"random_split: lengths must be ints >= 0 or fractions summing "
                              f"to 1, got {length!r} at index {i}")
-    if total != n:
-        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     return [int(length) for length in lengths]
 
 
