@@ -115,27 +115,22 @@ def test_a_batch_sampler_gives_torchs_batches():
     assert len(sampler) == 3
 
 
-class Sequence3(tud.Dataset):
-    """A user data set: example i is a dict of a float array, a Python int and a string."""
+def _dict_dataset(base):
+    """A user data set on `base`: example i is a dict of a float array, an int and a string."""
 
-    def __len__(self):
-        return 7
+    class Dicts(base):
+        def __len__(self):
+            return 7
 
-    def __getitem__(self, i):
-        return {"x": np.full(2, i, dtype=np.float64), "label": i % 3, "name": f"n{i}"}
+        def __getitem__(self, i):
+            return {"x": np.full(2, i, dtype=np.float64), "label": i % 3, "name": f"n{i}"}
 
-
-class TorchSequence3(tdata.Dataset):
-    def __len__(self):
-        return 7
-
-    def __getitem__(self, i):
-        return {"x": np.full(2, i, dtype=np.float64), "label": i % 3, "name": f"n{i}"}
+    return Dicts()
 
 
 def test_a_user_dataset_of_dicts_collates_like_torch():
-    a = tud.DataLoader(Sequence3(), batch_size=3, sampler=[6, 0, 3, 2, 5])
-    b = tdata.DataLoader(TorchSequence3(), batch_size=3, sampler=[6, 0, 3, 2, 5])
+    a = tud.DataLoader(_dict_dataset(tud.Dataset), batch_size=3, sampler=[6, 0, 3, 2, 5])
+    b = tdata.DataLoader(_dict_dataset(tdata.Dataset), batch_size=3, sampler=[6, 0, 3, 2, 5])
     assert _batches(a) == _batches(b)
 
 
@@ -185,26 +180,23 @@ def test_batches_never_share_memory_with_the_data_set():
     assert X.min() == 0.0
 
 
-class Counting(tud.IterableDataset):
-    def __init__(self, n):
-        self.n = n
+def _counting(base):
+    """An iterable data set class on `base` yielding 0, 1, ..., n - 1."""
 
-    def __iter__(self):
-        return iter(range(self.n))
+    class Counting(base):
+        def __init__(self, n):
+            self.n = n
 
-    def __len__(self):
-        return self.n
+        def __iter__(self):
+            return iter(range(self.n))
+
+        def __len__(self):
+            return self.n
+
+    return Counting
 
 
-class TorchCounting(tdata.IterableDataset):
-    def __init__(self, n):
-        self.n = n
-
-    def __iter__(self):
-        return iter(range(self.n))
-
-    def __len__(self):
-        return self.n
+Counting, TorchCounting = _counting(tud.IterableDataset), _counting(tdata.IterableDataset)
 
 
 @pytest.mark.parametrize("batch_size, drop_last", [(3, False), (3, True), (None, False)])
