@@ -44,8 +44,8 @@ def _eval_batches(data: Any, where: str) -> Callable[[], Iterable[Sequence[Tenso
     if data is None:
         return None
     if isinstance(data, DataLoader):
-        data = data.dataset
-    if isinstance(data, (tuple, list)) and len(data) == 2:
+        loader = DataLoader(data.dataset, batch_size=EVAL_BATCH_SIZE)  # unshuffled, no transform
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
         loader = DataLoader(tuple(data), batch_size=EVAL_BATCH_SIZE, shuffle=False)
     elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
         loader = DataLoader(data, batch_size=EVAL_BATCH_SIZE, shuffle=False)
