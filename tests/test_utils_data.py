@@ -65,6 +65,19 @@ def test_the_module_paths_pytorch_code_imports_from_hold_the_same_objects():
         assert hasattr(tdata.sampler, name) and hasattr(tud.sampler, name)
 
 
+def test_dataset_and_sampler_subscript_in_type_hints_as_in_torch():
+    class Squares(tud.Dataset[int]):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return i * i
+
+    assert isinstance(Squares(), tud.Dataset) and Squares()[2] == 4
+    assert tud.IterableDataset[int] is not None and tud.Sampler[int] is not None
+    assert [b.tolist() for b in tud.DataLoader(Squares(), batch_size=2)] == [[0, 1], [4]]
+
+
 def test_defaults_are_pytorchs_batch_size_1_and_no_shuffle():
     ours, theirs = _both(5)
     assert _batches(tud.DataLoader(ours)) == _batches(tdata.DataLoader(theirs))

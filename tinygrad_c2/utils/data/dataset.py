@@ -8,12 +8,15 @@ import math
 import numbers
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from ...generator import Generator
 from ...rng import generator as global_generator
 from ...tensor import Tensor
+
+T_co = TypeVar("T_co", covariant=True)
 
 __all__ = ["ConcatDataset", "Dataset", "IterableDataset", "Subset", "TensorDataset",
            "random_split"]
@@ -49,14 +52,14 @@ def numpy_rng(generator: Generator | np.random.Generator | None, where: str
                     f"{type(generator).__name__}")
 
 
-class Dataset:
+class Dataset(Generic[T_co]):
     """PyTorch's map-style data set: subclass it and define `__len__` and `__getitem__(i)`.
 
     `__getitem__` returns one example, usually a tuple `(x, y)` of arrays, Tensors or
     numbers; DataLoader collates the examples of a batch with `default_collate`. For arrays
     already in memory, TensorDataset (or passing `(X, y)` straight to DataLoader) is much
     faster: it gathers a whole batch with one fancy index instead of one call per example.
-    `a + b` concatenates two data sets (ConcatDataset).
+    `a + b` concatenates two data sets (ConcatDataset); `Dataset[T]` works in type hints.
     """
 
     def __getitem__(self, index: int) -> object:
@@ -69,7 +72,7 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset[T_co]):
     """PyTorch's iterable-style data set: subclass it and define `__iter__` yielding examples.
 
     DataLoader groups the examples into batches in the order they come (no sampler, no

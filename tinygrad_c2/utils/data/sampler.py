@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterator, Sequence, Sized
+from typing import Generic
 
 import numpy as np
 
 from ...generator import Generator
-from .dataset import numpy_rng
+from .dataset import T_co, numpy_rng
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler",
            "SubsetRandomSampler"]
@@ -23,7 +24,7 @@ def _positive_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
 
 
-class Sampler:
+class Sampler(Generic[T_co]):
     """Base class: subclass it and define `__iter__` (yielding indices) and usually `__len__`."""
 
     def __init__(self, data_source: Sized | None = None) -> None:
