@@ -61,7 +61,7 @@ def test_the_module_paths_pytorch_code_imports_from_hold_the_same_objects():
                  "random_split"):
         assert hasattr(tdata.dataset, name) and hasattr(tud.dataset, name)
     for name in ("Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-                 "BatchSampler"):
+                 "WeightedRandomSampler", "BatchSampler"):
         assert hasattr(tdata.sampler, name) and hasattr(tud.sampler, name)
 
 
@@ -277,6 +277,23 @@ def test_subset_random_sampler_permutes_its_indices():
     assert len(tud.SubsetRandomSampler([1, 2])) == 2
 
 
+def test_weighted_random_sampler_follows_the_weights_like_torch():
+    weights = [0.1, 0.9, 0.0]
+    ours = list(tud.WeightedRandomSampler(weights, 2000, generator=tg.Generator().manual_seed(0)))
+    theirs = list(tdata.WeightedRandomSampler(weights, 2000))
+    for got in (ours, theirs):
+        counts = np.bincount(got, minlength=3)
+        assert len(got) == 2000 and counts[2] == 0 and 0.85 < counts[1] / 2000 < 0.95
+    unique = list(tud.WeightedRandomSampler([1.0, 1.0, 2.0], 3, replacement=False))
+    assert sorted(unique) == [0, 1, 2]
+    with pytest.raises(RuntimeError, match="invalid multinomial distribution"):
+        list(tdata.WeightedRandomSampler([1.0, -1.0], 2))
+    with pytest.raises(RuntimeError, match="invalid multinomial distribution"):
+        list(tud.WeightedRandomSampler([1.0, -1.0], 2))
+    with pytest.raises(RuntimeError, match="without replacement from 1 non-zero"):
+        list(tud.WeightedRandomSampler([1.0, 0.0], 2, replacement=False))
+
+
 def test_a_subclassed_sampler_is_iterated_not_bypassed():
     class Reversed(tud.SequentialSampler):
         def __iter__(self):
@@ -465,6 +482,9 @@ SAMPLER_ERRORS = {
     "batch_size 0": (lambda m: m.BatchSampler(range(3), 0, False), ValueError),
     "batch_size True": (lambda m: m.BatchSampler(range(3), True, False), ValueError),
     "drop_last not a bool": (lambda m: m.BatchSampler(range(3), 2, 1), ValueError),
+    "weighted num_samples 2.5": (lambda m: m.WeightedRandomSampler([1.0], 2.5), ValueError),
+    "weighted replacement 1": (lambda m: m.WeightedRandomSampler([1.0], 1, 1), ValueError),
+    "weights of 2 dims": (lambda m: m.WeightedRandomSampler([[1.0]], 1), ValueError),
 }
 
 

@@ -17,7 +17,7 @@ from ...generator import Generator
 from .dataset import T_co, numpy_rng
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler",
-           "SubsetRandomSampler"]
+           "SubsetRandomSampler", "WeightedRandomSampler"]
 
 
 def _positive_int(value: object) -> bool:
@@ -127,6 +127,51 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
+class WeightedRandomSampler(Sampler):
+    """`num_samples` indices drawn with probabilities proportional to `weights` (e.g. to
+    oversample a rare class), with replacement unless told otherwise.
+
+    >>> g = Generator().manual_seed(0)
+    >>> draws = list(WeightedRandomSampler([0.0, 1.0, 3.0], 8, generator=g)); len(draws), 0 in draws
+    (8, False)
+    """
+
+    def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
+                 generator: Generator | np.random.Generator | None = None) -> None:
+        if not _positive_int(num_samples):
+            raise ValueError(f"num_samples should be a positive integer value, but got "
+                             f"num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got "
+                             f"replacement={replacement}")
+        self.weights = np.asarray(weights, dtype=np.float64)
+        if self.weights.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape "
+                             f"{self.weights.shape}")
+        self.num_samples, self.replacement = int(num_samples), replacement
+        self.generator = generator
+        numpy_rng(generator, "WeightedRandomSampler")
+
+    def _epoch_indices(self) -> np.ndarray:
+        w = self.weights
+        # NOTE: checked when drawing, as torch.multinomial does, so weights may be set later.
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise RuntimeError("WeightedRandomSampler: invalid multinomial distribution: "
+                               "weights must be finite, >= 0 and not all 0")
+        if not self.replacement and self.num_samples > np.count_nonzero(w):
+            raise RuntimeError(f"WeightedRandomSampler: cannot draw {self.num_samples} samples "
+                               f"without replacement from {np.count_nonzero(w)} non-zero "
+                               "weights")
+        rng = numpy_rng(self.generator, "WeightedRandomSampler")
+        return rng.choice(len(w), size=self.num_samples, replace=self.replacement, p=w / w.sum())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._epoch_indices().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Consecutive groups of `batch_size` indices from `sampler` (the last may be shorter).
 
@@ -147,7 +192,8 @@ class BatchSampler(Sampler):
     def _index_batches(self) -> Iterator[np.ndarray]:
         """The batches as int64 arrays; a built-in sampler's epoch is drawn in one call."""
         # NOTE: exact types only: a subclass may override __iter__, which must then be used.
-        if type(self.sampler) in (SequentialSampler, RandomSampler, SubsetRandomSampler):
+        if type(self.sampler) in (SequentialSampler, RandomSampler, SubsetRandomSampler,
+                                  WeightedRandomSampler):
             order = self.sampler._epoch_indices()
             stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
             for start in range(0, stop, self.batch_size):
