@@ -138,7 +138,8 @@ def build_run(seed, loader_seed):
     opt = optim.Adam(model.parameters(), lr=0.03)
     sched = optim.lr_scheduler.InverseTimeDecay(opt, decay_rate=0.5)
     X, y = moons(100, seed=3)
-    train = DataLoader((X, y), batch_size=16, seed=loader_seed) if loader_seed else (X, y)
+    train = (DataLoader((X, y), batch_size=16, shuffle=True, seed=loader_seed) if loader_seed
+             else (X, y))
     return model, opt, sched, train
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from ..data.loader import DataLoader
 from ..nn.loss import BCELoss
 from ..nn.module import Module
 from ..optim.lr_scheduler import LRScheduler
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
+from ..utils.data import DataLoader, TensorDataset
 from .callbacks import Callback, SchedulerStep, TrainState
 from .diagnose import diagnose
 from .guard import StepGuard
@@ -29,7 +29,9 @@ def _as_loader(train: Any, batch_size: int) -> DataLoader:
     if isinstance(train, DataLoader):
         return train
     if isinstance(train, (tuple, list)) and len(train) == 2:
-        return DataLoader(tuple(train), batch_size=batch_size, shuffle=True)
+        dataset = TensorDataset(*train)
+        # NOTE: RandomSampler refuses no examples (as PyTorch's does); fit's check says more.
+        return DataLoader(dataset, batch_size=batch_size, shuffle=len(dataset) > 0)
     raise TypeError(f"fit: train must be a DataLoader or an (X, y) pair, "
                     f"got {type(train).__name__}")
 
@@ -43,8 +45,8 @@ def _eval_batches(data: Any, where: str) -> Callable[[], Iterable[Sequence[Tenso
     if data is None:
         return None
     if isinstance(data, DataLoader):
-        data = data.dataset
-    if isinstance(data, (tuple, list)) and len(data) == 2:
+        loader = DataLoader(data.dataset, batch_size=EVAL_BATCH_SIZE)  # unshuffled, no transform
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
         loader = DataLoader(tuple(data), batch_size=EVAL_BATCH_SIZE, shuffle=False)
     elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
         loader = DataLoader(data, batch_size=EVAL_BATCH_SIZE, shuffle=False)
