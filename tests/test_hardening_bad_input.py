@@ -347,9 +347,10 @@ LOSSES = [
     Bad("cross_entropy with string labels",
         lambda: F.cross_entropy(T(LOGITS), np.array(["a", "b", "c", "d"])), ValueError,
         r"^cross_entropy: target must be integer class labels .* got dtype <U1"),
-    Bad("cross_entropy on 3-D logits", lambda: F.cross_entropy(T(np.zeros((4, 3, 2))),
-                                                             T([0, 1, 2, 1])),
-        ValueError, r"^cross_entropy: expected logits of shape \(N, C\), got \(4, 3, 2\)"),
+    Bad("cross_entropy on (N, C, d) logits with (N,) labels",
+        lambda: F.cross_entropy(T(np.zeros((4, 3, 2))), T([0, 1, 2, 1])), ValueError,
+        r"^cross_entropy: for input of shape \(4, 3, 2\) the target must have shape \(4, 2\), "
+        r"got \(4,\)"),
     Bad("cross_entropy reduction='avg'", lambda: F.cross_entropy(T(LOGITS), T([0, 1, 2, 1]),
                                                                 reduction="avg"),
         ValueError, r"^cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"),
