@@ -678,7 +678,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
     0.841345
     """
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise OpError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU.apply(input, approximate)
 
 
@@ -699,6 +699,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     >>> tg.nn.functional.softplus(tg.tensor([-1000.0, 0.0, 1000.0], dtype=tg.float64)).tolist()
     [0.0, 0.6931471805599453, 1000.0]
     """
+    if beta == 0:
+        raise OpError("softplus: beta must be nonzero (it divides), got 0")
     return Softplus.apply(input, beta, threshold)
 
 
@@ -951,7 +953,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: Any = None,  # noqa
     _legacy("smooth_l1_loss", size_average, reduce)
     _check_reduction("smooth_l1_loss", reduction)
     if not beta >= 0:
-        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+        raise OpError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
         target = Tensor(target)
     return SmoothL1Loss.apply(input, target, reduction, beta, False)
@@ -967,7 +969,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean",  # noqa: A00
     """
     _check_reduction("huber_loss", reduction)
     if not delta > 0:
-        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+        raise OpError(f"huber_loss: delta must be > 0, got {delta}")
     if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
         target = Tensor(target)
     if weight is not None:

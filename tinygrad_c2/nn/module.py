@@ -673,10 +673,8 @@ def _parameter_line(param: Parameter) -> str:
 
 
 def _parameters_repr(owner: Module) -> str:
-    lines = [f"    ({name}): {_parameter_line(p)}" for name, p in owner._parameters.items()]
-    if not lines:
-        return f"{type(owner).__name__}()"
-    return f"{type(owner).__name__}(\n" + "\n".join(lines) + "\n)"
+    """PyTorch's extra_repr of a parameter container: one indented line per parameter."""
+    return "\n".join(f"  ({name}): {_parameter_line(p)}" for name, p in owner._parameters.items())
 
 
 class ParameterList(Module):
@@ -728,7 +726,7 @@ class ParameterList(Module):
             self.append(value)
         return self
 
-    def __repr__(self) -> str:
+    def extra_repr(self) -> str:
         return _parameters_repr(self)
 
 
@@ -805,7 +803,7 @@ class ParameterDict(Module):
         for key, value in _pairs(parameters, "ParameterDict"):
             self[key] = value
 
-    def __repr__(self) -> str:
+    def extra_repr(self) -> str:
         return _parameters_repr(self)
 
 
