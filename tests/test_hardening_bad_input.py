@@ -331,7 +331,7 @@ LAYERS = [
     Bad("ModuleDict of a non-module", lambda: nn.ModuleDict({"fc": "linear"}), TypeError,
         r"^ModuleDict: 'fc' must be an nn.Module, got str"),
     Bad("ModuleDict key with a dot", lambda: nn.ModuleDict({"a.b": nn.ReLU()}), KeyError,
-        r"module name can.t be empty or contain"),
+        r"module name can.{1,2}t be empty or contain"),
     Bad("ParameterList of a string", lambda: nn.ParameterList(["w"]), TypeError,
         r"^ParameterList: expected an nn.Parameter or a tensor, got str"),
     Bad("ParameterList index 2 of 1", lambda: nn.ParameterList([np.ones(1)])[2], IndexError,
