@@ -191,6 +191,11 @@ class BatchNorm(Function):
 
 def _check_labels(op: str, target: np.ndarray, c: int, ignore_index: int) -> np.ndarray | None:
     """Labels in [0, c) or equal to ignore_index; returns the mask of counted rows (None: all)."""
+    if not target.size:
+        return None
+    lo, hi = target.min(), target.max()
+    if 0 <= lo and hi < c and not lo <= ignore_index <= hi:
+        return None  # NOTE: the common case decided by min and max alone, as before weights
     keep = target != ignore_index
     if keep.all():
         keep = None
