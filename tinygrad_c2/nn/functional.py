@@ -514,7 +514,8 @@ class SmoothL1Loss(Function):
 
 class KLDivLoss(Function):
     """loss = t (log t - x) (0 where t = 0), or e^t (t - x) with log_target   |   dx = -t (or
-    -e^t), dt = log t + 1 - x (or e^t (t - x + 1)); 'batchmean' divides the sum by N"""
+    -e^t), dt = log t + 1 - x (nan at t = 0, as PyTorch) (or e^t (t - x + 1)); 'batchmean'
+    divides the sum by N"""
 
     @staticmethod
     def forward(ctx, x, t, reduction, log_target):
@@ -548,8 +549,8 @@ class KLDivLoss(Function):
         if ctx.needs_input_grad[1]:
             if ctx.log_target:
                 gt = et * (t - x + 1.0) * scale
-            else:  # NOTE: at t = 0 the derivative is -inf; we give log(1) + 1 - x there
-                gt = (log_t + 1.0 - x) * scale
+            else:  # NOTE: d(t log t)/dt is -inf at t = 0: nan there, exactly as PyTorch
+                gt = np.where(t == 0, np.nan, log_t + 1.0 - x) * scale
         return gx, gt, None, None
 
 
