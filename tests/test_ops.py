@@ -376,6 +376,18 @@ def test_every_registered_primitive_has_a_row():
     assert not missing, f"primitives without a row in ROWS: {sorted(missing)}"
 
 
+def test_a_docstring_example_class_is_not_registered_as_a_primitive():
+    # the Function docstring defines Cube; run as a doctest (before this file, say) it must not
+    # join PRIMITIVES, or the row check above would depend on the order tests run in
+    import doctest
+
+    from tinygrad_c2 import function
+
+    doctest.run_docstring_examples(function.Function, {"__name__": "tinygrad_c2.function"},
+                                   name="Function")
+    assert "Cube" not in PRIMITIVES and "Add" in PRIMITIVES and "CrossEntropy" in PRIMITIVES
+
+
 @pytest.mark.parametrize("row, shapes", CASES, ids=[f"{r.name}-{s}" for r, s in CASES])
 def test_forward_matches_numpy(row, shapes):
     if row.ref is None:
