@@ -1,4 +1,4 @@
-"""A missing name explains itself: tg.foo, Tensor.foo, nn.Foo raise an AttributeError that says
+"""A missing name explains itself: tg.foo, nn.Foo, F.foo raise an AttributeError that says
 it is not part of tinygrad_c2 and what to use, without changing any name that exists."""
 
 import importlib
@@ -47,9 +47,9 @@ def test_a_missing_name_says_it_is_not_part_of_tinygrad_c2_and_what_to_use(expre
 def test_no_hint_names_a_real_attribute_so_a_name_that_lands_removes_its_hint():
     # When a hinted name becomes real, delete its entry in tinygrad_c2/_missing.py HINTS.
     shadowing = [f"{space}.{name}" for space, table in _missing.HINTS.items() for name in table
-                 if space != "Tensor" and name in vars(importlib.import_module(space))]
+                 if name in vars(importlib.import_module(space))]
     assert shadowing == []
-    assert set(_missing.HINTS) == {*NAMESPACES, "Tensor"}
+    assert set(_missing.HINTS) == set(NAMESPACES)
 
 
 def test_hasattr_and_getattr_defaults_still_see_a_missing_name_as_missing():
@@ -96,3 +96,18 @@ def test_dir_lists_only_the_real_names():
     for space in NAMESPACES:
         module = importlib.import_module(space)
         assert sorted(dir(module)) == sorted(vars(module))
+
+
+def test_ipython_displays_the_library_and_its_namespaces():
+    # IPython probes _repr_html_, _ipython_display_ and friends: plain misses, no hint
+    formatters = pytest.importorskip("IPython.core.formatters")
+    for module in (tg, nn, F):
+        shown, _ = formatters.DisplayFormatter().format(module)
+        assert shown == {"text/plain": repr(module)}
+
+
+def test_a_missing_tensor_attribute_keeps_pythons_own_error():
+    # Tensor has no __getattr__ (it would slow every slot read: see tinygrad_c2/_missing.py)
+    assert "__getattr__" not in vars(tg.Tensor)
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'cuda'"):
+        tg.tensor([1.0]).cuda  # noqa: B018
