@@ -111,3 +111,16 @@ def test_a_missing_tensor_attribute_keeps_pythons_own_error():
     assert "__getattr__" not in vars(tg.Tensor)
     with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'cuda'"):
         tg.tensor([1.0]).cuda  # noqa: B018
+
+
+def test_from_import_still_finds_a_submodule_only_in_sys_modules(monkeypatch):
+    # Python's fallback for a circular import in progress: the submodule is in sys.modules
+    # but not yet an attribute of its package.
+    import sys
+    import types
+
+    submodule = types.ModuleType("tinygrad_c2.half_imported")
+    monkeypatch.setitem(sys.modules, "tinygrad_c2.half_imported", submodule)
+    from tinygrad_c2 import half_imported
+
+    assert half_imported is submodule
