@@ -43,7 +43,7 @@ def main() -> None:
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
     optimizer = optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    loader = DataLoader((X_train, y_train), batch_size=64, seed=1,
+    loader = DataLoader((X_train, y_train), batch_size=64, shuffle=True, seed=1,
                         transform=GaussianNoise(0.1, seed=2))  # augmentation: train only
     for epoch in range(1, epochs + 1):
         total = 0.0

@@ -31,7 +31,7 @@ def descend(X, y, w0, max_steps):
     eigenvalues = np.linalg.eigvalsh(hessian)
     w_star = np.linalg.lstsq(X, y, rcond=None)[0]
     j_star = float(((X @ w_star - y) ** 2).mean())
-    model = nn.Linear(2, 1, bias=False)
+    model = nn.Linear(2, 1, bias=False, dtype=np.float64)  # X is float64, as numpy makes it
     model.weight.data[...] = np.asarray(w0, dtype=np.float64).reshape(1, 2)
     opt = optim.SGD(model.parameters(), lr=1.0 / eigenvalues[-1])
     X_t, y_t = tg.Tensor(X), tg.Tensor(y.reshape(-1, 1))

@@ -506,3 +506,20 @@ def test_a_replayed_backward_ignores_underflow_as_the_eager_one_does():
         for _ in range(3):
             step(X)
             np.testing.assert_array_equal(w.grad.numpy(), expected)
+
+
+def test_a_replay_promotes_dtypes_as_the_eager_step_does():
+    # int labels + 0.5 is float32 under PyTorch's promotion (numpy says float64): apply recomputes
+    # the op in float32, and a replay must do the same, not numpy's float64
+    w = nn.Parameter(np.ones(3, np.float32))
+
+    def loss(X, k):
+        return ((X * w) + (k + 0.5)).sum()
+
+    step = tg.capture(loss)
+    X, k = np.ones((2, 3), np.float32), np.array([1, 2, 3])
+    eager = loss(tg.tensor(X), tg.tensor(k))
+    for _ in range(3):
+        out = step(X, k)
+        assert out.dtype == eager.dtype == np.float32
+        np.testing.assert_array_equal(out.data, eager.data)

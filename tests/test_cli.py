@@ -323,3 +323,22 @@ def test_bench_subcommand_hands_its_flags_to_the_benchmark(capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: tinygrad-c2 bench") and "--workload" in out
+
+
+def test_train_with_a_huge_learning_rate_saves_the_last_finite_model_and_says_so(tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "tinygrad_c2", "train", *SMALL, "--batchnorm",
+                           "--lr", "1e308", "--no-plots", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "epoch 1, step 1: the update made 0.weight" in done.stdout
+    assert "not finite" in done.stdout and "those from before training" in done.stdout
+    saved = tg.serialization.load(out / "model.tgc2")
+    for name, value in saved["model"].items():
+        assert np.isfinite(value).all(), name
+    # "before training" is exactly true: the saved weights are the seed's initial ones
+    tg.manual_seed(0)
+    initial = cli.build_model(cli.build_parser().parse_args(
+        ["train", *SMALL, "--batchnorm"]), 2, 1).state_dict()
+    for name, value in initial.items():
+        np.testing.assert_array_equal(saved["model"][name], value, err_msg=name)

@@ -126,7 +126,7 @@ def test_augmentation_inside_the_loader_changes_x_keeps_y_and_is_reproducible():
         transform = Compose([RandomHorizontalFlip(p=1.0, image_shape=(4, 4)),
                              GaussianNoise(0.01, seed=3)])
         return [(xb.numpy(), yb.numpy()) for xb, yb in
-                DataLoader((X, y), batch_size=16, seed=2, transform=transform)]
+                DataLoader((X, y), batch_size=16, shuffle=True, seed=2, transform=transform)]
 
     first, second = epoch(), epoch()
     for (xa, ya), (xb, yb) in zip(first, second, strict=True):

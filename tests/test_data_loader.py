@@ -1,4 +1,4 @@
-"""DataLoader: the course's shuffle-then-partition, batch sizes, seeds, inputs it accepts."""
+"""DataLoader: the course's shuffle-then-partition (shuffle=True), batch sizes, seeds, inputs."""
 
 import numpy as np
 import pytest
@@ -15,14 +15,14 @@ def _indexed_data(m, features=3):
 
 def test_300_examples_at_batch_64_give_four_full_batches_and_one_of_44():
     X, y = _indexed_data(300)
-    loader = DataLoader((X, y), batch_size=64, seed=0)
+    loader = DataLoader((X, y), batch_size=64, shuffle=True, seed=0)
     assert len(loader) == 5
     assert [len(yb) for _, yb in loader] == [64, 64, 64, 64, 44]
 
 
 def test_drop_last_drops_the_short_batch_and_len_counts_batches():
     X, y = _indexed_data(300)
-    loader = DataLoader((X, y), batch_size=64, drop_last=True, seed=0)
+    loader = DataLoader((X, y), batch_size=64, drop_last=True, shuffle=True, seed=0)
     sizes = [len(yb) for _, yb in loader]
     assert len(loader) == 4 and sizes == [64] * 4
     assert len(DataLoader((X, y), batch_size=100, drop_last=True)) == 3
@@ -34,7 +34,7 @@ def test_drop_last_drops_the_short_batch_and_len_counts_batches():
 def test_an_epoch_visits_every_example_once_with_features_and_labels_kept_together():
     X, y = _indexed_data(257)
     seen = []
-    for xb, yb in DataLoader((X, y), batch_size=32, seed=1):
+    for xb, yb in DataLoader((X, y), batch_size=32, shuffle=True, seed=1):
         np.testing.assert_array_equal(xb.numpy()[:, 0], yb.numpy().astype(np.float32))
         seen.append(yb.numpy())
     order = np.concatenate(seen)
@@ -47,7 +47,7 @@ def test_batches_are_consecutive_slices_of_one_permutation_per_epoch():
     # permutation[k * b:(k + 1) * b].
     X, y = _indexed_data(100)
     reference = np.random.default_rng(5)
-    loader = DataLoader((X, y), batch_size=30, seed=5)
+    loader = DataLoader((X, y), batch_size=30, shuffle=True, seed=5)
     for _epoch in range(2):
         permutation = reference.permutation(100)
         batches = [yb.numpy() for _, yb in loader]
@@ -58,8 +58,8 @@ def test_batches_are_consecutive_slices_of_one_permutation_per_epoch():
 
 def test_the_same_seed_repeats_the_same_sequence_of_epochs_and_epochs_differ():
     X, y = _indexed_data(50)
-    first = DataLoader((X, y), batch_size=8, seed=3)
-    second = DataLoader((X, y), batch_size=8, seed=3)
+    first = DataLoader((X, y), batch_size=8, shuffle=True, seed=3)
+    second = DataLoader((X, y), batch_size=8, shuffle=True, seed=3)
     epochs_a = [[yb.numpy().tolist() for _, yb in first] for _ in range(3)]
     epochs_b = [[yb.numpy().tolist() for _, yb in second] for _ in range(3)]
     assert epochs_a == epochs_b
@@ -68,7 +68,7 @@ def test_the_same_seed_repeats_the_same_sequence_of_epochs_and_epochs_differ():
 
 def test_seed_none_follows_manual_seed():
     X, y = _indexed_data(40)
-    loader = DataLoader((X, y), batch_size=16)
+    loader = DataLoader((X, y), batch_size=16, shuffle=True)
     tg.manual_seed(123)
     a = [yb.numpy().tolist() for _, yb in loader]
     tg.manual_seed(123)
@@ -86,7 +86,7 @@ def test_shuffle_false_keeps_the_data_order():
 def test_batches_are_tensors_without_grad_that_keep_the_data_dtypes():
     X, y = _indexed_data(20)
     source = tg.Tensor(X, requires_grad=True)
-    for xb, yb in DataLoader((source, y), batch_size=7, seed=0):
+    for xb, yb in DataLoader((source, y), batch_size=7, shuffle=True, seed=0):
         assert isinstance(xb, tg.Tensor) and isinstance(yb, tg.Tensor)
         assert not xb.requires_grad and not yb.requires_grad
         assert xb.dtype == np.float32 and yb.dtype == np.int64
@@ -99,7 +99,7 @@ def test_lists_a_single_array_and_more_than_two_arrays_are_accepted():
     only_x = list(DataLoader(np.arange(5.0), batch_size=2, shuffle=False))
     assert isinstance(only_x[0], tg.Tensor) and only_x[2].tolist() == [4.0]
     X, y = _indexed_data(6)
-    triples = list(DataLoader((X, y, y * 10), batch_size=3, seed=0))
+    triples = list(DataLoader((X, y, y * 10), batch_size=3, shuffle=True, seed=0))
     for xb, yb, zb in triples:
         np.testing.assert_array_equal(xb.numpy()[:, 0], yb.numpy())
         np.testing.assert_array_equal(zb.numpy(), yb.numpy() * 10)
@@ -107,9 +107,11 @@ def test_lists_a_single_array_and_more_than_two_arrays_are_accepted():
 
 def test_a_tensor_dataset_gives_the_same_batches_as_the_arrays():
     X, y = _indexed_data(45)
-    from_arrays = [yb.numpy().tolist() for _, yb in DataLoader((X, y), batch_size=10, seed=9)]
+    from_arrays = [yb.numpy().tolist()
+                   for _, yb in DataLoader((X, y), batch_size=10, shuffle=True, seed=9)]
     dataset = TensorDataset(X, y)
-    from_dataset = [yb.numpy().tolist() for _, yb in DataLoader(dataset, batch_size=10, seed=9)]
+    from_dataset = [yb.numpy().tolist()
+                    for _, yb in DataLoader(dataset, batch_size=10, shuffle=True, seed=9)]
     assert from_arrays == from_dataset
     assert len(dataset) == 45 and dataset[4][1].item() == 4
     assert dataset.tensors[0].data is X  # no copy
@@ -127,7 +129,7 @@ class SquaresDataset(Dataset):
 
 def test_a_user_dataset_is_stacked_field_by_field():
     seen = []
-    for xb, yb in DataLoader(SquaresDataset(), batch_size=5, seed=2):
+    for xb, yb in DataLoader(SquaresDataset(), batch_size=5, shuffle=True, seed=2):
         x = xb.numpy()
         assert xb.dtype == np.float64 and x.shape[1] == 2
         np.testing.assert_array_equal(x[:, 1], x[:, 0] ** 2)
@@ -140,15 +142,16 @@ def test_a_user_dataset_is_stacked_field_by_field():
 def test_a_user_dataset_follows_the_same_permutation_as_arrays():
     X = np.array([[i, i * i] for i in range(23)], dtype=np.float64)
     y = np.arange(23) % 3
-    a = [xb.numpy() for xb, _ in DataLoader((X, y), batch_size=4, seed=6)]
-    b = [xb.numpy() for xb, _ in DataLoader(SquaresDataset(), batch_size=4, seed=6)]
+    a = [xb.numpy() for xb, _ in DataLoader((X, y), batch_size=4, shuffle=True, seed=6)]
+    b = [xb.numpy() for xb, _ in DataLoader(SquaresDataset(), batch_size=4, shuffle=True, seed=6)]
     for got, want in zip(b, a, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
 def test_the_transform_changes_x_batches_only():
     X, y = _indexed_data(12)
-    loader = DataLoader((X, y), batch_size=5, seed=0, transform=lambda xb: xb + 1000.0)
+    loader = DataLoader((X, y), batch_size=5, shuffle=True, seed=0,
+                        transform=lambda xb: xb + 1000.0)
     for xb, yb in loader:
         np.testing.assert_array_equal(xb.numpy()[:, 0], yb.numpy() + 1000.0)
     assert X.max() == 11.0  # the data set itself is untouched
@@ -184,7 +187,7 @@ def test_a_model_trains_on_loader_batches():
     with tg.no_grad():
         before = loss_on(tg.Tensor(X), tg.Tensor(y)).item()
     for _ in range(20):
-        for xb, yb in DataLoader((X, y), batch_size=32, seed=1):
+        for xb, yb in DataLoader((X, y), batch_size=32, shuffle=True, seed=1):
             for p in params:
                 p.grad = None
             loss_on(xb, yb).backward()

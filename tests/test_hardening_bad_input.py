@@ -268,7 +268,7 @@ LAYERS = [
                                                        T(np.ones(5))),
         ValueError, r"^linear: bias of shape \(5,\) does not fit weight \(4, 3\): expected \(4,\)"),
     Bad("Sequential whose layers do not chain",
-        lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 2))(T(np.ones((5, 2)))),
+        lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 2))(T(np.ones((5, 2), np.float32))),
         ValueError, r"^linear: input of shape \(5, 3\) does not fit weight of shape \(2, 4\)"),
     Bad("Linear(-1, 3)", lambda: nn.Linear(-1, 3), ValueError,
         r"^Linear: in_features must be a non-negative int, got -1"),
@@ -716,6 +716,44 @@ def test_bad_input_raises_a_clear_error_naming_the_culprit(case: Bad):
     with pytest.raises(case.exc, match=case.match) as info:
         case.call()
     assert_raised_by_us(info)
+
+
+# Rows whose error is about the shapes, dtypes or values of an op's input: PyTorch raises
+# RuntimeError there (IndexError for a bad dim or index), so each must be catchable as
+# RuntimeError and, as before, as ValueError (tg.OpError derives from both).
+NOT_OP_ERRORS = ("Linear(-1", "Linear(2.5", "Linear on device", "BatchNorm1d(0)",
+                 "BatchNorm1d(eps", "momentum",
+                 "Dropout", "dropout", "reduction", "label_smoothing", "ragged", "lr=",
+                 "SGD", "Adam", "RMSprop", "Momentum", "EWA", "LR", "DataLoader", "split",
+                 "TensorDataset", "fit ", "Checkpoint", "EarlyStopping", "state_dict", "optimizer",
+                 "resuming")
+OP_ERRORS = [c for c in TENSOR_AND_OPS + LAYERS + LOSSES + BACKWARD_AND_STATE
+             if c.exc is ValueError and not any(k in c.what for k in NOT_OP_ERRORS)]
+
+
+def test_the_op_error_rows_cover_shapes_matmul_reshape_permute_and_targets():
+    names = " ".join(c.what for c in OP_ERRORS)
+    for op in ("Add", "where", "matmul", "reshape", "permute", "expand", "cat of", "stack",
+               "Linear(3, 4) on", "BatchNorm1d(3) on", "cross_entropy label", "mse_loss of",
+               "item of"):
+        assert op in names, op
+    assert len(OP_ERRORS) >= 30
+
+
+@pytest.mark.parametrize("case", [c.param() for c in OP_ERRORS])
+def test_an_op_error_is_a_runtime_error_as_in_pytorch_and_still_a_value_error(case: Bad):
+    with pytest.raises(RuntimeError, match=case.match) as info:
+        case.call()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, tg.OpError)
+    with pytest.raises(ValueError, match=case.match):
+        case.call()
+
+
+def test_op_error_derives_from_value_error_and_runtime_error():
+    assert issubclass(tg.OpError, ValueError) and issubclass(tg.OpError, RuntimeError)
+    assert not issubclass(tg.OpError, IndexError)
+    with pytest.raises(IndexError):  # a bad dim or index stays an IndexError, as in PyTorch
+        m23()[5]
 
 
 def test_the_table_has_no_duplicate_rows():

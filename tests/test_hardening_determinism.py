@@ -74,7 +74,8 @@ def test_the_same_seed_gives_the_same_init_dropout_masks_and_shuffles():
         tg.manual_seed(11)
         layer = nn.Linear(5, 4)
         mask = nn.functional.dropout(tg.ones(3, 4), p=0.5).numpy()
-        loader = tg.data.DataLoader((np.arange(10.0)[:, None], np.arange(10)), batch_size=10)
+        loader = tg.data.DataLoader((np.arange(10.0)[:, None], np.arange(10)), batch_size=10,
+                                     shuffle=True)
         (_, order), = list(loader)
         return [layer.weight.numpy().copy(), mask, order.numpy()]
 

@@ -140,3 +140,93 @@ def test_retain_graph_keeps_the_arrays_only_as_long_as_the_graph(retain):
     node = weakref.ref(loss.grad_fn)
     del loss
     assert node() is None
+
+
+def _mnist_step_model(batch_norm: bool):
+    """784-256-128-10 (with batch norm and dropout), batch 128, float32: the README's mnist."""
+    tg.manual_seed(0)
+    layers = []
+    for n_in, n_out in ((784, 256), (256, 128)):
+        layers.append(nn.Linear(n_in, n_out))
+        layers += [nn.BatchNorm1d(n_out), nn.ReLU(), nn.Dropout(0.2)] if batch_norm else [nn.ReLU()]
+    model = nn.Sequential(*layers, nn.Linear(128, 10))
+    rng = np.random.default_rng(0)
+    X = tg.tensor(rng.normal(size=(128, 784)).astype(np.float32))
+    y = tg.tensor(rng.integers(0, 10, size=128))
+    return model, X, y
+
+
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "batch norm + dropout"])
+def test_a_loss_kept_after_backward_holds_its_gradients_but_no_activations(batch_norm):
+    model, X, y = _mnist_step_model(batch_norm)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        loss = F.cross_entropy(model(X), y)  # kept, e.g. appended to a list
+        during = tracemalloc.get_traced_memory()[0] - start
+        loss.backward()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    params = sum(p.data.nbytes for p in model.parameters())
+    activations = 128 * (256 + 128) * 4  # one float32 array per hidden layer: the least kept
+    assert during > params / 10 + activations  # the measurement sees the graph
+    # what is left: the gradients (one per parameter) and the graph's small Python objects
+    assert sum(p.grad.data.nbytes for p in model.parameters()) == params
+    assert held <= 1.1 * params + loss.data.nbytes, (
+        f"{held} bytes held after backward; parameters take {params}")
+
+
+def test_a_loss_kept_after_backward_does_not_keep_the_input_batch():
+    model, X, y = _mnist_step_model(batch_norm=True)
+    loss = F.cross_entropy(model(X), y)
+    loss.backward()
+    batch = weakref.ref(X)
+    del X
+    gc.collect()
+    assert batch() is None and np.isfinite(loss.item())
+
+
+def test_a_second_backward_through_nodes_that_saved_nothing_still_works_after_the_free():
+    w = tg.ones(100, 100, requires_grad=True)
+    h = w + 1.0  # Add saves nothing, so PyTorch allows this second backward too
+    loss = (h + h).sum()
+    del h
+    loss.backward()
+    first, second = loss.grad_fn.parents[0].grad_fn.parents
+    assert first is second  # one tensor used twice stays one tensor in the graph
+    assert first.shape == (100, 100) and first.data.strides == (0, 0)  # its values released
+    loss.backward()
+    assert (w.grad.numpy() == 4.0).all()
+
+
+def test_dropout_and_batch_norm_save_no_activation_sized_copy_for_backward():
+    tg.manual_seed(0)
+    x = tg.tensor(np.random.default_rng(0).normal(size=(128, 256)).astype(np.float32),
+                  requires_grad=True)
+    dropped = F.dropout(x, p=0.2)
+    saved = dropped.grad_fn.saved_tensors
+    assert sum(np.asarray(a).nbytes for a in saved) <= x.data.size + 16  # a bool mask, as torch
+    layer = nn.BatchNorm1d(256)
+    normed = layer(x)
+    # x itself (the node's input, held anyway) and per-channel statistics; no x_hat copy
+    for a in normed.grad_fn.saved_tensors:
+        assert a is None or a is x.data or np.asarray(a).size <= 256
+    x.grad = None
+    (dropped * normed).sum().backward()
+    expected = _dropout_times_bn_grad(x.data, dropped.data, normed.data, layer)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def _dropout_times_bn_grad(x, dropped, normed, layer):
+    """d/dx sum(dropout(x) * bn(x)) by hand: mask/keep * bn(x) + bn's closed form with g = drop."""
+    x = x.astype(np.float64)
+    mask = dropped.astype(np.float64) / np.where(x == 0, 1.0, x)  # kept / keep (or 0)
+    g = mask * x  # the upstream gradient of bn(x): dropout(x)
+    mu, var = x.mean(0), x.var(0)
+    x_hat = (x - mu) / np.sqrt(var + layer.eps)
+    m = x.shape[0]
+    dx_bn = (m * g - g.sum(0) - x_hat * (g * x_hat).sum(0)) / (m * np.sqrt(var + layer.eps))
+    return mask * normed.astype(np.float64) + dx_bn

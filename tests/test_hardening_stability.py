@@ -206,7 +206,8 @@ def test_float32_training_of_the_digits_model_tracks_float64():
     def run(dtype) -> tuple[np.ndarray, np.ndarray]:
         model = _digits_model(dtype)
         opt = optim.Adam(model.parameters(), lr=3e-3)
-        loader = DataLoader((X.astype(dtype), y), batch_size=64, seed=1)  # the same batches
+        # the same batches
+        loader = DataLoader((X.astype(dtype), y), batch_size=64, shuffle=True, seed=1)
         losses = []
         for _ in range(10):
             for xb, yb in loader:

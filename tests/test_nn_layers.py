@@ -273,3 +273,30 @@ def test_batchnorm1d_names_a_channel_mismatch():
         nn.BatchNorm1d(3)(tg.zeros(1, 3))
     with pytest.raises(ValueError, match="num_features"):
         nn.BatchNorm1d(0)
+
+
+def _batch_norm_run(lib, module, x, g):
+    """y, dx, dgamma, running mean and var of one training step, all as float64 arrays."""
+    xt = lib.tensor(x, requires_grad=True)
+    y = module(xt)
+    (y * lib.tensor(g)).sum().backward()
+    grads = xt.grad, module.weight.grad, module.running_mean, module.running_var
+    return [np.asarray(a.detach().numpy() if hasattr(a, "detach") else a.numpy(), np.float64)
+            for a in (y, *grads)]
+
+
+@pytest.mark.parametrize("shape", [(256, 16), (128, 8, 5)])
+def test_batchnorm1d_in_float32_is_as_accurate_as_torch_on_features_with_a_large_mean(torch,
+                                                                                      shape):
+    """Features of mean 1e5 and spread 1: a one-pass or unshifted mean loses the spread."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) + 1e5).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    exact = _batch_norm_run(tg, nn.BatchNorm1d(shape[1], dtype=np.float64), x.astype(np.float64),
+                            g.astype(np.float64))
+    ours = _batch_norm_run(tg, nn.BatchNorm1d(shape[1]), x, g)
+    theirs = _batch_norm_run(torch, torch.nn.BatchNorm1d(shape[1]), x, g)
+    for name, e, o, t in zip(["y", "dx", "dgamma", "running_mean", "running_var"], exact, ours,
+                             theirs, strict=True):
+        err_ours, err_torch = np.abs(o - e).max(), np.abs(t - e).max()
+        assert err_ours <= 1.5 * err_torch, f"{name}: ours {err_ours:.3g}, torch {err_torch:.3g}"

@@ -112,7 +112,7 @@ def make_run():
 
 def train(model, opt, sched, epochs):
     data = np.random.default_rng(1)
-    x_all = data.standard_normal((40 * 16, 4))
+    x_all = data.standard_normal((40 * 16, 4)).astype(np.float32)  # the model's dtype
     y_all = data.integers(0, 3, 40 * 16)
     loss_fn = nn.CrossEntropyLoss()
     for epoch in epochs:

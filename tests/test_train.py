@@ -138,7 +138,8 @@ def build_run(seed, loader_seed):
     opt = optim.Adam(model.parameters(), lr=0.03)
     sched = optim.lr_scheduler.InverseTimeDecay(opt, decay_rate=0.5)
     X, y = moons(100, seed=3)
-    train = DataLoader((X, y), batch_size=16, seed=loader_seed) if loader_seed else (X, y)
+    train = (DataLoader((X, y), batch_size=16, shuffle=True, seed=loader_seed) if loader_seed
+             else (X, y))
     return model, opt, sched, train
 
 
@@ -347,3 +348,127 @@ def test_progress_is_off_when_not_on_a_terminal():
     bar.update(4)
     bar.close()
     assert not bar.enabled and stream.getvalue() == ""
+
+
+# ---------------------------------------------------------------- the non-finite guard
+
+
+class RecordSteps(Callback):
+    """Copies of the model's state (parameters and buffers) and the optimizer's after every step."""
+
+    def __init__(self):
+        self.models, self.optimizers = [], []
+
+    def on_train_begin(self, state):
+        self.on_step_end(state)  # step 0: the state training starts from
+
+    def on_step_end(self, state):
+        self.models.append({k: v.copy() for k, v in state.model.state_dict().items()})
+        self.optimizers.append(state.optimizer.state_dict())
+
+
+class RaiseLr(Callback):
+    """Sets every group's lr to `lr` after step `after` (a run that diverges mid-way)."""
+
+    def __init__(self, after, lr):
+        self.after, self.lr = after, lr
+
+    def on_step_end(self, state):
+        if state.global_step == self.after:
+            for group in state.optimizer.param_groups:
+                group["lr"] = self.lr
+
+
+def assert_states_equal(got, expected):
+    assert got.keys() == expected.keys()
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+def assert_optimizer_states_equal(got, expected):
+    assert got["state"].keys() == expected["state"].keys()
+    for pid, buffers in expected["state"].items():
+        assert got["state"][pid].keys() == buffers.keys()
+        for key, value in buffers.items():
+            np.testing.assert_array_equal(got["state"][pid][key], value, err_msg=f"{pid} {key}")
+
+
+def bn_run(nan_batch):
+    """fit on moons with batch norm, unshuffled batches of 20, one NaN in batch `nan_batch`."""
+    tg.manual_seed(0)
+    X, y = moons(200)
+    X = X.astype(np.float32)
+    X[20 * nan_batch + 3, 1] = np.nan
+    model = mlp(batchnorm=True)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    record = RecordSteps()
+    loader = DataLoader((X, y), batch_size=20, shuffle=False)
+    history = fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=3, callbacks=[record],
+                  progress=False, verbose=False)
+    return model, opt, record, history, X
+
+
+def test_a_nan_in_the_data_leaves_batch_norm_statistics_as_after_the_last_finite_step():
+    model, opt, record, history, X = bn_run(nan_batch=4)
+    assert len(record.models) == 1 + 4  # start + four finite steps, then the NaN batch
+    assert "loss is nan" in history.stop_reason and "step 5" in history.stop_reason
+    # parameters, running statistics, num_batches_tracked and Adam's state: all of step 4
+    assert_states_equal(model.state_dict(), record.models[-1])
+    assert_optimizer_states_equal(opt.state_dict(), record.optimizers[-1])
+    clean = np.isfinite(X).all(axis=1)
+    model.eval()
+    with tg.no_grad():
+        out = model(tg.tensor(X[clean])).numpy()
+    reference = mlp(batchnorm=True)
+    reference.load_state_dict(record.models[-1])
+    reference.eval()
+    with tg.no_grad():
+        expected = reference(tg.tensor(X[clean])).numpy()
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_a_step_with_a_finite_loss_that_writes_inf_into_the_weights_is_undone():
+    tg.manual_seed(0)
+    X, y = moons(200)
+    model = mlp(batchnorm=True)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    record = RecordSteps()
+    with np.errstate(over="ignore", invalid="ignore"):  # the overflow is the point of this test
+        history = fit(model, nn.CrossEntropyLoss(), opt, DataLoader((X, y), batch_size=20),
+                      epochs=3, callbacks=[RaiseLr(after=3, lr=1e308), record],
+                      progress=False, verbose=False)
+    assert len(record.models) == 1 + 3 and len(history) == 1
+    reason = history.stop_reason
+    assert "step 4" in reason and "not finite" in reason and "0.weight" in reason
+    assert "was finite" in reason and "step 3" in reason
+    for name, value in model.state_dict().items():
+        assert np.isfinite(value).all(), name
+    assert_states_equal(model.state_dict(), record.models[-1])
+    assert_optimizer_states_equal(opt.state_dict(), record.optimizers[-1])
+
+
+def test_a_first_step_that_overflows_leaves_the_initial_weights_and_no_optimizer_state():
+    tg.manual_seed(0)
+    X, y = moons(64)
+    model = mlp()
+    initial = {k: v.copy() for k, v in model.state_dict().items()}
+    opt = optim.SGD(model.parameters(), lr=1e308, momentum=0.9)
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=5, progress=False,
+                      verbose=False)
+    assert "step 1" in history.stop_reason and "before training" in history.stop_reason
+    assert_states_equal(model.state_dict(), initial)
+    assert opt.state_dict()["state"] == {}
+    assert np.isfinite(history.final["train_loss"])
+
+
+def test_weights_that_were_not_finite_before_the_step_are_named_in_the_message():
+    X, y = moons(64)
+    model = mlp()
+    model[0].weight.data[0, 0] = np.inf  # broken before training: nothing finite to go back to
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                      (X, y), epochs=2, progress=False, verbose=False)
+    reason = history.stop_reason
+    assert "loss is nan" in reason and "not finite either: 0.weight" in reason

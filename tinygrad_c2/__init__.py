@@ -1,10 +1,11 @@
 """tinygrad_c2: a small reverse-mode autograd framework on numpy, with PyTorch's API, built
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
-from . import data, nn, optim, reference, rng, train, tune, viz
+from . import data, nn, optim, reference, rng, train, tune, utils, viz
 from .capture import CapturedStep, CaptureError, capture
 from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .function import PRIMITIVES, Function, OpError
+from .generator import Generator
 from .gradcheck import GradcheckResult, check_gradients, gradcheck
 from .rng import manual_seed
 from .serialization import CheckpointError, load, save
@@ -36,11 +37,11 @@ __version__ = "0.1.0"
 __all__ = [
     "AnomalyError", "arange", "capture", "CapturedStep", "CaptureError", "cat",
     "check_gradients", "CheckpointError", "data", "detect_anomaly", "enable_grad", "eye",
-    "float32", "float64", "full", "Function", "get_default_dtype", "gradcheck",
+    "float32", "float64", "full", "Function", "Generator", "get_default_dtype", "gradcheck",
     "GradcheckResult", "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn",
     "no_grad", "ones", "ones_like", "OpError", "optim", "PRIMITIVES", "rand", "randn",
     "reference", "rng", "save", "set_default_dtype", "stack", "Tensor", "tensor", "train",
-    "tune", "viz", "where", "zeros", "zeros_like",
+    "tune", "utils", "viz", "where", "zeros", "zeros_like",
 ]
 
 

@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 
 from .engine import mode, reduce_to_shape
+from .function import forward_as
 from .tensor import Tensor
 
 _CONST, _LEAF, _NODE, _INPUT = range(4)
@@ -259,11 +260,13 @@ class _Traced(np.ndarray):
 class _Op:
     """One recorded primitive: its class, where each argument comes from, where grads go."""
 
-    __slots__ = ("cls", "args", "needs", "routes", "shape")  # routes[k]: (kind, index) or None
+    # routes[k]: (kind, index) or None; dtype: PyTorch's promoted dtype when numpy's differed
+    __slots__ = ("cls", "args", "needs", "routes", "shape", "dtype")
 
-    def __init__(self, cls: type, args: list, needs: tuple, routes: list, shape: tuple) -> None:
+    def __init__(self, cls: type, args: list, needs: tuple, routes: list, shape: tuple,
+                 dtype: Any = None) -> None:
         self.cls, self.args, self.needs, self.routes = cls, args, needs, routes
-        self.shape = shape
+        self.shape, self.dtype = shape, dtype
 
 
 def _owner(a: np.ndarray) -> np.ndarray:
@@ -460,7 +463,8 @@ class _Tracer:
         view = out.view(self.cls)
         self.values[id(view)] = (_NODE, len(self.ops), ctx)
         self._keep(view)
-        self.ops.append(_Op(op, sources, needs, routes, out.shape))
+        self.ops.append(_Op(op, sources, needs, routes, out.shape,
+                            ctx.__dict__.get("promoted_to")))
         return view
 
 
@@ -527,8 +531,8 @@ class _Program:
         """
         env: dict[str, Any] = {"new": _new, "ndarray": np.ndarray, "asarray": np.asarray,
                                "ones": np.ones, "fix": _fix_grad, "wrap": Tensor._wrap,
-                               "errstate": np.errstate, "RETRACE": _RETRACE,
-                               "EDITS": self.edit_count, "SEEN": self.seen,
+                               "errstate": np.errstate, "forward_as": forward_as,
+                               "RETRACE": _RETRACE, "EDITS": self.edit_count, "SEEN": self.seen,
                                "modules_unchanged": self.modules_unchanged}
         consts: dict[int, str] = {}
 
@@ -575,7 +579,12 @@ class _Program:
             c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
             code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
                         f"{c}.needs_input_grad = N{i}")
-            code.append(f"    o{i} = K{i}.forward({c}, {', '.join(args)})  # {op.cls.__name__}")
+            if op.dtype is None:
+                code.append(f"    o{i} = K{i}.forward({c}, {', '.join(args)})  # {op.cls.__name__}")
+            else:  # numpy's dtype is not PyTorch's here: cast the operands, as apply did
+                env[f"P{i}"] = op.dtype
+                code.append(f"    o{i} = forward_as(K{i}, {c}, [{', '.join(args)}], P{i})  "
+                            f"# {op.cls.__name__}")
             code.append(f"    if type(o{i}) is not ndarray: o{i} = asarray(o{i})")
             dead = [f"o{k}" for k, last in last_use.items() if last == i] + (
                 [f"o{i}"] if i not in last_use else [])

@@ -183,8 +183,11 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
 
 def _sweep(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     """The backward sweep proper (see backward)."""
+    from .function import released_inputs
+
     start = root.grad_fn
     grads: dict[Function, np.ndarray] = {start: seed}
+    released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
     heap = [(-start.seq, start)]
     anomaly, profiling_on = mode.anomaly, mode.profiling
     instrumented = anomaly or profiling_on
@@ -217,9 +220,12 @@ def _sweep(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             in_grads = (in_grads,)
         if anomaly:
             check_finite(node, in_grads, "backward")
-        if saved and not retain_graph:
-            node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
         parents = node.parents
+        if not retain_graph:
+            if saved:
+                node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
+            # the inputs' values too: the nodes no longer keep the activations alive
+            node.parents = released_inputs(parents, released)
         if len(in_grads) != len(parents):
             raise RuntimeError(
                 f"{type(node).__name__}.backward returned {len(in_grads)} gradients for "

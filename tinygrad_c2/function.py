@@ -12,18 +12,23 @@ from typing import Any
 import numpy as np
 
 from .engine import check_finite, mode
-from .tensor import Tensor
+from .tensor import Tensor, get_default_dtype
 
 _seq = itertools.count()
 _new = object.__new__
+_NO_TENSOR = np.empty(())  # stands for "the last Tensor argument" when there is none
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 #: name -> class of every built-in primitive (the op tests assert each one has a row)
 PRIMITIVES: dict[str, type[Function]] = {}
 
 
-class OpError(ValueError):
-    """Bad input to an op, with a message that names the op, the shapes and what was expected."""
+class OpError(ValueError, RuntimeError):
+    """Bad input to an op, with a message that names the op, the shapes and what was expected.
+
+    PyTorch raises RuntimeError for these (bad shapes, dtypes, targets), so a PyTorch user's
+    `except RuntimeError` catches it; it stays a ValueError for numpy-style code.
+    """
 
 
 class Function:
@@ -54,6 +59,11 @@ class Function:
     """
 
     __slots__ = ("parents", "needs_input_grad", "seq", "saved_tensors", "__dict__")
+    #: positions of the arguments whose dtypes combine by PyTorch's type promotion (elementwise
+    #: ops); () for ops that take their inputs' dtypes as they are
+    promote: tuple[int, ...] = ()
+    #: True for ops whose result is floating point even for integer or bool inputs (exp, /)
+    float_op: bool = False
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()
@@ -82,10 +92,10 @@ class Function:
         ctx = _new(cls)
         ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11.
-        arrays, flags, i = list(args), [False] * len(args), 0
+        arrays, flags, i, last = list(args), [False] * len(args), 0, _NO_TENSOR
         for a in args:
             if isinstance(a, Tensor):
-                arrays[i] = a.data
+                arrays[i] = last = a.data
                 flags[i] = a.requires_grad
             i += 1
         record = mode.grad_enabled and True in flags
@@ -94,15 +104,25 @@ class Function:
         try:
             out = cls.forward(ctx, *arrays) if not instrumented else _instrumented_forward(
                 cls, ctx, arrays)
+            # NOTE: numpy's dtype is PyTorch's whenever the output has the dtype of the last
+            # tensor input and that input is not 0-d (0-d tensors promote differently): the
+            # ordinary float32-with-float32 op costs these two comparisons and nothing more.
+            # Ops that do not promote (user ops, which may return lists) skip it.
+            if cls.promote and (out.dtype is not last.dtype or not last.ndim):
+                out = _promoted(cls, ctx, args, arrays, out)
         except OpError:
             raise
         except (ValueError, IndexError) as e:
             shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
-            kind = IndexError if isinstance(e, IndexError) else ValueError
+            kind = IndexError if isinstance(e, IndexError) else OpError
             raise kind(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
         except TypeError as e:  # numpy's UFuncTypeError too: `tensor + "a"`, `tensor + None`
-            types = ", ".join(type(a).__name__ for a in args)
-            raise TypeError(f"{cls.__name__}: {e} (argument types: {types})") from None
+            # NOTE: numpy refuses some dtypes that PyTorch promotes first (`-x` of a bool in
+            # sigmoid): one more try in PyTorch's dtype before reporting the error.
+            out = _promoted(cls, ctx, args, arrays, None) if cls.promote else None
+            if out is None:
+                types = ", ".join(type(a).__name__ for a in args)
+                raise TypeError(f"{cls.__name__}: {e} (argument types: {types})") from None
         except FloatingPointError as e:  # only under np.errstate(... "raise"): name the op
             shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
             raise FloatingPointError(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
@@ -166,6 +186,168 @@ class _NonDifferentiable(Function):
         raise RuntimeError(f"{type(ctx).__name__} has no gradient")
 
 
+# ---------------------------------------------------------------- type promotion (PyTorch's)
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """numpy's promote_types, except that an integer or bool with a float gives the float
+    (PyTorch: int64 with float32 is float32; numpy says float64).
+
+    >>> promote_types(np.dtype(np.int64), np.dtype(np.float32))
+    dtype('float32')
+    """
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb and max(ca, cb) == 2:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """PyTorch's rule between two priority groups: a lower group (0-d tensors, then Python
+    numbers) changes the result only if it is of a higher category (bool < int < float)."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if _CATEGORY[higher.kind] >= _CATEGORY[lower.kind] and higher.kind != "b":
+        return higher
+    return promote_types(higher, lower)
+
+
+def result_dtype(operands: Any, float_op: bool = False) -> np.dtype:
+    """The dtype PyTorch gives an elementwise op of these operands.
+
+    Dimensioned tensors (and arrays) decide; 0-d tensors only if of a higher category; Python
+    and numpy scalars last, a float one counting as the default dtype. A float op (exp, /) of
+    integers or bools gives the default dtype.
+
+    >>> import tinygrad_c2 as tg
+    >>> result_dtype([tg.tensor([1, 2]), 0.5]), result_dtype([tg.tensor([1.0]), np.float64(2)])
+    (dtype('float32'), dtype('float32'))
+    """
+    groups: list[np.dtype | None] = [None, None, None]  # dimensioned, 0-d, scalars
+    for x in operands:
+        if isinstance(x, Tensor):
+            x = x.data
+        if isinstance(x, (bool, int, float, complex, np.generic)):
+            dt = np.dtype(type(x)) if not isinstance(x, np.generic) else x.dtype
+            if dt.kind == "f":
+                dt = get_default_dtype()
+            elif dt.kind in "iu":
+                dt = np.dtype(np.int64)
+            elif dt.kind == "c":
+                dt = np.dtype(np.complex64 if get_default_dtype() == np.float32
+                              else np.complex128)
+            k = 2
+        elif x is None:
+            continue
+        else:
+            x = np.asarray(x)
+            dt, k = x.dtype, (1 if x.ndim == 0 else 0)
+            if dt.kind not in _CATEGORY:  # a string or an object: numpy reports the TypeError
+                continue
+        groups[k] = dt if groups[k] is None else promote_types(groups[k], dt)
+    out = _combine(groups[0], _combine(groups[1], groups[2]))
+    if out is None:
+        out = np.dtype(np.float64)
+    if float_op and out.kind not in "fc":
+        out = get_default_dtype()
+    return out
+
+
+def _promoted(cls: type[Function], ctx: Function, args: tuple, arrays: list,
+              out: Any) -> Any:
+    """The slow path of apply: if numpy's dtype (out's) is not PyTorch's, run forward again on
+    the operands cast to PyTorch's dtype (the promoting ops are pure, so re-running is safe).
+    With out None (numpy raised TypeError), None if casting would change nothing."""
+    operands = [args[i] for i in cls.promote if i < len(args)]
+    if out is not None:
+        # a 0-d operand among operands that all have the output's dtype: nothing to change
+        same = out.dtype
+        dtypes = {a.dtype for a in (x.data if isinstance(x, Tensor) else x for x in operands)
+                  if isinstance(a, np.ndarray)}  # numpy scalars count as Python numbers
+        if dtypes == {same} and (same.kind in "fc" or not cls.float_op):
+            return out
+    want = result_dtype(operands, cls.float_op)
+    if out is not None and out.dtype == want:
+        return out
+    if out is None and not any(_needs_cast(arrays[i], want) for i in cls.promote
+                               if i < len(arrays)):
+        return None
+    ctx.promoted_to = want  # NOTE: a captured step replays this op through forward_as too
+    return forward_as(cls, ctx, arrays, want)
+
+
+def _needs_cast(a: Any, want: np.dtype) -> bool:
+    return isinstance(a, (np.ndarray, np.generic)) and a.dtype != want
+
+
+def forward_as(cls: type[Function], ctx: Function, arrays: list, want: np.dtype) -> np.ndarray:
+    """forward on the promoting operands cast to `want` (PyTorch's dtype), output in `want`."""
+    cast = list(arrays)
+    for i in cls.promote:
+        if i < len(cast) and _needs_cast(cast[i], want):
+            a = cast[i]
+            # NOTE: a numpy scalar is a Python number to PyTorch; cast it too, or numpy would
+            # let np.float64(2) promote a float32 array to float64 again
+            cast[i] = np.asarray(a, dtype=want) if isinstance(a, np.generic) else a.astype(want)
+    out = cls.forward(ctx, *cast) if not mode.instrumented else _instrumented_forward(
+        cls, ctx, cast)
+    # numpy may still widen (bool ** bool is int8; Python scalars alone give float64)
+    return out if out.dtype == want else np.asarray(out).astype(want)
+
+
+_NO_VALUES = bytes(16)  # the one element every stand-in array views (read-only zeros)
+# NOTE: a stand-in costs about a microsecond; an op on an array this large costs far more, and
+# smaller arrays are not worth releasing (a kept graph of 100 nodes holds at most 1.6 MB).
+RELEASE_BYTES = 16 * 1024
+_shape_only: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> a stand-in array, reused
+
+
+def _stand_in_array(a: np.ndarray) -> np.ndarray:
+    """A read-only array of a's shape and dtype that holds no memory (every stride 0)."""
+    if len(_shape_only) > 4096:  # bounded: about one entry per shape the program uses
+        _shape_only.clear()
+    if a.dtype.itemsize <= len(_NO_VALUES):
+        view = np.ndarray(a.shape, a.dtype, buffer=_NO_VALUES, strides=(0,) * a.ndim)
+    else:
+        view = np.broadcast_to(np.zeros((), a.dtype), a.shape)
+    _shape_only[a.shape, a.dtype.str] = view  # NOTE: .str: comparing dtypes is slow
+    return view
+
+
+def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
+    """A node's inputs after a backward without retain_graph freed it: what a graph walk (viz)
+    or a backward through a node that saved nothing still needs, not the values.
+
+    Parameters (and other leaves that want a gradient) and tensors under RELEASE_BYTES stay.
+    Every other tensor (an activation, the input batch) becomes a stand-in with the same
+    producer (grad_fn), shape and dtype whose values are gone (read-only zeros that use no
+    memory), so a kept `loss` no longer keeps the activations alive; PyTorch's graph holds
+    none either.
+    `cache` maps a tensor's id to its stand-in during one backward, so a tensor used twice
+    (`x * x`) stays one tensor in the graph.
+    """
+    out, i = None, 0
+    for p in parents:  # NOTE: a plain loop and no helper calls: this runs once per node
+        if type(p) is Tensor and (p.grad_fn is not None or not p.requires_grad):
+            data = p.data
+            if data.nbytes >= RELEASE_BYTES:
+                stand_in = cache.get(id(p))
+                if stand_in is None:
+                    view = _shape_only.get((data.shape, data.dtype.str))
+                    if view is None:
+                        view = _stand_in_array(data)
+                    stand_in = cache[id(p)] = _new(Tensor)
+                    stand_in.data, stand_in.grad, stand_in.grad_fn = view, p.grad, p.grad_fn
+                    stand_in.requires_grad = p.requires_grad
+                if out is None:
+                    out = list(parents)
+                out[i] = stand_in
+        i += 1
+    return parents if out is None else tuple(out)
+
+
 def _user_frame() -> str:
     """file:line of the innermost caller outside this package (for anomaly messages)."""
     for frame in reversed(traceback.extract_stack()[:-2]):
@@ -180,6 +362,8 @@ def _user_frame() -> str:
 class Add(Function):
     """y = a + b   |   da = g, db = g"""
 
+    promote = (0, 1)
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -191,6 +375,8 @@ class Add(Function):
 
 class Sub(Function):
     """y = a - b   |   da = g, db = -g"""
+
+    promote = (0, 1)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -204,9 +390,12 @@ class Sub(Function):
 class Mul(Function):
     """y = a * b   |   da = g * b, db = g * a"""
 
+    promote = (0, 1)
+
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        da, db = ctx.needs_input_grad
+        ctx.save_for_backward(a if db else None, b if da else None)  # only what is needed
         return a * b
 
     @staticmethod
@@ -219,10 +408,13 @@ class Mul(Function):
 class Div(Function):
     """y = a / b   |   da = g / b, db = -g * y / b"""
 
+    promote = (0, 1)
+    float_op = True
+
     @staticmethod
     def forward(ctx, a, b):
         y = a / b
-        ctx.save_for_backward(b, y)
+        ctx.save_for_backward(b, y if ctx.needs_input_grad[1] else None)
         return y
 
     @staticmethod
@@ -234,7 +426,10 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b   |   da = g * b * a ** (b - 1), db = g * y * log(a)"""
+    """y = a ** b   |   da = g * b * a ** (b - 1), 0 where b == 0;
+    db = g * y * log(a), 0 where a == 0 and b >= 0   (PyTorch's rules at the edges)"""
+
+    promote = (0, 1)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -246,15 +441,35 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, y = ctx.saved_tensors
         da, db = ctx.needs_input_grad
-        ga = g * b * np.power(a, b - 1) if da else None
-        return ga, (g * y * np.log(a) if db else None)
+        ga = gb = None
+        if da:
+            ga = g * b * np.power(a, b - 1)
+            # NOTE: x ** 0 is the constant 1, so its gradient is 0 even where b * a ** (b - 1)
+            # is 0 * inf (a = 0) or NaN (a = NaN); PyTorch masks it the same way.
+            if type(b) is np.ndarray:
+                if (b == 0).any():
+                    ga = np.where(b == 0, 0, ga)
+            elif b == 0:
+                ga = np.zeros_like(ga)
+        if db:
+            if type(a) is not np.ndarray:  # a Python base (`2.0 ** x`): log in y's dtype
+                a = np.asarray(a, dtype=np.result_type(y))
+            gb = g * y * np.log(a)
+            # NOTE: at a = 0, y * log(a) is 0 * -inf; the limit of a ** b * log(a) for b > 0
+            # is 0 (and y = 1 at b = 0), which is PyTorch's value too.
+            base_zero = (a == 0) & (b >= 0)
+            if base_zero.any():
+                gb = np.where(base_zero, 0, gb)
+        return ga, gb
 
 
 class Maximum(Function):
     """y = max(a, b)   |   g goes to the larger input; ties split it evenly (as PyTorch)"""
 
+    promote = (0, 1)
+
     select = staticmethod(np.maximum)
-    wins = staticmethod(np.greater)
+    loses = staticmethod(np.less)  # a input gets no gradient where it loses
 
     @staticmethod
     def forward(ctx, a, b):
@@ -264,19 +479,26 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share = type(ctx).wins(a, b) + 0.5 * (a == b)
-        return g * share, g * (1.0 - share)
+        loses, tie = type(ctx).loses, a == b
+        da, db = ctx.needs_input_grad
+        # NOTE: PyTorch's rule: an input gets g unless it loses (half on a tie), so where either
+        # is NaN neither loses and BOTH get the full g (the output is NaN).
+        ga = np.where(tie, g * 0.5, g * np.logical_not(loses(a, b))) if da else None
+        gb = np.where(tie, g * 0.5, g * np.logical_not(loses(b, a))) if db else None
+        return ga, gb
 
 
 class Minimum(Maximum):
     """y = min(a, b)   |   g goes to the smaller input; ties split it evenly (as PyTorch)"""
 
     select = staticmethod(np.minimum)
-    wins = staticmethod(np.less)
+    loses = staticmethod(np.greater)
 
 
 class Where(Function):
     """y = cond ? a : b   |   da = g where cond, db = g elsewhere; cond has no gradient"""
+
+    promote = (1, 2)
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -314,6 +536,9 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise OpError(f"MatMul: shapes {a.shape} @ {b.shape} do not match: the inner "
                           f"dimensions {a.shape[-1]} and {b.shape[-2 if b.ndim > 1 else 0]} differ")
+        if a.dtype != b.dtype:  # PyTorch refuses too: promoting would hide a float64 input
+            raise OpError(f"MatMul: operands of different dtypes, {a.dtype} @ {b.dtype}: "
+                          f"convert one, e.g. with .float() or .double()")
         ctx.save_for_backward(a, b)
         return a @ b
 
@@ -355,6 +580,9 @@ class Neg(Function):
 class Exp(Function):
     """y = e^x   |   dx = g * y"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x):
         try:
@@ -377,6 +605,9 @@ class Exp(Function):
 class Log(Function):
     """y = ln x   |   dx = g / x"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -390,6 +621,9 @@ class Log(Function):
 class Sqrt(Function):
     """y = sqrt(x)   |   dx = g / (2 y)"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x):
         y = np.sqrt(x)
@@ -399,6 +633,15 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, g):
         return g * 0.5 / ctx.saved_tensors[0]
+
+
+def sign(x: np.ndarray, dtype: Any) -> np.ndarray:
+    """-1, 0 or 1 in `dtype`, and 0 at NaN as PyTorch's sign (np.sign gives NaN there).
+
+    >>> sign(np.array([-2.0, 0.0, np.nan, 3.0]), np.float32)
+    array([-1.,  0.,  0.,  1.], dtype=float32)
+    """
+    return np.subtract(x > 0, x < 0, dtype=dtype)
 
 
 class Abs(Function):
@@ -411,11 +654,13 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * np.sign(ctx.saved_tensors[0])
+        return g * sign(ctx.saved_tensors[0], g.dtype)  # 0 at NaN, as PyTorch
 
 
 class Clamp(Function):
     """y = min(max(x, lo), hi)   |   dx = g where lo <= x <= hi (PyTorch's inclusive rule)"""
+
+    promote = (0, 1, 2)
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -437,7 +682,8 @@ class Clamp(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0)   |   dx = g where y > 0 (subgradient 0 at 0, as PyTorch)"""
+    """y = max(x, 0)   |   dx = g where y != 0: 0 at 0 (the subgradient PyTorch uses), and g
+    at NaN (y is NaN there; PyTorch passes the gradient)"""
 
     @staticmethod
     def forward(ctx, x):
@@ -447,11 +693,14 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.saved_tensors[0] > 0)
+        return g * (ctx.saved_tensors[0] != 0)
 
 
 class LeakyRelu(Function):
     """y = x if x > 0 else slope * x   |   dx = g or slope * g"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x, slope):
@@ -468,6 +717,9 @@ class LeakyRelu(Function):
 
 class Tanh(Function):
     """y = tanh(x)   |   dx = g * (1 - y^2)   (reuses the output, no second tanh)"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x):
@@ -492,6 +744,9 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x)   |   dx = g * y * (1 - y)"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x):
@@ -535,6 +790,9 @@ def max_keepdims(x: np.ndarray, dim: int) -> np.ndarray:
 class Softmax(Function):
     """y = e^(x - max) / sum e^(x - max)   |   dx = y * (g - sum(g * y))"""
 
+    promote = (0,)
+    float_op = True
+
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
@@ -561,6 +819,9 @@ def log_softmax_array(x: np.ndarray, dim: int) -> np.ndarray:
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x)   |   dx = g - softmax(x) * sum(g)"""
+
+    promote = (0,)
+    float_op = True
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -636,8 +897,31 @@ class Sum(Function):
         return out, None, None
 
 
+class Std(Function):
+    """y = sqrt(sum((x - mean)^2) / dof)   |   dx = g * (x - mean) / (dof * y), and 0 where
+    y = 0: a constant's std has gradient 0 in PyTorch, where sqrt's chain rule gives 0/0"""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, dof):
+        xc = x - x.mean(axis=dim, keepdims=True)
+        y = np.sqrt(np.square(xc).sum(axis=dim, keepdims=True) / dof)
+        ctx.dim, ctx.keepdim, ctx.dof = dim, keepdim, dof
+        ctx.save_for_backward(xc, y)
+        return y if keepdim else y.squeeze(axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        xc, y = ctx.saved_tensors
+        if not ctx.keepdim and ctx.dim is not None:
+            g = np.expand_dims(g, ctx.dim)
+        with np.errstate(divide="ignore", invalid="ignore"):  # masked just below
+            scale = g / (ctx.dof * y)
+        return xc * np.where(y == 0, 0, scale), None, None, None
+
+
 class Max(Function):
-    """y = max of x (over a dim)   |   dx = g at the arg-max; over all elements ties share g"""
+    """y = max of x (over a dim)   |   dx = g at the arg-max (the first, and a NaN is the max);
+    over all elements ties share g evenly, and if x has NaN the NaNs share it (PyTorch's rule)"""
 
     reduce = staticmethod(np.max)
     arg = staticmethod(np.argmax)
@@ -653,7 +937,9 @@ class Max(Function):
         ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
         if dim is None:
             y = type(ctx).reduce(x)
-            ctx.save_for_backward(x == y)
+            mask = np.isnan(x) if np.isnan(y) else x == y
+            ctx.count = int(np.count_nonzero(mask))
+            ctx.save_for_backward(mask)
             return y
         idx = type(ctx).arg(x, axis=dim, keepdims=True)
         ctx.save_for_backward(idx)
@@ -664,14 +950,14 @@ class Max(Function):
     def backward(ctx, g):
         (saved,) = ctx.saved_tensors
         if ctx.dim is None:
-            return g * saved / saved.sum(), None, None
+            return saved * (g / ctx.count), None, None
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.put_along_axis(out, saved, g if ctx.keepdim else np.expand_dims(g, ctx.dim), ctx.dim)
         return out, None, None
 
 
 class Min(Max):
-    """y = min of x (over a dim)   |   dx = g at the arg-min; over all elements ties share g"""
+    """y = min of x (over a dim)   |   dx = g at the arg-min; ties and NaNs as in Max"""
 
     reduce = staticmethod(np.min)
     arg = staticmethod(np.argmin)
@@ -781,13 +1067,14 @@ class Index(Function):
             # to trace that when the mask comes from the step's data).
             ctx.data_dependent_shape = tuple(2 + k for k, p in enumerate(parts)
                                              if p.dtype == np.bool_)
-        ctx.shape, ctx.idx, ctx.nparts = x.shape, idx, len(parts)
+        ctx.shape, ctx.nparts = x.shape, len(parts)
+        ctx.save_for_backward(idx)  # not a ctx attribute: index arrays are freed after backward
         return x[idx]
 
     @staticmethod
     def backward(ctx, g):
         out = np.zeros(ctx.shape, dtype=g.dtype)
-        idx = ctx.idx
+        (idx,) = ctx.saved_tensors
         parts = idx if isinstance(idx, tuple) else (idx,)
         if any(isinstance(p, (np.ndarray, list)) for p in parts):
             np.add.at(out, idx, g)  # NOTE: plain `out[idx] += g` drops repeated indices

@@ -187,7 +187,7 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
-            raise ValueError(f"item: only a one-element tensor converts to a Python number, "
+            raise ops.OpError(f"item: only a one-element tensor converts to a Python number, "
                              f"this one has shape {self.shape}")
         return self.data.item()
 
@@ -202,7 +202,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+            raise ops.OpError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                              "use .any() / .all() on .data")
         return bool(self.data.item())
 
@@ -244,7 +244,7 @@ class Tensor:
                 raise TypeError(f"backward: gradient must be numbers shaped like the output "
                                 f"{self.shape}, got {type(gradient).__name__} ({e})") from None
             if seed.shape != self.data.shape:
-                raise ValueError(f"backward: gradient has shape {seed.shape} but the output "
+                raise ops.OpError(f"backward: gradient has shape {seed.shape} but the output "
                                  f"has shape {self.shape}")
         if self.grad_fn is None:
             engine._accumulate(self, seed, copy=True)
@@ -252,15 +252,39 @@ class Tensor:
             engine.backward(self, seed, retain_graph)
 
     def astype(self, dtype: Any) -> Tensor:
-        """A differentiable cast (returns self when the dtype already matches)."""
+        """A cast (self when the dtype already matches): differentiable to a float dtype; to an
+        integer or bool dtype the result is a constant that does not require grad, as in
+        PyTorch (a rounded or thresholded value has no useful gradient).
+
+        >>> import tinygrad_c2 as tg
+        >>> x = tg.tensor([1.7], requires_grad=True)
+        >>> x.double().requires_grad, x.long().requires_grad
+        (True, False)
+        """
         dt = np.dtype(dtype)
-        return self if dt == self.data.dtype else ops.Cast.apply(self, dt)
+        if dt == self.data.dtype:
+            return self
+        if dt.kind not in "fc":
+            return Tensor._wrap(self.data.astype(dt))
+        return ops.Cast.apply(self, dt)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        """int64, truncated toward zero; no gradient."""
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        """int32, truncated toward zero; no gradient."""
+        return self.astype(np.int32)
+
+    def bool(self) -> Tensor:
+        """True where nonzero; no gradient."""
+        return self.astype(np.bool_)
 
     def to(self, dtype: Any) -> Tensor:
         return self.astype(dtype)
@@ -394,20 +418,27 @@ class Tensor:
             keepdims: bool | None = None) -> Tensor:
         """Variance with Bessel's correction by default (PyTorch's); correction=0 is biased."""
         dim = _axes(dim, axis, "var", self.data.ndim)
-        if unbiased is not None:
-            correction = int(unbiased)
-        n = self._count(dim, "var")
-        if n - correction <= 0:
-            raise ValueError(f"var: {n} element(s) along the reduced dims is too few for "
-                             f"correction={correction} (shape {self.shape}, dim {dim})")
+        dof = self._dof(dim, correction, unbiased, "var")
         diff = self - self.mean(dim, keepdim=True)
-        return (diff * diff).sum(dim, _keep(keepdim, keepdims)) * (1.0 / (n - correction))
+        return (diff * diff).sum(dim, _keep(keepdim, keepdims)) * (1.0 / dof)
 
     def std(self, dim: Axes = None, keepdim: bool = False, *, correction: int = 1,
             unbiased: bool | None = None, axis: Axes = None,
             keepdims: bool | None = None) -> Tensor:
-        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
-                        keepdims=keepdims).sqrt()
+        """sqrt(var), one primitive: its gradient is 0 for a constant (PyTorch's), not 0/0."""
+        dim = _axes(dim, axis, "std", self.data.ndim)
+        dof = self._dof(dim, correction, unbiased, "std")
+        return ops.Std.apply(self, dim, _keep(keepdim, keepdims), dof)
+
+    def _dof(self, dim: Any, correction: int, unbiased: bool | None, name: str) -> int:
+        """n - correction over the reduced dims: var's and std's divisor, checked positive."""
+        if unbiased is not None:
+            correction = int(unbiased)
+        n = self._count(dim, name)
+        if n - correction <= 0:
+            raise ops.OpError(f"{name}: {n} element(s) along the reduced dims is too few for "
+                              f"correction={correction} (shape {self.shape}, dim {dim})")
+        return n - correction
 
     def logsumexp(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
                   keepdims: bool | None = None) -> Tensor:
@@ -485,8 +516,8 @@ class Tensor:
             dims = tuple(dims[0])
         axes = tuple(self._dim(d, "permute") for d in dims)  # non-negative, once: backward inverts
         if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} dims "
-                             f"of a tensor of shape {self.shape}")
+            raise ops.OpError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} "
+                              f"dims of a tensor of shape {self.shape}")
         return ops.Permute.apply(self, axes)
 
     def _dim(self, dim: int, name: str) -> int:
@@ -681,7 +712,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in _tensors(tensors, "stack")]
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
+        raise ops.OpError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
     return ops.Cat.apply(dim, *[t.unsqueeze(dim) for t in tensors])
 
 

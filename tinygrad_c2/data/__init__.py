@@ -1,12 +1,13 @@
-"""Data for tinygrad_c2: toy and real data sets, mini-batch loading, splitting, preprocessing.
+"""Data for tinygrad_c2: toy and real data sets, splitting, preprocessing; DataLoader re-exported.
 
 >>> from tinygrad_c2.data import DataLoader, load_digits, train_dev_test_split
 """
 
+# The loader family lives where PyTorch keeps it (utils/data); these are the same objects.
+from ..utils.data import DataLoader, Dataset, TensorDataset
 from ._common import DataFileError
 from .augment import Compose, GaussianNoise, RandomHorizontalFlip, RandomShift
 from .csv import LabelledCSV, load_csv, load_csv_features
-from .loader import DataLoader, Dataset, TensorDataset
 from .mnist import (
     FASHION_MNIST_CLASSES,
     download_fashion_mnist,

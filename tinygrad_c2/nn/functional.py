@@ -18,6 +18,7 @@ from ..function import (
     Tanh,
     _NonDifferentiable,
     max_keepdims,
+    sign,
 )
 from ..tensor import Tensor
 
@@ -52,6 +53,19 @@ def _same_shape(op: str, a: np.ndarray, b: np.ndarray) -> None:
                       "match exactly (broadcasting here is almost always a bug: (N, 1) vs (N,))")
 
 
+def _dtype_error(op: str, x_dtype: np.dtype, w_dtype: np.dtype) -> OpError:
+    """A layer given input of another dtype than its weights (PyTorch refuses it too)."""
+    fixes = {np.dtype(np.float32): "X.float(), or tg.tensor(X, dtype=tg.float32) (numpy arrays "
+                                   "are float64 by default)",
+             np.dtype(np.float64): "X.double()"}
+    msg = (f"{op}: the input is {x_dtype} but the weight is {w_dtype}; convert the input: "
+           f"{fixes.get(w_dtype, f'X.to({w_dtype})')}")
+    models = {np.dtype(np.float32): "model.float()", np.dtype(np.float64): "model.double()"}
+    if x_dtype.kind == "f":
+        msg += f"; or the model: {models.get(x_dtype, f'model.to({x_dtype})')}"
+    return OpError(msg)
+
+
 # ---------------------------------------------------------------- layers
 
 
@@ -66,6 +80,8 @@ class Linear(Function):
         if b is not None and b.shape != (w.shape[0],):
             raise OpError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}: "
                           f"expected ({w.shape[0]},)")
+        if x.dtype != w.dtype:  # PyTorch refuses too: the usual cause is a float64 numpy array
+            raise _dtype_error("linear", x.dtype, w.dtype)
         ctx.save_for_backward(x, w)
         y = x @ w.T
         if b is not None:
@@ -85,24 +101,33 @@ class Linear(Function):
 
 
 class Dropout(Function):
-    """Inverted dropout: y = x * mask, mask = (u < keep) / keep   |   dx = g * mask (same mask)"""
+    """Inverted dropout: y = x * kept / keep, kept = u < keep   |   dx = g * kept / keep
+
+    Saves the boolean mask (1 byte an element, as PyTorch does) and the scale 1 / keep, not a
+    float mask the size of x.
+    """
 
     @staticmethod
     def forward(ctx, x, p):
         ctx.p = p
         keep = 1.0 - p
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         if keep == 0.0:
-            mask = np.zeros_like(x)
+            kept, scale = np.zeros(x.shape, dtype=bool), dtype.type(0.0)
         else:
-            dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-            u = rng.generator().random(x.shape, dtype=dtype)
-            mask = (u < keep) * dtype.type(1.0 / keep)
-        ctx.save_for_backward(mask)
-        return x * mask
+            kept = rng.generator().random(x.shape, dtype=dtype) < keep
+            scale = dtype.type(1.0 / keep)
+        ctx.save_for_backward(kept, scale)
+        y = x * kept  # NOTE: then *= scale: the same rounding as x * (kept * scale)
+        y *= scale
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.saved_tensors[0], None
+        kept, scale = ctx.saved_tensors
+        dx = g * kept
+        dx *= scale
+        return dx, None
 
 
 class BatchNorm(Function):
@@ -132,10 +157,16 @@ class BatchNorm(Function):
             if n <= 1:
                 raise OpError(f"batch_norm: expected more than 1 value per channel when training, "
                               f"got input of shape {x.shape}")
-            # NOTE: sum / n, not .mean(): the same arithmetic without numpy's Python wrapper.
-            mu = x.sum(axis=axes, keepdims=True)
-            mu /= n
-            xc = x - mu
+            # NOTE: the two-pass variance of the data shifted by one sample per channel. Both
+            # passes see values the size of the spread, not of the mean: with features of mean
+            # 1e5 in float32 an unshifted sum loses the spread's digits (x - shift is exact
+            # for values within a factor 2 of the shift). sum / n, not .mean(): the same
+            # arithmetic without numpy's Python wrapper.
+            shift = np.array(x[:1] if x.ndim == 2 else x[:1, :, :1])
+            xc = x - shift
+            mean = xc.sum(axis=axes, keepdims=True)
+            mean /= n  # the mean of the shifted data
+            xc -= mean
             var = np.square(xc).sum(axis=axes, keepdims=True)
             var /= n  # biased, as the normalization uses
             inv_std = 1.0 / np.sqrt(var + eps)
@@ -143,7 +174,7 @@ class BatchNorm(Function):
             # variance estimate is unbiased (n / (n - 1)), PyTorch's rule.
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
-                running_mean += momentum * mu.reshape(c)
+                running_mean += momentum * (shift + mean).reshape(c)
             if running_var is not None:
                 running_var *= 1.0 - momentum
                 running_var += (momentum * n / (n - 1)) * var.reshape(c)
@@ -151,23 +182,38 @@ class BatchNorm(Function):
             if running_mean is None or running_var is None:
                 raise OpError("batch_norm: eval mode (training=False) needs running_mean and "
                               "running_var")
-            xc = x - running_mean.reshape(shape)
+            shift, mean = running_mean.reshape(shape).copy(), None  # copied: updated in place
+            xc = x - shift
             inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
         x_hat = xc  # xc is ours: normalize it in place
         x_hat *= inv_std
         y = x_hat * weight.reshape(shape) if weight is not None else x_hat.copy()
         if bias is not None:
             y += bias.reshape(shape)
-        ctx.save_for_backward(x_hat, inv_std, weight)
+        # NOTE: x, not x_hat: x is the node's input, held anyway, and x_hat would be a second
+        # activation-sized array; backward recomputes x_hat from x with the same arithmetic.
+        ctx.save_for_backward(x, shift, mean, inv_std, weight)
         return y
 
     @staticmethod
+    def _x_hat(x, shift, mean, inv_std):
+        """The forward's x_hat, bit for bit: ((x - shift) - mean) * inv_std."""
+        x_hat = x - shift
+        if mean is not None:
+            x_hat -= mean
+        x_hat *= inv_std
+        return x_hat
+
+    @staticmethod
     def backward(ctx, g):
-        x_hat, inv_std, weight = ctx.saved_tensors
+        x, shift, mean, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         axes, shape, training = ctx.axes, ctx.shape, ctx.training
         gb = g.sum(axis=axes) if needs[4] or (needs[0] and training) else None
-        gw = (g * x_hat).sum(axis=axes) if needs[3] or (needs[0] and training) else None
+        gw = None
+        if needs[3] or (needs[0] and training):
+            x_hat = BatchNorm._x_hat(x, shift, mean, inv_std)
+            gw = (g * x_hat).sum(axis=axes)
         gx = None
         if needs[0]:
             k = inv_std if weight is None else weight.reshape(shape) * inv_std  # per channel
@@ -229,13 +275,14 @@ class CrossEntropy(Function):
             y = target * (1.0 - smoothing) + smoothing / c if smoothing else target
             losses = (y * (lse - shifted)).sum(axis=1)
         ctx.reduction, ctx.smoothing, ctx.index = reduction, smoothing, index
-        ctx.save_for_backward(p, target, rows, lse - shifted if ctx.needs_input_grad[1] else None)
+        ctx.save_for_backward(p, target, lse - shifted if ctx.needs_input_grad[1] else None)
         return _reduce(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        p, target, rows, neg_logp = ctx.saved_tensors
+        p, target, neg_logp = ctx.saved_tensors
         n, c = p.shape
+        rows = np.arange(n)  # recomputed: cheaper to make than to keep
         s = ctx.smoothing
         scale = _scale(g, ctx.reduction, n, 2)
         gz = p * scale  # a fresh array: the saved softmax stays intact for retain_graph
@@ -291,7 +338,8 @@ class BCE(Function):
             log_p = np.maximum(np.log(p), -100.0)
             log_q = np.maximum(np.log1p(-p), -100.0)
         ctx.reduction = reduction
-        ctx.save_for_backward(p, y, log_p, log_q)
+        # the logs only for the target's gradient (soft targets that require grad)
+        ctx.save_for_backward(p, y, *((log_p, log_q) if ctx.needs_input_grad[1] else (None, None)))
         return _reduce(-(y * log_p + (1.0 - y) * log_q), reduction)
 
     @staticmethod
@@ -358,7 +406,7 @@ class MSELoss(Function):
 
 
 class L1Loss(Function):
-    """loss = |a - b|   |   da = sign(a - b), db = -da, scaled by the reduction"""
+    """loss = |a - b|   |   da = sign(a - b) (0 at NaN), db = -da, scaled by the reduction"""
 
     @staticmethod
     def forward(ctx, a, b, reduction):
@@ -371,7 +419,7 @@ class L1Loss(Function):
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        ga = np.sign(d) * _scale(g, ctx.reduction, d.size, d.ndim)
+        ga = sign(d, g.dtype) * _scale(g, ctx.reduction, d.size, d.ndim)  # 0 at NaN, as PyTorch
         return ga, (-ga if ctx.needs_input_grad[1] else None), None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..capture import CaptureError, capturing, on_replay
+from ..function import OpError
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init
@@ -366,11 +367,11 @@ class BatchNorm1d(Module):
         _check_input(x, "BatchNorm1d")
         shape = tuple(x.shape)
         if len(shape) not in (2, 3):
-            raise ValueError(
+            raise OpError(
                 f"BatchNorm1d: expected 2-D (N, C) or 3-D (N, C, L) input, got shape {shape}"
             )
         if shape[1] != self.num_features:
-            raise ValueError(
+            raise OpError(
                 f"BatchNorm1d({self.num_features}): input has {shape[1]} channels in "
                 f"dimension 1 (shape {shape}), expected {self.num_features}"
             )

@@ -24,6 +24,7 @@ from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from ..optim.optimizer import Optimizer
 from ..serialization import load, save
 from ..tensor import Tensor
+from ..utils.data import TensorDataset
 from .history import History, resolve_mode
 
 
@@ -234,7 +235,7 @@ class Checkpoint(Callback):
             "callback_types": [type(cb).__name__ for cb in self._others(state)],
             "history": state.history.state_dict(),
             "rng": rng.get_state(),
-            "loader_rng": None if loader_rng is None else loader_rng.bit_generator.state,
+            "loader_rng": None if loader_rng is None else loader_rng.get_state(),
             "best": self.best,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +268,7 @@ class Checkpoint(Callback):
         rng.set_state(saved["rng"])
         loader_rng = getattr(state.train_loader, "generator", None)
         if loader_rng is not None and saved["loader_rng"] is not None:
-            loader_rng.bit_generator.state = saved["loader_rng"]
+            loader_rng.set_state(saved["loader_rng"])
         self.best = float(saved["best"])
         state.start_epoch = state.epoch = int(saved["epoch"])
         state.global_step = int(saved["global_step"])
@@ -379,9 +380,7 @@ class GradientMonitor(Callback):
 def _first_examples(loader: Any, n: int) -> Tensor | None:
     """The first n training inputs (unshuffled), or None when the loader does not expose them."""
     data = getattr(loader, "dataset", None)
-    if isinstance(data, (tuple, list)) and data:
-        first = data[0]
-        array = first.data if isinstance(first, Tensor) else np.asarray(first)
-        return Tensor(np.array(array[:n]))
+    if isinstance(data, TensorDataset):  # what an (X, y) pair becomes inside DataLoader
+        return Tensor(np.array(data.arrays[0][:n]))
     return None
 

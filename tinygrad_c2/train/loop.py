@@ -9,14 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from ..data.loader import DataLoader
 from ..nn.loss import BCELoss
 from ..nn.module import Module
 from ..optim.lr_scheduler import LRScheduler
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
+from ..utils.data import DataLoader, TensorDataset
 from .callbacks import Callback, SchedulerStep, TrainState
 from .diagnose import diagnose
+from .guard import StepGuard
 from .history import History
 from .metrics import MetricFn, evaluate, resolve_metrics
 from .progress import Progress
@@ -28,7 +29,9 @@ def _as_loader(train: Any, batch_size: int) -> DataLoader:
     if isinstance(train, DataLoader):
         return train
     if isinstance(train, (tuple, list)) and len(train) == 2:
-        return DataLoader(tuple(train), batch_size=batch_size, shuffle=True)
+        dataset = TensorDataset(*train)
+        # NOTE: RandomSampler refuses no examples (as PyTorch's does); fit's check says more.
+        return DataLoader(dataset, batch_size=batch_size, shuffle=len(dataset) > 0)
     raise TypeError(f"fit: train must be a DataLoader or an (X, y) pair, "
                     f"got {type(train).__name__}")
 
@@ -42,8 +45,8 @@ def _eval_batches(data: Any, where: str) -> Callable[[], Iterable[Sequence[Tenso
     if data is None:
         return None
     if isinstance(data, DataLoader):
-        data = data.dataset
-    if isinstance(data, (tuple, list)) and len(data) == 2:
+        loader = DataLoader(data.dataset, batch_size=EVAL_BATCH_SIZE)  # unshuffled, no transform
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
         loader = DataLoader(tuple(data), batch_size=EVAL_BATCH_SIZE, shuffle=False)
     elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
         loader = DataLoader(data, batch_size=EVAL_BATCH_SIZE, shuffle=False)
@@ -149,6 +152,7 @@ def fit(
 
     for cb in all_callbacks:
         cb.on_train_begin(state)
+    guard = StepGuard(model, optimizer)
     bar.update(state.start_epoch * steps_per_epoch)
     for epoch in range(state.start_epoch, epochs):
         if state.stop_training:
@@ -161,21 +165,30 @@ def fit(
         model.train()
         sums = dict.fromkeys(metric_fns, 0.0)
         seen = 0
-        bad_loss = None
+        bad_step = None  # why the step at state.global_step + 1 was undone
         for xb, yb in loader:
+            # NOTE: saved before the forward, because a batch-norm forward already updates its
+            # running statistics; the loss check comes after it.
+            guard.save()
             optimizer.zero_grad()
             out = model(xb)
             loss = loss_fn(out, yb)
             value = loss.item()
             if not math.isfinite(value):
-                # NOTE: stop before backward and step: a NaN gradient would overwrite every
-                # weight with NaN; this way the model keeps the last finite step's weights.
-                bad_loss = value
+                # stop before backward and step: a NaN gradient would overwrite every weight
+                bad_step = f"the mini-batch loss is {value}; stopped before that update"
+                guard.restore()
                 break
             loss.backward()
             for cb in all_callbacks:
                 cb.on_after_backward(state)
             optimizer.step()
+            broken = guard.bad()  # a finite loss can still give an update that overflows
+            if broken:
+                bad_step = (f"the update made {_list(broken)} not finite (the mini-batch loss, "
+                            f"{value:.6g}, was finite); stopped and undid that update")
+                guard.restore()
+                break
             state.global_step += 1
             state.loss = value
             n = len(yb)
@@ -202,19 +215,15 @@ def fit(
         if dev_batches is not None:
             dev_values = evaluate(model, loss_fn, dev_batches(), metric_fns)
             row.update({f"dev_{name}": value for name, value in dev_values.items()})
-        row["batch_loss"] = sums["loss"] / max(seen, 1) if bad_loss is None else bad_loss
+        row["batch_loss"] = sums["loss"] / max(seen, 1) if bad_step is None else value
         row["lr"] = lr
         row["time"] = time.perf_counter() - started
         history.append(row)
         state.logs = row
-        if bad_loss is not None:
+        if bad_step is not None:
             state.stop_training = True
-            history.stop_reason = (
-                f"epoch {epoch + 1}, step {state.global_step + 1}: the mini-batch loss is "
-                f"{bad_loss}; stopped before that update, so the model keeps the weights of the "
-                "last finite step (try a smaller learning rate, input normalization or a better "
-                "initialization, and check the data for NaN/inf; tg.detect_anomaly() names the "
-                "first op that produced it)")
+            history.stop_reason = _stop_reason(epoch + 1, state.global_step + 1, bad_step,
+                                               guard.bad())
             state.log(history.stop_reason)
         for cb in all_callbacks:
             cb.on_epoch_end(state)
@@ -228,6 +237,24 @@ def fit(
     _finish(history, model, loss_fn, metric_fns, loader, train_batches, dev_batches,
             bayes_error, verbose)
     return history
+
+
+def _list(names: list[str], most: int = 4) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _stop_reason(epoch: int, step: int, what: str, still_bad: list[str]) -> str:
+    """Why fit stopped at a non-finite step, and what the model now holds (exactly)."""
+    last = "from before training" if step == 1 else f"after step {step - 1}, the last finite step"
+    reason = (f"epoch {epoch}, step {step}: {what}: the parameters, buffers (batch-norm "
+              f"statistics) and optimizer state are those {last}")
+    if still_bad:
+        reason += (f", but these are not finite either: {_list(still_bad)} (they were not "
+                   "finite before that step)")
+    return reason + (" (try a smaller learning rate, input normalization or a better "
+                     "initialization, and check the data for NaN/inf; tg.detect_anomaly() names "
+                     "the first op that produced it)")
 
 
 def _finish(history: History, model: Module, loss_fn: Callable[[Any, Any], Tensor],

@@ -153,7 +153,9 @@ def _run(model: Module, x: Any, target: Any, loss_fn: Any, backward: bool,
         if first.data.size != 1:
             raise ValueError(f"{caller}: backward needs a scalar, but the output has shape "
                              f"{first.shape}; pass target and loss_fn")
-        first.backward()
+        # NOTE: retain_graph keeps the inputs' identities (a freed graph holds stand-ins for
+        # the batch and buffers, which could not be named); the graph is dropped after drawing.
+        first.backward(retain_graph=True)
     return roots, inputs
 
 
