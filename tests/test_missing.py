@@ -12,7 +12,8 @@ from tinygrad_c2 import _missing, nn, optim
 from tinygrad_c2.optim import lr_scheduler
 
 NAMESPACES = ["tinygrad_c2", "tinygrad_c2.nn", "tinygrad_c2.nn.functional", "tinygrad_c2.optim",
-              "tinygrad_c2.optim.lr_scheduler", "tinygrad_c2.data"]
+              "tinygrad_c2.optim.lr_scheduler", "tinygrad_c2.data", "tinygrad_c2.utils",
+              "tinygrad_c2.utils.data"]
 
 CASES = [
     (lambda: tg.cuda, "module 'tinygrad_c2' has no attribute 'cuda': it is not part of "
@@ -33,7 +34,10 @@ CASES = [
     (lambda: optim.LBFGS, "use SGD, Adam or another first-order optimizer"),
     (lambda: optim.Adamm, "did you mean 'Adam'"),
     (lambda: lr_scheduler.CyclicLR, "use OneCycleLR"),
-    (lambda: tg.data.random_split, "use tg.data.train_dev_test_split"),
+    (lambda: tg.data.random_split, "use tg.utils.data.random_split"),
+    (lambda: tg.utils.tensorboard, "module 'tinygrad_c2.utils' has no attribute 'tensorboard'"),
+    (lambda: tg.utils.data.DistributedSampler, "runs in one process: use RandomSampler"),
+    (lambda: tg.utils.data.Dataloader, "did you mean 'DataLoader'"),
 ]
 
 
@@ -53,7 +57,7 @@ def test_no_hint_names_a_real_attribute_so_a_name_that_lands_removes_its_hint():
 
 
 def test_hasattr_and_getattr_defaults_still_see_a_missing_name_as_missing():
-    for obj in (tg, nn, F, optim, lr_scheduler, tg.data):
+    for obj in (tg, nn, F, optim, lr_scheduler, tg.data, tg.utils, tg.utils.data):
         assert not hasattr(obj, "cuda")
         assert getattr(obj, "cuda", None) is None
     assert hasattr(tg, "zeros")

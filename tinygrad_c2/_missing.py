@@ -111,7 +111,15 @@ HINTS: dict[str, dict[str, str]] = {
         "CyclicLR": "use OneCycleLR, or LambdaLR with your own cycle",
     },
     "tinygrad_c2.data": {
-        "random_split": "use tg.data.train_dev_test_split(X, y, ratios)",
+        "random_split": "use tg.utils.data.random_split, or tg.data.train_dev_test_split(X, y)",
+    },
+    "tinygrad_c2.utils": {
+        "tensorboard": "the History that tg.train.fit returns holds the losses per epoch",
+        "checkpoint": "to save training state use tg.save and tg.load",
+    },
+    "tinygrad_c2.utils.data": {
+        "DistributedSampler": "tinygrad_c2 runs in one process: use RandomSampler",
+        "ChainDataset": "use ConcatDataset",
     },
 }
 
