@@ -3,6 +3,7 @@ differences (random cotangent), and against PyTorch in float64 when torch is ins
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,9 @@ except ImportError:  # the parity half of each row is skipped without torch
     TF = None
 
 LABELS = np.array([2, 0, 1, 2], dtype=np.int64)
+LABELS_IGNORED = np.array([2, -100, 1, 2], dtype=np.int64)  # the default ignore_index
+LABELS_2D = np.array([[[0, 2], [1, 1]], [[2, -100], [0, 1]]], dtype=np.int64)  # (N, d1, d2)
+CLASS_WEIGHT = np.array([0.3, 1.5, 0.8])
 COND = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
 
 
@@ -33,6 +37,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     m = x.max(axis=axis, keepdims=True)
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf)(x)
+
+
+def _weighted_ce(z: np.ndarray, labels: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """PyTorch's weighted mean: sum of w_y * nll over counted rows / sum of their w_y."""
+    keep = labels != -100
+    lp = _log_softmax(z, 1)[np.arange(len(labels))[keep], labels[keep]]
+    return np.array(-(w[labels[keep]] * lp).sum() / w[labels[keep]].sum())
 
 
 def _probs(x: np.ndarray) -> np.ndarray:
@@ -251,6 +266,88 @@ ROWS = [
     Row("l1", ("L1Loss",), lambda a, b: F.l1_loss(a, b, reduction="sum"),
         lambda a, b: np.array(np.abs(a - b).sum()), lambda a, b: TF.l1_loss(a, b, reduction="sum"),
         [((3, 4), (3, 4))]),
+    Row("gelu", ("GELU",), lambda x: F.gelu(x),
+        lambda x: x * 0.5 * (1 + _erf(x / np.sqrt(2))), lambda x: TF.gelu(x),
+        [((3, 4),), ((),)]),
+    Row("gelu_tanh", ("GELU",), lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+        lambda x: TF.gelu(x, approximate="tanh"), [((3, 4),)]),
+    Row("silu", ("Sigmoid",), lambda x: F.silu(x), lambda x: x * _sigmoid(x),
+        lambda x: TF.silu(x), [((3, 4),)]),
+    Row("softplus_beta_threshold", ("Softplus",), lambda x: F.softplus(x, beta=2.0, threshold=1.0),
+        lambda x: np.where(2 * x > 1, x, np.log1p(np.exp(2 * x)) / 2),
+        lambda x: TF.softplus(x, beta=2.0, threshold=1.0), [((3, 4),), ((),)], away_from=[0.5]),
+    Row("elu", ("ELU",), lambda x: F.elu(x, alpha=0.7),
+        lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)), lambda x: TF.elu(x, alpha=0.7),
+        [((3, 4),)], away_from=[0.0]),
+    Row("hardtanh", ("Hardtanh",), lambda x: F.hardtanh(x, -0.5, 0.8),
+        lambda x: np.clip(x, -0.5, 0.8), lambda x: TF.hardtanh(x, -0.5, 0.8), [((3, 4),)],
+        away_from=[-0.5, 0.8]),
+    Row("smooth_l1", ("SmoothL1Loss",), lambda a, b: F.smooth_l1_loss(a, b, beta=0.5),
+        lambda a, b: np.array(np.where(np.abs(a - b) < 0.5, 0.5 * (a - b) ** 2 / 0.5,
+                                       np.abs(a - b) - 0.25).mean()),
+        lambda a, b: TF.smooth_l1_loss(a, b, beta=0.5), [((3, 4), (3, 4)), ((), ())]),
+    Row("huber_none", ("SmoothL1Loss",), lambda a, b: F.huber_loss(a, b, "none", delta=0.7),
+        lambda a, b: np.where(np.abs(a - b) < 0.7, 0.5 * (a - b) ** 2,
+                              0.7 * (np.abs(a - b) - 0.35)),
+        lambda a, b: TF.huber_loss(a, b, "none", delta=0.7), [((3, 4), (3, 4))]),
+    Row("kl_div_batchmean", ("KLDivLoss",), lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+        lambda x, t: np.array((t * (np.log(t) - x)).sum() / 3),
+        lambda x, t: TF.kl_div(x, t, reduction="batchmean"), [((3, 4), (3, 4))], (0.05, 0.95)),
+    Row("kl_div_log_target_none", ("KLDivLoss",),
+        lambda x, t: F.kl_div(x, t, reduction="none", log_target=True),
+        lambda x, t: np.exp(t) * (t - x),
+        lambda x, t: TF.kl_div(x, t, reduction="none", log_target=True), [((3, 4), (3, 4))]),
+    Row("cross_entropy_weight_ignore_index", ("CrossEntropy",),
+        lambda z: F.cross_entropy(z, LABELS_IGNORED, weight=CLASS_WEIGHT),
+        lambda z: _weighted_ce(z, LABELS_IGNORED, CLASS_WEIGHT),
+        lambda z: TF.cross_entropy(z, torch.tensor(LABELS_IGNORED),
+                                   weight=torch.tensor(CLASS_WEIGHT)), [((4, 3),)]),
+    Row("cross_entropy_weight_smoothing_ignore_none", ("CrossEntropy",),
+        lambda z: F.cross_entropy(z, LABELS_IGNORED, weight=CLASS_WEIGHT, reduction="none",
+                                  label_smoothing=0.3), None,
+        lambda z: TF.cross_entropy(z, torch.tensor(LABELS_IGNORED),
+                                   weight=torch.tensor(CLASS_WEIGHT), reduction="none",
+                                   label_smoothing=0.3), [((4, 3),)]),
+    Row("cross_entropy_weight_smoothing_mean", ("CrossEntropy",),
+        lambda z: F.cross_entropy(z, LABELS_IGNORED, weight=CLASS_WEIGHT, label_smoothing=0.3),
+        None, lambda z: TF.cross_entropy(z, torch.tensor(LABELS_IGNORED),
+                                         weight=torch.tensor(CLASS_WEIGHT), label_smoothing=0.3),
+        [((4, 3),)]),
+    Row("cross_entropy_NCd1d2_ignore", ("CrossEntropy",),
+        lambda z: F.cross_entropy(z, LABELS_2D, label_smoothing=0.1), None,
+        lambda z: TF.cross_entropy(z, torch.tensor(LABELS_2D), label_smoothing=0.1),
+        [((2, 3, 2, 2),)]),
+    Row("cross_entropy_probs_weight_NCd", ("CrossEntropy",),
+        lambda z, y: F.cross_entropy(z, y.softmax(1), weight=CLASS_WEIGHT, label_smoothing=0.2),
+        None, lambda z, y: TF.cross_entropy(z, torch.softmax(y, 1),
+                                            weight=torch.tensor(CLASS_WEIGHT), label_smoothing=0.2),
+        [((4, 3), (4, 3)), ((2, 3, 5), (2, 3, 5))]),
+    Row("nll_loss_weight_NCd_sum", ("NLLLoss",),
+        lambda z: F.nll_loss(z, LABELS_2D, weight=CLASS_WEIGHT, reduction="sum"), None,
+        lambda z: TF.nll_loss(z, torch.tensor(LABELS_2D), weight=torch.tensor(CLASS_WEIGHT),
+                              reduction="sum"), [((2, 3, 2, 2),)]),
+    Row("nll_loss_weight_ignore_mean", ("NLLLoss",),
+        lambda z: F.nll_loss(z, LABELS_IGNORED, weight=CLASS_WEIGHT),
+        lambda z: np.array(-(CLASS_WEIGHT[[2, 1, 2]] * z[[0, 2, 3], [2, 1, 2]]).sum()
+                           / CLASS_WEIGHT[[2, 1, 2]].sum()),
+        lambda z: TF.nll_loss(z, torch.tensor(LABELS_IGNORED), weight=torch.tensor(CLASS_WEIGHT)),
+        [((4, 3),)]),
+    Row("bce_weight", ("BCE",),
+        lambda p, y: F.binary_cross_entropy(p, y, weight=np.array([0.5, 2.0, 1.0])),
+        lambda p, y: np.array((-(y * np.log(p) + (1 - y) * np.log(1 - p))
+                               * np.array([0.5, 2.0, 1.0])).mean()),
+        lambda p, y: TF.binary_cross_entropy(p, y, weight=torch.tensor([0.5, 2.0, 1.0],
+                                                                       dtype=torch.float64)),
+        [((4, 3), (4, 3))], (0.05, 0.95)),
+    Row("bce_logits_weight_pos_weight_sum", ("BCEWithLogits",),
+        lambda z, y: F.binary_cross_entropy_with_logits(
+            z, y, weight=np.array([0.5, 2.0, 1.0]), reduction="sum",
+            pos_weight=np.array([2.0, 0.5, 1.0])), None,
+        lambda z, y: TF.binary_cross_entropy_with_logits(
+            z, y, weight=torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64), reduction="sum",
+            pos_weight=torch.tensor([2.0, 0.5, 1.0], dtype=torch.float64)),
+        [((4, 3), (4, 3))], (0.1, 0.9)),
 ]
 
 CASES = [(row, shapes) for row in ROWS for shapes in row.shapes]

@@ -1,21 +1,36 @@
 """tg.nn: modules, layers, losses, initialization and regularization (PyTorch's names)."""
 
-from . import functional, init
+from . import functional, init, utils
 from .layers import (
+    ELU,
+    GELU,
     BatchNorm1d,
     Dropout,
     Flatten,
+    Hardtanh,
     Identity,
     LeakyReLU,
     Linear,
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from .module import Module, ModuleList, Sequential
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from .module import Module, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,
@@ -30,21 +45,32 @@ __all__ = [
     "BatchNorm1d",
     "CrossEntropyLoss",
     "Dropout",
+    "ELU",
     "Flatten",
+    "GELU",
+    "Hardtanh",
+    "HuberLoss",
     "Identity",
+    "KLDivLoss",
     "L1Loss",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
+    "Softplus",
     "Tanh",
     "functional",
     "init",
@@ -52,6 +78,7 @@ __all__ = [
     "l2_penalty",
     "param_groups_for_weight_decay",
     "penalized_weights",
+    "utils",
 ]
 
 

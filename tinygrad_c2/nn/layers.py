@@ -1,5 +1,5 @@
-"""Layers: Linear, activations, Identity, Flatten, Dropout and BatchNorm1d, each a thin Module
-over a fused primitive of `nn.functional`."""
+"""Layers: Linear, activations (ReLU ... GELU, SiLU, Softplus, ELU, Hardtanh), Identity,
+Flatten, Dropout and BatchNorm1d, each a thin Module over a fused primitive of `nn.functional`."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+        return F.relu(x)  # NOTE: out of place even with inplace=True (same values)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -154,6 +154,114 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+def _check_number(value: Any, layer: str, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{layer}: {name} must be a number, got {value!r}")
+    return value
+
+
+class GELU(Module):
+    """x * Phi(x), Phi the standard normal CDF; approximate='tanh' is PyTorch's tanh form.
+
+    >>> GELU(approximate="tanh")
+    GELU(approximate='tanh')
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x) (swish). `inplace` is accepted; the result is always a new tensor.
+
+    >>> SiLU()(Tensor([0.0])).tolist()
+    [0.0]
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, linear (x) where beta x > threshold.
+
+    >>> Softplus()
+    Softplus(beta=1.0, threshold=20.0)
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = _check_number(beta, "Softplus", "beta")
+        self.threshold = _check_number(threshold, "Softplus", "threshold")
+        if beta == 0:
+            raise ValueError("Softplus: beta must be nonzero (it divides), got 0")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """x if x > 0 else alpha * (exp(x) - 1). `inplace` is accepted, never in place.
+
+    >>> ELU(alpha=0.5)
+    ELU(alpha=0.5)
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = _check_number(alpha, "ELU", "alpha")
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val] (gradient 0 at and beyond the ends, as PyTorch).
+
+    >>> Hardtanh(-2, 3)
+    Hardtanh(min_val=-2, max_val=3)
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.min_val = _check_number(min_val, "Hardtanh", "min_val")
+        self.max_val = _check_number(max_val, "Hardtanh", "max_val")
+        if max_val < min_val:
+            raise ValueError(f"Hardtanh: max_val must be >= min_val, got min_val={min_val}, "
+                             f"max_val={max_val}")
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return (f"min_val={self.min_val}, max_val={self.max_val}"
+                + (", inplace=True" if self.inplace else ""))
 
 
 def _softmax_dim(module: Module, ndim: int) -> int:

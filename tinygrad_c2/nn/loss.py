@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -14,23 +16,44 @@ _REDUCTIONS = ("mean", "sum", "none")
 class _Loss(Module):
     """Base of the loss modules: validates and stores `reduction` ('mean', 'sum', 'none')."""
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, reduction: str = "mean", size_average: Any = None,
+                 reduce: Any = None, reductions: tuple[str, ...] = _REDUCTIONS) -> None:
         super().__init__()
-        if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        if size_average is not None or reduce is not None:
+            raise ValueError(f"{type(self).__name__}: size_average and reduce are deprecated in "
+                             "PyTorch and not supported here: use reduction='mean', 'sum' or "
+                             "'none'")
+        if not isinstance(reduction, str) or reduction not in reductions:
             raise ValueError(
-                f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got "
-                f"{reduction!r} (options such as class weights are not supported)"
+                f"{type(self).__name__}: reduction must be one of {reductions}, got "
+                f"{reduction!r}"
             )
         self.reduction = reduction
 
 
-class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy of raw logits (N, C) against integer labels (N,) or class
-    probabilities (N, C) such as the course's one-hot Y (as rows).
+class _WeightedLoss(_Loss):
+    """A loss with PyTorch's optional `weight`, kept as a buffer (so it is in state_dict)."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(reduction, size_average, reduce)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(np.asarray(weight))
+        if weight is not None and weight.dtype.kind not in "iuf":
+            raise TypeError(f"{type(self).__name__}: weight must be a float tensor, got dtype "
+                            f"{weight.dtype}")
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax cross-entropy of raw logits (N, C) or (N, C, d1, ...) against integer labels
+    (N,) / (N, d1, ...) or class probabilities such as the course's one-hot Y (as rows).
 
     Fuses log-softmax and negative log-likelihood: the course's softmax output layer plus
     J = -1/m sum y log y_hat, without forming y_hat. `label_smoothing` mixes the target
-    with the uniform distribution, (1 - s) * y + s / C.
+    with the uniform distribution, (1 - s) * y + s / C. `weight` (one per class) and
+    `ignore_index` follow PyTorch: the weighted mean divides by the summed weights of the
+    counted targets; an ignored target costs 0 and gets no gradient.
 
     >>> import numpy as np
     >>> loss = CrossEntropyLoss()(Tensor([[0.0, 0.0]]), Tensor(np.array([1])))
@@ -38,8 +61,11 @@ class CrossEntropyLoss(_Loss):
     0.6931
     """
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"
@@ -47,36 +73,49 @@ class CrossEntropyLoss(_Loss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002 (PyTorch's name)
-        return F.cross_entropy(
-            input, target, reduction=self.reduction, label_smoothing=self.label_smoothing
-        )
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-class NLLLoss(_Loss):
-    """Negative log-likelihood of log-probabilities (N, C) (e.g. LogSoftmax output) at
-    integer labels (N,): -input[i, target[i]], reduced."""
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (N, C) or (N, C, d1, ...) (e.g.
+    LogSoftmax output) at integer labels: -weight[y] * input[i, y], reduced; `weight` and
+    `ignore_index` as in CrossEntropyLoss."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
-        return F.nll_loss(input, target, reduction=self.reduction)
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
-class BCELoss(_Loss):
+class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities p in (0, 1) (a sigmoid output) against 0/1
-    targets: -(y log p + (1 - y) log(1 - p)), the course's logistic cost."""
+    targets: -(y log p + (1 - y) log(1 - p)), the course's logistic cost; `weight` rescales
+    each element's loss (broadcast)."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
-        return F.binary_cross_entropy(input, target, reduction=self.reduction)
+        return F.binary_cross_entropy(input, target, weight=self.weight,
+                                      reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of raw logits: sigmoid and BCELoss fused, stable for any logit.
 
     `pos_weight` (per class, broadcast over the last dimension) weighs the positive term, as
-    in PyTorch: loss = -(pos_weight * y log s(z) + (1 - y) log(1 - s(z))).
+    in PyTorch: loss = -(pos_weight * y log s(z) + (1 - y) log(1 - s(z))); `weight` rescales
+    each element's loss.
     """
 
-    def __init__(self, reduction: str = "mean", pos_weight: Tensor | None = None) -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean", pos_weight: Tensor | None = None) -> None:
+        super().__init__(reduction, size_average, reduce)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(np.asarray(weight))
+        self.register_buffer("weight", weight)
         if pos_weight is not None:
             values = pos_weight.data if isinstance(pos_weight, Tensor) else np.asarray(pos_weight)
             if values.dtype.kind not in "iuf" or values.ndim > 1:
@@ -86,7 +125,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy_with_logits(
-            input, target, reduction=self.reduction, pos_weight=self.pos_weight
+            input, target, weight=self.weight, reduction=self.reduction,
+            pos_weight=self.pos_weight
         )
 
 
@@ -106,3 +146,47 @@ class L1Loss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target.
+
+    >>> SmoothL1Loss(beta=0.5)(Tensor([0.25, 2.0]), Tensor([0.0, 0.0])).item()
+    0.90625
+    """
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 beta: float = 1.0) -> None:
+        super().__init__(reduction, size_average, reduce)
+        if not beta >= 0:
+            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): delta * SmoothL1Loss(delta)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence; input holds log-probabilities, target probabilities (or log-probabilities
+    with log_target=True). Use reduction='batchmean' for the true per-example divergence."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:
+        super().__init__(reduction, size_average, reduce, (*_REDUCTIONS, "batchmean"))
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

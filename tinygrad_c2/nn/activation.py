@@ -1,0 +1,157 @@
+"""The activations beyond the core ones (GELU, SiLU, Softplus, ELU, Hardtanh): their fused
+primitives and F.* forms (nn.functional re-exports the forms)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..function import Function, OpError, Sigmoid, stable_sigmoid
+from ..tensor import Tensor
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf elementwise to about an ulp (numpy has none and scipy is not a dependency).
+
+    NOTE: math.erf per element costs ~0.3 us; GELU(approximate='tanh') avoids it.
+    """
+    return np.asarray(_ERF(x), dtype=x.dtype)
+
+
+class GELU(Function):
+    """y = x Phi(x), Phi the standard normal CDF (or PyTorch's tanh form
+    0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3))   |   dx = g (Phi(x) + x phi(x))
+    (tanh form: g (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2)))"""
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            ctx.save_for_backward(x, t)
+            return 0.5 * x * (1.0 + t)
+        cdf = 0.5 * (1.0 + _erf(x * (1.0 / math.sqrt(2.0))))
+        ctx.save_for_backward(x, cdf)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, g):
+        x, saved = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = saved
+            du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
+            return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du), None
+        with np.errstate(under="ignore"):  # the density of a far tail is 0: correct
+            pdf = np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        return g * (saved + x * pdf), None
+
+
+class Softplus(Function):
+    """y = log(1 + e^(beta x)) / beta, and y = x where beta x > threshold (PyTorch's rule)   |
+    dx = g sigmoid(beta x), g where beta x > threshold"""
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        bx = x * beta
+        # NOTE: log1p(e^bx) = max(bx, 0) + log1p(e^-|bx|): no overflow for any bx
+        with np.errstate(under="ignore"):
+            soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+        linear = bx > threshold
+        ctx.save_for_backward(bx, linear)
+        return np.where(linear, x, soft)
+
+    @staticmethod
+    def backward(ctx, g):
+        bx, linear = ctx.saved_tensors
+        return g * np.where(linear, 1.0, stable_sigmoid(bx)), None, None
+
+
+class ELU(Function):
+    """y = x if x > 0 else alpha (e^x - 1)   |   dx = g if x > 0 else g alpha e^x"""
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        ctx.alpha = alpha
+        neg = np.minimum(x, 0)  # NOTE: e^x of the positive side is never formed: no overflow
+        ctx.save_for_backward(x, neg)
+        return np.where(x > 0, x, alpha * np.expm1(neg))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, neg = ctx.saved_tensors
+        with np.errstate(under="ignore"):
+            return g * np.where(x > 0, 1.0, ctx.alpha * np.exp(neg)), None
+
+
+class Hardtanh(Function):
+    """y = min(max(x, lo), hi)   |   dx = g where lo < x < hi (0 at the ends: PyTorch's
+    hardtanh rule; clamp's gradient includes the ends, so this is not Clamp)"""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward((x > lo) & (x < hi))
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0], None, None
+
+
+# ---------------------------------------------------------------- the F.* forms
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """x Phi(x) with Phi the standard normal CDF, or PyTorch's tanh approximation.
+
+    >>> import tinygrad_c2 as tg
+    >>> round(tg.nn.functional.gelu(tg.tensor([1.0], dtype=tg.float64)).item(), 6)
+    0.841345
+    """
+    if approximate not in ("none", "tanh"):
+        raise OpError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * sigmoid(x) (swish), composed: the stable sigmoid makes it exact in both tails.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.silu(tg.tensor([0.0, -1000.0])).tolist()
+    [0.0, -0.0]
+    """
+    return input * Sigmoid.apply(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule).
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.softplus(tg.tensor([-1000.0, 0.0, 1000.0], dtype=tg.float64)).tolist()
+    [0.0, 0.6931471805599453, 1000.0]
+    """
+    if beta == 0:
+        raise OpError("softplus: beta must be nonzero (it divides), got 0")
+    return Softplus.apply(input, beta, threshold)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x for x > 0, alpha (e^x - 1) otherwise (`inplace`: accepted, never in place)."""
+    return ELU.apply(input, alpha)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
+             inplace: bool = False) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 0 at and beyond the ends.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.hardtanh(tg.tensor([-3.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    if max_val < min_val:
+        raise ValueError(f"hardtanh: max_val must be >= min_val, got min_val={min_val}, "
+                         f"max_val={max_val}")
+    return Hardtanh.apply(input, min_val, max_val)
