@@ -11,7 +11,8 @@ import tinygrad_c2.nn.functional as F
 from tinygrad_c2 import _missing, nn, optim
 from tinygrad_c2.optim import lr_scheduler
 
-NAMESPACES = ["tinygrad_c2", "tinygrad_c2.nn", "tinygrad_c2.nn.functional", "tinygrad_c2.optim",
+NAMESPACES = ["tinygrad_c2", "tinygrad_c2.nn", "tinygrad_c2.nn.functional", "tinygrad_c2.nn.utils",
+              "tinygrad_c2.optim",
               "tinygrad_c2.optim.lr_scheduler", "tinygrad_c2.data", "tinygrad_c2.utils",
               "tinygrad_c2.utils.data"]
 
@@ -29,6 +30,7 @@ CASES = [
                         "tinygrad_c2 (planned: convolution and pooling)"),
     (lambda: nn.LSTM, "it is not yet in tinygrad_c2 (planned: sequence-model layers)"),
     (lambda: nn.Lineer, "did you mean 'Linear'?"),
+    (lambda: nn.utils.clip_grad_norm_, "it is not yet in tinygrad_c2 (planned: gradient clipping"),
     (lambda: F.conv2d, "module 'tinygrad_c2.nn.functional' has no attribute 'conv2d'"),
     (lambda: F.rleu, "did you mean 'relu'?"),
     (lambda: optim.LBFGS, "use SGD, Adam or another first-order optimizer"),

@@ -88,6 +88,11 @@ HINTS: dict[str, dict[str, str]] = {
         "DataParallel": _CPU + " (use the model itself)",
         "parallel": _CPU + " (use the model itself)",
     },
+    "tinygrad_c2.nn.utils": {
+        "clip_grad_norm_": "planned: gradient clipping, with the sequence-model layers",
+        "clip_grad_value_": "planned: gradient clipping, with the sequence-model layers",
+        "rnn": _SEQUENCE,
+    },
     "tinygrad_c2.nn.functional": {
         "conv1d": _CONV,
         "conv2d": _CONV,
