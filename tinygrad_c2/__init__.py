@@ -43,3 +43,10 @@ __all__ = [
     "reference", "rng", "save", "set_default_dtype", "stack", "Tensor", "tensor", "train",
     "tune", "utils", "viz", "where", "zeros", "zeros_like",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Only for a name lookup did not find: it explains itself (see tinygrad_c2/_missing.py)."""
+    from tinygrad_c2._missing import module_getattr  # here, so dir() gains no name
+
+    return module_getattr(__name__, name)

@@ -80,3 +80,10 @@ __all__ = [
     "penalized_weights",
     "utils",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Only for a name lookup did not find: it explains itself (see tinygrad_c2/_missing.py)."""
+    from tinygrad_c2._missing import module_getattr  # here, so dir() gains no name
+
+    return module_getattr(__name__, name)

@@ -955,3 +955,10 @@ def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
     if y.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {y.dtype}")
     return OneHot.apply(labels if isinstance(labels, Tensor) else y, num_classes)
+
+
+def __getattr__(name: str) -> object:
+    """Only for a name lookup did not find: it explains itself (see tinygrad_c2/_missing.py)."""
+    from tinygrad_c2._missing import module_getattr  # here, so dir() gains no name
+
+    return module_getattr(__name__, name)

@@ -14,3 +14,10 @@ from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW",
            "Adamax", "NAdam", "EWA", "lr_scheduler"]
+
+
+def __getattr__(name: str) -> object:
+    """Only for a name lookup did not find: it explains itself (see tinygrad_c2/_missing.py)."""
+    from tinygrad_c2._missing import module_getattr  # here, so dir() gains no name
+
+    return module_getattr(__name__, name)

@@ -1069,3 +1069,10 @@ class LinearDecay(_FormulaScheduler):
     def formula(self, lr0: float, epoch: int) -> float:
         a = min(epoch, self.tau) / self.tau
         return (1 - a) * lr0 + a * (self.final_fraction * lr0)
+
+
+def __getattr__(name: str) -> object:
+    """Only for a name lookup did not find: it explains itself (see tinygrad_c2/_missing.py)."""
+    from tinygrad_c2._missing import module_getattr  # here, so dir() gains no name
+
+    return module_getattr(__name__, name)

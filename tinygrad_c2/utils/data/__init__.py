@@ -33,3 +33,10 @@ __all__ = [
     "get_worker_info",
     "random_split",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Only for a name lookup did not find: it explains itself (see tinygrad_c2/_missing.py)."""
+    from tinygrad_c2._missing import module_getattr  # here, so dir() gains no name
+
+    return module_getattr(__name__, name)

@@ -1,0 +1,132 @@
+"""A missing name explains itself: tg.foo, nn.Foo, F.foo raise an AttributeError that says
+it is not part of tinygrad_c2 and what to use, without changing any name that exists."""
+
+import importlib
+import traceback
+
+import pytest
+
+import tinygrad_c2 as tg
+import tinygrad_c2.nn.functional as F
+from tinygrad_c2 import _missing, nn, optim
+from tinygrad_c2.optim import lr_scheduler
+
+NAMESPACES = ["tinygrad_c2", "tinygrad_c2.nn", "tinygrad_c2.nn.functional", "tinygrad_c2.nn.utils",
+              "tinygrad_c2.optim",
+              "tinygrad_c2.optim.lr_scheduler", "tinygrad_c2.data", "tinygrad_c2.utils",
+              "tinygrad_c2.utils.data"]
+
+CASES = [
+    (lambda: tg.cuda, "module 'tinygrad_c2' has no attribute 'cuda': it is not part of "
+                      "tinygrad_c2; tinygrad_c2 runs on numpy on the CPU only"),
+    (lambda: tg.device, "runs on numpy on the CPU only"),
+    (lambda: tg.from_numpy, "use tg.tensor(array)"),
+    (lambda: tg.compile, "use tg.capture(step)"),
+    (lambda: tg.float16, "float16 is not supported"),
+    (lambda: tg.zero, "it is not part of tinygrad_c2; did you mean 'zeros'?"),
+    (lambda: tg.no_such_thing, "module 'tinygrad_c2' has no attribute 'no_such_thing': "
+                               "it is not part of tinygrad_c2"),
+    (lambda: nn.Conv2d, "module 'tinygrad_c2.nn' has no attribute 'Conv2d': it is not yet in "
+                        "tinygrad_c2 (planned: convolution and pooling)"),
+    (lambda: nn.LSTM, "it is not yet in tinygrad_c2 (planned: sequence-model layers)"),
+    (lambda: nn.Lineer, "did you mean 'Linear'?"),
+    (lambda: nn.utils.clip_grad_norm_, "it is not yet in tinygrad_c2 (planned: gradient clipping"),
+    (lambda: F.conv2d, "module 'tinygrad_c2.nn.functional' has no attribute 'conv2d'"),
+    (lambda: F.rleu, "did you mean 'relu'?"),
+    (lambda: optim.LBFGS, "use SGD, Adam or another first-order optimizer"),
+    (lambda: optim.Adamm, "did you mean 'Adam'"),
+    (lambda: lr_scheduler.CyclicLR, "use OneCycleLR"),
+    (lambda: tg.data.random_split, "use tg.utils.data.random_split"),
+    (lambda: tg.utils.tensorboard, "module 'tinygrad_c2.utils' has no attribute 'tensorboard'"),
+    (lambda: tg.utils.data.DistributedSampler, "runs in one process: use RandomSampler"),
+    (lambda: tg.utils.data.Dataloader, "did you mean 'DataLoader'"),
+]
+
+
+@pytest.mark.parametrize("expression, fragment", CASES)
+def test_a_missing_name_says_it_is_not_part_of_tinygrad_c2_and_what_to_use(expression, fragment):
+    with pytest.raises(AttributeError) as info:
+        expression()
+    assert fragment in str(info.value)
+
+
+def test_no_hint_names_a_real_attribute_so_a_name_that_lands_removes_its_hint():
+    # When a hinted name becomes real, delete its entry in tinygrad_c2/_missing.py HINTS.
+    shadowing = [f"{space}.{name}" for space, table in _missing.HINTS.items() for name in table
+                 if name in vars(importlib.import_module(space))]
+    assert shadowing == []
+    assert set(_missing.HINTS) == set(NAMESPACES)
+
+
+def test_hasattr_and_getattr_defaults_still_see_a_missing_name_as_missing():
+    for obj in (tg, nn, F, optim, lr_scheduler, tg.data, tg.utils, tg.utils.data):
+        assert not hasattr(obj, "cuda")
+        assert getattr(obj, "cuda", None) is None
+    assert hasattr(tg, "zeros")
+
+
+def test_from_import_of_a_missing_name_raises_import_error_with_the_hint():
+    with pytest.raises(ImportError, match="cannot import name 'cuda' from 'tinygrad_c2': it is "
+                                          "not part of tinygrad_c2; tinygrad_c2 runs on numpy"):
+        from tinygrad_c2 import cuda  # noqa: F401
+    with pytest.raises(ImportError, match="planned: sequence-model layers"):
+        from tinygrad_c2.nn import LSTM  # noqa: F401
+    with pytest.raises(ImportError, match="use OneCycleLR"):
+        from tinygrad_c2.optim.lr_scheduler import CyclicLR  # noqa: F401
+    # real names and submodules still import
+    from tinygrad_c2 import nn as nn2
+    from tinygrad_c2 import zeros
+    from tinygrad_c2.nn import functional
+    assert nn2 is nn and zeros is tg.zeros and functional is F
+
+
+@pytest.mark.parametrize("name", ["__wrapped__", "_ipython_canary_method_should_not_exist_",
+                                  "__array_interface__", "__torch_function__", "_private"])
+def test_private_and_dunder_probes_get_the_plain_error_without_hints(name):
+    for obj in (tg, nn, F):
+        with pytest.raises(AttributeError) as info:
+            getattr(obj, name)
+        assert type(info.value) is AttributeError
+        assert str(info.value).endswith(f"has no attribute {name!r}")
+
+
+def test_python_does_not_add_a_second_did_you_mean():
+    for expression in (lambda: tg.zero, lambda: nn.Lineer):
+        with pytest.raises(AttributeError) as info:
+            expression()
+        shown = "".join(traceback.format_exception_only(info.type, info.value))
+        assert shown.lower().count("did you mean") == 1
+
+
+def test_dir_lists_only_the_real_names():
+    for space in NAMESPACES:
+        module = importlib.import_module(space)
+        assert sorted(dir(module)) == sorted(vars(module))
+
+
+def test_ipython_displays_the_library_and_its_namespaces():
+    # IPython probes _repr_html_, _ipython_display_ and friends: plain misses, no hint
+    formatters = pytest.importorskip("IPython.core.formatters")
+    for module in (tg, nn, F):
+        shown, _ = formatters.DisplayFormatter().format(module)
+        assert shown == {"text/plain": repr(module)}
+
+
+def test_a_missing_tensor_attribute_keeps_pythons_own_error():
+    # Tensor has no __getattr__ (it would slow every slot read: see tinygrad_c2/_missing.py)
+    assert "__getattr__" not in vars(tg.Tensor)
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'cuda'"):
+        tg.tensor([1.0]).cuda  # noqa: B018
+
+
+def test_from_import_still_finds_a_submodule_only_in_sys_modules(monkeypatch):
+    # Python's fallback for a circular import in progress: the submodule is in sys.modules
+    # but not yet an attribute of its package.
+    import sys
+    import types
+
+    submodule = types.ModuleType("tinygrad_c2.half_imported")
+    monkeypatch.setitem(sys.modules, "tinygrad_c2.half_imported", submodule)
+    from tinygrad_c2 import half_imported
+
+    assert half_imported is submodule
