@@ -167,6 +167,19 @@ def reduce_to_shape(g: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
 _FREED = object()  # sentinel for saved_tensors after a backward without retain_graph
 
 
+_released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
+
+
+def _bind_released_inputs() -> Callable:
+    """function.released_inputs. NOTE: bound at the first backward, not imported at the top
+    (function.py imports this module), and not imported per call (about a microsecond)."""
+    global _released_inputs
+    from .function import released_inputs
+
+    _released_inputs = released_inputs
+    return released_inputs
+
+
 def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     """Propagate `seed` from `root` to every leaf that requires grad.
 
@@ -183,8 +196,7 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
 
 def _sweep(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     """The backward sweep proper (see backward)."""
-    from .function import released_inputs
-
+    released_inputs = _released_inputs or _bind_released_inputs()
     start = root.grad_fn
     grads: dict[Function, np.ndarray] = {start: seed}
     released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
