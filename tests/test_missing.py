@@ -17,9 +17,9 @@ NAMESPACES = ["tinygrad_c2", "tinygrad_c2.nn", "tinygrad_c2.nn.functional", "tin
               "tinygrad_c2.utils.data"]
 
 CASES = [
-    (lambda: tg.cuda, "module 'tinygrad_c2' has no attribute 'cuda': it is not part of "
-                      "tinygrad_c2; tinygrad_c2 runs on numpy on the CPU only"),
-    (lambda: tg.device, "runs on numpy on the CPU only"),
+    (lambda: tg.mps, "module 'tinygrad_c2' has no attribute 'mps': it is not part of "
+                     "tinygrad_c2; tinygrad_c2 runs on numpy on the CPU only"),
+    (lambda: nn.DataParallel, "runs on numpy on the CPU only"),
     (lambda: tg.from_numpy, "use tg.tensor(array)"),
     (lambda: tg.compile, "use tg.capture(step)"),
     (lambda: tg.float16, "float16 is not supported"),
@@ -60,15 +60,15 @@ def test_no_hint_names_a_real_attribute_so_a_name_that_lands_removes_its_hint():
 
 def test_hasattr_and_getattr_defaults_still_see_a_missing_name_as_missing():
     for obj in (tg, nn, F, optim, lr_scheduler, tg.data, tg.utils, tg.utils.data):
-        assert not hasattr(obj, "cuda")
-        assert getattr(obj, "cuda", None) is None
+        assert not hasattr(obj, "mps")
+        assert getattr(obj, "mps", None) is None
     assert hasattr(tg, "zeros")
 
 
 def test_from_import_of_a_missing_name_raises_import_error_with_the_hint():
-    with pytest.raises(ImportError, match="cannot import name 'cuda' from 'tinygrad_c2': it is "
+    with pytest.raises(ImportError, match="cannot import name 'mps' from 'tinygrad_c2': it is "
                                           "not part of tinygrad_c2; tinygrad_c2 runs on numpy"):
-        from tinygrad_c2 import cuda  # noqa: F401
+        from tinygrad_c2 import mps  # noqa: F401
     with pytest.raises(ImportError, match="planned: sequence-model layers"):
         from tinygrad_c2.nn import LSTM  # noqa: F401
     with pytest.raises(ImportError, match="use OneCycleLR"):
@@ -115,8 +115,8 @@ def test_ipython_displays_the_library_and_its_namespaces():
 def test_a_missing_tensor_attribute_keeps_pythons_own_error():
     # Tensor has no __getattr__ (it would slow every slot read: see tinygrad_c2/_missing.py)
     assert "__getattr__" not in vars(tg.Tensor)
-    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'cuda'"):
-        tg.tensor([1.0]).cuda  # noqa: B018
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'to_sparse'"):
+        tg.tensor([1.0]).to_sparse  # noqa: B018
 
 
 def test_from_import_still_finds_a_submodule_only_in_sys_modules(monkeypatch):

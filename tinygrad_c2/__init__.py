@@ -3,6 +3,7 @@ around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
 from . import data, nn, optim, reference, rng, train, tune, utils, viz
 from .capture import CapturedStep, CaptureError, capture
+from .device import accelerator, backends, cuda, device, get_default_device, set_default_device
 from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .function import PRIMITIVES, Function, OpError
 from .generator import Generator
@@ -42,6 +43,7 @@ __all__ = [
     "no_grad", "ones", "ones_like", "OpError", "optim", "PRIMITIVES", "rand", "randn",
     "reference", "rng", "save", "set_default_dtype", "stack", "Tensor", "tensor", "train",
     "tune", "utils", "viz", "where", "zeros", "zeros_like",
+    "accelerator", "backends", "cuda", "device", "get_default_device", "set_default_device",
 ]
 
 

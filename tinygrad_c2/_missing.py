@@ -39,12 +39,7 @@ _SEQUENCE = "planned: sequence-model layers"
 # fails once one becomes real, and then its hint is deleted here.
 HINTS: dict[str, dict[str, str]] = {
     "tinygrad_c2": {
-        "cuda": _CPU,
-        "device": _CPU,
-        "backends": _CPU,
         "mps": _CPU,
-        "accelerator": _CPU,
-        "set_default_device": _CPU,
         "float16": _FLOAT16,
         "half": _FLOAT16,
         "bfloat16": _FLOAT16,

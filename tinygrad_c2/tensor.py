@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from . import device as _device
 from . import engine
 from . import rng as _rng
 
@@ -94,6 +95,49 @@ def _axes(dim: Axes, axis: Axes, name: str, ndim: int) -> int | tuple[int, ...] 
 
 def _keep(keepdim: bool, keepdims: bool | None) -> bool:
     return keepdim if keepdims is None else keepdims
+
+
+_TO_FORMS = ("expected to(device=None, dtype=None, non_blocking=False, copy=False), "
+             "to(dtype, non_blocking=False, copy=False) or to(tensor, non_blocking=False, "
+             "copy=False)")
+
+
+def _to_args(args: tuple, kwargs: dict, name: str) -> tuple[Any, bool]:
+    """PyTorch's `.to(...)` arguments as (dtype or None, copy); a device must mean the CPU.
+
+    A string in the first place is a device when it names a device type ("cpu", "cuda:0"),
+    otherwise a dtype name ("float64"); a Tensor there gives its dtype.
+    """
+    unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"{name}: unexpected keyword {sorted(unknown)[0]!r}; {_TO_FORMS}")
+    args = list(args)
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    flags = []
+    if args and isinstance(args[0], Tensor):
+        dtype = args.pop(0).data.dtype
+    else:
+        if args and _device.is_device(args[0]):
+            device = args.pop(0)
+        if args and not isinstance(args[0], bool):
+            dtype = args.pop(0)
+    for arg in args:
+        if not isinstance(arg, bool):
+            raise TypeError(f"{name}: unexpected argument {arg!r}; {_TO_FORMS}")
+        flags.append(arg)
+    if len(flags) > 2:
+        raise TypeError(f"{name}: too many arguments; {_TO_FORMS}")
+    copy = kwargs.get("copy", flags[1] if len(flags) > 1 else False)
+    # NOTE: as torch: "cpu:0" is not the tensors' device (device("cpu"), index None), so
+    # to("cpu:0") copies while to("cpu") returns self.
+    copy = bool(copy) or _device.check(device, name).index is not None
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{name}: expected a device ('cpu') or a dtype, got {dtype!r}; "
+                            f"{_TO_FORMS}") from None
+    return dtype, copy
 
 
 class Tensor:
@@ -286,8 +330,41 @@ class Tensor:
         """True where nonzero; no gradient."""
         return self.astype(np.bool_)
 
-    def to(self, dtype: Any) -> Tensor:
-        return self.astype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's forms: `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other)` (its
+        dtype), with `non_blocking=` (ignored) and `copy=`. The device can only be the CPU.
+        Self when nothing changes, as in PyTorch; a dtype change is `astype`'s cast.
+
+        >>> import tinygrad_c2 as tg
+        >>> x = tg.ones(2)
+        >>> x.to("cpu") is x, x.to("cpu", tg.float64).dtype, x.to(x, copy=True) is x
+        (True, dtype('float64'), False)
+        """
+        dtype, copy = _to_args(args, kwargs, "Tensor.to")
+        dt = self.data.dtype if dtype is None else np.dtype(dtype)
+        if dt != self.data.dtype:
+            return self.astype(dt)
+        if not copy:
+            return self
+        if dt.kind in "fc" and self.requires_grad:
+            return ops.Cast.apply(self, dt)  # a copy that passes the gradient back, as torch's
+        return Tensor._wrap(self.data.copy())
+
+    def cpu(self) -> Tensor:
+        """Self: every tensor is on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise RuntimeError(f"Tensor.cuda: {_device.CPU_ONLY}")
+
+    @property
+    def device(self) -> _device.device:
+        """`tg.device("cpu")`, the same instance for every tensor."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     # ------------------------------------------------------------ operators
 
@@ -583,13 +660,16 @@ def _index_arrays(idx: Any) -> Any:
 # ---------------------------------------------------------------- construction
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
+           ) -> Tensor:
     """Make a Tensor (same as `Tensor(...)`).
 
     >>> import tinygrad_c2 as tg
     >>> tg.tensor([1.0, 2.0]).dtype, tg.tensor([1, 2]).dtype
     (dtype('float32'), dtype('int64'))
     """
+    if device is not None:
+        _device.check(device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
@@ -611,30 +691,44 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return _default_dtype if dtype is None else np.dtype(dtype)
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
     """A tensor of zeros: `tg.zeros(2, 3)` or `tg.zeros((2, 3))`."""
+    if device is not None:
+        _device.check(device, "zeros")
     return Tensor(np.zeros(_size(size, "zeros"), _float_dtype(dtype)), requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+         ) -> Tensor:
     """A tensor of ones."""
+    if device is not None:
+        _device.check(device, "ones")
     return Tensor(np.ones(_size(size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
 def full(size: Any, fill_value: float, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
+         requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor filled with one value."""
+    if device is not None:
+        _device.check(device, "full")
     return Tensor(np.full(_size((size,), "full"), fill_value, _float_dtype(dtype)), requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
     """Standard normal samples from the library generator (see `tg.manual_seed`)."""
+    if device is not None:
+        _device.check(device, "randn")
     dt = _float_dtype(dtype)
     return _drawn(_rng.generator().standard_normal(_size(size, "randn"), dtype=dt), requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+         ) -> Tensor:
     """Uniform samples on [0, 1) from the library generator."""
+    if device is not None:
+        _device.check(device, "rand")
     dt = _float_dtype(dtype)
     return _drawn(_rng.generator().random(_size(size, "rand"), dtype=dt), requires_grad)
 
@@ -647,13 +741,16 @@ def _drawn(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return Tensor(arr, requires_grad)
 
 
-def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           device: Any = None, requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, end): integers stay int64, floats take the default dtype.
 
     >>> import tinygrad_c2 as tg
     >>> tg.arange(3)
     tensor([0, 1, 2])
     """
+    if device is not None:
+        _device.check(device, "arange")
     if end is None:
         start, end = 0, start
     for name, v in (("start", start), ("end", end), ("step", step)):
@@ -668,19 +765,28 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
                           "(the step's sign must be that of end - start)")
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
     dt = dtype if dtype is not None else (np.int64 if is_int else _default_dtype)
-    return Tensor(np.arange(start, end, step, dtype=dt))
+    return Tensor(np.arange(start, end, step, dtype=dt), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
     """The identity matrix."""
-    return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)))
+    if device is not None:
+        _device.check(device, "eye")
+    return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+               ) -> Tensor:
+    if device is not None:
+        _device.check(device, "zeros_like")
     return Tensor(np.zeros(t.shape, dtype or t.dtype), requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+              ) -> Tensor:
+    if device is not None:
+        _device.check(device, "ones_like")
     return Tensor(np.ones(t.shape, dtype or t.dtype), requires_grad)
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from ..device import CPU_ONLY
 from ..engine import mode
 from ..function import _seq  # the node counter (see Function.apply)
-from ..tensor import Tensor
+from ..tensor import Tensor, _to_args
 from .parameter import Parameter
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
@@ -318,18 +319,22 @@ class Module:
 
     # ---- dtype ---------------------------------------------------------------------------
 
-    def to(self, dtype: Any) -> Module:
-        """Cast parameters, their gradients and floating-point buffers to `dtype`, in place.
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast parameters, their gradients and floating-point buffers to a dtype, in place.
 
-        The Parameter objects stay the same (an optimizer holding them keeps working); their
-        arrays are replaced. Integer buffers (BatchNorm's counter) keep their dtype.
-        `to("cpu")` is accepted and does nothing, for scripts ported from PyTorch.
+        PyTorch's forms: `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` (its
+        dtype), `non_blocking=` (ignored); the device can only be the CPU, so `to("cpu")` does
+        nothing. The Parameter objects stay the same (an optimizer holding them keeps working);
+        their arrays are replaced. Integer buffers (BatchNorm's counter) keep their dtype.
 
         >>> from tinygrad_c2 import nn
-        >>> nn.Linear(2, 2).to("float64").weight.dtype
+        >>> nn.Linear(2, 2).to("cpu", "float64").weight.dtype
         dtype('float64')
         """
-        if isinstance(dtype, str) and dtype == "cpu":
+        if "copy" in kwargs:  # as torch: only Tensor.to copies
+            raise TypeError("Module.to: unexpected keyword 'copy' (only Tensor.to takes it)")
+        dtype, _ = _to_args(args, kwargs, "Module.to")
+        if dtype is None:
             return self
         target = np.dtype(dtype)
         if target.kind != "f":
@@ -350,6 +355,13 @@ class Module:
     def double(self) -> Module:
         """Cast floating-point parameters and buffers to float64 (for gradient checking)."""
         return self.to(np.float64)
+
+    def cpu(self) -> Module:
+        """Self: everything is on the CPU already."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        raise RuntimeError(f"Module.cuda: {CPU_ONLY}")
 
     # ---- state dict ----------------------------------------------------------------------
 
