@@ -185,3 +185,134 @@ def test_inference_mode_like_torch():
     assert states[0] == states[1] == ((True, False), (False, True), True, False, False)
     with tg.inference_mode():
         assert not (w * 2).requires_grad
+
+
+# ------------------------------------------------------------ custom Functions, both styles
+
+
+def _pytorch_style(lib):
+    """The PyTorch tutorial's custom Functions, written once against `lib` (torch or tg)."""
+
+    class LegendrePolynomial3(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return 0.5 * (5 * input ** 3 - 3 * input)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (input,) = ctx.saved_tensors
+            return grad_output * 1.5 * (5 * input ** 2 - 1)
+
+    class MyReLU(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return input.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (input,) = ctx.saved_tensors
+            return grad_output * (input > 0)
+
+    class ScaledExp(lib.autograd.Function):  # saves its output; a non-tensor argument
+        @staticmethod
+        def forward(ctx, input, scale):
+            result = input.exp() * scale
+            ctx.save_for_backward(result)
+            return result
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (result,) = ctx.saved_tensors
+            return grad_output * result, None
+
+    return LegendrePolynomial3, MyReLU, ScaledExp
+
+
+def test_pytorch_style_custom_functions_run_unchanged_and_match_torch():
+    v = np.array([-1.5, -0.2, 0.3, 0.9, 2.0])
+    results = []
+    for lib in (tg, torch):
+        legendre, relu, scaled_exp = _pytorch_style(lib)
+        x = lib.tensor(v, requires_grad=True)
+        y = relu.apply(legendre.apply(x * 0.7)) + scaled_exp.apply(x, 3.0)
+        y.sum().backward()
+        results.append((y.detach().numpy() if lib is torch else y.data, x.grad.numpy()
+                        if lib is torch else x.grad.data, type(y.grad_fn).__name__))
+    (y, g, fn), (ty, tg_, tfn) = results
+    np.testing.assert_allclose(y, ty, rtol=1e-12)
+    np.testing.assert_allclose(g, tg_, rtol=1e-12)
+    assert fn == "Add" and tfn == "AddBackward0"
+
+
+def test_pytorch_style_saved_tensors_are_tensors_and_ops_inside_record_nothing():
+    seen = {}
+
+    class Probe(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            y = x * 2
+            seen["forward"] = (type(x), y.requires_grad, tg.is_grad_enabled())
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            seen["backward"] = (type(g), type(x))
+            return g * 2
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    Probe.apply(x).sum().backward()
+    assert Probe.tensor_style is True
+    assert seen == {"forward": (tg.Tensor, False, False), "backward": (tg.Tensor, tg.Tensor)}
+    assert np.array_equal(x.grad.data, [2.0, 2.0])
+    x64 = tg.tensor([0.5, -1.0], dtype=tg.float64, requires_grad=True)
+    assert tg.autograd.gradcheck(lambda t: (Probe.apply(t) ** 2).sum(), (x64,))
+
+
+def test_numpy_style_custom_functions_still_get_arrays():
+    seen = {}
+
+    class NpSigmoid(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = 1 / (1 + np.exp(-x))
+            ctx.save_for_backward(y)
+            seen["forward"] = type(x)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            seen["backward"] = (type(g), type(y))
+            return g * y * (1 - y)
+
+    class Forced(tg.Function):  # uses no numpy, asks for arrays explicitly
+        tensor_style = False
+
+        @staticmethod
+        def forward(ctx, x):
+            seen["forced"] = type(x)
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    x, tx = tg.tensor([0.5, -2.0], requires_grad=True), torch.tensor([0.5, -2.0],
+                                                                      requires_grad=True)
+    (NpSigmoid.apply(x) + Forced.apply(x)).sum().backward()
+    (tx.sigmoid() + tx * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6)
+    assert NpSigmoid.tensor_style is False and Forced.tensor_style is False
+    assert seen == {"forward": np.ndarray, "backward": (np.ndarray, np.ndarray),
+                    "forced": np.ndarray}
+
+
+def test_builtin_primitives_are_not_wrapped():
+    from tinygrad_c2 import function
+
+    assert all(cls.tensor_style is None for cls in tg.PRIMITIVES.values())
+    assert not hasattr(function.Mul.forward, "_tensor_wrapped")
