@@ -316,3 +316,33 @@ def test_builtin_primitives_are_not_wrapped():
 
     assert all(cls.tensor_style is None for cls in tg.PRIMITIVES.values())
     assert not hasattr(function.Mul.forward, "_tensor_wrapped")
+
+
+def test_a_method_missing_in_the_chosen_style_says_how_to_switch():
+    class TorchLike(tg.Function):
+        tensor_style = False  # forced to arrays, but written with tensor methods
+
+        @staticmethod
+        def forward(ctx, x):
+            return x.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class NumpyLike(tg.Function):  # uses no numpy, so Tensor style, but an ndarray method
+        @staticmethod
+        def forward(ctx, x):
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = tg.tensor([1.0], requires_grad=True)
+    with pytest.raises(AttributeError, match=r"TorchLike.forward: .*'clamp'.*numpy arrays "
+                                             r"\(its tensor_style says so\).*tensor_style = True"):
+        TorchLike.apply(x)
+    with pytest.raises(AttributeError, match=r"NumpyLike.forward: .*'copy'.*Tensors \(it uses "
+                                             r"no numpy\).*tensor_style = False"):
+        NumpyLike.apply(x)

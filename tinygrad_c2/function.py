@@ -73,6 +73,7 @@ class Function:
     #: custom Functions); False, numpy arrays. Set it on the class, or it is decided when the
     #: class is made: numpy style if forward or backward uses the numpy module, else Tensors.
     tensor_style: bool | None = None
+    _style_why = ""  # why a user class got its style (for the missing-method message)
     #: positions of the arguments whose dtypes combine by PyTorch's type promotion (elementwise
     #: ops); () for ops that take their inputs' dtypes as they are
     promote: tuple[int, ...] = ()
@@ -93,16 +94,16 @@ class Function:
                 PRIMITIVES[cls.__name__] = cls
             return  # the library's own ops are numpy style: their hot path is untouched
         style = cls.__dict__.get("tensor_style")
-        if style is None:
-            style = not _uses_numpy(cls)
-        cls.tensor_style = style
-        if style:  # wrap the user's own forward and backward (not inherited ones again)
-            for name, wrapper in (("forward", _tensor_forward), ("backward", _tensor_backward)):
-                fn = cls.__dict__.get(name)
-                if isinstance(fn, staticmethod):
-                    fn = fn.__func__
-                if callable(fn) and not getattr(fn, "_tensor_wrapped", False):
-                    setattr(cls, name, staticmethod(wrapper(fn)))
+        cls._style_why = "its tensor_style says so" if style is not None else (
+            "it uses numpy" if _uses_numpy(cls) else "it uses no numpy")
+        cls.tensor_style = style = (cls._style_why != "it uses numpy") if style is None else style
+        wrappers = (_tensor_forward, _tensor_backward) if style else (_numpy_op, _numpy_op)
+        for name, wrapper in zip(("forward", "backward"), wrappers):  # noqa: B905
+            fn = cls.__dict__.get(name)  # the class's own (an inherited one is wrapped already)
+            if isinstance(fn, staticmethod):
+                fn = fn.__func__
+            if callable(fn) and not getattr(fn, "_tensor_wrapped", False):
+                setattr(cls, name, staticmethod(wrapper(fn)))
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays for backward; they are released after the first backward pass."""
@@ -209,13 +210,39 @@ def _as_array(a: Any) -> Any:
     return a.data if isinstance(a, Tensor) else a
 
 
+def _explained(e: AttributeError, ctx: Function, fn: Any) -> AttributeError:
+    """A method missing on what a user op's forward/backward received, with the style fix."""
+    style = type(ctx).tensor_style
+    got, other = ("Tensors", "False") if style else ("numpy arrays", "True")
+    return AttributeError(
+        f"{type(ctx).__name__}.{fn.__name__}: {e}. It receives {got} ({type(ctx)._style_why}); set "
+        f"`tensor_style = {other}` on the class for the other style (see tg.Function)")
+
+
+def _numpy_op(fn: Any) -> Any:
+    """A numpy-style user forward or backward, whose missing-method error names the style."""
+
+    def op(ctx: Function, *args: Any) -> Any:
+        try:
+            return fn(ctx, *args)
+        except AttributeError as e:
+            raise _explained(e, ctx, fn) from None
+
+    op._tensor_wrapped = True  # type: ignore[attr-defined]
+    op.__wrapped__ = fn  # type: ignore[attr-defined]
+    return op
+
+
 def _tensor_forward(fn: Any) -> Any:
     """A Tensor-style forward as the engine calls it: arrays in as Tensors (sharing memory),
     the ops inside recording no graph, the Tensor result out as its array."""
 
     def forward(ctx: Function, *args: Any) -> Any:
-        with no_grad():
-            return _as_array(fn(ctx, *[_as_tensor(a) for a in args]))
+        try:
+            with no_grad():
+                return _as_array(fn(ctx, *[_as_tensor(a) for a in args]))
+        except AttributeError as e:
+            raise _explained(e, ctx, fn) from None
 
     forward._tensor_wrapped = True  # type: ignore[attr-defined]
     forward.__wrapped__ = fn  # type: ignore[attr-defined]
@@ -227,8 +254,11 @@ def _tensor_backward(fn: Any) -> Any:
     returned gradient out as its array (None stays None)."""
 
     def backward(ctx: Function, grad: np.ndarray) -> Any:
-        with no_grad():
-            out = fn(ctx, Tensor._wrap(grad))
+        try:
+            with no_grad():
+                out = fn(ctx, Tensor._wrap(grad))
+        except AttributeError as e:
+            raise _explained(e, ctx, fn) from None
         return tuple(_as_array(g) for g in out) if type(out) is tuple else _as_array(out)
 
     backward._tensor_wrapped = True  # type: ignore[attr-defined]
