@@ -1,10 +1,19 @@
 """tinygrad_c2: a small reverse-mode autograd framework on numpy, with PyTorch's API, built
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
-from . import data, nn, optim, reference, rng, train, tune, utils, viz
+from . import autograd, data, nn, optim, reference, rng, train, tune, utils, viz
 from .capture import CapturedStep, CaptureError, capture
 from .device import accelerator, backends, cuda, device, get_default_device, set_default_device
-from .engine import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .engine import (
+    AnomalyError,
+    detect_anomaly,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .function import PRIMITIVES, Function, OpError
 from .generator import Generator
 from .gradcheck import GradcheckResult, check_gradients, gradcheck
@@ -36,7 +45,8 @@ from .tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "arange", "capture", "CapturedStep", "CaptureError", "cat",
+    "AnomalyError", "arange", "autograd", "inference_mode", "is_inference_mode_enabled",
+    "set_grad_enabled", "capture", "CapturedStep", "CaptureError", "cat",
     "check_gradients", "CheckpointError", "data", "detect_anomaly", "enable_grad", "eye",
     "float32", "float64", "full", "Function", "Generator", "get_default_dtype", "gradcheck",
     "GradcheckResult", "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn",

@@ -25,6 +25,7 @@ class _Mode(threading.local):
     """
 
     grad_enabled: bool = True
+    inference: bool = False  # inside tg.inference_mode()
     anomaly: bool = False
     profiling: bool = False
     instrumented: bool = False
@@ -57,10 +58,14 @@ class _GradMode:
     def __exit__(self, *exc: object) -> None:
         mode.grad_enabled = self._prev
 
+    def _fresh(self) -> _GradMode:
+        """A new manager of the same mode, one per call of a decorated function."""
+        return type(self)()
+
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with self._fresh():
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -83,6 +88,78 @@ class enable_grad(_GradMode):  # noqa: N801
     """Record the graph again inside a no_grad region."""
 
     enabled = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Turn graph recording on or off: at once as a call (`tg.set_grad_enabled(False)`), or
+    for a block as a context manager or decorator, restoring the previous mode after.
+
+    >>> import tinygrad_c2 as tg
+    >>> with tg.set_grad_enabled(False):
+    ...     tg.is_grad_enabled()
+    False
+    >>> tg.is_grad_enabled()
+    True
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        if not isinstance(enabled, bool):
+            raise TypeError(f"set_grad_enabled: enabled must be a bool, got "
+                            f"{type(enabled).__name__}")
+        self._prev, self.enabled = mode.grad_enabled, enabled
+        mode.grad_enabled = enabled
+
+    def __enter__(self) -> None:
+        pass  # the mode was set when the object was made
+
+    def __exit__(self, *exc: object) -> None:
+        mode.grad_enabled = self._prev
+
+    def _fresh(self) -> _GradMode:
+        return set_grad_enabled(self.enabled)
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode.grad_enabled = self._prev  # as a decorator it changes nothing until fn runs
+        return super().__call__(fn)
+
+
+class inference_mode(_GradMode):  # noqa: N801
+    """no_grad for inference, with PyTorch's spelling: context manager and decorator (with or
+    without parentheses). `inference_mode(False)` records the graph again inside.
+    NOTE: tensors made inside are ordinary constants; PyTorch's "inference tensors" and their
+    extra restrictions do not exist here.
+
+    >>> import tinygrad_c2 as tg
+    >>> with tg.inference_mode():
+    ...     tg.is_inference_mode_enabled(), tg.is_grad_enabled()
+    (True, False)
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # bare @tg.inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self.inference = bool(mode)
+        self.enabled = not self.inference
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        self._prev_inference = mode.inference
+        mode.inference = self.inference
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__()
+        mode.inference = self._prev_inference
+
+    def _fresh(self) -> _GradMode:
+        return inference_mode(self.inference)
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside tg.inference_mode()."""
+    return mode.inference
 
 
 class _InstrumentedMode:
@@ -168,15 +245,18 @@ _FREED = object()  # sentinel for saved_tensors after a backward without retain_
 
 
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
+_wrap: Callable = None  # type: ignore[assignment]  # Tensor._wrap, bound with it
 
 
 def _bind_released_inputs() -> Callable:
-    """function.released_inputs. NOTE: bound at the first backward, not imported at the top
-    (function.py imports this module), and not imported per call (about a microsecond)."""
-    global _released_inputs
+    """function.released_inputs (and Tensor._wrap). NOTE: bound at the first backward, not
+    imported at the top (function.py imports this module), and not imported per call (about a
+    microsecond)."""
+    global _released_inputs, _wrap
     from .function import released_inputs
+    from .tensor import Tensor
 
-    _released_inputs = released_inputs
+    _released_inputs, _wrap = released_inputs, Tensor._wrap
     return released_inputs
 
 
@@ -191,19 +271,66 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     # so backward ignores underflow even under np.errstate(all="raise"): one errstate per
     # backward call (about 1.5 us), not one per node. Overflow and invalid still raise.
     with np.errstate(under="ignore"):
-        _sweep(root, seed, retain_graph)
+        _sweep({root.grad_fn: seed}, retain_graph, None)
 
 
-def _sweep(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+def gradients(outputs: list[tuple[Tensor, np.ndarray]], targets: list[Tensor] | None,
+              retain_graph: bool) -> list[Tensor | None]:
+    """One sweep from several (output, seed) pairs (tg.autograd.backward and .grad).
+
+    With `targets` None, gradients accumulate into the leaves' .grad as in backward. Otherwise
+    no .grad is set and the gradient w.r.t. each target is returned (None for a target the
+    outputs do not depend on): a target with a producer collects its node's output gradient
+    where the sweep already serves retain_grad (the node's `retained` slot, swapped for a
+    collector during the sweep), a leaf target where leaves accumulate. So the ordinary
+    backward pays nothing for this.
+    """
+    collector = _wrap if _released_inputs else (_bind_released_inputs() and _wrap)
+    leaves: dict[int, Tensor] | None = None if targets is None else {}
+    nodes: dict[Function, Tensor] = {}
+    swapped: dict[Function, Any] = {}  # node -> the retain_grad tensor it had
+    for t in targets or ():
+        node = t.grad_fn
+        if node is None:
+            leaves.setdefault(id(t), collector(t.data))  # type: ignore[union-attr]
+        elif node not in nodes:
+            nodes[node] = collector(t.data)
+            swapped[node], node.retained = node.retained, nodes[node]
+    seeds: dict[Function, np.ndarray] = {}
+    for t, seed in outputs:
+        node = t.grad_fn
+        if node is not None:
+            seeds[node] = seeds[node] + seed if node in seeds else seed
+        elif leaves is None:
+            _accumulate(t, seed, copy=True)
+        elif id(t) in leaves:  # an output that is itself a target: its gradient is its seed
+            _accumulate(leaves[id(t)], seed, copy=True)
+    try:
+        if seeds:
+            with np.errstate(under="ignore"):
+                _sweep(seeds, retain_graph, leaves)
+    finally:
+        for node, kept in swapped.items():
+            node.retained = kept
+    if targets is None:
+        return []
+    for node, kept in swapped.items():  # retain_grad still fills .grad, as in PyTorch
+        if kept is not None and nodes[node].grad is not None:
+            _accumulate(kept, nodes[node].grad.data, copy=True)
+    return [(leaves[id(t)] if t.grad_fn is None else nodes[t.grad_fn]).grad  # type: ignore
+            for t in targets]
+
+
+def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
+           leaves: dict[int, Tensor] | None) -> None:
     """The backward sweep proper (see backward)."""
     released_inputs = _released_inputs or _bind_released_inputs()
-    start = root.grad_fn
-    grads: dict[Function, np.ndarray] = {start: seed}
     released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
-    heap = [(-start.seq, start)]
+    heap = [(-node.seq, node) for node in grads]
+    heapq.heapify(heap)
     anomaly, profiling_on = mode.anomaly, mode.profiling
     instrumented = anomaly or profiling_on
-    heappop, heappush, wrap = heapq.heappop, heapq.heappush, root._wrap
+    heappop, heappush, wrap = heapq.heappop, heapq.heappush, _wrap
     while heap:
         node = heappop(heap)[1]
         g = grads.pop(node)
@@ -258,6 +385,10 @@ def _sweep(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
                 else:
                     grads[pnode] = ig
                     heappush(heap, (-pnode.seq, pnode))
+                continue
+            if leaves is not None:  # gradients(): collect for the chosen leaves only
+                if id(parent) in leaves:
+                    _accumulate(leaves[id(parent)], ig, copy=True)
                 continue
             # A leaf: accumulate into .grad, in the leaf's dtype.
             if ig.dtype != data.dtype:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import check_finite, mode
+from .engine import check_finite, mode, no_grad
 from .tensor import Tensor, get_default_dtype
 
 _seq = itertools.count()
@@ -35,12 +35,21 @@ class OpError(ValueError, RuntimeError):
 class Function:
     """Base of every op, built-in or user-defined (PyTorch's pattern).
 
-    Subclass it with static `forward(ctx, *args)` and `backward(ctx, grad)` on numpy arrays and
-    call `MyOp.apply(*args)`: Tensor arguments arrive in forward as their arrays, anything else
-    (ints, axes, flags) as it is. `backward` returns one gradient per forward argument (None
-    where there is none) in the shape of the output; the engine sums broadcast axes away.
-    Save arrays with `ctx.save_for_backward` (freed after backward); keep only small scalars as
-    ctx attributes. `ctx.needs_input_grad[i]` tells whether argument i wants a gradient.
+    Subclass it (as `tg.Function` or `tg.autograd.Function`, the same class) with static
+    `forward(ctx, *args)` and `backward(ctx, grad)` and call `MyOp.apply(*args)`. Two styles:
+
+    - Tensor style (PyTorch's custom Functions, which run unchanged): forward and backward
+      take Tensors and return Tensors, written with tensor ops (`x.clamp(min=0)`); the ops
+      inside record no graph, and `ctx.save_for_backward` / `ctx.saved_tensors` hold Tensors.
+    - numpy style (the built-in primitives): arrays in, arrays out.
+
+    A class whose forward or backward uses numpy (`np.exp`) is numpy style, any other Tensor
+    style; set `tensor_style = True` or `False` on the class to choose. Tensor arguments
+    arrive as their arrays (numpy style) or as Tensors sharing them; anything else (ints,
+    axes, flags) as it is. `backward` returns one gradient per forward argument (None where
+    there is none) in the shape of the output; the engine sums broadcast axes away.
+    Saved values are freed after backward; keep only small scalars as ctx attributes.
+    `ctx.needs_input_grad[i]` tells whether argument i wants a gradient.
     The instance `ctx` is also the graph node: `tensor.grad_fn`. NOTE: backward must not
     modify `grad` in place; the engine may hand the same array to several consumers.
 
@@ -60,6 +69,11 @@ class Function:
     """
 
     __slots__ = ("parents", "needs_input_grad", "seq", "saved_tensors", "__dict__")
+    #: a user Function's style: True, forward and backward take and return Tensors (PyTorch's
+    #: custom Functions); False, numpy arrays. Set it on the class, or it is decided when the
+    #: class is made: numpy style if forward or backward uses the numpy module, else Tensors.
+    tensor_style: bool | None = None
+    _style_why = ""  # why a user class got its style (for the missing-method message)
     #: positions of the arguments whose dtypes combine by PyTorch's type promotion (elementwise
     #: ops); () for ops that take their inputs' dtypes as they are
     promote: tuple[int, ...] = ()
@@ -75,9 +89,21 @@ class Function:
         # NOTE: the defining frame tells a class of the package's files from one a docstring
         # example defines (a doctest runs with the module's __name__ but in "<doctest ...>")
         defined_in = sys._getframe(1).f_code.co_filename
-        if (cls.__module__.startswith("tinygrad_c2.") and not cls.__name__.startswith("_")
-                and defined_in.startswith(_PACKAGE_DIR)):
-            PRIMITIVES[cls.__name__] = cls
+        if defined_in.startswith(_PACKAGE_DIR):
+            if cls.__module__.startswith("tinygrad_c2.") and not cls.__name__.startswith("_"):
+                PRIMITIVES[cls.__name__] = cls
+            return  # the library's own ops are numpy style: their hot path is untouched
+        style = cls.__dict__.get("tensor_style")
+        cls._style_why = "its tensor_style says so" if style is not None else (
+            "it uses numpy" if _uses_numpy(cls) else "it uses no numpy")
+        cls.tensor_style = style = (cls._style_why != "it uses numpy") if style is None else style
+        wrappers = (_tensor_forward, _tensor_backward) if style else (_numpy_op, _numpy_op)
+        for name, wrapper in zip(("forward", "backward"), wrappers):  # noqa: B905
+            fn = cls.__dict__.get(name)  # the class's own (an inherited one is wrapped already)
+            if isinstance(fn, staticmethod):
+                fn = fn.__func__
+            if callable(fn) and not getattr(fn, "_tensor_wrapped", False):
+                setattr(cls, name, staticmethod(wrapper(fn)))
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays for backward; they are released after the first backward pass."""
@@ -155,6 +181,89 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def _uses_numpy(cls: type) -> bool:
+    """True if the class's own forward or backward (or a function nested in them) names a
+    global bound to numpy or to something from numpy (np, np.exp imported as exp)."""
+    for name in ("forward", "backward"):
+        fn = cls.__dict__.get(name)
+        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+        if not callable(fn) or not hasattr(fn, "__code__"):
+            continue
+        codes, glob = [fn.__code__], fn.__globals__
+        while codes:
+            code = codes.pop()
+            codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+            for n in code.co_names:
+                v = glob.get(n)
+                if v is np or (getattr(v, "__module__", None) or "").startswith("numpy"):
+                    return True
+    return False
+
+
+def _as_tensor(a: Any) -> Any:
+    return Tensor._wrap(a) if type(a) is np.ndarray else a
+
+
+def _as_array(a: Any) -> Any:
+    return a.data if isinstance(a, Tensor) else a
+
+
+def _explained(e: AttributeError, ctx: Function, fn: Any) -> AttributeError:
+    """A method missing on what a user op's forward/backward received, with the style fix."""
+    style = type(ctx).tensor_style
+    got, other = ("Tensors", "False") if style else ("numpy arrays", "True")
+    return AttributeError(
+        f"{type(ctx).__name__}.{fn.__name__}: {e}. It receives {got} ({type(ctx)._style_why}); set "
+        f"`tensor_style = {other}` on the class for the other style (see tg.Function)")
+
+
+def _numpy_op(fn: Any) -> Any:
+    """A numpy-style user forward or backward, whose missing-method error names the style."""
+
+    def op(ctx: Function, *args: Any) -> Any:
+        try:
+            return fn(ctx, *args)
+        except AttributeError as e:
+            raise _explained(e, ctx, fn) from None
+
+    op._tensor_wrapped = True  # type: ignore[attr-defined]
+    op.__wrapped__ = fn  # type: ignore[attr-defined]
+    return op
+
+
+def _tensor_forward(fn: Any) -> Any:
+    """A Tensor-style forward as the engine calls it: arrays in as Tensors (sharing memory),
+    the ops inside recording no graph, the Tensor result out as its array."""
+
+    def forward(ctx: Function, *args: Any) -> Any:
+        try:
+            with no_grad():
+                return _as_array(fn(ctx, *[_as_tensor(a) for a in args]))
+        except AttributeError as e:
+            raise _explained(e, ctx, fn) from None
+
+    forward._tensor_wrapped = True  # type: ignore[attr-defined]
+    forward.__wrapped__ = fn  # type: ignore[attr-defined]
+    return forward
+
+
+def _tensor_backward(fn: Any) -> Any:
+    """A Tensor-style backward as the engine calls it: the gradient in as a Tensor, each
+    returned gradient out as its array (None stays None)."""
+
+    def backward(ctx: Function, grad: np.ndarray) -> Any:
+        try:
+            with no_grad():
+                out = fn(ctx, Tensor._wrap(grad))
+        except AttributeError as e:
+            raise _explained(e, ctx, fn) from None
+        return tuple(_as_array(g) for g in out) if type(out) is tuple else _as_array(out)
+
+    backward._tensor_wrapped = True  # type: ignore[attr-defined]
+    backward.__wrapped__ = fn  # type: ignore[attr-defined]
+    return backward
 
 
 def _instrumented_forward(cls: type[Function], ctx: Function, arrays: list) -> Any:

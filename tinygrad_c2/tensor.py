@@ -276,24 +276,29 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(did you call it under no_grad, or on detached data?)")
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"backward: a gradient argument is needed for a non-scalar "
-                                   f"output of shape {self.shape}")
-            seed = np.ones(self.data.shape, dtype=self.data.dtype)
-        else:
-            try:
-                seed = _as_array(gradient, self.data.dtype)
-            except (TypeError, ValueError) as e:
-                raise TypeError(f"backward: gradient must be numbers shaped like the output "
-                                f"{self.shape}, got {type(gradient).__name__} ({e})") from None
-            if seed.shape != self.data.shape:
-                raise ops.OpError(f"backward: gradient has shape {seed.shape} but the output "
-                                 f"has shape {self.shape}")
+        seed = self._seed(gradient, "backward", "a gradient argument")
         if self.grad_fn is None:
             engine._accumulate(self, seed, copy=True)
         else:
             engine.backward(self, seed, retain_graph)
+
+    def _seed(self, gradient: Any, who: str, what: str) -> np.ndarray:
+        """The array a backward from self starts with: ones for a scalar, else `gradient`
+        checked against self's shape (`who` and `what` name the call and the argument)."""
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"{who}: {what} is needed for a non-scalar output of shape "
+                                   f"{self.shape}")
+            return np.ones(self.data.shape, dtype=self.data.dtype)
+        try:
+            seed = _as_array(gradient, self.data.dtype)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{who}: gradient must be numbers shaped like the output "
+                            f"{self.shape}, got {type(gradient).__name__} ({e})") from None
+        if seed.shape != self.data.shape:
+            raise ops.OpError(f"{who}: gradient has shape {seed.shape} but the output has shape "
+                              f"{self.shape}")
+        return seed
 
     def astype(self, dtype: Any) -> Tensor:
         """A cast (self when the dtype already matches): differentiable to a float dtype; to an
