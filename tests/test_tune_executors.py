@@ -116,7 +116,7 @@ def test_a_broken_executor_given_by_the_caller_is_reported_not_recreated():
     with process_executor(2) as pool:
         got = random_search(bowl_killing_its_worker, killer_space(), 8, seed=3, executor=pool,
                             **QUIET)
-    assert 1 in [r["trial"] for r in got.lost]
+    assert any(r["trial"] == 1 for r in got.lost)
     for r in got.lost:
         assert r["error"].startswith("executor: BrokenProcessPool: ")
         assert "tune cannot re-create an executor it was given: pass workers=N" in r["error"]

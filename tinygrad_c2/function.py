@@ -219,6 +219,13 @@ def _explained(e: AttributeError, ctx: Function, fn: Any) -> AttributeError:
         f"`tensor_style = {other}` on the class for the other style (see tg.Function)")
 
 
+def _marked(wrapper: Any, fn: Any) -> Any:
+    """wrapper, marked as the engine-facing form of the user's fn (so it is never wrapped twice)."""
+    wrapper._tensor_wrapped = True
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
 def _numpy_op(fn: Any) -> Any:
     """A numpy-style user forward or backward, whose missing-method error names the style."""
 
@@ -228,9 +235,7 @@ def _numpy_op(fn: Any) -> Any:
         except AttributeError as e:
             raise _explained(e, ctx, fn) from None
 
-    op._tensor_wrapped = True  # type: ignore[attr-defined]
-    op.__wrapped__ = fn  # type: ignore[attr-defined]
-    return op
+    return _marked(op, fn)
 
 
 def _tensor_forward(fn: Any) -> Any:
@@ -244,9 +249,7 @@ def _tensor_forward(fn: Any) -> Any:
         except AttributeError as e:
             raise _explained(e, ctx, fn) from None
 
-    forward._tensor_wrapped = True  # type: ignore[attr-defined]
-    forward.__wrapped__ = fn  # type: ignore[attr-defined]
-    return forward
+    return _marked(forward, fn)
 
 
 def _tensor_backward(fn: Any) -> Any:
@@ -261,9 +264,7 @@ def _tensor_backward(fn: Any) -> Any:
             raise _explained(e, ctx, fn) from None
         return tuple(_as_array(g) for g in out) if type(out) is tuple else _as_array(out)
 
-    backward._tensor_wrapped = True  # type: ignore[attr-defined]
-    backward.__wrapped__ = fn  # type: ignore[attr-defined]
-    return backward
+    return _marked(backward, fn)
 
 
 def _instrumented_forward(cls: type[Function], ctx: Function, arrays: list) -> Any:
