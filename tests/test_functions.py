@@ -279,3 +279,10 @@ def test_out_is_accepted_as_none_and_refused_otherwise(call):
     call(None)
     with pytest.raises(TypeError, match="out= is not supported"):
         call(tg.zeros(2))
+
+
+@pytest.mark.parametrize("array", [np.array([[1, 2], [3, 4]]), np.array([True, False])])
+def test_logsumexp_of_an_integer_or_bool_tensor_is_in_the_default_float_dtype_as_torch(array):
+    y, z = tg.logsumexp(tg.tensor(array), 0), torch.logsumexp(torch.tensor(array), 0)
+    assert y.dtype == np.float32 and z.dtype == torch.float32
+    np.testing.assert_allclose(y.numpy(), z.numpy(), rtol=1e-6)
