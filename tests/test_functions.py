@@ -176,7 +176,8 @@ def test_linspace_takes_the_default_dtype_and_factory_keywords():
 
 
 def test_from_numpy_shares_memory_and_keeps_the_dtype():
-    for a in (np.arange(6, dtype=np.int32).reshape(2, 3), np.zeros(3), np.ones(2, np.float32)):
+    for a in (np.arange(6, dtype=np.int32).reshape(2, 3), np.zeros(3), np.ones(2, np.float32),
+              np.array([True, False]), np.array([1 + 2j])):
         t = tg.from_numpy(a)
         assert t.dtype == a.dtype == torch.from_numpy(a).numpy().dtype
         a[0] = 7

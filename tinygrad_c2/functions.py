@@ -315,9 +315,9 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A Tensor sharing the array's memory (writes show in both) and keeping its dtype."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(ndarray).__name__})")
-    if ndarray.dtype.kind not in "biuf":
+    if ndarray.dtype.kind not in "biufc":
         raise TypeError(f"from_numpy: can't convert a numpy array of type {ndarray.dtype}: "
-                        "expected bool, integer or floating-point")
+                        "expected bool, integer, floating-point or complex")
     return Tensor(ndarray)
 
 
