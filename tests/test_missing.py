@@ -20,7 +20,6 @@ CASES = [
     (lambda: tg.mps, "module 'tinygrad_c2' has no attribute 'mps': it is not part of "
                      "tinygrad_c2; tinygrad_c2 runs on numpy on the CPU only"),
     (lambda: nn.DataParallel, "runs on numpy on the CPU only"),
-    (lambda: tg.from_numpy, "use tg.tensor(array)"),
     (lambda: tg.compile, "use tg.capture(step)"),
     (lambda: tg.float16, "float16 is not supported"),
     (lambda: tg.zero, "it is not part of tinygrad_c2; did you mean 'zeros'?"),

@@ -46,8 +46,6 @@ HINTS: dict[str, dict[str, str]] = {
         "float": "use tg.float32 (PyTorch's torch.float)",
         "double": "use tg.float64 (PyTorch's torch.double)",
         "long": "use tg.int64 (PyTorch's torch.long)",
-        "from_numpy": "use tg.tensor(array): a numpy array is wrapped without a copy",
-        "as_tensor": "use tg.tensor(array): a numpy array is wrapped without a copy",
         "compile": "use tg.capture(step) to trace a training step once and replay it",
         "jit": "use tg.capture(step) to trace a training step once and replay it",
         "conv1d": _CONV,

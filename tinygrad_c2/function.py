@@ -954,6 +954,9 @@ class LogSoftmax(Function):
 class LogSumExp(Function):
     """y = m + log(sum e^(x - m)), m = max(x)   |   dx = g * e^(x - y)   (the softmax)"""
 
+    promote = (0,)
+    float_op = True  # an integer or bool input gives the default float dtype, as torch
+
     @staticmethod
     def forward(ctx, x, dim, keepdim):
         ctx.dim, ctx.keepdim = dim, keepdim
