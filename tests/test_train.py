@@ -472,3 +472,17 @@ def test_weights_that_were_not_finite_before_the_step_are_named_in_the_message()
                       (X, y), epochs=2, progress=False, verbose=False)
     reason = history.stop_reason
     assert "loss is nan" in reason and "not finite either: 0.weight" in reason
+
+
+def test_an_overflowing_update_is_reported_by_fit_not_by_a_numpy_warning():
+    # the guard checks every step's result and says what broke, so numpy's raw RuntimeWarning
+    # from inside the optimizer is noise (pytest turns warnings into errors here)
+    tg.manual_seed(0)
+    X, y = moons(64)
+    X = np.concatenate([X, np.zeros_like(X[:, :1])], axis=1)  # a zero gradient: Adam's inf * 0
+    model = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
+    initial = {k: v.copy() for k, v in model.state_dict().items()}
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e308),
+                  (X, y), epochs=3, progress=False, verbose=False)
+    assert "not finite" in history.stop_reason and "before training" in history.stop_reason
+    assert_states_equal(model.state_dict(), initial)

@@ -182,7 +182,10 @@ def fit(
             loss.backward()
             for cb in all_callbacks:
                 cb.on_after_backward(state)
-            optimizer.step()
+            # NOTE: the guard checks what the step wrote and says what broke, so numpy's own
+            # overflow/invalid warning from inside the optimizer would only be noise before it
+            with np.errstate(over="ignore", invalid="ignore"):
+                optimizer.step()
             broken = guard.bad()  # a finite loss can still give an update that overflows
             if broken:
                 bad_step = (f"the update made {_list(broken)} not finite (the mini-batch loss, "
