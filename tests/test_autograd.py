@@ -312,10 +312,10 @@ def test_numpy_style_custom_functions_still_get_arrays():
 
 
 def test_builtin_primitives_are_not_wrapped():
-    from tinygrad_c2 import function
+    from tinygrad_c2 import ops
 
     assert all(cls.tensor_style is None for cls in tg.PRIMITIVES.values())
-    assert not hasattr(function.Mul.forward, "_tensor_wrapped")
+    assert not hasattr(ops.Mul.forward, "_tensor_wrapped")
 
 
 def test_a_method_missing_in_the_chosen_style_says_how_to_switch():

@@ -1,5 +1,5 @@
 """Tensor: the data, its gradient, its place in the graph, the operators and the composite
-methods. No derivatives here: every method is a primitive from function.py or built from them."""
+methods. No derivatives here: every method is a primitive from ops/ or built from them."""
 
 from __future__ import annotations
 
@@ -832,6 +832,6 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     return ops.Where.apply(condition, input, other)
 
 
-# NOTE: imported last, as a module, because function.py needs the Tensor class defined above;
-# the primitives are looked up as `ops.Name` when a method runs, so either module may load first.
-from . import function as ops  # noqa: E402
+# NOTE: imported last, as a module, because the primitives need the Tensor class defined above;
+# they are looked up as `ops.Name` when a method runs, so either module may load first.
+from . import ops  # noqa: E402

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ..function import Function, OpError, Sigmoid, stable_sigmoid
+from ..function import Function, OpError
+from ..ops import Sigmoid, stable_sigmoid
 from ..tensor import Tensor
 
 _ERF = np.frompyfunc(math.erf, 1, 1)

@@ -8,16 +8,14 @@ from typing import Any
 import numpy as np
 
 from .. import rng
-from ..function import (
-    Function,
+from ..function import Function, OpError, _NonDifferentiable
+from ..ops import (
     LeakyRelu,
     LogSoftmax,
-    OpError,
     Relu,
     Sigmoid,
     Softmax,
     Tanh,
-    _NonDifferentiable,
     max_keepdims,
     sign,
 )

@@ -1,0 +1,382 @@
+"""Elementwise primitives, binary and unary (activations included): numpy in, numpy out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, OpError, _NonDifferentiable
+
+
+class Add(Function):
+    """y = a + b   |   da = g, db = g"""
+
+    promote = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    """y = a - b   |   da = g, db = -g"""
+
+    promote = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b   |   da = g * b, db = g * a"""
+
+    promote = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        da, db = ctx.needs_input_grad
+        ctx.save_for_backward(a if db else None, b if da else None)  # only what is needed
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        return (g * b if da else None), (g * a if db else None)
+
+
+class Div(Function):
+    """y = a / b   |   da = g / b, db = -g * y / b"""
+
+    promote = (0, 1)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = a / b
+        ctx.save_for_backward(b, y if ctx.needs_input_grad[1] else None)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        b, y = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        ga = g / b if da else None
+        return ga, (-(ga if da else g / b) * y if db else None)
+
+
+class Pow(Function):
+    """y = a ** b   |   da = g * b * a ** (b - 1), 0 where b == 0;
+    db = g * y * log(a), 0 where a == 0 and b >= 0   (PyTorch's rules at the edges)"""
+
+    promote = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = np.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        ga = gb = None
+        if da:
+            ga = g * b * np.power(a, b - 1)
+            # NOTE: x ** 0 is the constant 1, so its gradient is 0 even where b * a ** (b - 1)
+            # is 0 * inf (a = 0) or NaN (a = NaN); PyTorch masks it the same way.
+            if type(b) is np.ndarray:
+                if (b == 0).any():
+                    ga = np.where(b == 0, 0, ga)
+            elif b == 0:
+                ga = np.zeros_like(ga)
+        if db:
+            if type(a) is not np.ndarray:  # a Python base (`2.0 ** x`): log in y's dtype
+                a = np.asarray(a, dtype=np.result_type(y))
+            gb = g * y * np.log(a)
+            # NOTE: at a = 0, y * log(a) is 0 * -inf; the limit of a ** b * log(a) for b > 0
+            # is 0 (and y = 1 at b = 0), which is PyTorch's value too.
+            base_zero = (a == 0) & (b >= 0)
+            if base_zero.any():
+                gb = np.where(base_zero, 0, gb)
+        return ga, gb
+
+
+class Maximum(Function):
+    """y = max(a, b)   |   g goes to the larger input; ties split it evenly (as PyTorch)"""
+
+    promote = (0, 1)
+
+    select = staticmethod(np.maximum)
+    loses = staticmethod(np.less)  # a input gets no gradient where it loses
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return type(ctx).select(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        loses, tie = type(ctx).loses, a == b
+        da, db = ctx.needs_input_grad
+        # NOTE: PyTorch's rule: an input gets g unless it loses (half on a tie), so where either
+        # is NaN neither loses and BOTH get the full g (the output is NaN).
+        ga = np.where(tie, g * 0.5, g * np.logical_not(loses(a, b))) if da else None
+        gb = np.where(tie, g * 0.5, g * np.logical_not(loses(b, a))) if db else None
+        return ga, gb
+
+
+class Minimum(Maximum):
+    """y = min(a, b)   |   g goes to the smaller input; ties split it evenly (as PyTorch)"""
+
+    select = staticmethod(np.minimum)
+    loses = staticmethod(np.greater)
+
+
+class Where(Function):
+    """y = cond ? a : b   |   da = g where cond, db = g elsewhere; cond has no gradient"""
+
+    promote = (1, 2)
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        cond = np.asarray(cond, dtype=bool)
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        _, da, db = ctx.needs_input_grad
+        return None, (np.where(cond, g, 0) if da else None), (np.where(cond, 0, g) if db else None)
+
+
+class Compare(_NonDifferentiable):
+    """y = a < b, a <= b, a > b, a >= b, a == b or a != b (op is the numpy ufunc)   |   none"""
+
+    @staticmethod
+    def forward(ctx, a, b, op):
+        return op(a, b)
+
+
+# ---------------------------------------------------------------- elementwise unary
+
+
+class Neg(Function):
+    """y = -x   |   dx = -g"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    """y = e^x   |   dx = g * y"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        try:
+            y = np.exp(x)
+        except FloatingPointError:
+            # NOTE: only under np.errstate(under="raise"): e^-1000 = 0 is the correct result, so
+            # compute it again quietly (an overflow raises again, named by apply). A retry costs
+            # nothing in the default mode; an errstate around every call would cost this cheap
+            # op a third of its time. (np.errstate(under="warn") still warns here.)
+            with np.errstate(under="ignore"):
+                y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0]
+
+
+class Log(Function):
+    """y = ln x   |   dx = g / x"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / ctx.saved_tensors[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x)   |   dx = g / (2 y)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0.5 / ctx.saved_tensors[0]
+
+
+def sign(x: np.ndarray, dtype: Any) -> np.ndarray:
+    """-1, 0 or 1 in `dtype`, and 0 at NaN as PyTorch's sign (np.sign gives NaN there).
+
+    >>> sign(np.array([-2.0, 0.0, np.nan, 3.0]), np.float32)
+    array([-1.,  0.,  0.,  1.], dtype=float32)
+    """
+    return np.subtract(x > 0, x < 0, dtype=dtype)
+
+
+class Abs(Function):
+    """y = |x|   |   dx = g * sign(x)   (subgradient 0 at 0, as PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * sign(ctx.saved_tensors[0], g.dtype)  # 0 at NaN, as PyTorch
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi)   |   dx = g where lo <= x <= hi (PyTorch's inclusive rule)"""
+
+    promote = (0, 1, 2)
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        if lo is None and hi is None:
+            raise OpError("Clamp: at least one of min and max must be given")
+        ctx.lo, ctx.hi = lo, hi
+        ctx.save_for_backward(x)
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        inside = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            inside &= x >= ctx.lo
+        if ctx.hi is not None:
+            inside &= x <= ctx.hi
+        return g * inside, None, None
+
+
+class Relu(Function):
+    """y = max(x, 0)   |   dx = g where y != 0: 0 at 0 (the subgradient PyTorch uses), and g
+    at NaN (y is NaN there; PyTorch passes the gradient)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] != 0)
+
+
+class LeakyRelu(Function):
+    """y = x if x > 0 else slope * x   |   dx = g or slope * g"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.slope = slope
+        pos = x > 0
+        ctx.save_for_backward(pos)
+        return np.where(pos, x, x * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (pos,) = ctx.saved_tensors
+        return np.where(pos, g, g * ctx.slope), None
+
+
+class Tanh(Function):
+    """y = tanh(x)   |   dx = g * (1 - y^2)   (reuses the output, no second tanh)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1.0 - y * y)
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), exact in both tails: for very negative x, e^-x is huge and the quotient
+    tiny but still correctly rounded; past e^-x = inf (x < -88 in float32) the result is the
+    correct limit 0. Only numpy's overflow and underflow reports need silencing: both are
+    expected there, even under np.errstate(all="raise")."""
+    with np.errstate(over="ignore", under="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x)   |   dx = g * y * (1 - y)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = stable_sigmoid(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1.0 - y)
+
+
+class Cast(Function):
+    """y = x as dtype   |   dx = g as x's dtype"""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.dtype), None

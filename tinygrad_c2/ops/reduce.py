@@ -1,0 +1,217 @@
+"""Reductions and the stable softmax family (softmax, log-softmax, logsumexp)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, OpError, _NonDifferentiable
+
+
+def max_keepdims(x: np.ndarray, dim: int) -> np.ndarray:
+    """x.max(axis=dim, keepdims=True), fast for rows of a 2-D array.
+
+    NOTE: numpy reduces a short last axis several times slower (6 us for 64 x 10 float32) than
+    the first axis of a contiguous transposed copy (under 2 us, copy included).
+    """
+    if x.ndim == 2 and dim in (1, -1):
+        return np.ascontiguousarray(x.T).max(axis=0)[:, None]
+    return x.max(axis=dim, keepdims=True)
+
+
+class Softmax(Function):
+    """y = e^(x - max) / sum e^(x - max)   |   dx = y * (g - sum(g * y))"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        # NOTE: shifting by the max makes every exponent <= 0, so nothing overflows; a logit
+        # far below the max underflows to probability 0, the correct value (never reported).
+        with np.errstate(under="ignore"):
+            e = np.exp(x - max_keepdims(x, dim))
+            y = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
+
+
+def log_softmax_array(x: np.ndarray, dim: int) -> np.ndarray:
+    """x - logsumexp(x) along dim, shifted by the max so it is exact for any magnitude."""
+    shifted = x - max_keepdims(x, dim)
+    with np.errstate(under="ignore"):  # e^shifted of a far-below-max logit is 0: correct
+        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x)   |   dx = g - softmax(x) * sum(g)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        y = log_softmax_array(x, dim)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - np.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
+
+
+class LogSumExp(Function):
+    """y = m + log(sum e^(x - m)), m = max(x)   |   dx = g * e^(x - y)   (the softmax)"""
+
+    promote = (0,)
+    float_op = True  # an integer or bool input gives the default float dtype, as torch
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        ctx.dim, ctx.keepdim = dim, keepdim
+        # NOTE: the shift m is computed here, from this call's data: a captured step replays it
+        # (a shift computed outside a primitive would be frozen at trace time). An empty
+        # reduction gives -inf, the log of an empty sum, as PyTorch.
+        m = max_keepdims(x, dim) if x.size else x.max(dim, keepdims=True, initial=-np.inf)
+        finite = np.isfinite(m).all()
+        if not finite:
+            # Rows of all -inf, or holding +inf or NaN, are shifted by 0: their sum is then 0,
+            # inf or NaN, so y is -inf, +inf or NaN and e / s is e^(x - y), NaN at x = y = +-inf:
+            # exactly PyTorch's values and gradients. Their divide/invalid flags are expected.
+            m = np.where(np.isfinite(m), m, 0)
+        # NOTE: e^(x - m) of a logit far below the max underflows to 0, the correct value.
+        with np.errstate(under="ignore") if finite else np.errstate(all="ignore"):
+            e = np.exp(x - m)
+            s = e.sum(axis=dim, keepdims=True)
+            y = np.log(s) + m
+            e /= s
+        ctx.save_for_backward(e)  # the softmax; backward needs nothing else
+        return y if keepdim else _squeeze(y, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (p,) = ctx.saved_tensors
+        if not ctx.keepdim and ctx.dim is not None:
+            g = np.expand_dims(g, ctx.dim)
+        return g * p, None, None
+
+
+def _squeeze(y: np.ndarray, dim: Any) -> np.ndarray:
+    """y (reduced with keepdims) without the reduced dims: every dim when dim is None."""
+    return y.reshape(()) if dim is None else y.squeeze(dim)
+
+
+# ---------------------------------------------------------------- reductions
+
+
+class Sum(Function):
+    """y = sum of x over axes   |   dx = g broadcast back to x's shape"""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdims and ctx.axis is not None:
+            g = np.expand_dims(g, ctx.axis)
+        if np.prod(ctx.shape) > 4096:
+            return np.broadcast_to(g, ctx.shape), None, None  # a view: no copy of a big array
+        # NOTE: np.broadcast_to costs microseconds of Python; a small filled array is cheaper.
+        out = np.empty(ctx.shape, dtype=g.dtype)
+        out[...] = g
+        return out, None, None
+
+
+class Std(Function):
+    """y = sqrt(sum((x - mean)^2) / dof)   |   dx = g * (x - mean) / (dof * y), and 0 where
+    y = 0: a constant's std has gradient 0 in PyTorch, where sqrt's chain rule gives 0/0"""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, dof):
+        xc = x - x.mean(axis=dim, keepdims=True)
+        y = np.sqrt(np.square(xc).sum(axis=dim, keepdims=True) / dof)
+        ctx.dim, ctx.keepdim, ctx.dof = dim, keepdim, dof
+        ctx.save_for_backward(xc, y)
+        return y if keepdim else y.squeeze(axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        xc, y = ctx.saved_tensors
+        if not ctx.keepdim and ctx.dim is not None:
+            g = np.expand_dims(g, ctx.dim)
+        with np.errstate(divide="ignore", invalid="ignore"):  # masked just below
+            scale = g / (ctx.dof * y)
+        return xc * np.where(y == 0, 0, scale), None, None, None
+
+
+class Max(Function):
+    """y = max of x (over a dim)   |   dx = g at the arg-max (the first, and a NaN is the max);
+    over all elements ties share g evenly, and if x has NaN the NaNs share it (PyTorch's rule)"""
+
+    reduce = staticmethod(np.max)
+    arg = staticmethod(np.argmax)
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        if x.size == 0:  # PyTorch's rules: over a dim of size 0 there is nothing to pick
+            name = type(ctx).__name__
+            if dim is None:
+                raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+            if -x.ndim <= dim < x.ndim and x.shape[dim] == 0:  # apply prefixes the op's name
+                raise IndexError(f"cannot reduce dim {dim} of size 0: there is no element to pick")
+        ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
+        if dim is None:
+            y = type(ctx).reduce(x)
+            mask = np.isnan(x) if np.isnan(y) else x == y
+            ctx.count = int(np.count_nonzero(mask))
+            ctx.save_for_backward(mask)
+            return y
+        idx = type(ctx).arg(x, axis=dim, keepdims=True)
+        ctx.save_for_backward(idx)
+        y = np.take_along_axis(x, idx, axis=dim)
+        return y if keepdim else y.squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (saved,) = ctx.saved_tensors
+        if ctx.dim is None:
+            return saved * (g / ctx.count), None, None
+        out = np.zeros(ctx.shape, dtype=g.dtype)
+        np.put_along_axis(out, saved, g if ctx.keepdim else np.expand_dims(g, ctx.dim), ctx.dim)
+        return out, None, None
+
+
+class Min(Max):
+    """y = min of x (over a dim)   |   dx = g at the arg-min; ties and NaNs as in Max"""
+
+    reduce = staticmethod(np.min)
+    arg = staticmethod(np.argmin)
+
+
+class ArgMax(_NonDifferentiable):
+    """y = index of the largest x (over a dim)   |   none"""
+
+    arg = staticmethod(np.argmax)
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        if x.size == 0 and (dim is None or x.shape[dim] == 0):  # max(dim) of (0, 3) over 1: empty
+            raise OpError(f"{type(ctx).__name__}: cannot reduce an empty tensor of shape {x.shape}")
+        return type(ctx).arg(x, axis=dim, keepdims=keepdim)
+
+
+class ArgMin(ArgMax):
+    """y = index of the smallest x (over a dim)   |   none"""
+
+    arg = staticmethod(np.argmin)
