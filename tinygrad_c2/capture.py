@@ -28,7 +28,7 @@ naming the op and the reason. The rule that makes this hold:
   the `requires_grad`, shape and dtype of every leaf (parameter, buffer, constant) the trace
   read; the attributes of every module called during the trace (`training`, its parameters,
   buffers and sub-modules by identity, its plain attributes such as `p` or `momentum`),
-  re-checked only when some module changed (nn.module.edit_count); the number and sizes of
+  re-checked only when some module changed (nn.modules.module.edit_count); the number and sizes of
   the optimizer's parameter groups (replays clear the gradients it holds); and grad mode
   (under no_grad or anomaly mode the step runs eagerly, untraced). A change
   traces a new program (up to 8 are kept per input shape, so switching `train()`/`eval()` back
@@ -322,7 +322,7 @@ class _Tracer:
         self.owners: set[int] = set()  # the arrays owning the memory of the step's values
         self.n_inputs = 0
         self.depth = 0  # > 0 while a primitive's forward runs
-        from .nn.module import edit_count  # NOTE: lazy: nn imports this module
+        from .nn.modules.module import edit_count  # NOTE: lazy: nn imports this module
 
         self.edits_at_start = edit_count[0]  # a module changed during the trace: re-check
 
@@ -475,7 +475,7 @@ class _Program:
     """The replayable form of one traced step (for one set of input shapes and guard values)."""
 
     def __init__(self, tracer: _Tracer, loss: Tensor, optimizer: Any) -> None:
-        from .nn.module import edit_count
+        from .nn.modules.module import edit_count
 
         self.edit_count = edit_count
         self.seen = [tracer.edits_at_start]

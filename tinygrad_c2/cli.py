@@ -23,7 +23,7 @@ import numpy as np
 
 from . import nn, optim
 from .gradcheck import check_gradients
-from .nn.module import Module
+from .nn.modules.module import Module
 from .optim.lr_scheduler import LRScheduler
 from .rng import manual_seed
 from .serialization import save

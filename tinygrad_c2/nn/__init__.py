@@ -1,7 +1,7 @@
 """tg.nn: modules, layers, losses, initialization and regularization (PyTorch's names)."""
 
 from . import functional, init, utils
-from .layers import (
+from .modules.activation import (
     ELU,
     GELU,
     BatchNorm1d,
@@ -19,7 +19,7 @@ from .layers import (
     Softplus,
     Tanh,
 )
-from .loss import (
+from .modules.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -30,7 +30,7 @@ from .loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from .module import Module, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .modules.module import Module, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,

@@ -7,8 +7,8 @@ import numbers
 from typing import Any
 
 from ..tensor import Tensor
-from .layers import Linear
-from .module import Module
+from .modules.activation import Linear
+from .modules.module import Module
 from .parameter import Parameter
 
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import rng
 from ..engine import no_grad
-from ..nn.layers import Linear
-from ..nn.module import Module, Sequential
+from ..nn.modules.activation import Linear
+from ..nn.modules.module import Module, Sequential
 from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from ..optim.optimizer import Optimizer
 from ..serialization import load, save

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..nn.module import Module
+from ..nn.modules.module import Module
 from ..optim.optimizer import Optimizer
 
 # A slot is one place a step writes: (container, key, name). The array lives at

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..nn.loss import BCELoss
-from ..nn.module import Module
+from ..nn.modules.loss import BCELoss
+from ..nn.modules.module import Module
 from ..optim.lr_scheduler import LRScheduler
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import no_grad
-from ..nn.module import Module
+from ..nn.modules.module import Module
 from ..tensor import Tensor
 
 MetricFn = Callable[[Tensor, Tensor], float]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import no_grad
-from ..nn.module import Module
+from ..nn.modules.module import Module
 from ..tensor import Tensor
 from .history import History
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..engine import _FREED
 from ..function import Function
-from ..nn.module import Module
+from ..nn.modules.module import Module
 from ..tensor import Tensor
 from .profiler import Profile
 from .profiler import profile as profile_step

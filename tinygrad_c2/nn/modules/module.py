@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ..device import CPU_ONLY
-from ..engine import mode
-from ..function import _seq  # the node counter (see Function.apply)
-from ..tensor import Tensor, _to_args
-from .parameter import Parameter
+from ...device import CPU_ONLY
+from ...engine import mode
+from ...function import _seq  # the node counter (see Function.apply)
+from ...tensor import Tensor, _to_args
+from ..parameter import Parameter
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ..capture import CaptureError, capturing, on_replay
-from ..function import OpError
-from ..tensor import Tensor, get_default_dtype
-from . import functional as F
-from . import init
+from ...capture import CaptureError, capturing, on_replay
+from ...function import OpError
+from ...tensor import Tensor, get_default_dtype
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
 from .module import Module
-from .parameter import Parameter
 
 
 def _check_input(x: Any, layer: str) -> None:

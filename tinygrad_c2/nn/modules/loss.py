@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor
-from . import functional as F
+from ...tensor import Tensor
+from .. import functional as F
 from .module import Module
 
 _REDUCTIONS = ("mean", "sum", "none")

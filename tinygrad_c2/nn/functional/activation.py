@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
-from ..function import Function, OpError
-from ..ops import Sigmoid, stable_sigmoid
-from ..tensor import Tensor
+from ...function import Function, OpError
+from ...ops import Sigmoid, stable_sigmoid
+from ...tensor import Tensor
 
 _ERF = np.frompyfunc(math.erf, 1, 1)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import rng
-from ..function import Function, OpError, _NonDifferentiable
-from ..ops import (
+from ... import rng
+from ...function import Function, OpError, _NonDifferentiable
+from ...ops import (
     LeakyRelu,
     LogSoftmax,
     Relu,
@@ -19,7 +19,7 @@ from ..ops import (
     max_keepdims,
     sign,
 )
-from ..tensor import Tensor
+from ...tensor import Tensor
 from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
 
 _REDUCTIONS = ("mean", "sum", "none")
