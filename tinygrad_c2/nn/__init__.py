@@ -4,13 +4,8 @@ from . import functional, init, utils
 from .modules.activation import (
     ELU,
     GELU,
-    BatchNorm1d,
-    Dropout,
-    Flatten,
     Hardtanh,
-    Identity,
     LeakyReLU,
-    Linear,
     LogSoftmax,
     ReLU,
     Sigmoid,
@@ -18,6 +13,14 @@ from .modules.activation import (
     Softmax,
     Softplus,
     Tanh,
+)
+from .modules.batchnorm import BatchNorm1d
+from .modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .modules.dropout import Dropout
+from .modules.flatten import Flatten
+from .modules.linear import (
+    Identity,
+    Linear,
 )
 from .modules.loss import (
     BCELoss,
@@ -30,7 +33,7 @@ from .modules.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from .modules.module import Module, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .modules.module import Module
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,

@@ -306,7 +306,7 @@ def apply_(
     >>> float(abs(model[0].bias.data).sum())
     0.0
     """
-    from .modules.activation import Linear  # noqa: PLC0415 (layers import this module)
+    from .modules.linear import Linear  # noqa: PLC0415 (layers import this module)
 
     if scheme not in SCHEMES:
         raise ValueError(f"init.apply_: unknown scheme {scheme!r}; expected one of {SCHEMES}")

@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 from ..tensor import Tensor
-from .modules.activation import Linear
+from .modules.linear import Linear
 from .modules.module import Module
 from .parameter import Parameter
 

@@ -18,8 +18,9 @@ import numpy as np
 
 from .. import rng
 from ..engine import no_grad
-from ..nn.modules.activation import Linear
-from ..nn.modules.module import Module, Sequential
+from ..nn.modules.container import Sequential
+from ..nn.modules.linear import Linear
+from ..nn.modules.module import Module
 from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from ..optim.optimizer import Optimizer
 from ..serialization import load, save

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...function import Function, OpError
-from ...ops import Sigmoid, stable_sigmoid
+from ...ops import LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh, stable_sigmoid
 from ...tensor import Tensor
 
 _ERF = np.frompyfunc(math.erf, 1, 1)
@@ -156,3 +156,43 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
         raise ValueError(f"hardtanh: max_val must be >= min_val, got min_val={min_val}, "
                          f"max_val={max_val}")
     return Hardtanh.apply(input, min_val, max_val)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(x, 0).
+
+    `inplace` (here and in every activation) is accepted for ported PyTorch code: the values
+    are the same, but the input is never modified; the result is a new tensor.
+    """
+    return Relu.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+               inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise (`inplace`: accepted, never in place)."""
+    return LeakyRelu.apply(input, negative_slope)
+
+
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    """The hyperbolic tangent."""
+    return Tanh.apply(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """1 / (1 + e^-x), without overflow for any x."""
+    return Sigmoid.apply(input)
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """e^x / sum e^x along dim, shifted by the max for stability.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.softmax(tg.tensor([[0.0, 0.0]]), dim=1)
+    tensor([[0.5, 0.5]])
+    """
+    return Softmax.apply(input, dim)
+
+
+def log_softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """log(softmax(x)) computed directly (no log of a tiny probability)."""
+    return LogSoftmax.apply(input, dim)

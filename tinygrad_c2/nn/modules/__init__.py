@@ -1,2 +1,2 @@
-"""The layers, one family a file as in PyTorch's nn/modules: module and containers, linear,
-activation, flatten, dropout, batchnorm, loss."""
+"""The layers, one family a file as in PyTorch's nn/modules: module, container, linear,
+activation, flatten, dropout, batchnorm, loss (utils holds the argument checks they share)."""

@@ -1,0 +1,63 @@
+"""The fused linear layer: y = x W^T + b as one primitive (one GEMM forward, two backward)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...function import Function, OpError
+from ...tensor import Tensor
+from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
+
+
+def _dtype_error(op: str, x_dtype: np.dtype, w_dtype: np.dtype) -> OpError:
+    """A layer given input of another dtype than its weights (PyTorch refuses it too)."""
+    fixes = {np.dtype(np.float32): "X.float(), or tg.tensor(X, dtype=tg.float32) (numpy arrays "
+                                   "are float64 by default)",
+             np.dtype(np.float64): "X.double()"}
+    msg = (f"{op}: the input is {x_dtype} but the weight is {w_dtype}; convert the input: "
+           f"{fixes.get(w_dtype, f'X.to({w_dtype})')}")
+    models = {np.dtype(np.float32): "model.float()", np.dtype(np.float64): "model.double()"}
+    if x_dtype.kind == "f":
+        msg += f"; or the model: {models.get(x_dtype, f'model.to({x_dtype})')}"
+    return OpError(msg)
+
+
+class Linear(Function):
+    """y = x W^T + b   |   dx = g W, dW = g^T x, db = sum(g)   (one node instead of three)"""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise OpError(f"linear: input of shape {x.shape} does not fit weight of shape "
+                          f"{w.shape}: expected (..., {w.shape[-1]}) input and (out, in) weight")
+        if b is not None and b.shape != (w.shape[0],):
+            raise OpError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}: "
+                          f"expected ({w.shape[0]},)")
+        if x.dtype != w.dtype:  # PyTorch refuses too: the usual cause is a float64 numpy array
+            raise _dtype_error("linear", x.dtype, w.dtype)
+        ctx.save_for_backward(x, w)
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        gx = g @ w if nx else None  # NOTE: skipped for the input layer: nobody needs dX
+        if x.ndim != 2:
+            x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+        gw = g.T @ x if nw else None
+        gb = g.sum(axis=0) if nb else None
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """x @ W.T + b as one node.
+
+    >>> import tinygrad_c2 as tg
+    >>> tg.nn.functional.linear(tg.ones(2, 3), tg.ones(4, 3), tg.zeros(4)).shape
+    (2, 4)
+    """
+    return Linear.apply(input, weight, bias)

@@ -1,0 +1,133 @@
+"""Batch normalization as one primitive with the closed-form backward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...function import Function, OpError
+from ...tensor import Tensor
+from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
+
+
+class BatchNorm(Function):
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta over the batch (and length) axes.
+
+    Backward, closed form over the m values of a channel: dbeta = sum(g),
+    dgamma = sum(g * x_hat), dx = gamma / (m * std) * (m * g - dbeta - x_hat * dgamma).
+    In eval mode mu and var are the running averages, constants, so dx = gamma * g / std.
+    """
+
+    @staticmethod
+    def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps):
+        if x.ndim not in (2, 3):
+            raise OpError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+        c = x.shape[1]
+        for name, a in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+            if a is not None and a.shape != (c,):
+                raise OpError(f"batch_norm: {name} has shape {a.shape}, expected ({c},) for "
+                              f"input of shape {x.shape}")
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        shape = (1, c) if x.ndim == 2 else (1, c, 1)
+        ctx.axes, ctx.shape, ctx.training = axes, shape, training
+        ctx.eps, ctx.momentum = eps, momentum
+        if training:
+            n = x.size // c
+            if n <= 1:
+                raise OpError(f"batch_norm: expected more than 1 value per channel when training, "
+                              f"got input of shape {x.shape}")
+            # NOTE: the two-pass variance of the data shifted by one sample per channel. Both
+            # passes see values the size of the spread, not of the mean: with features of mean
+            # 1e5 in float32 an unshifted sum loses the spread's digits (x - shift is exact
+            # for values within a factor 2 of the shift). sum / n, not .mean(): the same
+            # arithmetic without numpy's Python wrapper.
+            shift = np.array(x[:1] if x.ndim == 2 else x[:1, :, :1])
+            xc = x - shift
+            mean = xc.sum(axis=axes, keepdims=True)
+            mean /= n  # the mean of the shifted data
+            xc -= mean
+            var = np.square(xc).sum(axis=axes, keepdims=True)
+            var /= n  # biased, as the normalization uses
+            inv_std = 1.0 / np.sqrt(var + eps)
+            # NOTE: the running estimates are the course's EWA with beta = 1 - momentum; the
+            # variance estimate is unbiased (n / (n - 1)), PyTorch's rule.
+            if running_mean is not None:
+                running_mean *= 1.0 - momentum
+                running_mean += momentum * (shift + mean).reshape(c)
+            if running_var is not None:
+                running_var *= 1.0 - momentum
+                running_var += (momentum * n / (n - 1)) * var.reshape(c)
+        else:
+            if running_mean is None or running_var is None:
+                raise OpError("batch_norm: eval mode (training=False) needs running_mean and "
+                              "running_var")
+            shift, mean = running_mean.reshape(shape).copy(), None  # copied: updated in place
+            xc = x - shift
+            inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
+        x_hat = xc  # xc is ours: normalize it in place
+        x_hat *= inv_std
+        y = x_hat * weight.reshape(shape) if weight is not None else x_hat.copy()
+        if bias is not None:
+            y += bias.reshape(shape)
+        # NOTE: x, not x_hat: x is the node's input, held anyway, and x_hat would be a second
+        # activation-sized array; backward recomputes x_hat from x with the same arithmetic.
+        ctx.save_for_backward(x, shift, mean, inv_std, weight)
+        return y
+
+    @staticmethod
+    def _x_hat(x, shift, mean, inv_std):
+        """The forward's x_hat, bit for bit: ((x - shift) - mean) * inv_std."""
+        x_hat = x - shift
+        if mean is not None:
+            x_hat -= mean
+        x_hat *= inv_std
+        return x_hat
+
+    @staticmethod
+    def backward(ctx, g):
+        x, shift, mean, inv_std, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        axes, shape, training = ctx.axes, ctx.shape, ctx.training
+        gb = g.sum(axis=axes) if needs[4] or (needs[0] and training) else None
+        gw = None
+        if needs[3] or (needs[0] and training):
+            x_hat = BatchNorm._x_hat(x, shift, mean, inv_std)
+            gw = (g * x_hat).sum(axis=axes)
+        gx = None
+        if needs[0]:
+            k = inv_std if weight is None else weight.reshape(shape) * inv_std  # per channel
+            if training:
+                m = g.size // shape[1]
+                gx = g * m
+                gx -= gb.reshape(shape)
+                gx -= x_hat * gw.reshape(shape)
+                gx *= k / m
+            else:
+                gx = g * k
+        return (gx, None, None, gw if needs[3] else None, gb if needs[4] else None,
+                None, None, None)
+
+
+def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization over (N, C) or (N, C, L) input, PyTorch's semantics.
+
+    Training: normalize with the batch mean and biased variance, x_hat = (x - mu) /
+    sqrt(var + eps) (the course notes drop the square root: a slip), and update the running
+    statistics in place: r = (1 - momentum) r + momentum * stat, with the unbiased variance.
+    Eval: normalize with the running statistics.
+
+    >>> import numpy as np, tinygrad_c2 as tg
+    >>> rm, rv = np.zeros(2, np.float32), np.ones(2, np.float32)
+    >>> x = tg.tensor([[1.0, 2.0], [3.0, 6.0]])
+    >>> tg.nn.functional.batch_norm(x, rm, rv, training=True).numpy().round(4)
+    array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
+    >>> rm  # 0.9 * 0 + 0.1 * batch mean
+    array([0.2, 0.4], dtype=float32)
+    """
+    return BatchNorm.apply(input, running_mean, running_var, weight, bias, training, momentum,
+                           eps)

@@ -1,0 +1,350 @@
+"""Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ...tensor import Tensor
+from ..parameter import Parameter
+from .module import Module
+
+
+class Sequential(Module):
+    """Chain modules: the output of each is the input of the next.
+
+    Children are named '0', '1', ... (or by the keys of an OrderedDict), so parameter
+    names match PyTorch's ('0.weight').
+
+    >>> from tinygrad_c2 import nn
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
+    >>> len(model), type(model[1]).__name__
+    (3, 'ReLU')
+    """
+
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(modules):
+                if not isinstance(module, Module):
+                    raise TypeError(
+                        f"Sequential: argument {index} is {type(module).__name__}, "
+                        "expected an nn.Module"
+                    )
+                self.add_module(str(index), module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            if module is not None:
+                x = module(x)
+        return x
+
+    def __getitem__(self, index: int | slice) -> Module:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_normalize_index(index, len(items), "Sequential")][1]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        """Add `module` at the end (named by its position)."""
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (a plain list would hide them).
+
+    >>> from tinygrad_c2 import nn
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(list(layers.parameters()))
+    6
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, index: int | slice) -> Module | ModuleList:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(items[index])
+        return items[_normalize_index(index, len(items), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(_normalize_index(index, len(self), "ModuleList")), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end."""
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList.append: {type(module).__name__} is not an nn.Module")
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append every module of `modules`."""
+        for module in modules:
+            self.append(module)
+        return self
+
+
+def _pairs(items: Any, owner: str) -> Iterator[tuple[Any, Any]]:
+    """The (key, value) pairs of a mapping (in its order) or of an iterable of pairs, with
+    PyTorch's errors for anything else."""
+    if isinstance(items, (Mapping, ModuleDict, ParameterDict)):
+        yield from items.items()
+        return
+    if not isinstance(items, Iterable):
+        raise TypeError(f"{owner}.update should be called with an iterable of key/value pairs, "
+                        f"but got {type(items).__name__}")
+    for i, pair in enumerate(items):
+        if not isinstance(pair, Iterable):
+            raise TypeError(f"{owner} update sequence element #{i} should be Iterable; is "
+                            f"{type(pair).__name__}")
+        pair = tuple(pair)
+        if len(pair) != 2:
+            raise ValueError(f"{owner} update sequence element #{i} has length {len(pair)}; 2 "
+                             "is required")
+        yield pair
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered, in insertion order (PyTorch's).
+
+    >>> from tinygrad_c2 import nn
+    >>> heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "box": nn.Linear(4, 2)})
+    >>> list(heads), [name for name, _ in heads.named_parameters()][:2]
+    (['cls', 'box'], ['cls.weight', 'cls.bias'])
+    """
+
+    def __init__(self, modules: Any = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: {key!r} must be an nn.Module, got "
+                            f"{type(module).__name__}")
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._modules:
+            raise KeyError(key)
+        self._remove_from_registries(key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def clear(self) -> None:
+        """Remove every module."""
+        for key in list(self._modules):
+            del self[key]
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under `key` and return it."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def keys(self) -> Iterable[str]:
+        """The keys, in insertion order."""
+        return self._modules.keys()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        """(key, module) pairs, in insertion order."""
+        return self._modules.items()
+
+    def values(self) -> Iterable[Module]:
+        """The modules, in insertion order."""
+        return self._modules.values()
+
+    def update(self, modules: Any) -> None:
+        """Add or replace modules from a mapping or an iterable of (key, module) pairs; a
+        replaced key keeps its position."""
+        for key, module in _pairs(modules, "ModuleDict"):
+            self[key] = module
+
+
+def _as_parameter(value: Any, owner: str) -> Parameter:
+    """PyTorch's rule: a Parameter is kept, a plain tensor (or array) becomes one."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, (Tensor, np.ndarray)):
+        return Parameter(value)
+    raise TypeError(f"{owner}: expected an nn.Parameter or a tensor, got {type(value).__name__}")
+
+
+def _parameter_line(param: Parameter) -> str:
+    size = "x".join(str(d) for d in param.shape)
+    return f"Parameter containing: [{param.dtype} of size {size}]"
+
+
+def _parameters_repr(owner: Module) -> str:
+    """PyTorch's extra_repr of a parameter container: one indented line per parameter."""
+    return "\n".join(f"  ({name}): {_parameter_line(p)}" for name, p in owner._parameters.items())
+
+
+class ParameterList(Module):
+    """A list of parameters registered as '0', '1', ... (state_dict keys 'name.0', ...).
+
+    Plain tensors are wrapped in a Parameter, as in PyTorch.
+
+    >>> import numpy as np
+    >>> from tinygrad_c2 import nn
+    >>> ps = nn.ParameterList([nn.Parameter(np.zeros(2)), np.ones((2, 3))])
+    >>> [name for name, _ in ps.named_parameters()], ps[1].shape
+    (['0', '1'], (2, 3))
+    """
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __getitem__(self, index: int | slice) -> Parameter | ParameterList:
+        if isinstance(index, slice):
+            return ParameterList([self[i] for i in range(len(self))[index]])
+        return self._parameters[str(_normalize_index(index, len(self), "ParameterList"))]
+
+    def __setitem__(self, index: int, param: Any) -> None:
+        i = _normalize_index(index, len(self), "ParameterList")
+        self.register_parameter(str(i), _as_parameter(param, "ParameterList"))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return (self._parameters[str(i)] for i in range(len(self)))
+
+    def __iadd__(self, parameters: Iterable[Any]) -> ParameterList:
+        return self.extend(parameters)
+
+    def append(self, value: Any) -> ParameterList:
+        """Add a parameter at the end."""
+        self.register_parameter(str(len(self)), _as_parameter(value, "ParameterList"))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append every parameter of `values`."""
+        if not isinstance(values, Iterable) or isinstance(values, Tensor):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got "
+                            f"{type(values).__name__}")
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return _parameters_repr(self)
+
+
+class ParameterDict(Module):
+    """A dict of parameters registered under their keys, in insertion order (PyTorch's).
+
+    >>> import numpy as np
+    >>> from tinygrad_c2 import nn
+    >>> pd = nn.ParameterDict({"scale": np.ones(3), "shift": np.zeros(3)})
+    >>> list(pd.state_dict())
+    ['scale', 'shift']
+    """
+
+    def __init__(self, parameters: Any = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.register_parameter(key, _as_parameter(value, "ParameterDict"))
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._parameters:
+            raise KeyError(key)
+        self._remove_from_registries(key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The parameter under `key`, or `default`."""
+        return self._parameters.get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Parameter:
+        """The parameter under `key`, after setting it to `default` if it is absent."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def clear(self) -> None:
+        """Remove every parameter."""
+        for key in list(self._parameters):
+            del self[key]
+
+    def pop(self, key: str) -> Parameter:
+        """Remove the parameter under `key` and return it."""
+        param = self[key]
+        del self[key]
+        return param
+
+    def keys(self) -> Iterable[str]:
+        """The keys, in insertion order."""
+        return self._parameters.keys()
+
+    def items(self) -> Iterable[tuple[str, Parameter]]:
+        """(key, parameter) pairs, in insertion order."""
+        return self._parameters.items()
+
+    def values(self) -> Iterable[Parameter]:
+        """The parameters, in insertion order."""
+        return self._parameters.values()
+
+    def update(self, parameters: Any) -> None:
+        """Add or replace parameters from a mapping or an iterable of (key, value) pairs."""
+        for key, value in _pairs(parameters, "ParameterDict"):
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return _parameters_repr(self)
+
+
+def _normalize_index(index: int, length: int, owner: str) -> int:
+    if not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{owner} indices must be integers or slices, got {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"{owner} index {index} is out of range for length {length}")
+    return int(index) % length
