@@ -292,9 +292,9 @@ def gradients(outputs: list[tuple[Tensor, np.ndarray]], targets: list[Tensor] | 
     for t in targets or ():
         node = t.grad_fn
         if node is None:
-            leaves.setdefault(id(t), collector(t.data))  # type: ignore[union-attr]
+            leaves.setdefault(id(t), collector(t._data))  # type: ignore[union-attr]
         elif node not in nodes:
-            nodes[node] = collector(t.data)
+            nodes[node] = collector(t._data)
             swapped[node], node.retained = node.retained, nodes[node]
     seeds: dict[Function, np.ndarray] = {}
     for t, seed in outputs:
@@ -316,7 +316,7 @@ def gradients(outputs: list[tuple[Tensor, np.ndarray]], targets: list[Tensor] | 
         return []
     for node, kept in swapped.items():  # retain_grad still fills .grad, as in PyTorch
         if kept is not None and nodes[node].grad is not None:
-            _accumulate(kept, nodes[node].grad.data, copy=True)
+            _accumulate(kept, nodes[node].grad._data, copy=True)
     return [(leaves[id(t)] if t.grad_fn is None else nodes[t.grad_fn]).grad  # type: ignore
             for t in targets]
 
@@ -375,7 +375,7 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 continue
             if type(ig) is not np.ndarray:
                 ig = np.asarray(ig)
-            data = parent.data
+            data = parent._data
             if ig.shape != data.shape:
                 ig = reduce_to_shape(ig, data.shape, node)
             pnode = parent.grad_fn
@@ -400,15 +400,15 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             if parent.grad is None:
                 parent.grad = wrap(ig)
             else:
-                parent.grad.data = parent.grad.data + ig
+                parent.grad._data = parent.grad._data + ig
 
 
 def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:
     """Add g into t.grad (PyTorch's accumulation), keeping t's dtype."""
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
         copy = False
     if t.grad is None:
         t.grad = t._wrap(g.copy() if copy else g)
     else:
-        t.grad.data = t.grad.data + g
+        t.grad._data = t.grad._data + g

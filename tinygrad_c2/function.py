@@ -127,7 +127,7 @@ class Function:
         arrays, flags, i, last = list(args), [False] * len(args), 0, _NO_TENSOR
         for a in args:
             if isinstance(a, Tensor):
-                arrays[i] = last = a.data
+                arrays[i] = last = a._data
                 flags[i] = a.requires_grad
             i += 1
         record = mode.grad_enabled and True in flags
@@ -173,7 +173,7 @@ class Function:
         ctx.parents = args
         ctx.seq = next(_seq)
         t = _new(Tensor)  # Tensor._from_op, inlined: this is the hottest line of the library
-        t.data, t.grad, t.requires_grad, t.grad_fn = out, None, True, ctx
+        t._data, t.grad, t.requires_grad, t.grad_fn = out, None, True, ctx
         return t
 
     def name(self) -> str:
@@ -208,7 +208,7 @@ def _as_tensor(a: Any) -> Any:
 
 
 def _as_array(a: Any) -> Any:
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _explained(e: AttributeError, ctx: Function, fn: Any) -> AttributeError:
@@ -344,7 +344,7 @@ def result_dtype(operands: Any, float_op: bool = False) -> np.dtype:
     groups: list[np.dtype | None] = [None, None, None]  # dimensioned, 0-d, scalars
     for x in operands:
         if isinstance(x, Tensor):
-            x = x.data
+            x = x._data
         if isinstance(x, (bool, int, float, complex, np.generic)):
             dt = np.dtype(type(x)) if not isinstance(x, np.generic) else x.dtype
             if dt.kind == "f":
@@ -380,7 +380,7 @@ def _promoted(cls: type[Function], ctx: Function, args: tuple, arrays: list,
     if out is not None:
         # a 0-d operand among operands that all have the output's dtype: nothing to change
         same = out.dtype
-        dtypes = {a.dtype for a in (x.data if isinstance(x, Tensor) else x for x in operands)
+        dtypes = {a.dtype for a in (x._data if isinstance(x, Tensor) else x for x in operands)
                   if isinstance(a, np.ndarray)}  # numpy scalars count as Python numbers
         if dtypes == {same} and (same.kind in "fc" or not cls.float_op):
             return out
@@ -447,7 +447,7 @@ def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
     out, i = None, 0
     for p in parents:  # NOTE: a plain loop and no helper calls: this runs once per node
         if type(p) is Tensor and (p.grad_fn is not None or not p.requires_grad):
-            data = p.data
+            data = p._data
             if data.nbytes >= RELEASE_BYTES:
                 stand_in = cache.get(id(p))
                 if stand_in is None:
@@ -455,7 +455,7 @@ def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
                     if view is None:
                         view = _stand_in_array(data)
                     stand_in = cache[id(p)] = _new(Tensor)
-                    stand_in.data, stand_in.grad, stand_in.grad_fn = view, p.grad, p.grad_fn
+                    stand_in._data, stand_in.grad, stand_in.grad_fn = view, p.grad, p.grad_fn
                     stand_in.requires_grad = p.requires_grad
                 if out is None:
                     out = list(parents)

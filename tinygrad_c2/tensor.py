@@ -49,7 +49,7 @@ def get_default_dtype() -> np.dtype:
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
     """The dtype policy: arrays keep theirs (no copy); Python floats take the default dtype."""
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
     elif isinstance(data, np.ndarray):
         arr = data
     else:
@@ -115,7 +115,7 @@ def _to_args(args: tuple, kwargs: dict, name: str) -> tuple[Any, bool]:
     device, dtype = kwargs.get("device"), kwargs.get("dtype")
     flags = []
     if args and isinstance(args[0], Tensor):
-        dtype = args.pop(0).data.dtype
+        dtype = args.pop(0)._data.dtype
     else:
         if args and _device.is_device(args[0]):
             device = args.pop(0)
@@ -150,12 +150,12 @@ class Tensor:
     tensor([[3., 4.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "__weakref__")
     # NOTE: makes numpy defer `array + tensor` to Tensor.__radd__ instead of looping over us.
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = _as_array(data, dtype)
+        self._data = _as_array(data, dtype)
         self.grad: Tensor | None = None
         self.grad_fn = None
         self.requires_grad = False
@@ -166,28 +166,39 @@ class Tensor:
     def _wrap(arr: np.ndarray) -> Tensor:
         """A constant Tensor around an array, skipping all validation (internal hot path)."""
         t = object.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t.grad_fn = arr, None, False, None
+        t._data, t.grad, t.requires_grad, t.grad_fn = arr, None, False, None
         return t
 
     @staticmethod
     def _from_op(arr: np.ndarray, node: Any) -> Tensor:
         t = object.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t.grad_fn = arr, None, True, node
+        t._data, t.grad, t.requires_grad, t.grad_fn = arr, None, True, node
         return t
 
     # ------------------------------------------------------------ attributes
 
+    # NOTE: the library reads and writes the raw array through the `_data` slot; `.data` is the
+    # public face of it (the hot path never pays for the property).
+    @property
+    def data(self) -> np.ndarray:
+        """The underlying array."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value._data if isinstance(value, Tensor) else value
+
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -198,25 +209,25 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __repr__(self) -> str:
         # NOTE: np.asarray: a captured step's traced array prints as a plain one
-        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (_default_dtype, np.int64, np.bool_):
+            extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
         elif self.requires_grad:
@@ -227,16 +238,16 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
-        return self.data
+        return self._data
 
     def item(self) -> float | int | bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ops.OpError(f"item: only a one-element tensor converts to a Python number, "
                              f"this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -245,19 +256,19 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ops.OpError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                              "use .any() / .all() on .data")
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"requires_grad: only floating-point tensors can require gradients, "
-                            f"this one is {self.data.dtype}")
+                            f"this one is {self._data.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
         self.requires_grad = requires_grad
@@ -286,16 +297,16 @@ class Tensor:
         """The array a backward from self starts with: ones for a scalar, else `gradient`
         checked against self's shape (`who` and `what` name the call and the argument)."""
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"{who}: {what} is needed for a non-scalar output of shape "
                                    f"{self.shape}")
-            return np.ones(self.data.shape, dtype=self.data.dtype)
+            return np.ones(self._data.shape, dtype=self._data.dtype)
         try:
-            seed = _as_array(gradient, self.data.dtype)
+            seed = _as_array(gradient, self._data.dtype)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{who}: gradient must be numbers shaped like the output "
                             f"{self.shape}, got {type(gradient).__name__} ({e})") from None
-        if seed.shape != self.data.shape:
+        if seed.shape != self._data.shape:
             raise ops.OpError(f"{who}: gradient has shape {seed.shape} but the output has shape "
                               f"{self.shape}")
         return seed
@@ -311,10 +322,10 @@ class Tensor:
         (True, False)
         """
         dt = np.dtype(dtype)
-        if dt == self.data.dtype:
+        if dt == self._data.dtype:
             return self
         if dt.kind not in "fc":
-            return Tensor._wrap(self.data.astype(dt))
+            return Tensor._wrap(self._data.astype(dt))
         return ops.Cast.apply(self, dt)
 
     def float(self) -> Tensor:
@@ -346,14 +357,14 @@ class Tensor:
         (True, dtype('float64'), False)
         """
         dtype, copy = _to_args(args, kwargs, "Tensor.to")
-        dt = self.data.dtype if dtype is None else np.dtype(dtype)
-        if dt != self.data.dtype:
+        dt = self._data.dtype if dtype is None else np.dtype(dtype)
+        if dt != self._data.dtype:
             return self.astype(dt)
         if not copy:
             return self
         if dt.kind in "fc" and self.requires_grad:
             return ops.Cast.apply(self, dt)  # a copy that passes the gradient back, as torch's
-        return Tensor._wrap(self.data.copy())
+        return Tensor._wrap(self._data.copy())
 
     def cpu(self) -> Tensor:
         """Self: every tensor is on the CPU."""
@@ -485,12 +496,12 @@ class Tensor:
 
     def sum(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
             keepdims: bool | None = None) -> Tensor:
-        dims = _axes(dim, axis, "sum", self.data.ndim)
+        dims = _axes(dim, axis, "sum", self._data.ndim)
         return ops.Sum.apply(self, dims, _keep(keepdim, keepdims))
 
     def mean(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
              keepdims: bool | None = None) -> Tensor:
-        dim = _axes(dim, axis, "mean", self.data.ndim)
+        dim = _axes(dim, axis, "mean", self._data.ndim)
         n = self._count(dim, "mean")
         # NOTE: the mean of nothing is nan (PyTorch's); 0 * nan is quiet, so no numpy warning.
         return self.sum(dim, _keep(keepdim, keepdims)) * (1.0 / n if n else math.nan)
@@ -499,7 +510,7 @@ class Tensor:
             unbiased: bool | None = None, axis: Axes = None,
             keepdims: bool | None = None) -> Tensor:
         """Variance with Bessel's correction by default (PyTorch's); correction=0 is biased."""
-        dim = _axes(dim, axis, "var", self.data.ndim)
+        dim = _axes(dim, axis, "var", self._data.ndim)
         dof = self._dof(dim, correction, unbiased, "var")
         diff = self - self.mean(dim, keepdim=True)
         return (diff * diff).sum(dim, _keep(keepdim, keepdims)) * (1.0 / dof)
@@ -508,7 +519,7 @@ class Tensor:
             unbiased: bool | None = None, axis: Axes = None,
             keepdims: bool | None = None) -> Tensor:
         """sqrt(var), one primitive: its gradient is 0 for a constant (PyTorch's), not 0/0."""
-        dim = _axes(dim, axis, "std", self.data.ndim)
+        dim = _axes(dim, axis, "std", self._data.ndim)
         dof = self._dof(dim, correction, unbiased, "std")
         return ops.Std.apply(self, dim, _keep(keepdim, keepdims), dof)
 
@@ -525,7 +536,7 @@ class Tensor:
     def logsumexp(self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None,
                   keepdims: bool | None = None) -> Tensor:
         """log(sum(exp(x))) over dim, one stable primitive (-inf over no elements, as PyTorch)."""
-        dim = _axes(dim, axis, "logsumexp", self.data.ndim)
+        dim = _axes(dim, axis, "logsumexp", self._data.ndim)
         self._count(dim, "logsumexp")  # an IndexError naming a bad dim, before numpy's
         return ops.LogSumExp.apply(self, dim, _keep(keepdim, keepdims))
 
@@ -541,7 +552,7 @@ class Tensor:
             return self.maximum(dim) if op is ops.Max else self.minimum(dim)
         if dim is None:
             return op.apply(self, None, keepdim)
-        if self.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: its one element, index 0
+        if self._data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: its one element, index 0
             self._dim(dim, op.__name__)
             return MaxResult(op.apply(self, None, keepdim), Tensor._wrap(np.zeros((), np.int64)))
         values = op.apply(self, dim, keepdim)
@@ -556,9 +567,9 @@ class Tensor:
     def _arg(self, arg: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
         if dim is not None:
             dim = self._dim(dim, name)
-            if self.data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: its one element
+            if self._data.ndim == 0:  # dim 0 / -1 of a 0-d tensor: its one element
                 dim = None
-        if self.data.size == 0 and (dim is None or self.data.shape[dim] == 0):
+        if self._data.size == 0 and (dim is None or self._data.shape[dim] == 0):
             over = "" if dim is None else f" over dim {dim}"
             raise IndexError(f"{name}: cannot take the {name} of an empty tensor of shape "
                              f"{self.shape}{over}: there is no element to choose")
@@ -566,10 +577,10 @@ class Tensor:
 
     def _count(self, dim: Any, name: str) -> int:
         if dim is None:
-            return self.data.size
+            return self._data.size
         dims = (dim,) if isinstance(dim, (int, np.integer)) else dim
         try:
-            return int(np.prod([self.data.shape[d] for d in dims]))
+            return int(np.prod([self._data.shape[d] for d in dims]))
         except IndexError:
             raise IndexError(f"{name}: dim {dim} is out of range for a tensor of shape "
                              f"{self.shape}") from None
@@ -584,7 +595,7 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        shape = self.data.shape
+        shape = self._data.shape
         start, end = self._dim(start_dim, "flatten"), self._dim(end_dim, "flatten")
         if start > end:
             raise ops.OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
@@ -606,7 +617,7 @@ class Tensor:
         """dim in [-ndim, ndim) as a non-negative index, else an IndexError naming the call."""
         if not _is_int(dim):
             raise TypeError(f"{name}: dim must be an int, got {dim!r}")
-        n = max(self.data.ndim, 1)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
+        n = max(self._data.ndim, 1)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
         if not -n <= dim < n:
             raise IndexError(f"{name}: dim {dim} is out of range for a tensor of shape "
                              f"{self.shape} (expected {-n} <= dim < {n})")
@@ -619,14 +630,14 @@ class Tensor:
         return ops.Permute.apply(self, tuple(axes))
 
     def squeeze(self, dim: Axes = None) -> Tensor:
-        shape = self.data.shape
+        shape = self._data.shape
         if dim is None:
             return self.reshape(tuple(s for s in shape if s != 1))
         dims = {self._dim(d, "squeeze") for d in ((dim,) if isinstance(dim, int) else dim)}
         return self.reshape(tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1)))
 
     def unsqueeze(self, dim: int) -> Tensor:
-        shape = list(self.data.shape)
+        shape = list(self._data.shape)
         if not -len(shape) - 1 <= dim <= len(shape):
             raise IndexError(f"unsqueeze: dim {dim} out of range for a tensor of shape "
                              f"{self.shape}")
@@ -637,7 +648,7 @@ class Tensor:
         if len(sizes) == 1 and not isinstance(sizes[0], (int, np.integer)):
             sizes = tuple(sizes[0])
         lead = len(sizes) - self.ndim
-        shape = tuple(self.data.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        shape = tuple(self._data.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
         return ops.Expand.apply(self, shape)
 
     def __getitem__(self, idx: Any) -> Tensor:
@@ -650,15 +661,15 @@ class Tensor:
                                "graph; assign into .data (under no_grad) or use tg.where")
         if engine.mode.tracer is not None:  # a captured step would freeze what is written here
             engine.mode.tracer.check_assignment(idx, value)
-        self.data[_index_arrays(idx)] = value.data if isinstance(value, Tensor) else value
+        self._data[_index_arrays(idx)] = value._data if isinstance(value, Tensor) else value
 
 
 def _index_arrays(idx: Any) -> Any:
     """Indices may contain Tensors; numpy wants their arrays."""
     if isinstance(idx, Tensor):
-        return idx.data
+        return idx._data
     if isinstance(idx, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in idx)
     return idx
 
 
