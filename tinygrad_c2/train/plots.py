@@ -8,6 +8,7 @@ function returns the Figure and saves it when `path` is given.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -23,6 +24,33 @@ from .history import History
 INSTALL_HINT = 'plotting needs matplotlib: pip install "tinygrad_c2[plot]"'
 
 
+_FIGURE: list[type] = []  # the Figure class below, made once matplotlib is imported
+
+
+def figure_class() -> type:
+    """matplotlib's Figure that a notebook displays as a PNG where it is the cell's result.
+
+    The figures here are built without pyplot (no window, no global backend, files written
+    headless), and IPython shows a bare Figure only as `<Figure size ...>` unless
+    `%matplotlib inline` ran: `_repr_png_` makes it show itself either way.
+    """
+    try:
+        import matplotlib  # noqa: F401 (each time, cheap once imported: refuses a hidden one)
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(INSTALL_HINT) from error
+    if not _FIGURE:
+
+        class NotebookFigure(Figure):
+            def _repr_png_(self) -> bytes:
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", dpi=100)
+                return buffer.getvalue()
+
+        _FIGURE.append(NotebookFigure)
+    return _FIGURE[0]
+
+
 def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None
                ) -> tuple[Any, np.ndarray]:
     """A matplotlib Figure and its (nrows, ncols) array of Axes; ImportError without matplotlib.
@@ -30,12 +58,8 @@ def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None 
     >>> fig, axes = new_figure(1, 2); axes.shape  # doctest: +SKIP
     (1, 2)
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
     size = size or (4.6 * ncols, 3.4 * nrows)
-    fig = Figure(figsize=size, layout="constrained")
+    fig = figure_class()(figsize=size, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
