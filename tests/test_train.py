@@ -552,3 +552,25 @@ def test_a_figure_shows_itself_as_a_png_where_a_notebook_cell_returns_it():
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = np.frombuffer(png[16:24], dtype=">u4")
         assert width > 300 and height > 200
+
+
+def test_the_gradient_picture_numbers_layers_as_the_course_and_renders_non_blank(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    from tinygrad_c2.train.plots import plot_gradient_norms
+
+    history = History()
+    for epoch in range(1, 6):  # a vanishing pattern: the first layer's norm falls by decades
+        history.append({"epoch": epoch, "train_loss": 1.0, "grad_norm[0]": 10.0 ** -epoch,
+                        "grad_norm[2]": 0.5, "act_std[0]": 1.0, "act_std[2]": 0.9})
+    fig = plot_gradient_norms(history, tmp_path / "g.png")
+    grads, acts = fig.axes
+    assert [t.get_text() for t in grads.get_legend().get_texts()][:2] == [
+        "l = 1 (module 0)", "l = 2 (module 2)"]
+    assert "Vanishing or exploding" in fig._suptitle.get_text()
+    low, high = grads.get_ylim()
+    assert low == pytest.approx(1e-6) and high == pytest.approx(5.0)  # a decade either side
+    assert len([t for t in grads.get_yticks() if low <= t <= high]) >= 6  # not sparse
+    image = imread(tmp_path / "g.png")
+    assert image.shape[0] > 300 and image.shape[1] > 800 and image[..., :3].std() > 0.05
