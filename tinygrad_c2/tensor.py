@@ -766,8 +766,8 @@ class Tensor:
             return x.abs().amax(() if dims is None else dims, keepdim)
         if p == -math.inf:
             return x.abs().amin(() if dims is None else dims, keepdim)
-        if p == 0:  # NOTE: no gradient (torch's is zero everywhere)
-            return (x != 0).sum(dims, keepdim).astype(x._data.dtype)
+        if p == 0:  # the count of nonzeros: |sign(x)| summed, with torch's zero gradient
+            return x.sign().abs().sum(dims, keepdim)
         return ops.Norm.apply(x, p, dims, keepdim)
 
     def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:

@@ -78,8 +78,8 @@ def along(shape: tuple[int, ...], index: np.ndarray, dim: int, name: str) -> tup
     size = shape[dim] if shape else 1
     bad = (index < 0) | (index >= size)
     if bad.any():
-        raise IndexError(f"{name}: index {index[bad].flat[0]} is out of bounds for dim {dim} "
-                         f"with size {size}")
+        raise OpError(f"{name}: index {index[bad].flat[0]} is out of bounds for dim {dim} "
+                      f"with size {size}")
     grids = list(np.indices(index.shape, sparse=True))
     if grids:
         grids[dim] = index
