@@ -22,8 +22,8 @@ int64 = np.int64
 
 _default_dtype = np.dtype(np.float32)
 # NOTE: tg.half / tg.float16 exist as names (to compare dtypes with), but no tensor holds them:
-# numpy computes float16 slowly and without float32 accumulation, so results would differ
-# from torch's. One check where arrays become tensors, one in astype.
+# the ops, promotion and gradients are neither written nor tested for float16, so it is refused
+# rather than half working. One check where arrays become tensors, one in astype.
 HALF_UNSUPPORTED = ("float16 (half) is not supported: tinygrad_c2 computes in float32 or "
                     "float64; use tg.float32 (or .float()) instead")
 
