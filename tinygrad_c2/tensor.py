@@ -771,7 +771,13 @@ class Tensor:
         return ops.Norm.apply(x, p, dims, keepdim)
 
     def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
-        """out[i][j] = self[index[i][j]][j] for dim 0 (likewise for any dim)."""
+        """out[i][j] = self[index[i][j]][j] for dim 0 (likewise for any dim).
+
+        >>> import tinygrad_c2 as tg
+        >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).gather(1, tg.tensor([[1], [0]]))
+        tensor([[2.],
+                [3.]])
+        """
         return ops.Gather.apply(self, self._dim(dim, "gather"), _index_tensor(index, "gather"))
 
     def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
@@ -780,7 +786,12 @@ class Tensor:
         return ops.ScatterAdd.apply(self, dim, _index_tensor(index, "scatter_add"), src)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
-        """(values, indices) sorted along dim; NaN sorts as the largest value, as in torch."""
+        """(values, indices) sorted along dim; NaN sorts as the largest value, as in torch.
+
+        >>> import tinygrad_c2 as tg
+        >>> tg.tensor([3.0, 1.0, 2.0]).sort(descending=True)
+        SortResult(values=tensor([3., 2., 1.]), indices=tensor([0, 2, 1]))
+        """
         dim = self._dim(dim, "sort")
         indices = ops.ArgSort.apply(self, dim, descending, stable)
         return SortResult(self.gather(dim, indices), indices)
@@ -842,7 +853,13 @@ class Tensor:
         return self.split(max(-(-n // chunks), 1), dim)
 
     def repeat(self, *sizes: Any) -> Tensor:
-        """self tiled sizes[i] times along dim i (leading sizes add new dims), as torch."""
+        """self tiled sizes[i] times along dim i (leading sizes add new dims), as torch.
+
+        >>> import tinygrad_c2 as tg
+        >>> tg.tensor([1, 2]).repeat(2, 2)
+        tensor([[1, 2, 1, 2],
+                [1, 2, 1, 2]])
+        """
         if len(sizes) == 1 and not _is_int(sizes[0]):
             sizes = tuple(sizes[0])
         sizes = _size(sizes, "repeat")
@@ -993,7 +1010,12 @@ class Tensor:
 
     def __format__(self, format_spec: str) -> str:
         """A 0-d tensor formats as its number (`f"{loss:.4f}"`); any other only with an empty
-        spec, as torch (a Parameter too: torch formats only plain 0-d Tensors as numbers)."""
+        spec, as torch (a Parameter too: torch formats only plain 0-d Tensors as numbers).
+
+        >>> import tinygrad_c2 as tg
+        >>> f"{tg.tensor([0.25, 0.5]).sum():.3f}", ["a", "b", "c"][tg.tensor(2)]
+        ('0.750', 'c')
+        """
         if self._data.ndim == 0 and type(self) is Tensor:
             return self.item().__format__(format_spec)
         return object.__format__(self, format_spec)
