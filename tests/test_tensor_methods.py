@@ -286,6 +286,7 @@ ERRORS = {
     "topk_k_too_large": lambda L: L.ones(3).topk(4),
     "topk_bad_dim": lambda L: L.ones(3).topk(1, dim=1),
     "sort_bad_dim": lambda L: L.ones(3).sort(dim=-2),
+    "sort_stable_is_keyword_only": lambda L: L.ones(3).sort(0, False, True),
     "masked_fill_int_mask": lambda L: L.ones(3).masked_fill(L.tensor([1, 0, 1]), 2.0),
     "masked_fill_1d_value": lambda L: L.ones(3).masked_fill(L.tensor([True]), L.ones(1)),
     "split_sizes_wrong_sum": lambda L: L.ones(3).split([1, 1]),
@@ -346,6 +347,7 @@ def test_the_dtype_aliases_shadow_no_builtin_inside_the_package():
     lambda: tg.ones(2).to(tg.half),
     lambda: tg.ones(2, requires_grad=True).type(tg.float16),
     lambda: tg.ones(2).new_zeros(2, dtype=tg.half),
+    lambda: tg.ones(2).half(),
 ])
 def test_float16_is_refused_where_it_is_used_naming_the_alternative(make):
     with pytest.raises(TypeError, match="float16 .* not supported.*tg.float32"):

@@ -412,13 +412,13 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, *,  # noqa: A002
          stable: bool = False, out: None = None) -> SortResult:
     """(values, indices) sorted along dim."""
-    return _t(input, out, "sort").sort(dim, descending, stable)
+    return _t(input, out, "sort").sort(dim, descending, stable=stable)
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,  # noqa: A002
             stable: bool = False) -> Tensor:
     """The indices that sort input along dim."""
-    return _t(input, None, "argsort").argsort(dim, descending, stable)
+    return _t(input, None, "argsort").argsort(dim, descending, stable=stable)
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,  # noqa: A002

@@ -785,7 +785,8 @@ class Tensor:
         dim = self._dim(dim, "scatter_add")
         return ops.ScatterAdd.apply(self, dim, _index_tensor(index, "scatter_add"), src)
 
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False
+             ) -> SortResult:
         """(values, indices) sorted along dim; NaN sorts as the largest value, as in torch.
 
         >>> import tinygrad_c2 as tg
@@ -796,8 +797,9 @@ class Tensor:
         indices = ops.ArgSort.apply(self, dim, descending, stable)
         return SortResult(self.gather(dim, indices), indices)
 
-    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-        return self.sort(dim, descending, stable).indices
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False
+                ) -> Tensor:
+        return self.sort(dim, descending, stable=stable).indices
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
              ) -> TopKResult:
@@ -883,6 +885,10 @@ class Tensor:
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.astype(other.dtype)
+
+    def half(self) -> Tensor:
+        """Refused with a TypeError naming the alternative: float16 is not supported here."""
+        return self.astype(np.float16)
 
     def log1p(self) -> Tensor:
         return ops.Log1p.apply(self)
