@@ -128,6 +128,7 @@ CASES = {
                                  np.array(0.25)),
     "chunk": (lambda L, x: x.chunk(3), _normal(5, 2)),
     "chunk_fewer": (lambda L, x: L.chunk(x, 4, dim=1), _normal(2, 6)),
+    "chunk_empty": (lambda L, x: x.chunk(3), np.zeros((0, 2))),
     "split_int": (lambda L, x: x.split(2, dim=1), _normal(3, 5)),
     "split_sizes": (lambda L, x: L.split(x, [1, 0, 3]), _normal(4, 2)),
     "repeat": (lambda L, x: x.repeat(2, 3), _normal(2, 3)),
@@ -144,6 +145,7 @@ CASES = {
                                 np.array([0.5, 2.0, 3.0])),
     "int_square_rsqrt_reciprocal": (lambda L, x: (x.square(), x.rsqrt(), x.reciprocal()),
                                     np.array([1, 2, 4])),
+    "bool_square": (lambda L, x: x.square(), MASK),
     "step_functions_have_zero_gradient": (
         lambda L, x: (x.sign(), x.floor(), x.ceil(), x.round(), x.trunc(), x.round(decimals=1),
                       L.round(x, decimals=-1), L.sign(x), L.floor(x), L.ceil(x), L.trunc(x)),
@@ -154,6 +156,8 @@ CASES = {
     "amax_amin_ties_share_the_gradient": (
         lambda L, x: (x.amax(1), x.amin(0, keepdim=True), x.amax(), L.amax(x, (0, 1)),
                       L.amin(x)), TIES),
+    "amax_of_nan_has_torchs_nan_gradient": (lambda L, x: (x.amax(1), x.amin(1)),
+                                            np.array([[1.0, NAN, 3.0, NAN], [1.0, 2.0, 2.0, 0.0]])),
     "all_any": (lambda L, x: (x.all(), x.any(), x.all(1), x.any(0, keepdim=True),
                               L.all(x, dim=1), L.any(x)), ZEROS),
     "all_any_empty": (lambda L, x: (x.all(), x.any()), np.zeros((0, 3))),

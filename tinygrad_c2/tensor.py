@@ -852,7 +852,9 @@ class Tensor:
         if not _is_int(chunks) or chunks <= 0:
             raise ops.OpError(f"chunk expects `chunks` to be greater than 0, got: {chunks!r}")
         n = self._data.shape[self._dim(dim, "chunk")] if self._data.ndim else 0
-        return self.split(max(-(-n // chunks), 1), dim)
+        if n == 0:  # torch: `chunks` empty pieces
+            return self.split([0] * chunks, dim)
+        return self.split(-(-n // chunks), dim)
 
     def repeat(self, *sizes: Any) -> Tensor:
         """self tiled sizes[i] times along dim i (leading sizes add new dims), as torch.
@@ -903,7 +905,8 @@ class Tensor:
         return ops.Cos.apply(self)
 
     def square(self) -> Tensor:
-        return self * self
+        """self * self (a bool tensor squares to int64, as torch's pow(2))."""
+        return self.pow(2) if self._data.dtype == np.bool_ else self * self
 
     def rsqrt(self) -> Tensor:
         return 1.0 / self.sqrt()

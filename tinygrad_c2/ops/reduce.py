@@ -228,7 +228,7 @@ def _unreduced(g: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
 
 class AMax(Function):
     """y = max of x over dims   |   dx = g shared evenly by the elements equal to the max (torch's
-    amax rule; max(dim) gives it all to one index instead), NaNs being the max when present"""
+    amax rule; max(dim) gives it all to one index instead); NaN where the max is NaN, as torch"""
 
     reduce = staticmethod(np.max)
 
@@ -238,19 +238,18 @@ class AMax(Function):
             raise OpError(f"{type(ctx).__name__}: cannot reduce an empty tensor of shape "
                           f"{x.shape}: there is no element to pick")
         y = type(ctx).reduce(x, axis=dim, keepdims=True)
-        mask = x == y
-        nan = np.isnan(y)
-        if nan.any():  # a NaN is the result: the NaNs share the gradient
-            mask |= np.isnan(x) & nan
         ctx.dim, ctx.keepdim = dim, keepdim
-        ctx.save_for_backward(mask)
+        ctx.save_for_backward(x == y)
         return y if keepdim else _squeeze(y, dim)
 
     @staticmethod
     def backward(ctx, g):
         (mask,) = ctx.saved_tensors
         g = _unreduced(g, ctx.dim, ctx.keepdim)
-        return mask * (g / mask.sum(axis=ctx.dim, keepdims=True)), None, None
+        count = mask.sum(axis=ctx.dim, keepdims=True)
+        # NOTE: a NaN max equals no element, so its count is 0 and its gradient 0/0 = NaN: torch's
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return mask * (g / count), None, None
 
 
 class AMin(AMax):
