@@ -139,16 +139,16 @@ class ScatterAdd(Function):
 class ArgSort(_NonDifferentiable):
     """y = the indices that sort x along dim (NaN counts as the largest, as torch)   |   none
 
-    Descending and stable keeps equal elements in their original order: the ascending stable
-    sort of the reversed x, reversed."""
+    Always stable (equal elements keep their order, whatever `stable` says: torch's unstable
+    order is its implementation's, so a fixed rule is as good and reproducible). Descending:
+    the ascending stable sort of the reversed x, reversed."""
 
     @staticmethod
     def forward(ctx, x, dim, descending, stable):
         if not x.ndim:
             return np.zeros((), np.int64)
-        kind = "stable" if stable else None
         if not descending:
-            return np.argsort(x, axis=dim, kind=kind)
+            return np.argsort(x, axis=dim, kind="stable")
         n = x.shape[dim]
         order = np.argsort(np.flip(x, dim), axis=dim, kind="stable")
         return np.flip(n - 1 - order, dim)
