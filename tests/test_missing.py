@@ -19,9 +19,9 @@ NAMESPACES = ["tinygrad_c2", "tinygrad_c2.nn", "tinygrad_c2.nn.functional", "tin
 CASES = [
     (lambda: tg.mps, "module 'tinygrad_c2' has no attribute 'mps': it is not part of "
                      "tinygrad_c2; tinygrad_c2 runs on numpy on the CPU only"),
-    (lambda: nn.DataParallel, "runs on numpy on the CPU only"),
+    (lambda: nn.MultiheadAttention, "planned: sequence-model layers"),
     (lambda: tg.compile, "use tg.capture(step)"),
-    (lambda: tg.float16, "float16 is not supported"),
+    (lambda: tg.bfloat16, "bfloat16 is not supported"),
     (lambda: tg.zero, "it is not part of tinygrad_c2; did you mean 'zeros'?"),
     (lambda: tg.no_such_thing, "module 'tinygrad_c2' has no attribute 'no_such_thing': "
                                "it is not part of tinygrad_c2"),

@@ -27,6 +27,9 @@ LABELS = np.array([2, 0, 1, 2], dtype=np.int64)
 LABELS_IGNORED = np.array([2, -100, 1, 2], dtype=np.int64)  # the default ignore_index
 LABELS_2D = np.array([[[0, 2], [1, 1]], [[2, -100], [0, 1]]], dtype=np.int64)  # (N, d1, d2)
 CLASS_WEIGHT = np.array([0.3, 1.5, 0.8])
+ZEROS = np.array([[1.0, 1, 1, 1], [1, 0, 1, 1], [0, 1, 0, 1]])  # rows with no, one, two zeros
+GATHER_IDX = np.array([[0, 0, 3], [2, 1, 1], [3, 3, 0]])  # repeats, and smaller than (3, 4)
+SCATTER_IDX = np.array([[0, 2, 2, 1], [2, 2, 0, 1]])  # into (3, 4) along dim 0; (2, 2) repeats
 COND = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
 
 
@@ -37,6 +40,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     m = x.max(axis=axis, keepdims=True)
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def _scatter_add(a: np.ndarray, src: np.ndarray) -> np.ndarray:
+    out = a.copy()
+    np.add.at(out, (SCATTER_IDX, np.arange(4)[None, :]), src)
+    return out
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -348,6 +357,90 @@ ROWS = [
             z, y, weight=torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64), reduction="sum",
             pos_weight=torch.tensor([2.0, 0.5, 1.0], dtype=torch.float64)),
         [((4, 3), (4, 3))], (0.1, 0.9)),
+    # ---- PyTorch's remaining Tensor methods (issue 14)
+    Row("sin", ("Sin",), lambda a: a.sin(), np.sin, torch and torch.sin, [((3, 4),), ((),)]),
+    Row("cos", ("Cos",), lambda a: a.cos(), np.cos, torch and torch.cos, [((3, 4),), ((),)]),
+    Row("log1p", ("Log1p",), lambda a: a.log1p(), np.log1p, torch and torch.log1p,
+        [((3, 4),), ((),)], (-0.5, 2.0)),
+    Row("expm1", ("Expm1",), lambda a: a.expm1(), np.expm1, torch and torch.expm1,
+        [((3, 4),), ((),)]),
+    Row("floor", ("Step",), lambda a: a.floor(), np.floor, torch and torch.floor, [((3, 4),)],
+        away_from=[-2.0, -1.0, 0.0, 1.0, 2.0]),
+    Row("ceil", ("Step",), lambda a: a.ceil(), np.ceil, torch and torch.ceil, [((3, 4),), ((),)],
+        away_from=[-2.0, -1.0, 0.0, 1.0, 2.0]),
+    Row("trunc", ("Step",), lambda a: a.trunc(), np.trunc, torch and torch.trunc, [((3, 4),)],
+        away_from=[-2.0, -1.0, 0.0, 1.0, 2.0]),
+    Row("round", ("Step",), lambda a: a.round(), np.round, torch and torch.round, [((3, 4),)],
+        away_from=[-1.5, -0.5, 0.5, 1.5]),
+    Row("round_decimals", ("Step",), lambda a: a.round(decimals=2), lambda a: np.round(a, 2),
+        lambda a: torch.round(a, decimals=2), [((3, 4),)]),
+    Row("sign", ("Step",), lambda a: a.sign(), np.sign, torch and torch.sign, [((3, 4),), ((),)],
+        away_from=[0.0]),
+    Row("flip_last", ("Flip",), lambda a: a.flip(-1), lambda a: np.flip(a, -1),
+        lambda a: a.flip(-1), [((2, 3, 4),), ((5,),)]),
+    Row("flip_dims", ("Flip",), lambda a: a.flip((0, 2)), lambda a: np.flip(a, (0, 2)),
+        lambda a: a.flip((0, 2)), [((2, 3, 4),)]),
+    Row("amax_dim", ("AMax",), lambda a: a.amax(1), lambda a: a.max(1), lambda a: a.amax(1),
+        [((3, 4),), ((2, 3, 4),)]),
+    Row("amax_all", ("AMax",), lambda a: a.amax(), lambda a: np.array(a.max()),
+        lambda a: a.amax(), [((3, 4),), ((),)]),
+    Row("amin_dims_keepdim", ("AMin",), lambda a: a.amin((0, 2), keepdim=True),
+        lambda a: a.min((0, 2), keepdims=True), lambda a: a.amin((0, 2), keepdim=True),
+        [((2, 3, 4),)]),
+    Row("prod_dim", ("Prod",), lambda a: a.prod(1), lambda a: a.prod(1), lambda a: a.prod(1),
+        [((3, 4),), ((2, 3, 4),)]),
+    Row("prod_all", ("Prod",), lambda a: a.prod(), lambda a: np.array(a.prod()),
+        lambda a: a.prod(), [((3, 4),), ((),)]),
+    Row("prod_keepdim_of_masked_zeros", ("Mul", "Prod"),
+        lambda a: (a * ZEROS).prod(1, keepdim=True),
+        lambda a: (a * ZEROS).prod(1, keepdims=True),
+        lambda a: (a * torch.tensor(ZEROS)).prod(1, keepdim=True), [((3, 4),)]),
+    Row("prod_all_of_one_masked_zero", ("Mul", "Prod"), lambda a: (a * ZEROS[1]).prod(),
+        lambda a: np.array((a * ZEROS[1]).prod()), lambda a: (a * torch.tensor(ZEROS[1])).prod(),
+        [((4,),)]),
+    Row("cumsum", ("CumSum",), lambda a: a.cumsum(1), lambda a: a.cumsum(1),
+        lambda a: a.cumsum(1), [((3, 4),), ((2, 3, 4),)]),
+    Row("cumsum_0d", ("CumSum",), lambda a: a.cumsum(0), lambda a: a, lambda a: a.cumsum(0),
+        [((),)]),
+    Row("norm", ("Norm",), lambda a: a.norm(), lambda a: np.array(np.linalg.norm(a)),
+        lambda a: a.norm(), [((3, 4),), ((),)]),
+    Row("norm_p1_dim", ("Norm",), lambda a: a.norm(1, dim=1), lambda a: np.abs(a).sum(1),
+        lambda a: a.norm(1, dim=1), [((3, 4),)], away_from=[0.0]),
+    Row("norm_p3_dims_keepdim", ("Norm",), lambda a: a.norm(3, dim=(0, 2), keepdim=True),
+        lambda a: (np.abs(a) ** 3).sum((0, 2), keepdims=True) ** (1 / 3),
+        lambda a: a.norm(3, dim=(0, 2), keepdim=True), [((2, 3, 4),)], away_from=[0.0]),
+    Row("norm_inf", ("Abs", "AMax"), lambda a: a.norm(math.inf, dim=0),
+        lambda a: np.abs(a).max(0), lambda a: a.norm(math.inf, dim=0), [((3, 4),)],
+        away_from=[0.0]),
+    Row("gather", ("Gather",), lambda a: a.gather(1, tg.tensor(GATHER_IDX)),
+        lambda a: np.take_along_axis(a[:, :4], GATHER_IDX, 1),
+        lambda a: a.gather(1, torch.tensor(GATHER_IDX)), [((3, 4),), ((3, 5),)]),
+    Row("gather_dim0", ("Gather",), lambda a: a.gather(0, tg.tensor(SCATTER_IDX)),
+        lambda a: np.take_along_axis(a, SCATTER_IDX, 0),
+        lambda a: a.gather(0, torch.tensor(SCATTER_IDX)), [((3, 4),)]),
+    Row("scatter_add", ("ScatterAdd",), lambda a, s: a.scatter_add(0, tg.tensor(SCATTER_IDX), s),
+        _scatter_add, lambda a, s: a.scatter_add(0, torch.tensor(SCATTER_IDX), s),
+        [((3, 4), (2, 4))]),
+    Row("sort", ("Gather",), lambda a: a.sort(1).values, lambda a: np.sort(a, 1),
+        lambda a: a.sort(1).values, [((3, 4),), ((2, 3, 4),)]),
+    Row("sort_descending", ("Gather",), lambda a: a.sort(0, descending=True).values,
+        lambda a: -np.sort(-a, 0), lambda a: a.sort(0, descending=True).values, [((3, 4),)]),
+    Row("topk", ("Gather",), lambda a: a.topk(2).values, lambda a: -np.sort(-a, -1)[..., :2],
+        lambda a: a.topk(2).values, [((3, 4),), ((5,),)]),
+    Row("topk_smallest", ("Gather",), lambda a: a.topk(2, dim=0, largest=False).values,
+        lambda a: np.sort(a, 0)[:2], lambda a: a.topk(2, dim=0, largest=False).values,
+        [((3, 4),)]),
+    Row("repeat", ("Reshape", "Expand"), lambda a: a.repeat(2, 1, 3),
+        lambda a: np.tile(a, (2, 1, 3)), lambda a: a.repeat(2, 1, 3), [((3, 4),), ((2, 1, 2),)]),
+    Row("tril", ("Where",), lambda a: a.tril(-1), lambda a: np.tril(a, -1),
+        lambda a: a.tril(-1), [((3, 4),), ((2, 3, 3),)]),
+    Row("triu", ("Where",), lambda a: a.triu(1), lambda a: np.triu(a, 1),
+        lambda a: a.triu(1), [((4, 3),)]),
+    Row("masked_fill", ("Where",), lambda a: a.masked_fill(tg.tensor(COND), -1.5),
+        lambda a: np.where(COND, -1.5, a), lambda a: a.masked_fill(torch.tensor(COND), -1.5),
+        [((3, 4),)]),
+    Row("rsqrt", ("Sqrt", "Div"), lambda a: a.rsqrt(), lambda a: 1 / np.sqrt(a),
+        torch and torch.rsqrt, [((3, 4),)], (0.5, 2.0)),
 ]
 
 CASES = [(row, shapes) for row in ROWS for shapes in row.shapes]
@@ -372,7 +465,7 @@ def test_every_registered_primitive_has_a_row():
     # Cast and Dropout are tested on their own below; the ops without a gradient (comparisons,
     # argmax, argmin, one_hot) against torch in test_capture_soundness.py and elsewhere
     missing = set(PRIMITIVES) - covered - {"Cast", "Dropout", "Compare", "ArgMax", "ArgMin",
-                                           "OneHot"}
+                                           "OneHot", "ArgSort"}
     assert not missing, f"primitives without a row in ROWS: {sorted(missing)}"
 
 

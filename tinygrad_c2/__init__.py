@@ -1,6 +1,8 @@
 """tinygrad_c2: a small reverse-mode autograd framework on numpy, with PyTorch's API, built
 around deeplearning.ai Course 2 (Improving Deep Neural Networks)."""
 
+import numpy as _np
+
 from . import autograd, data, nn, optim, reference, rng, train, tune, utils, viz
 from .capture import CapturedStep, CaptureError, capture
 from .device import accelerator, backends, cuda, device, get_default_device, set_default_device
@@ -15,27 +17,48 @@ from .engine import (
     set_grad_enabled,
 )
 from .function import PRIMITIVES, Function, OpError
-from .functions import (  # noqa: A004 (PyTorch's names: abs, max, min, pow, sum)
+from .functions import (  # noqa: A004 (PyTorch's names: abs, all, any, max, min, round...)
     abs,
+    all,
     allclose,
+    amax,
+    amin,
+    any,
     argmax,
     argmin,
+    argsort,
     as_tensor,
     bmm,
+    ceil,
+    chunk,
     clamp,
     clip,
+    clone,
+    cos,
+    cumsum,
     empty,
     empty_like,
+    eq,
     equal,
     exp,
+    expm1,
     flatten,
+    flip,
+    floor,
     from_numpy,
     full_like,
+    gather,
+    ge,
+    gt,
     is_tensor,
+    le,
     linspace,
     log,
+    log1p,
     log_softmax,
     logsumexp,
+    lt,
+    masked_fill,
     matmul,
     max,
     maximum,
@@ -43,22 +66,41 @@ from .functions import (  # noqa: A004 (PyTorch's names: abs, max, min, pow, sum
     min,
     minimum,
     mm,
+    multinomial,
+    ne,
     neg,
+    norm,
     numel,
     permute,
     pow,
+    prod,
     rand_like,
     randn_like,
+    randperm,
+    reciprocal,
     relu,
     reshape,
+    round,
+    rsqrt,
+    scatter_add,
     sigmoid,
+    sign,
+    sin,
     softmax,
+    sort,
+    split,
     sqrt,
+    square,
     squeeze,
     std,
     sum,
+    t,
     tanh,
+    topk,
     transpose,
+    tril,
+    triu,
+    trunc,
     unsqueeze,
     var,
 )
@@ -91,6 +133,18 @@ from .tensor import (
 
 __version__ = "0.1.0"
 
+# PyTorch's dtype names, as numpy dtypes (`x.dtype == tg.long`, `tg.zeros(2, dtype=tg.double)`).
+# NOTE: they shadow the builtins float, int and bool in this file only, and nothing here after
+# this point calls those builtins. The float16 names exist for comparisons, but no tensor holds
+# float16 (a clear TypeError: tinygrad_c2 computes in float32 or float64).
+float = float32  # noqa: A001
+double = float64
+long = int64
+int = int32  # noqa: A001
+bool = _np.bool_  # noqa: A001
+float16 = half = _np.float16
+uint8, int8, int16 = _np.uint8, _np.int8, _np.int16
+
 __all__ = [
     "AnomalyError", "arange", "autograd", "inference_mode", "is_inference_mode_enabled",
     "set_grad_enabled", "capture", "CapturedStep", "CaptureError", "cat",
@@ -107,6 +161,14 @@ __all__ = [
     "minimum", "mm", "neg", "numel", "permute", "pow", "rand_like", "randn_like", "relu",
     "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "std", "sum", "tanh", "transpose",
     "unsqueeze", "var",
+    "all", "amax", "amin", "any", "argsort", "ceil", "chunk", "clone", "cos", "cumsum", "eq",
+    "expm1", "flip", "floor", "gather", "ge", "gt", "le", "log1p", "lt", "masked_fill",
+    "multinomial", "ne", "norm", "prod", "randperm", "reciprocal", "round", "rsqrt",
+    "scatter_add", "sign", "sin", "sort", "split", "square", "t", "topk", "tril", "triu",
+    "trunc",
+    # PyTorch's dtype names (numpy dtypes)
+    "bool", "double", "float", "float16", "half", "int", "int8", "int16", "int32", "int64",
+    "long", "uint8",
     "accelerator", "backends", "cuda", "device", "get_default_device", "set_default_device",
 ]
 

@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import Any
 
 _CPU = "tinygrad_c2 runs on numpy on the CPU only: leave the device code out"
-_FLOAT16 = "float16 is not supported: use tg.float32 or tg.float64"
+_BFLOAT16 = "bfloat16 is not supported: use tg.float32 or tg.float64"
 # A hint starting with "planned" reads "it is not yet in tinygrad_c2 (planned: ...)".
 _CONV = "planned: convolution and pooling"
 _SEQUENCE = "planned: sequence-model layers"
@@ -40,12 +40,7 @@ _SEQUENCE = "planned: sequence-model layers"
 HINTS: dict[str, dict[str, str]] = {
     "tinygrad_c2": {
         "mps": _CPU,
-        "float16": _FLOAT16,
-        "half": _FLOAT16,
-        "bfloat16": _FLOAT16,
-        "float": "use tg.float32 (PyTorch's torch.float)",
-        "double": "use tg.float64 (PyTorch's torch.double)",
-        "long": "use tg.int64 (PyTorch's torch.long)",
+        "bfloat16": _BFLOAT16,
         "compile": "use tg.capture(step) to trace a training step once and replay it",
         "jit": "use tg.capture(step) to trace a training step once and replay it",
         "conv1d": _CONV,
@@ -77,8 +72,6 @@ HINTS: dict[str, dict[str, str]] = {
         "LayerNorm": _SEQUENCE,
         "MultiheadAttention": _SEQUENCE,
         "Transformer": _SEQUENCE,
-        "DataParallel": _CPU + " (use the model itself)",
-        "parallel": _CPU + " (use the model itself)",
     },
     "tinygrad_c2.nn.utils": {
         "clip_grad_norm_": "planned: gradient clipping, with the sequence-model layers",

@@ -21,9 +21,25 @@ from typing import Any
 
 import numpy as np
 
+from . import rng as _rng
+
 # NOTE: not `from . import device`: the package's `device` is the class, bound by __init__.
 from .device import check as _check_device
-from .tensor import MaxResult, Tensor, _float_dtype, full, rand, randn, zeros, zeros_like
+from .generator import Generator
+from .tensor import (
+    MaxResult,
+    SortResult,
+    Tensor,
+    TopKResult,
+    _drawn,
+    _float_dtype,
+    _is_int,
+    full,
+    rand,
+    randn,
+    zeros,
+    zeros_like,
+)
 
 
 def _no_out(out: Any, name: str) -> None:
@@ -207,22 +223,12 @@ def matmul(input: Tensor, other: Tensor, *, out: None = None) -> Tensor:  # noqa
 
 def mm(input: Tensor, mat2: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
     """The product of two matrices (2-D only, as torch)."""
-    return _ranked(_t(input, out, "mm"), "self", 2) @ _ranked(_t(mat2, None, "mm"), "mat2", 2)
+    return _t(input, out, "mm").mm(mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
     """Batched matrix products of two 3-D tensors (no broadcasting, as torch)."""
-    a, b = _ranked(_t(input, out, "bmm"), "batch1", 3), _ranked(_t(mat2, None, "bmm"), "batch2", 3)
-    if a.shape[0] != b.shape[0]:
-        raise RuntimeError(f"bmm: batch1 has {a.shape[0]} matrices but batch2 has {b.shape[0]}")
-    return a @ b
-
-
-def _ranked(t: Tensor, what: str, ndim: int) -> Tensor:
-    if t.ndim != ndim:  # torch's wording: "self must be a matrix", "batch1 must be a 3D tensor"
-        kind = "a matrix" if ndim == 2 else f"a {ndim}D tensor"
-        raise RuntimeError(f"{what} must be {kind}, got shape {t.shape}")
-    return t
+    return _t(input, out, "bmm").bmm(mat2)
 
 
 # ---------------------------------------------------------------- shape
@@ -335,3 +341,232 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 def is_tensor(obj: Any) -> bool:
     """True for a Tensor (and its subclasses, such as nn.Parameter)."""
     return isinstance(obj, Tensor)
+
+
+# ---------------------------------------------------------------- PyTorch's remaining forms
+# (issue 14): each the Tensor method of the same name.
+
+
+def t(input: Tensor) -> Tensor:  # noqa: A002
+    """The transpose of a matrix (a vector or 0-d tensor unchanged)."""
+    return _t(input, None, "t").t()
+
+
+def eq(input: Tensor, other: Any, *, out: None = None) -> Tensor:  # noqa: A002
+    """input == other, elementwise (a bool tensor)."""
+    return _t(input, out, "eq").eq(other)
+
+
+def ne(input: Tensor, other: Any, *, out: None = None) -> Tensor:  # noqa: A002
+    """input != other, elementwise."""
+    return _t(input, out, "ne").ne(other)
+
+
+def lt(input: Tensor, other: Any, *, out: None = None) -> Tensor:  # noqa: A002
+    """input < other, elementwise."""
+    return _t(input, out, "lt").lt(other)
+
+
+def le(input: Tensor, other: Any, *, out: None = None) -> Tensor:  # noqa: A002
+    """input <= other, elementwise."""
+    return _t(input, out, "le").le(other)
+
+
+def gt(input: Tensor, other: Any, *, out: None = None) -> Tensor:  # noqa: A002
+    """input > other, elementwise."""
+    return _t(input, out, "gt").gt(other)
+
+
+def ge(input: Tensor, other: Any, *, out: None = None) -> Tensor:  # noqa: A002
+    """input >= other, elementwise."""
+    return _t(input, out, "ge").ge(other)
+
+
+def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002
+    """A copy that the gradient flows back through."""
+    return _t(input, None, "clone").clone()
+
+
+def flip(input: Tensor, dims: Any) -> Tensor:  # noqa: A002
+    """The elements reversed along dims (a copy)."""
+    return _t(input, None, "flip").flip(dims)
+
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,  # noqa: A002
+         out: None = None, dtype: Any = None) -> Tensor:
+    """The vector p-norm over dim (every element by default)."""
+    return _t(input, out, "norm").norm(p, dim, keepdim, dtype)
+
+
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,  # noqa: A002
+           out: None = None) -> Tensor:
+    """Values of input picked along dim by index."""
+    return _t(input, out, "gather").gather(dim, index)
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
+    """A copy of input with src added at the positions index names along dim."""
+    return _t(input, None, "scatter_add").scatter_add(dim, index, src)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *,  # noqa: A002
+         stable: bool = False, out: None = None) -> SortResult:
+    """(values, indices) sorted along dim."""
+    return _t(input, out, "sort").sort(dim, descending, stable=stable)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,  # noqa: A002
+            stable: bool = False) -> Tensor:
+    """The indices that sort input along dim."""
+    return _t(input, None, "argsort").argsort(dim, descending, stable=stable)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,  # noqa: A002
+         sorted: bool = True, *, out: None = None) -> TopKResult:  # noqa: A002
+    """The k largest (or smallest) elements along dim, as (values, indices)."""
+    return _t(input, out, "topk").topk(k, dim, largest, sorted)
+
+
+def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:  # noqa: A002
+    """value where mask is True, input elsewhere."""
+    return _t(input, None, "masked_fill").masked_fill(mask, value)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """At most `chunks` equal pieces along dim."""
+    return _t(input, None, "chunk").chunk(chunks, dim)
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of a given size (or sizes) along dim."""
+    return _t(tensor, None, "split").split(split_size_or_sections, dim)
+
+
+def log1p(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """ln(1 + input), exact for tiny input."""
+    return _t(input, out, "log1p").log1p()
+
+
+def expm1(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """e ** input - 1, exact for tiny input."""
+    return _t(input, out, "expm1").expm1()
+
+
+def sin(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """Sine, elementwise."""
+    return _t(input, out, "sin").sin()
+
+
+def cos(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """Cosine, elementwise."""
+    return _t(input, out, "cos").cos()
+
+
+def square(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """input * input."""
+    return _t(input, out, "square").square()
+
+
+def rsqrt(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """1 / sqrt(input)."""
+    return _t(input, out, "rsqrt").rsqrt()
+
+
+def reciprocal(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """1 / input."""
+    return _t(input, out, "reciprocal").reciprocal()
+
+
+def sign(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """-1, 0 or 1 elementwise (zero gradient)."""
+    return _t(input, out, "sign").sign()
+
+
+def floor(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """Rounded down (zero gradient)."""
+    return _t(input, out, "floor").floor()
+
+
+def ceil(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """Rounded up (zero gradient)."""
+    return _t(input, out, "ceil").ceil()
+
+
+def trunc(input: Tensor, *, out: None = None) -> Tensor:  # noqa: A002
+    """Rounded toward zero (zero gradient)."""
+    return _t(input, out, "trunc").trunc()
+
+
+def round(input: Tensor, *, decimals: int = 0, out: None = None) -> Tensor:  # noqa: A001, A002
+    """Rounded to `decimals` places, halves to even (zero gradient)."""
+    return _t(input, out, "round").round(decimals)
+
+
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
+         out: None = None) -> Tensor:
+    """The max over dim (every dim by default); ties share the gradient."""
+    return _t(input, out, "amax").amax(dim, keepdim)
+
+
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
+         out: None = None) -> Tensor:
+    """The min over dim (every dim by default); ties share the gradient."""
+    return _t(input, out, "amin").amin(dim, keepdim)
+
+
+def all(input: Tensor, dim: Any = None, keepdim: bool = False, *,  # noqa: A001, A002
+        out: None = None) -> Tensor:
+    """True where every element over dim is nonzero."""
+    return _t(input, out, "all").all(dim, keepdim)
+
+
+def any(input: Tensor, dim: Any = None, keepdim: bool = False, *,  # noqa: A001, A002
+        out: None = None) -> Tensor:
+    """True where some element over dim is nonzero."""
+    return _t(input, out, "any").any(dim, keepdim)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None, out: None = None) -> Tensor:  # noqa: A002
+    """Running sums along dim."""
+    return _t(input, out, "cumsum").cumsum(dim, dtype)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,  # noqa: A002
+         dtype: Any = None, out: None = None) -> Tensor:
+    """The product over dim (every element by default)."""
+    return _t(input, out, "prod").prod(dim, keepdim, dtype)
+
+
+def tril(input: Tensor, diagonal: int = 0, *, out: None = None) -> Tensor:  # noqa: A002
+    """The lower triangle of each matrix, zeros above."""
+    return _t(input, out, "tril").tril(diagonal)
+
+
+def triu(input: Tensor, diagonal: int = 0, *, out: None = None) -> Tensor:  # noqa: A002
+    """The upper triangle of each matrix, zeros below."""
+    return _t(input, out, "triu").triu(diagonal)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,  # noqa: A002
+                generator: Generator | None = None, out: None = None) -> Tensor:
+    """Category indices drawn in proportion to input's rows of weights."""
+    return _t(input, out, "multinomial").multinomial(num_samples, replacement,
+                                                     generator=generator)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype: Any = np.int64,
+             device: Any = None, requires_grad: bool = False, out: None = None) -> Tensor:
+    """A random permutation of 0..n-1 (int64 unless told), from the library generator or
+    `generator` (so `tg.manual_seed` reproduces it).
+
+    >>> import tinygrad_c2 as tg
+    >>> sorted(tg.randperm(4, generator=tg.Generator().manual_seed(0)).tolist())
+    [0, 1, 2, 3]
+    """
+    _no_out(out, "randperm")
+    if device is not None:
+        _check_device(device, "randperm")
+    if not _is_int(n) or n < 0:
+        raise RuntimeError(f"randperm: n must be a non-negative int, got {n!r}")
+    gen = _rng.generator() if generator is None else generator.numpy_generator
+    return _drawn(gen.permutation(int(n)).astype(dtype), requires_grad)

@@ -21,6 +21,11 @@ int32 = np.int32
 int64 = np.int64
 
 _default_dtype = np.dtype(np.float32)
+# NOTE: tg.half / tg.float16 exist as names (to compare dtypes with), but no tensor holds them:
+# the ops, promotion and gradients are neither written nor tested for float16, so it is refused
+# rather than half working. One check where arrays become tensors, one in astype.
+HALF_UNSUPPORTED = ("float16 (half) is not supported: tinygrad_c2 computes in float32 or "
+                    "float64; use tg.float32 (or .float()) instead")
 
 Axes = int | Sequence[int] | None
 MaxResult = namedtuple("MaxResult", ["values", "indices"])  # PyTorch's torch.return_types.max
@@ -66,6 +71,8 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
                             "(expected numbers, nested lists of numbers or a numpy array)")
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
+    if arr.dtype == np.float16:
+        raise TypeError(HALF_UNSUPPORTED)
     return arr
 
 
@@ -324,6 +331,8 @@ class Tensor:
         dt = np.dtype(dtype)
         if dt == self._data.dtype:
             return self
+        if dt == np.float16:
+            raise TypeError(HALF_UNSUPPORTED)
         if dt.kind not in "fc":
             return Tensor._wrap(self._data.astype(dt))
         return ops.Cast.apply(self, dt)
@@ -662,6 +671,430 @@ class Tensor:
         if engine.mode.tracer is not None:  # a captured step would freeze what is written here
             engine.mode.tracer.check_assignment(idx, value)
         self._data[_index_arrays(idx)] = value._data if isinstance(value, Tensor) else value
+
+    # ------------------------------------------------------------ PyTorch's remaining methods
+    # (issue 14). One-line delegations to primitives in ops/ or compositions of existing
+    # methods. NOTE: from here on `float`, `int`, `bool` and `type` in this class body are the
+    # methods, not the builtins (the method bodies below still see the builtins).
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix; a vector or a 0-d tensor comes back unchanged (torch's)."""
+        if self._data.ndim > 2:
+            raise ops.OpError(f"t() expects a tensor with <= 2 dimensions, got shape {self.shape}"
+                              "; use .transpose(dim0, dim1) or .mT")
+        return self.transpose(0, 1) if self._data.ndim == 2 else self
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 (PyTorch's name)
+        """The last two dims swapped (a batch of matrices transposed)."""
+        if self._data.ndim < 2:
+            raise ops.OpError(f"tensor.mT is only supported on matrices or batches of matrices, "
+                              f"got shape {self.shape}")
+        return self.transpose(-2, -1)
+
+    def mm(self, mat2: Tensor) -> Tensor:
+        """The product of two matrices (2-D only, as torch)."""
+        return _ranked(self, "self", 2) @ _ranked(mat2, "mat2", 2)
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """Batched matrix products of two 3-D tensors (no broadcasting, as torch)."""
+        a, b = _ranked(self, "batch1", 3), _ranked(mat2, "batch2", 3)
+        if a.shape[0] != b.shape[0]:
+            raise ops.OpError(f"bmm: batch1 has {a.shape[0]} matrices but batch2 has "
+                              f"{b.shape[0]}")
+        return a @ b
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def ne(self, other: Any) -> Tensor:
+        return self != other
+
+    def lt(self, other: Any) -> Tensor:
+        return self < other
+
+    def le(self, other: Any) -> Tensor:
+        return self <= other
+
+    def gt(self, other: Any) -> Tensor:
+        return self > other
+
+    def ge(self, other: Any) -> Tensor:
+        return self >= other
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def clone(self) -> Tensor:
+        """A copy that the gradient flows back through (torch's clone)."""
+        return ops.Cast.apply(self, self._data.dtype)
+
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        """Self: numpy makes a copy whenever an op needs one."""
+        return self
+
+    def flip(self, *dims: Any) -> Tensor:
+        """The elements in reverse order along dims (a copy, as torch)."""
+        if len(dims) == 1 and not _is_int(dims[0]):
+            dims = tuple(dims[0])
+        axes = tuple(self._dim(d, "flip") for d in dims)
+        if len(set(axes)) != len(axes):
+            raise ops.OpError(f"flip: a dim appears more than once in dims {dims}")
+        return ops.Flip.apply(self, axes if self._data.ndim else ())
+
+    def norm(self, p: Any = "fro", dim: Axes = None, keepdim: bool = False,
+             dtype: Any = None) -> Tensor:
+        """The vector p-norm over dim (every element by default): p = 'fro' or 2, 1, any
+        nonzero finite p, inf (max |x|), -inf (min |x|) or 0 (the count of nonzeros)."""
+        x = self if dtype is None else self.astype(dtype)
+        if x._data.dtype.kind != "f":
+            raise ops.OpError(f"norm: the input must be floating point, got {x._data.dtype}")
+        dims = _axes(dim, None, "norm", x._data.ndim)
+        x._count(dims, "norm")
+        if p == "fro":
+            p = 2
+        if isinstance(p, str) or not isinstance(p, numbers.Real):
+            raise ops.OpError(f"norm: p={p!r} is not supported; use 'fro', a number or inf (the "
+                              "nuclear norm 'nuc' needs an SVD, which tinygrad_c2 does not have)")
+        if p == math.inf:
+            return x.abs().amax(() if dims is None else dims, keepdim)
+        if p == -math.inf:
+            return x.abs().amin(() if dims is None else dims, keepdim)
+        if p == 0:  # the count of nonzeros: |sign(x)| summed, with torch's zero gradient
+            return x.sign().abs().sum(dims, keepdim)
+        return ops.Norm.apply(x, p, dims, keepdim)
+
+    def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+        """out[i][j] = self[index[i][j]][j] for dim 0 (likewise for any dim).
+
+        >>> import tinygrad_c2 as tg
+        >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).gather(1, tg.tensor([[1], [0]]))
+        tensor([[2.],
+                [3.]])
+        """
+        return ops.Gather.apply(self, self._dim(dim, "gather"), _index_tensor(index, "gather"))
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        """A copy of self with src[i][j] added at row index[i][j] for dim 0 (out of place)."""
+        dim = self._dim(dim, "scatter_add")
+        return ops.ScatterAdd.apply(self, dim, _index_tensor(index, "scatter_add"), src)
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False
+             ) -> SortResult:
+        """(values, indices) sorted along dim; NaN sorts as the largest value, as in torch.
+
+        >>> import tinygrad_c2 as tg
+        >>> tg.tensor([3.0, 1.0, 2.0]).sort(descending=True)
+        SortResult(values=tensor([3., 2., 1.]), indices=tensor([0, 2, 1]))
+        """
+        dim = self._dim(dim, "sort")
+        indices = ops.ArgSort.apply(self, dim, descending, stable)
+        return SortResult(self.gather(dim, indices), indices)
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False
+                ) -> Tensor:
+        return self.sort(dim, descending, stable=stable).indices
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
+             ) -> TopKResult:
+        """The k largest (or smallest) elements along dim, as (values, indices), in order."""
+        dim = self._dim(dim, "topk")
+        n = self._data.shape[dim] if self._data.ndim else 1
+        if not _is_int(k) or not 0 <= k <= n or (not self._data.ndim and k != 1):
+            raise ops.OpError(f"topk: k={k!r} is out of range for dim {dim} of a tensor of shape "
+                              f"{self.shape} (expected 0 <= k <= {n})")
+        order = ops.ArgSort.apply(self, dim, largest, True)
+        indices = order[(slice(None),) * dim + (slice(0, k),)] if self._data.ndim else order
+        return TopKResult(self.gather(dim, indices), indices)
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        """value where mask is True, self elsewhere (value cast to self's dtype, as torch)."""
+        m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+        if m.dtype != np.bool_:
+            raise ops.OpError(f"masked_fill: the mask must be a bool tensor, got dtype {m.dtype}")
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise ops.OpError(f"masked_fill: value must be a number or a 0-d tensor, got a "
+                                  f"tensor of shape {value.shape}")
+            value = value.astype(self._data.dtype)
+        else:
+            value = np.asarray(value, dtype=self._data.dtype)
+        return ops.Where.apply(mask, value, self)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces of split_size along dim (the last may be smaller), or of the given sizes."""
+        if not self._data.ndim:
+            raise ops.OpError("split: a 0-d tensor cannot be split")
+        dim = self._dim(dim, "split")
+        n, sizes = self._data.shape[dim], split_size_or_sections
+        if _is_int(sizes):
+            if sizes < 0 or (sizes == 0 and n):
+                raise ops.OpError(f"split: split_size must be positive (0 only for a dim of size "
+                                  f"0), got {sizes} for dim {dim} of size {n}")
+            sizes = [min(sizes, n - start) for start in range(0, n, sizes)] if n else [0]
+        else:
+            sizes = list(sizes)
+            if not all(_is_int(s) and s >= 0 for s in sizes) or np.sum(sizes) != n:
+                raise ops.OpError(f"split: split sizes {sizes} must be non-negative ints that sum "
+                                  f"exactly to {n}, the size of dim {dim}")
+        starts = np.cumsum([0] + sizes[:-1])
+        lead = (slice(None),) * dim
+        return tuple(self[lead + (slice(a, a + s),)] for a, s in zip(starts, sizes, strict=True))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """At most `chunks` pieces of equal size along dim (the last may be smaller)."""
+        if not _is_int(chunks) or chunks <= 0:
+            raise ops.OpError(f"chunk expects `chunks` to be greater than 0, got: {chunks!r}")
+        n = self._data.shape[self._dim(dim, "chunk")] if self._data.ndim else 0
+        if n == 0:  # torch: `chunks` empty pieces
+            return self.split([0] * chunks, dim)
+        return self.split(-(-n // chunks), dim)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """self tiled sizes[i] times along dim i (leading sizes add new dims), as torch.
+
+        >>> import tinygrad_c2 as tg
+        >>> tg.tensor([1, 2]).repeat(2, 2)
+        tensor([[1, 2, 1, 2],
+                [1, 2, 1, 2]])
+        """
+        if len(sizes) == 1 and not _is_int(sizes[0]):
+            sizes = tuple(sizes[0])
+        sizes = _size(sizes, "repeat")
+        if len(sizes) < self._data.ndim:
+            raise ops.OpError(f"repeat: {len(sizes)} repeat sizes {sizes} for a tensor of shape "
+                              f"{self.shape}: give at least one per dim")
+        shape = (1,) * (len(sizes) - self._data.ndim) + self._data.shape
+        # (a, b) -> (1, a, 1, b) -> (r, a, s, b) -> (r*a, s*b): expand's backward sums the copies
+        spread = self.reshape(tuple(v for s in shape for v in (1, s)))
+        spread = spread.expand(tuple(v for r, s in zip(sizes, shape, strict=True) for v in (r, s)))
+        return spread.reshape(tuple(r * s for r, s in zip(sizes, shape, strict=True)))
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """Without dtype: torch's type name ('torch.FloatTensor'); else a cast to dtype (a dtype
+        or such a name)."""
+        if dtype is None:
+            return _TYPE_NAMES.get(self._data.dtype, f"tinygrad_c2.{self._data.dtype}")
+        if isinstance(dtype, str) and dtype in _TYPES_BY_NAME:
+            dtype = _TYPES_BY_NAME[dtype]
+        return self.astype(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.astype(other.dtype)
+
+    def half(self) -> Tensor:
+        """Refused with a TypeError naming the alternative: float16 is not supported here."""
+        return self.astype(np.float16)
+
+    def log1p(self) -> Tensor:
+        return ops.Log1p.apply(self)
+
+    def expm1(self) -> Tensor:
+        return ops.Expm1.apply(self)
+
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self)
+
+    def square(self) -> Tensor:
+        """self * self (a bool tensor squares to int64, as torch's pow(2))."""
+        return self.pow(2) if self._data.dtype == np.bool_ else self * self
+
+    def rsqrt(self) -> Tensor:
+        return 1.0 / self.sqrt()
+
+    def reciprocal(self) -> Tensor:
+        return 1.0 / self
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 (0 at NaN); zero gradient, as torch."""
+        return ops.Step.apply(self, ops.sign_of)
+
+    def floor(self) -> Tensor:
+        return ops.Step.apply(self, np.floor)
+
+    def ceil(self) -> Tensor:
+        return ops.Step.apply(self, np.ceil)
+
+    def trunc(self) -> Tensor:
+        return ops.Step.apply(self, np.trunc)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Rounded to `decimals` places, halves to even (torch's and numpy's rule)."""
+        return ops.Step.apply(self, np.round, decimals)
+
+    def amax(self, dim: Axes = (), keepdim: bool = False) -> Tensor:
+        """The max over dim (every dim by default); ties share the gradient evenly."""
+        dims = _axes(dim, None, "amax", self._data.ndim)
+        self._count(dims, "amax")
+        return ops.AMax.apply(self, dims, keepdim)
+
+    def amin(self, dim: Axes = (), keepdim: bool = False) -> Tensor:
+        """The min over dim (every dim by default); ties share the gradient evenly."""
+        dims = _axes(dim, None, "amin", self._data.ndim)
+        self._count(dims, "amin")
+        return ops.AMin.apply(self, dims, keepdim)
+
+    def all(self, dim: Axes = None, keepdim: bool = False) -> Tensor:
+        """True where every element over dim is nonzero (a bool tensor)."""
+        return (self == 0).sum(dim, keepdim) == 0
+
+    def any(self, dim: Axes = None, keepdim: bool = False) -> Tensor:
+        """True where some element over dim is nonzero (a bool tensor)."""
+        return (self != 0).sum(dim, keepdim) > 0
+
+    def cumsum(self, dim: int, dtype: Any = None) -> Tensor:
+        """Running sums along dim (integers and bools sum in int64, as torch)."""
+        x = self if dtype is None else self.astype(dtype)
+        return ops.CumSum.apply(x, self._dim(dim, "cumsum"))
+
+    def prod(self, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        """The product over dim (every element by default); exact gradients at zeros."""
+        x = self if dtype is None else self.astype(dtype)
+        if dim is not None:
+            dim = self._dim(dim, "prod")
+            if not self._data.ndim:  # dim 0 / -1 of a 0-d tensor: its one element
+                dim = None
+        return ops.Prod.apply(x, dim, keepdim and dim is not None)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle (on and below diagonal) of each matrix; zeros above."""
+        return self._triangle(np.tril, diagonal, "tril")
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle (on and above diagonal) of each matrix; zeros below."""
+        return self._triangle(np.triu, diagonal, "triu")
+
+    def _triangle(self, side: Any, diagonal: int, name: str) -> Tensor:
+        if self._data.ndim < 2:
+            raise ops.OpError(f"{name}: input tensor must have at least 2 dimensions, got shape "
+                              f"{self.shape}")
+        keep = side(np.ones(self._data.shape[-2:], dtype=np.bool_), diagonal)
+        return ops.Where.apply(keep, self, np.zeros((), self._data.dtype))
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Any = None) -> Tensor:
+        """Category indices drawn with probabilities proportional to self's rows (int64)."""
+        return _multinomial(self, num_samples, replacement, generator)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False) -> Tensor:
+        """Zeros of self's dtype (unless told)."""
+        return zeros(*size, dtype=self._like(dtype), device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        """Ones of self's dtype (unless told)."""
+        return ones(*size, dtype=self._like(dtype), device=device, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        """fill_value everywhere, in self's dtype (unless told)."""
+        return full(size, fill_value, dtype=self._like(dtype), device=device,
+                    requires_grad=requires_grad)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
+                   requires_grad: bool = False) -> Tensor:
+        """A new tensor (a copy) of data, in self's dtype (unless told)."""
+        data = data._data.copy() if isinstance(data, Tensor) else data
+        return tensor(data, dtype=self._like(dtype), device=device, requires_grad=requires_grad)
+
+    def _like(self, dtype: Any) -> Any:
+        return self._data.dtype if dtype is None else dtype
+
+    def nelement(self) -> int:
+        return self._data.size
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self._data.itemsize
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (`f"{loss:.4f}"`); any other only with an empty
+        spec, as torch (a Parameter too: torch formats only plain 0-d Tensors as numbers).
+
+        >>> import tinygrad_c2 as tg
+        >>> f"{tg.tensor([0.25, 0.5]).sum():.3f}", ["a", "b", "c"][tg.tensor(2)]
+        ('0.750', 'c')
+        """
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
+    def __index__(self) -> int:
+        """A one-element integer (or bool) tensor as a Python index: `names[t]`, `range(t)`."""
+        if self._data.size != 1 or self._data.dtype.kind not in "biu":
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index (this one has shape {self.shape} and dtype {self.dtype})")
+        return self._data.item().__index__()
+
+
+SortResult = namedtuple("SortResult", ["values", "indices"])  # torch.return_types.sort
+TopKResult = namedtuple("TopKResult", ["values", "indices"])  # torch.return_types.topk
+
+# torch's legacy type names, for Tensor.type()
+_TYPE_NAMES = {np.dtype(dt): name for dt, name in (
+    (np.float32, "torch.FloatTensor"), (np.float64, "torch.DoubleTensor"),
+    (np.float16, "torch.HalfTensor"), (np.int64, "torch.LongTensor"),
+    (np.int32, "torch.IntTensor"), (np.int16, "torch.ShortTensor"), (np.int8, "torch.CharTensor"),
+    (np.uint8, "torch.ByteTensor"), (np.bool_, "torch.BoolTensor"))}
+_TYPES_BY_NAME = {name: dt for dt, name in _TYPE_NAMES.items()}
+
+
+def _ranked(t: Any, what: str, ndim: int) -> Tensor:
+    """t, checked to be a Tensor of ndim dims (torch's wording: "self must be a matrix")."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{what} must be a Tensor, got {type(t).__name__}")
+    if t.ndim != ndim:
+        kind = "a matrix" if ndim == 2 else f"a {ndim}D tensor"
+        raise ops.OpError(f"{what} must be {kind}, got shape {t.shape}")
+    return t
+
+
+def _index_tensor(index: Any, name: str) -> Any:
+    if not isinstance(index, (Tensor, np.ndarray)):
+        raise TypeError(f"{name}: index must be an integer Tensor, got {type(index).__name__}")
+    return index
+
+
+def _multinomial(probs: Tensor, num_samples: int, replacement: bool, generator: Any) -> Tensor:
+    """Tensor.multinomial: inverse-CDF draws with replacement; without, the exponential race
+    (the k smallest of E_i / p_i, E_i ~ Exp(1), are a weighted sample without replacement)."""
+    p = probs._data
+    if p.ndim not in (1, 2) or p.dtype.kind != "f":
+        raise ops.OpError(f"multinomial: expected a 1-D or 2-D floating-point tensor of weights, "
+                          f"got shape {p.shape} and dtype {p.dtype}")
+    if not _is_int(num_samples) or num_samples <= 0:
+        raise ops.OpError(f"multinomial: cannot sample {num_samples!r} samples: expected a "
+                          "positive int")
+    rows = p.reshape(-1, p.shape[-1]).astype(np.float64)
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise ops.OpError("multinomial: probability tensor contains either inf, nan or element < 0")
+    if (rows.sum(axis=1) <= 0).any():
+        raise ops.OpError("multinomial: invalid multinomial distribution (sum of probabilities "
+                          "<= 0)")
+    if not replacement and num_samples > rows.shape[1]:
+        raise ops.OpError(f"multinomial: cannot sample n_sample = {num_samples} > "
+                          f"{rows.shape[1]} categories without replacement")
+    gen = _rng.generator() if generator is None else generator.numpy_generator
+    if replacement:
+        cdf = np.cumsum(rows, axis=1)
+        cdf /= cdf[:, -1:]  # NOTE: the last entry exactly 1, so a draw u < 1 never runs past it
+        u = gen.random((rows.shape[0], num_samples))
+        out = np.stack([np.searchsorted(c, v, side="right") for c, v in zip(cdf, u, strict=True)])
+    else:
+        with np.errstate(divide="ignore"):  # weight 0: key inf, drawn only after all others
+            keys = gen.standard_exponential(rows.shape) / rows
+        out = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+    return _drawn(out.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)), False)
 
 
 def _index_arrays(idx: Any) -> Any:

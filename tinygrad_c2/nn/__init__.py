@@ -1,6 +1,6 @@
 """tg.nn: modules, layers, losses, initialization and regularization (PyTorch's names)."""
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .modules.activation import (
     ELU,
     GELU,
@@ -34,6 +34,7 @@ from .modules.loss import (
     SmoothL1Loss,
 )
 from .modules.module import Module
+from .parallel import DataParallel
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,
@@ -47,6 +48,7 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "CrossEntropyLoss",
+    "DataParallel",
     "Dropout",
     "ELU",
     "Flatten",
@@ -79,6 +81,7 @@ __all__ = [
     "init",
     "l1_penalty",
     "l2_penalty",
+    "parallel",
     "param_groups_for_weight_decay",
     "penalized_weights",
     "utils",

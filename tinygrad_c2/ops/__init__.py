@@ -11,10 +11,13 @@ from .elementwise import (
     Cast,
     Clamp,
     Compare,
+    Cos,
     Div,
     Exp,
+    Expm1,
     LeakyRelu,
     Log,
+    Log1p,
     Maximum,
     Minimum,
     Mul,
@@ -22,23 +25,31 @@ from .elementwise import (
     Pow,
     Relu,
     Sigmoid,
+    Sin,
     Sqrt,
+    Step,
     Sub,
     Tanh,
     Where,
     sign,
+    sign_of,
     stable_sigmoid,
 )
-from .index import Index, split_index
+from .index import ArgSort, Gather, Index, ScatterAdd, along, split_index
 from .linalg import MatMul
-from .movement import Cat, Expand, Permute, Reshape
+from .movement import Cat, Expand, Flip, Permute, Reshape
 from .reduce import (
+    AMax,
+    AMin,
     ArgMax,
     ArgMin,
+    CumSum,
     LogSoftmax,
     LogSumExp,
     Max,
     Min,
+    Norm,
+    Prod,
     Softmax,
     Std,
     Sum,
@@ -52,4 +63,7 @@ __all__ = [
     "Minimum", "Mul", "Neg", "OpError", "Permute", "Pow", "Relu", "Reshape", "Sigmoid", "Softmax",
     "Sqrt", "Std", "Sub", "Sum", "Tanh", "Where", "log_softmax_array", "max_keepdims", "sign",
     "split_index", "stable_sigmoid",
+    # PyTorch's Tensor methods (issue 14)
+    "AMax", "AMin", "ArgSort", "Cos", "CumSum", "Expm1", "Flip", "Gather", "Log1p", "Norm", "Prod",
+    "ScatterAdd", "Sin", "Step", "along", "sign_of",
 ]

@@ -380,3 +380,93 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, g):
         return g.astype(ctx.dtype), None
+
+
+# ---------------------------------------------------------------- more unary (PyTorch's names)
+
+
+class Sin(Function):
+    """y = sin(x)   |   dx = g * cos(x)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * np.cos(ctx.saved_tensors[0])
+
+
+class Cos(Function):
+    """y = cos(x)   |   dx = -g * sin(x)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g * np.sin(ctx.saved_tensors[0])
+
+
+class Log1p(Function):
+    """y = ln(1 + x), exact for tiny x (log(1 + x) rounds 1 + x first)   |   dx = g / (1 + x)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / (1 + ctx.saved_tensors[0])
+
+
+class Expm1(Function):
+    """y = e^x - 1, exact for tiny x (exp(x) - 1 cancels)   |   dx = g * (y + 1)"""
+
+    promote = (0,)
+    float_op = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] + 1)
+
+
+def sign_of(x: np.ndarray) -> np.ndarray:
+    """PyTorch's sign in x's dtype: 0 at NaN, and a bool tensor is its own sign."""
+    return x.copy() if x.dtype == np.bool_ else sign(x, x.dtype)
+
+
+class Step(Function):
+    """y = floor, ceil, round, trunc or sign of x (`op` is the numpy function; round takes
+    `decimals`)   |   dx = 0: the functions are piecewise constant, and PyTorch gives them a
+    zero gradient (not None), so a graph through them still reaches its leaves"""
+
+    @staticmethod
+    def forward(ctx, x, op, *args):
+        ctx.nargs = 2 + len(args)
+        if x.dtype.kind in "biu" and op is not sign_of:  # integers are whole already: a copy
+            return x.copy()
+        return op(x, *args)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (np.zeros_like(g),) + (None,) * (ctx.nargs - 1)

@@ -71,3 +71,16 @@ class Cat(Function):
     @staticmethod
     def backward(ctx, g):
         return (None, *np.split(g, ctx.splits, axis=ctx.dim))
+
+
+class Flip(Function):
+    """y = x reversed along dims (a copy, as torch's flip)   |   dx = g reversed back"""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return np.flip(x, dims).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.flip(g, ctx.dims), None

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, OpError, _NonDifferentiable
+from .elementwise import sign
 
 
 def max_keepdims(x: np.ndarray, dim: int) -> np.ndarray:
@@ -215,3 +216,111 @@ class ArgMin(ArgMax):
     """y = index of the smallest x (over a dim)   |   none"""
 
     arg = staticmethod(np.argmin)
+
+
+def _unreduced(g: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
+    """g with the reduced dims put back as size 1 (every dim when dim is None), for broadcasting
+    against the input."""
+    if keepdim or dim is None:  # over every dim g is 0-d, which broadcasts already
+        return g
+    return np.expand_dims(g, dim)
+
+
+class AMax(Function):
+    """y = max of x over dims   |   dx = g shared evenly by the elements equal to the max (torch's
+    amax rule; max(dim) gives it all to one index instead); NaN where the max is NaN, as torch"""
+
+    reduce = staticmethod(np.max)
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        if x.size == 0:
+            raise OpError(f"{type(ctx).__name__}: cannot reduce an empty tensor of shape "
+                          f"{x.shape}: there is no element to pick")
+        y = type(ctx).reduce(x, axis=dim, keepdims=True)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        ctx.save_for_backward(x == y)
+        return y if keepdim else _squeeze(y, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        g = _unreduced(g, ctx.dim, ctx.keepdim)
+        count = mask.sum(axis=ctx.dim, keepdims=True)
+        # NOTE: a NaN max equals no element, so its count is 0 and its gradient 0/0 = NaN: torch's
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return mask * (g / count), None, None
+
+
+class AMin(AMax):
+    """y = min of x over dims   |   dx = g shared evenly by the elements equal to the min"""
+
+    reduce = staticmethod(np.min)
+
+
+class Prod(Function):
+    """y = product of x over dim   |   dx = g * y / x without zeros; with exactly one zero in a
+    product, only the zero gets g times the product of the others; with two or more, 0
+    (torch's rule: y / x would give 0/0 there)"""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        y = np.prod(x, axis=dim, keepdims=True)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        ctx.save_for_backward(x, y)
+        return y if keepdim else _squeeze(y, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        g = _unreduced(g, ctx.dim, ctx.keepdim)
+        zero = x == 0
+        if not zero.any():
+            return g * y / x, None, None
+        zeros = zero.sum(axis=ctx.dim, keepdims=True)
+        others = np.prod(np.where(zero, 1, x), axis=ctx.dim, keepdims=True)  # of the nonzeros
+        with np.errstate(divide="ignore", invalid="ignore"):  # the zeros are masked just below
+            plain = g * y / x
+        dx = np.where(zeros == 0, plain, np.where(zero & (zeros == 1), g * others, 0))
+        return dx.astype(g.dtype, copy=False), None, None
+
+
+class CumSum(Function):
+    """y_i = x_0 + ... + x_i along dim   |   dx_i = g_i + ... + g_last (the reversed cumsum)"""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return np.cumsum(x, axis=dim) if x.ndim else np.array(x, dtype=np.sum(x).dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not g.ndim:
+            return g, None
+        return np.flip(np.cumsum(np.flip(g, ctx.dim), axis=ctx.dim), ctx.dim), None
+
+
+class Norm(Function):
+    """y = (sum |x|^p)^(1/p) over dims, p finite and nonzero   |   dx = g * sign(x) *
+    |x|^(p-1) / y^(p-1) (p = 2: g * x / y), and 0 where y = 0, as torch (not 0/0)"""
+
+    @staticmethod
+    def forward(ctx, x, p, dim, keepdim):
+        a = np.abs(x)
+        with np.errstate(divide="ignore"):  # p < 0: |0|^p = inf, and the norm is then 0
+            y = (np.sqrt(np.square(a).sum(axis=dim, keepdims=True)) if p == 2
+                 else np.power(np.power(a, p).sum(axis=dim, keepdims=True), 1.0 / p))
+        ctx.p, ctx.dim, ctx.keepdim = p, dim, keepdim
+        ctx.save_for_backward(x, y)
+        return y if keepdim else _squeeze(y, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        g, p = _unreduced(g, ctx.dim, ctx.keepdim), ctx.p
+        with np.errstate(divide="ignore", invalid="ignore"):  # y = 0 is masked just below
+            if p == 2:
+                dx = x * (g / y)
+            else:
+                dx = sign(x, x.dtype) * np.power(np.abs(x), p - 1) * (g / np.power(y, p - 1))
+        return np.where(y == 0, 0, dx).astype(x.dtype, copy=False), None, None, None
