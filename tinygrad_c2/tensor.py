@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _missing, engine
 from . import device as _device
-from . import engine
 from . import rng as _rng
 
 float32 = np.float32
@@ -842,6 +842,10 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """Elementwise choice: input where condition holds, other elsewhere."""
     return ops.Where.apply(condition, input, other)
 
+
+# PyTorch's Tensor names that tinygrad_c2 leaves out explain themselves when read (descriptors,
+# not a __getattr__, which would slow every attribute read: see tinygrad_c2/_missing.py).
+_missing.bind_missing_attributes(Tensor)
 
 # NOTE: imported last, as a module, because the primitives need the Tensor class defined above;
 # they are looked up as `ops.Name` when a method runs, so either module may load first.
