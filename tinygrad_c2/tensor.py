@@ -678,15 +678,25 @@ def _index_arrays(idx: Any) -> Any:
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
            ) -> Tensor:
-    """Make a Tensor (same as `Tensor(...)`).
+    """Make a Tensor from a copy of `data`, as torch.tensor does (the dtype rules of `Tensor`).
 
-    >>> import tinygrad_c2 as tg
+    `Tensor(array)`, `tg.from_numpy` and `tg.as_tensor` share an array's memory instead.
+
+    >>> import numpy as np, tinygrad_c2 as tg
     >>> tg.tensor([1.0, 2.0]).dtype, tg.tensor([1, 2]).dtype
     (dtype('float32'), dtype('int64'))
+    >>> a = np.zeros(2); t = tg.tensor(a); a[0] = 5.0; t
+    tensor([0., 0.], dtype=float64)
     """
     if device is not None:
         _device.check(device, "tensor")
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    # NOTE: a ported script expects its own array untouched by later in-place ops on the tensor
+    # (and the tensor untouched by later writes to the array).
+    source = data._data if isinstance(data, Tensor) else data
+    if isinstance(source, np.ndarray) and np.may_share_memory(t._data, source):
+        t._data = t._data.copy()
+    return t
 
 
 def _size(size: tuple, name: str) -> tuple[int, ...]:
