@@ -24,6 +24,7 @@ CASES = [
     (lambda: tg.compile, "use tg.capture(step)"),
     (lambda: tg.float16, "float16 is not supported"),
     (lambda: tg.zero, "it is not part of tinygrad_c2; did you mean 'zeros'?"),
+    (lambda: tg.LongTensor, "use tg.tensor(data, dtype=tg.int64)"),
     (lambda: tg.no_such_thing, "module 'tinygrad_c2' has no attribute 'no_such_thing': "
                                "it is not part of tinygrad_c2"),
     (lambda: nn.Conv2d, "module 'tinygrad_c2.nn' has no attribute 'Conv2d': it is not yet in "

@@ -76,6 +76,12 @@ HINTS: dict[str, dict[str, str]] = {
         "double": "use tg.float64 (PyTorch's torch.double)",
         "long": "use tg.int64 (PyTorch's torch.long)",
         "compile": "use tg.capture(step) to trace a training step once and replay it",
+        "FloatTensor": "use tg.tensor(data, dtype=tg.float32) (the legacy typed constructors "
+                       "are not here)",
+        "DoubleTensor": "use tg.tensor(data, dtype=tg.float64)",
+        "LongTensor": "use tg.tensor(data, dtype=tg.int64)",
+        "IntTensor": "use tg.tensor(data, dtype=tg.int32)",
+        "BoolTensor": "use tg.tensor(data, dtype=bool)",
         "jit": "use tg.capture(step) to trace a training step once and replay it",
         "conv1d": _CONV,
         "conv2d": _CONV,
