@@ -12,6 +12,10 @@ if settings is not None:
                               max_examples=100, print_blob=True)
     settings.load_profile("ci")
 
+# The PyTorch-style scripts are run by tests/test_torch_scripts.py, never imported by
+# --doctest-modules (importing one would run it).
+collect_ignore_glob = ["torch_scripts/*"]
+
 
 def pytest_configure(config):
     # NOTE: when it reports a failing example, hypothesis inspects type hints and touches the

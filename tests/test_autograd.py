@@ -311,6 +311,35 @@ def test_numpy_style_custom_functions_still_get_arrays():
                     "forced": np.ndarray}
 
 
+def _numpy_abs(lib):
+    """PyTorch's numpy-extension pattern: .detach().numpy() in, from_numpy out."""
+
+    class NumpyAbs(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return lib.from_numpy(np.abs(input.detach().numpy()))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (input,) = ctx.saved_tensors
+            return grad_output * lib.from_numpy(np.sign(input.detach().numpy()))
+
+    return NumpyAbs
+
+
+def test_a_pytorch_function_that_calls_numpy_itself_gets_tensors_and_matches_torch():
+    results = []
+    for lib in (tg, torch):
+        numpy_abs = _numpy_abs(lib)
+        x = lib.tensor([-1.5, 0.5, 2.0], dtype=lib.float64, requires_grad=True)
+        y = numpy_abs.apply(x * 2.0)
+        (y * lib.tensor([1.0, -3.0, 0.5], dtype=lib.float64)).sum().backward()
+        results.append((y.detach().numpy().tolist(), x.grad.numpy().tolist()))
+    assert results[0] == results[1]
+    assert _numpy_abs(tg).tensor_style is True
+
+
 def test_builtin_primitives_are_not_wrapped():
     from tinygrad_c2 import ops
 

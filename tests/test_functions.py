@@ -184,6 +184,21 @@ def test_from_numpy_shares_memory_and_keeps_the_dtype():
         assert t.numpy()[0].tolist() == a[0].tolist() and np.shares_memory(t.numpy(), a)
 
 
+def test_tensor_copies_its_data_as_torch_tensor_does():
+    for make in (np.zeros(3), np.arange(3, dtype=np.int64), np.zeros((2, 2))[:, 0]):
+        a = make.copy()
+        t, expected = tg.tensor(a), torch.tensor(a)
+        a[0] = 7
+        assert t.tolist() == expected.tolist() and not np.shares_memory(t.numpy(), a)
+        assert t.dtype == expected.numpy().dtype
+    source = tg.ones(2, requires_grad=True)
+    copied = tg.tensor(source)  # torch warns here and copies: a leaf of its own
+    source.numpy()[0] = 5.0
+    assert copied.tolist() == [1.0, 1.0] and copied.is_leaf and not copied.requires_grad
+    a = np.zeros(2, np.float32)
+    assert np.shares_memory(tg.Tensor(a).numpy(), a)  # the constructor shares (API.md)
+
+
 def test_as_tensor_shares_memory_when_it_can():
     a = np.zeros(3)
     assert np.shares_memory(tg.as_tensor(a).numpy(), a)

@@ -1,7 +1,8 @@
-"""A missing name explains itself: tg.foo, nn.Foo, F.foo raise an AttributeError that says
-it is not part of tinygrad_c2 and what to use, without changing any name that exists."""
+"""A missing name explains itself: tg.foo, nn.Foo, F.foo, Tensor.foo raise an AttributeError
+that says it is not part of tinygrad_c2 and what to use, without changing any name that exists."""
 
 import importlib
+import inspect
 import traceback
 
 import pytest
@@ -23,6 +24,7 @@ CASES = [
     (lambda: tg.compile, "use tg.capture(step)"),
     (lambda: tg.bfloat16, "bfloat16 is not supported"),
     (lambda: tg.zero, "it is not part of tinygrad_c2; did you mean 'zeros'?"),
+    (lambda: tg.LongTensor, "use tg.tensor(data, dtype=tg.int64)"),
     (lambda: tg.no_such_thing, "module 'tinygrad_c2' has no attribute 'no_such_thing': "
                                "it is not part of tinygrad_c2"),
     (lambda: nn.Conv2d, "module 'tinygrad_c2.nn' has no attribute 'Conv2d': it is not yet in "
@@ -39,6 +41,15 @@ CASES = [
     (lambda: tg.utils.tensorboard, "module 'tinygrad_c2.utils' has no attribute 'tensorboard'"),
     (lambda: tg.utils.data.DistributedSampler, "runs in one process: use RandomSampler"),
     (lambda: tg.utils.data.Dataloader, "did you mean 'DataLoader'"),
+    (lambda: tg.zeros(2).half(), "'Tensor' object has no attribute 'half': it is not part of "
+                                 "tinygrad_c2; float16 is not supported: use tg.float32"),
+    (lambda: tg.zeros(2).pin_memory(), "runs on numpy on the CPU only"),
+    (lambda: tg.zeros(2).register_hook(print), "there are no gradient hooks: call retain_grad()"),
+    (lambda: tg.zeros(2).stride(), "use .numpy().strides"),
+    (lambda: nn.Parameter(tg.zeros(2)).to_sparse(), "'Parameter' object has no attribute "
+                                                    "'to_sparse': it is not part of tinygrad_c2"),
+    (lambda: tg.Tensor.data_ptr, "type object 'Tensor' has no attribute 'data_ptr': it is not "
+                                 "part of tinygrad_c2; use .numpy()"),
 ]
 
 
@@ -52,9 +63,24 @@ def test_a_missing_name_says_it_is_not_part_of_tinygrad_c2_and_what_to_use(expre
 def test_no_hint_names_a_real_attribute_so_a_name_that_lands_removes_its_hint():
     # When a hinted name becomes real, delete its entry in tinygrad_c2/_missing.py HINTS.
     shadowing = [f"{space}.{name}" for space, table in _missing.HINTS.items() for name in table
-                 if name in vars(importlib.import_module(space))]
+                 if space != "Tensor" and name in vars(importlib.import_module(space))]
     assert shadowing == []
-    assert set(_missing.HINTS) == set(NAMESPACES)
+    assert set(_missing.HINTS) == set(NAMESPACES) | {"Tensor"}
+
+
+def test_every_tensor_hint_is_bound_and_none_hides_a_real_tensor_attribute():
+    # A hinted name that became a real Tensor attribute is left unbound: delete its hint.
+    for name in _missing.HINTS["Tensor"]:
+        assert isinstance(inspect.getattr_static(tg.Tensor, name), _missing.MissingAttribute), \
+            f"Tensor.{name} is real now: delete its entry in tinygrad_c2/_missing.py HINTS"
+    bound = {name for name, value in vars(tg.Tensor).items()
+             if isinstance(value, _missing.MissingAttribute)}
+    assert bound == set(_missing.HINTS["Tensor"])
+
+
+def test_every_tensor_hint_names_a_pytorch_tensor_attribute():
+    torch = pytest.importorskip("torch")
+    assert [n for n in _missing.HINTS["Tensor"] if not hasattr(torch.Tensor, n)] == []
 
 
 def test_hasattr_and_getattr_defaults_still_see_a_missing_name_as_missing():
@@ -111,11 +137,25 @@ def test_ipython_displays_the_library_and_its_namespaces():
         assert shown == {"text/plain": repr(module)}
 
 
-def test_a_missing_tensor_attribute_keeps_pythons_own_error():
-    # Tensor has no __getattr__ (it would slow every slot read: see tinygrad_c2/_missing.py)
-    assert "__getattr__" not in vars(tg.Tensor)
-    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'to_sparse'"):
-        tg.tensor([1.0]).to_sparse  # noqa: B018
+def test_an_unhinted_missing_tensor_attribute_keeps_pythons_own_error():
+    # Tensor has no __getattr__ (it would slow every attribute read: see tinygrad_c2/_missing.py)
+    assert not any("__getattr__" in vars(klass) for klass in tg.Tensor.__mro__)
+    with pytest.raises(AttributeError) as info:
+        tg.tensor([1.0]).no_such_method  # noqa: B018
+    assert type(info.value) is AttributeError
+    assert str(info.value) == "'Tensor' object has no attribute 'no_such_method'"
+
+
+def test_a_hinted_tensor_attribute_is_missing_to_hasattr_and_getattr_defaults():
+    t = tg.tensor([1.0])
+    for name in ("half", "register_hook", "storage"):
+        assert not hasattr(t, name) and not hasattr(tg.Tensor, name)
+        assert getattr(t, name, None) is None
+    # the hinted message, said once: no "did you mean" from us or from Python
+    with pytest.raises(AttributeError) as info:
+        t.bfloat16()
+    shown = "".join(traceback.format_exception_only(info.type, info.value))
+    assert "float16 is not supported" in shown and "did you mean" not in shown.lower()
 
 
 def test_from_import_still_finds_a_submodule_only_in_sys_modules(monkeypatch):

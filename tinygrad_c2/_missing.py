@@ -5,12 +5,17 @@ normal lookup failed, so nothing here can shadow a real name. The message says t
 part of tinygrad_c2 and, where one exists, what to use instead (the HINTS table below: the
 PyTorch names people reach for that are not here yet) and the close spellings that are here.
 
-NOTE: Tensor has no `__getattr__`, on purpose. Defining one switches off CPython 3.11's
-specialised slot reads for every Tensor attribute (`t.data` about 5x slower), which costs
-about 5% of the instructions of a small op and backward. A missing Tensor attribute keeps
-Python's own message, whose traceback already suggests close spellings. A module
-`__getattr__` also unspecialises lookups such as `F.relu` (about 60 ns more each), which is
-0.1% of the instructions of a small training step (callgrind, 3.11).
+`Tensor.foo` explains itself the same way for the PyTorch Tensor names in HINTS["Tensor"]:
+each is bound on the class as a `MissingAttribute` descriptor that raises when read. Any other
+missing Tensor attribute keeps Python's own error, whose traceback suggests close spellings.
+
+NOTE: Tensor has no `__getattr__`, on purpose. Defining one makes CPython 3.11 route every
+Tensor attribute read through slot_tp_getattr_hook and switches off its specialised slot and
+property reads: measured with benchmarks/bench_tensor_getattr.py, `t._data` reads take 1.8x
+as long and a tiny MLP training step runs 3.3% more instructions (callgrind: 628.6k against
+608.5k per step). A descriptor costs nothing on any other read. A module `__getattr__` also
+unspecialises lookups such as `F.relu` (about 60 ns more each), which is 0.1% of the
+instructions of a small training step (callgrind, 3.11).
 
 >>> import tinygrad_c2 as tg
 >>> try:
@@ -18,6 +23,11 @@ Python's own message, whose traceback already suggests close spellings. A module
 ... except AttributeError as error:
 ...     print(error)
 module 'tinygrad_c2' has no attribute 'zero': it is not part of tinygrad_c2; did you mean 'zeros'?
+>>> try:
+...     tg.zeros(2).half()
+... except AttributeError as error:
+...     print(error)
+'Tensor' object has no attribute 'half': it is not part of tinygrad_c2; float16 is not ...
 """
 
 from __future__ import annotations
@@ -34,14 +44,39 @@ _BFLOAT16 = "bfloat16 is not supported: use tg.float32 or tg.float64"
 # A hint starting with "planned" reads "it is not yet in tinygrad_c2 (planned: ...)".
 _CONV = "planned: convolution and pooling"
 _SEQUENCE = "planned: sequence-model layers"
+_ARRAY = "use .numpy(), a numpy array sharing the tensor's memory"
 
 # NOTE: a key here must never be a real attribute of its namespace; tests/test_missing.py
-# fails once one becomes real, and then its hint is deleted here.
+# fails once one becomes real, and then its hint is deleted here. "Tensor" holds the Tensor
+# attributes; every other key is a module.
 HINTS: dict[str, dict[str, str]] = {
+    "Tensor": {
+        "half": _FLOAT16,
+        "bfloat16": _FLOAT16,
+        "pin_memory": _CPU,
+        "share_memory_": "tinygrad_c2 runs in one process; hand a worker the array (.numpy())",
+        "to_sparse": "there are no sparse tensors: keep the dense one",
+        "register_hook": "there are no gradient hooks: call retain_grad() and read .grad after "
+                         "backward, or use tg.autograd.grad",
+        "storage": _ARRAY,
+        "untyped_storage": _ARRAY,
+        "data_ptr": _ARRAY,
+        "storage_offset": _ARRAY,
+        "stride": "use .numpy().strides (numpy counts bytes where PyTorch counts elements)",
+        "as_strided": "use numpy.lib.stride_tricks on .numpy() (no gradient flows through it)",
+        "apply_": "apply the function to .numpy() under no_grad (no gradient flows through it)",
+        "map_": "apply the function to .numpy() under no_grad (no gradient flows through it)",
+    },
     "tinygrad_c2": {
         "mps": _CPU,
         "bfloat16": _BFLOAT16,
         "compile": "use tg.capture(step) to trace a training step once and replay it",
+        "FloatTensor": "use tg.tensor(data, dtype=tg.float32) (the legacy typed constructors "
+                       "are not here)",
+        "DoubleTensor": "use tg.tensor(data, dtype=tg.float64)",
+        "LongTensor": "use tg.tensor(data, dtype=tg.int64)",
+        "IntTensor": "use tg.tensor(data, dtype=tg.int32)",
+        "BoolTensor": "use tg.tensor(data, dtype=bool)",
         "jit": "use tg.capture(step) to trace a training step once and replay it",
         "conv1d": _CONV,
         "conv2d": _CONV,
@@ -155,6 +190,34 @@ def _error(owner: str, namespace: str, name: str, obj: Any,
     # NOTE: with .obj set, Python does not add its own "Did you mean" a second time.
     error.obj = obj
     return error
+
+
+class MissingAttribute:
+    """A Tensor attribute PyTorch has and tinygrad_c2 does not: reading it (on a tensor or on
+    the class) raises the explaining AttributeError, so `hasattr` still says False."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        cls = objtype if obj is None else type(obj)
+        owner = f"type object {cls.__name__!r}" if obj is None else f"{cls.__name__!r} object"
+        # no close spellings: the hint already says what to use
+        raise _error(owner, "Tensor", self.name, cls if obj is None else obj, tuple)
+
+    def __repr__(self) -> str:
+        return f"<not part of tinygrad_c2: Tensor.{self.name}>"
+
+
+def bind_missing_attributes(cls: type) -> None:
+    """Bind a MissingAttribute on `cls` for each HINTS["Tensor"] name it does not have.
+
+    A name that is real (defined on the class or a base) is left alone: tests/test_missing.py
+    then fails, saying to delete its hint.
+    """
+    for name in HINTS["Tensor"]:
+        if not any(name in vars(klass) for klass in cls.__mro__):
+            setattr(cls, name, MissingAttribute(name))
 
 
 def _public_names(module: ModuleType) -> list[str]:

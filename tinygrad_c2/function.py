@@ -44,8 +44,10 @@ class Function:
       inside record no graph, and `ctx.save_for_backward` / `ctx.saved_tensors` hold Tensors.
     - numpy style (the built-in primitives): arrays in, arrays out.
 
-    A class whose forward or backward uses numpy (`np.exp`) is numpy style, any other Tensor
-    style; set `tensor_style = True` or `False` on the class to choose. Tensor arguments
+    A class whose forward or backward uses numpy (`np.exp`) is numpy style, unless it also
+    converts Tensors itself (`.numpy()`, `.detach()`, `from_numpy`: PyTorch's way of calling
+    numpy from a Function); any other is Tensor style. Set `tensor_style = True` or `False`
+    on the class to choose. Tensor arguments
     arrive as their arrays (numpy style) or as Tensors sharing them; anything else (ints,
     axes, flags) as it is. `backward` returns one gradient per forward argument (None where
     there is none) in the shape of the output; the engine sums broadcast axes away.
@@ -95,8 +97,7 @@ class Function:
                 PRIMITIVES[cls.__name__] = cls
             return  # the library's own ops are numpy style: their hot path is untouched
         style = cls.__dict__.get("tensor_style")
-        cls._style_why = "its tensor_style says so" if style is not None else (
-            "it uses numpy" if _uses_numpy(cls) else "it uses no numpy")
+        cls._style_why = "its tensor_style says so" if style is not None else _style_why(cls)
         cls.tensor_style = style = (cls._style_why != "it uses numpy") if style is None else style
         wrappers = (_tensor_forward, _tensor_backward) if style else (_numpy_op, _numpy_op)
         for name, wrapper in zip(("forward", "backward"), wrappers):  # noqa: B905
@@ -184,9 +185,16 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def _uses_numpy(cls: type) -> bool:
-    """True if the class's own forward or backward (or a function nested in them) names a
-    global bound to numpy or to something from numpy (np, np.exp imported as exp)."""
+# Names only a Function taking Tensors uses: it converts to numpy and back itself (PyTorch's
+# numpy-extension pattern), so it is Tensor style even though it calls numpy.
+_CONVERTS = frozenset({"numpy", "detach", "from_numpy"})
+
+
+def _style_why(cls: type) -> str:
+    """Why the class is numpy style ("it uses numpy": its own forward or backward, or a
+    function nested in them, names a global bound to numpy or to something from numpy) or
+    Tensor style (it uses no numpy, or it converts Tensors to numpy and back itself)."""
+    uses_numpy = False
     for name in ("forward", "backward"):
         fn = cls.__dict__.get(name)
         fn = fn.__func__ if isinstance(fn, staticmethod) else fn
@@ -196,11 +204,13 @@ def _uses_numpy(cls: type) -> bool:
         while codes:
             code = codes.pop()
             codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+            if _CONVERTS.intersection(code.co_names):
+                return "it converts Tensors to numpy and back itself"
             for n in code.co_names:
                 v = glob.get(n)
                 if v is np or (getattr(v, "__module__", None) or "").startswith("numpy"):
-                    return True
-    return False
+                    uses_numpy = True
+    return "it uses numpy" if uses_numpy else "it uses no numpy"
 
 
 def _as_tensor(a: Any) -> Any:

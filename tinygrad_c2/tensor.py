@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _missing, engine
 from . import device as _device
-from . import engine
 from . import rng as _rng
 
 float32 = np.float32
@@ -1111,15 +1111,25 @@ def _index_arrays(idx: Any) -> Any:
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
            ) -> Tensor:
-    """Make a Tensor (same as `Tensor(...)`).
+    """Make a Tensor from a copy of `data`, as torch.tensor does (the dtype rules of `Tensor`).
 
-    >>> import tinygrad_c2 as tg
+    `Tensor(array)`, `tg.from_numpy` and `tg.as_tensor` share an array's memory instead.
+
+    >>> import numpy as np, tinygrad_c2 as tg
     >>> tg.tensor([1.0, 2.0]).dtype, tg.tensor([1, 2]).dtype
     (dtype('float32'), dtype('int64'))
+    >>> a = np.zeros(2); t = tg.tensor(a); a[0] = 5.0; t
+    tensor([0., 0.], dtype=float64)
     """
     if device is not None:
         _device.check(device, "tensor")
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    # NOTE: a ported script expects its own array untouched by later in-place ops on the tensor
+    # (and the tensor untouched by later writes to the array).
+    source = data._data if isinstance(data, Tensor) else data
+    if isinstance(source, np.ndarray) and np.may_share_memory(t._data, source):
+        t._data = t._data.copy()
+    return t
 
 
 def _size(size: tuple, name: str) -> tuple[int, ...]:
@@ -1275,6 +1285,10 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """Elementwise choice: input where condition holds, other elsewhere."""
     return ops.Where.apply(condition, input, other)
 
+
+# PyTorch's Tensor names that tinygrad_c2 leaves out explain themselves when read (descriptors,
+# not a __getattr__, which would slow every attribute read: see tinygrad_c2/_missing.py).
+_missing.bind_missing_attributes(Tensor)
 
 # NOTE: imported last, as a module, because the primitives need the Tensor class defined above;
 # they are looked up as `ops.Name` when a method runs, so either module may load first.
