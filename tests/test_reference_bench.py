@@ -88,3 +88,45 @@ def test_unknown_names_raise_clear_errors():
         bench.run(implementations=["jax"])
     with pytest.raises(ValueError, match="optimizer must be one of"):
         bench.build_implementations(bench.WORKLOADS["tiny"], optimizer="lbfgs")
+
+
+def test_cnn_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
+    from tinygrad_c2 import bench_cnn
+
+    workload = bench.WORKLOADS["cnn"]
+    floor = bench_cnn.CnnGemmFloor(workload, np.dtype("float32"))
+    calls = []
+    original = np.matmul
+
+    def counting_matmul(a, b, out):
+        calls.append(2 * a.shape[0] * a.shape[1] * b.shape[1])
+        return original(a, b, out=out)
+
+    bench_cnn.np.matmul = counting_matmul
+    try:
+        floor.step()
+    finally:
+        bench_cnn.np.matmul = original
+    assert sum(calls) == workload.gemm_flops
+    layers = len(workload.convs) + len(workload.hidden) + 1
+    assert len(calls) == 3 * layers - 1  # no dA for the input image
+
+
+def test_a_wrong_cnn_gradient_fails_the_agreement_check():
+    from tinygrad_c2 import bench_cnn
+
+    class Broken(bench_cnn.ReferenceCnnStep):
+        name = "broken"
+
+        def agree(self, seed):
+            J, grads, params = super().agree(seed)
+            grads[0] = grads[0] * 1.001  # the first conv layer's weight
+            return J, grads, params
+
+    impls, _ = bench.build_implementations(bench.WORKLOADS["cnn"], "float64",
+                                           implementations=["reference"])
+    reference = impls[0]
+    broken = Broken(reference.net, np.ascontiguousarray(reference.X.transpose(0, 3, 1, 2)),
+                    reference.y, "sgd", 0.01)
+    with pytest.raises(bench.AgreementError, match="broken disagrees.*gradient 0"):
+        bench.check_agreement([reference, broken], np.dtype("float64"))

@@ -232,29 +232,42 @@ def pool_backward(dA: np.ndarray, cache: tuple, mode: str = "max") -> np.ndarray
 
 # ------------------------------------------------------------------------------ vectorized
 
-def _windows(A_pad: np.ndarray, f: int, stride: int) -> np.ndarray:
-    """Every f x f window of A_pad (m, H, W, C) at the stride: a view (m, n_H, n_W, C, f, f)."""
-    return sliding_window_view(A_pad, (f, f), axis=(1, 2))[:, ::stride, ::stride]
-
-
-def _scatter_windows(d_windows: np.ndarray, shape: tuple[int, ...], stride: int) -> np.ndarray:
-    """The adjoint of ``_windows``: add d_windows (m, n_H, n_W, f, f, C) back into an array of
-    ``shape`` (m, H, W, C). One strided add per kernel offset (f*f of them), none per pixel."""
-    m, n_H, n_W, f, _, C = d_windows.shape
-    out = np.zeros(shape, dtype=d_windows.dtype)
+def _window_offsets(A: np.ndarray, f: int, stride: int, n_H: int, n_W: int):
+    """(p, q, view) for every offset (p, q) of an f x f window, row-major: view[:, h, w, :] is
+    A[:, h*stride + p, w*stride + q, :], a strided view (m, n_H, n_W, C) without a copy."""
     h_end, w_end = stride * (n_H - 1) + 1, stride * (n_W - 1) + 1
     for p in range(f):
         for q in range(f):
-            out[:, p:p + h_end:stride, q:q + w_end:stride, :] += d_windows[:, :, :, p, q, :]
-    return out
+            yield p, q, A[:, p:p + h_end:stride, q:q + w_end:stride, :]
+
+
+def im2col(A_pad: np.ndarray, f: int, stride: int) -> np.ndarray:
+    """Every f x f window of A_pad (m, H, W, C) as one row: (m*n_H*n_W, f*f*C), in W's (f, f, C)
+    order, so ``im2col(A) @ W.reshape(f*f*C, n_C)`` is the convolution (channels last).
+
+    Built from ``sliding_window_view`` (a strided view of all windows) with one copy. NOTE: the
+    copy's speed depends on its memory order: with several channels the windows are copied
+    row by row (runs of C contiguous values); a single-channel image is copied offset-major
+    (runs of n_W values) and returned as a transposed (Fortran-order) view, which the GEMMs
+    read as fast.
+
+    >>> im2col(np.arange(9.0).reshape(1, 3, 3, 1), 2, 1).tolist()[0]
+    [0.0, 1.0, 3.0, 4.0]
+    """
+    m, H, W, C = A_pad.shape
+    windows = sliding_window_view(A_pad, (f, f), axis=(1, 2))[:, ::stride, ::stride]
+    n_H, n_W = windows.shape[1:3]
+    if C == 1:
+        offset_major = np.ascontiguousarray(windows.transpose(4, 5, 3, 0, 1, 2))
+        return offset_major.reshape(f * f * C, m * n_H * n_W).T
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(m * n_H * n_W, f * f * C)
 
 
 def conv_forward_fast(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray,
                       hparameters: dict) -> tuple[np.ndarray, tuple]:
-    """``conv_forward`` as im2col + one GEMM: Z = cols @ W.reshape(f*f*n_C_prev, n_C) + b.
+    """``conv_forward`` as im2col + one GEMM: Z = im2col(A_pad) @ W.reshape(f*f*n_C_prev, n_C) + b.
 
-    cols (m*n_H*n_W, f*f*n_C_prev) holds every window in W's (f, f, n_C_prev) order, so the
-    product lands in channels-last order with no transpose of the output.
+    The product lands in channels-last order, with no transpose of the output.
 
     >>> rng = np.random.default_rng(0)
     >>> A, W = rng.normal(size=(2, 5, 5, 3)), rng.normal(size=(3, 3, 3, 4))
@@ -264,9 +277,7 @@ def conv_forward_fast(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray,
     True
     """
     m, n_H, n_W, n_C, f, stride, pad = _conv_shapes(A_prev, W, hparameters, "conv_forward_fast")
-    A_pad = zero_pad(A_prev, pad) if pad else A_prev
-    # (m, n_H, n_W, C, f, f) view -> (m, n_H, n_W, f, f, C) -> one copy: the im2col matrix
-    cols = _windows(A_pad, f, stride).transpose(0, 1, 2, 4, 5, 3).reshape(m * n_H * n_W, -1)
+    cols = im2col(zero_pad(A_prev, pad) if pad else A_prev, f, stride)
     Z = cols @ W.reshape(-1, n_C)
     Z += b.reshape(1, n_C)
     return Z.reshape(m, n_H, n_W, n_C), (cols, A_prev.shape, W, hparameters)
@@ -277,7 +288,9 @@ def conv_backward_fast(
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """``conv_backward`` as GEMMs: dW = cols^T dZ, db = sum(dZ), dcols = dZ W^T, then col2im.
 
-    ``need_dA_prev=False`` skips dA_prev (the first layer's input needs no gradient).
+    col2im adds each window's gradient back where the window was: one strided add per kernel
+    offset (f*f of them), none per pixel. ``need_dA_prev=False`` skips dA_prev (the first
+    layer's input needs no gradient).
     """
     cols, prev_shape, W, hparameters = cache
     stride, pad = hparameters["stride"], hparameters["pad"]
@@ -288,45 +301,62 @@ def conv_backward_fast(
     db = dZ2.sum(axis=0).reshape(1, 1, 1, n_C)
     if not need_dA_prev:
         return None, dW, db
-    d_cols = (dZ2 @ W.reshape(-1, n_C).T).reshape(m, n_H, n_W, f, f, prev_shape[3])
     _, n_H_prev, n_W_prev, n_C_prev = prev_shape
-    dA_pad = _scatter_windows(d_cols, (m, n_H_prev + 2 * pad, n_W_prev + 2 * pad, n_C_prev),
-                              stride)
-    return dA_pad[:, pad:pad + n_H_prev, pad:pad + n_W_prev, :], dW, db
+    # NOTE: dcols is computed transposed, (f, f, C, m, n_H, n_W), and added into a channels-first
+    # buffer: both sides of every add are then runs of n_W contiguous values (the channels-last
+    # order would add runs of C values, several times slower); the result is a transposed view.
+    d_cols = (W.reshape(-1, n_C) @ dZ2.T).reshape(f, f, n_C_prev, m, n_H, n_W)
+    dA_pad = np.zeros((n_C_prev, m, n_H_prev + 2 * pad, n_W_prev + 2 * pad), dZ2.dtype)
+    for p, q, view in _window_offsets(dA_pad.transpose(1, 2, 3, 0), f, stride, n_H, n_W):
+        view += d_cols[p, q].transpose(1, 2, 3, 0)
+    return dA_pad.transpose(1, 2, 3, 0)[:, pad:pad + n_H_prev, pad:pad + n_W_prev, :], dW, db
 
 
 def pool_forward_fast(A_prev: np.ndarray, hparameters: dict,
                       mode: str = "max") -> tuple[np.ndarray, tuple]:
-    """``pool_forward`` on a strided view of the windows; max pooling remembers the FIRST maximum
-    of each window (row-major), PyTorch's choice, for ``pool_backward_fast``.
+    """``pool_forward`` as f*f elementwise maxima (or sums) of strided views, one per window
+    offset: no loop over pixels and no copy of the windows.
 
     >>> A, _ = pool_forward_fast(np.arange(16.0).reshape(1, 4, 4, 1), {"f": 2, "stride": 2})
     >>> A[0, :, :, 0].tolist()
     [[5.0, 7.0], [13.0, 15.0]]
     """
     m, n_H, n_W, n_C, f, stride = _pool_shapes(A_prev, hparameters, mode, "pool_forward_fast")
-    windows = _windows(A_prev, f, stride).reshape(m, n_H, n_W, n_C, f * f)
+    offsets = _window_offsets(A_prev, f, stride, n_H, n_W)
+    A = next(offsets)[2].copy()
+    combine = np.maximum if mode == "max" else np.add
+    for _, _, view in offsets:
+        combine(A, view, out=A)
     if mode == "average":
-        return windows.mean(axis=-1), (A_prev.shape, None, hparameters, mode)
-    argmax = windows.argmax(axis=-1)
-    A = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]
-    return A, (A_prev.shape, argmax, hparameters, mode)
+        A /= f * f
+    return A, (A_prev, A, hparameters, mode)
 
 
 def pool_backward_fast(dA: np.ndarray, cache: tuple) -> np.ndarray:
-    """``pool_backward`` vectorized: each window's gradient goes to its first maximum (max) or
-    is spread evenly (average), one strided add per window offset."""
-    prev_shape, argmax, hparameters, mode = cache
+    """``pool_backward`` vectorized: each window's gradient goes to its FIRST maximum in
+    row-major order (PyTorch's rule, not the course's mask), or is spread evenly (average).
+
+    The offsets are visited in row-major order, and an offset takes the gradient where its
+    value equals the window's maximum and no earlier offset took it.
+    """
+    A_prev, A, hparameters, mode = cache
     f, stride = hparameters["f"], hparameters["stride"]
+    n_H, n_W = A.shape[1:3]
+    dA_prev = np.zeros(A_prev.shape, np.result_type(A_prev, dA))
+    d_views = _window_offsets(dA_prev, f, stride, n_H, n_W)
     if mode == "average":
-        d_windows = np.broadcast_to((dA / (f * f))[:, :, :, None, None, :],
-                                    (*dA.shape[:3], f, f, dA.shape[3]))
-    else:
-        offsets = np.arange(f * f).reshape(f, f)
-        # (m, n_H, n_W, f, f, C): dA where the offset is the window's argmax, else 0
-        hit = argmax[:, :, :, None, None, :] == offsets[None, None, None, :, :, None]
-        d_windows = hit * dA[:, :, :, None, None, :]
-    return _scatter_windows(d_windows, prev_shape, stride)
+        share = dA / (f * f)
+        for _, _, d_view in d_views:
+            d_view += share
+        return dA_prev
+    taken = np.zeros(A.shape, dtype=bool)
+    for (_, _, view), (_, _, d_view) in zip(_window_offsets(A_prev, f, stride, n_H, n_W),
+                                            d_views, strict=True):
+        hit = view == A
+        hit &= ~taken
+        taken |= hit
+        d_view += hit * dA
+    return dA_prev
 
 
 # ---------------------------------------------------------------------- a LeNet-style network
