@@ -19,6 +19,7 @@ from tinygrad_c2 import reference
 from tinygrad_c2.bench import (
     IMPLEMENTATIONS,
     LEARNING_RATES,
+    CapturedTinygradStep,
     ConvWorkload,
     GemmFloor,
     Implementation,
@@ -115,7 +116,7 @@ class _ModuleStep(Implementation):
         self.initial = initial.torch_state()
         self.model = model
         self.load(self.initial)
-        self.X, self.y = self.to_tensor(X), self.to_tensor(y)
+        self.X, self.Y = self.to_tensor(X), self.to_tensor(y)
         self.loss_fn = lib.nn.functional.cross_entropy
         params = list(self.model.parameters())
         self.optimizer = (lib.optim.SGD(params, lr=lr) if optimizer == "sgd"
@@ -123,12 +124,12 @@ class _ModuleStep(Implementation):
 
     def step(self) -> None:
         self.optimizer.zero_grad()
-        self.loss_fn(self.model(self.X), self.y).backward()
+        self.loss_fn(self.model(self.X), self.Y).backward()
         self.optimizer.step()
 
     def agree(self, seed):
         self.optimizer.zero_grad()
-        loss = self.loss_fn(self.model(self.X), self.y)
+        loss = self.loss_fn(self.model(self.X), self.Y)
         loss.backward()
         grads = [self.array(p.grad).copy() for p in self.model.parameters()]
         self.optimizer.step()
@@ -195,21 +196,13 @@ class CapturedTinygradCnnStep(TinygradCnnStep):
 
     def __init__(self, workload, initial, X, y, optimizer, lr):
         super().__init__(workload, initial, X, y, optimizer, lr)
-        self.captured = self.tg.capture(lambda X, y: self.loss_fn(self.model(X), y),
+        self.captured = self.tg.capture(lambda X, Y: self.loss_fn(self.model(X), Y),
                                         optimizer=self.optimizer)
 
-    def step(self) -> None:
-        self.captured(self.X, self.y)
-
-    def agree(self, seed):
-        # Trace once and undo that step, so the agreement check runs the replayed program.
-        state = self.optimizer.state_dict()
-        self.captured(self.X, self.y)
-        self.reset()
-        self.optimizer.load_state_dict(state)
-        loss = self.captured(self.X, self.y)
-        grads = [p.grad.numpy().copy() for p in self.model.parameters()]
-        return loss.item(), grads, [p.numpy().copy() for p in self.model.parameters()]
+    # The MLP's captured step and agreement check, unchanged: they only use the attributes
+    # both classes share (tg, model, optimizer, captured, X, Y, reset).
+    step = CapturedTinygradStep.step
+    agree = CapturedTinygradStep.agree
 
 
 def _build(name: str, workload, initial, X, y, optimizer, lr) -> Implementation:
