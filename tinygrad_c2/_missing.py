@@ -87,12 +87,8 @@ HINTS: dict[str, dict[str, str]] = {
         "rnn": _SEQUENCE,
     },
     "tinygrad_c2.nn.functional": {
-        "max_pool2d": _CONV,
-        "avg_pool2d": _CONV,
-        "adaptive_avg_pool2d": _CONV,
         "embedding": _SEQUENCE,
         "layer_norm": _SEQUENCE,
-        "pad": _CONV,
         "interpolate": _CONV,
     },
     "tinygrad_c2.optim": {
