@@ -17,7 +17,7 @@ from .modules.activation import (
 from .modules.batchnorm import BatchNorm1d
 from .modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .modules.dropout import Dropout
-from .modules.flatten import Flatten
+from .modules.flatten import Flatten, Unflatten
 from .modules.linear import (
     Identity,
     Linear,
@@ -75,6 +75,7 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
     "l1_penalty",
