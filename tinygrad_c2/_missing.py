@@ -32,7 +32,6 @@ from typing import Any
 _CPU = "tinygrad_c2 runs on numpy on the CPU only: leave the device code out"
 _FLOAT16 = "float16 is not supported: use tg.float32 or tg.float64"
 # A hint starting with "planned" reads "it is not yet in tinygrad_c2 (planned: ...)".
-_CONV = "planned: convolution and pooling"
 _SEQUENCE = "planned: sequence-model layers"
 
 # NOTE: a key here must never be a real attribute of its namespace; tests/test_missing.py
@@ -60,14 +59,10 @@ HINTS: dict[str, dict[str, str]] = {
         "layer_norm": _SEQUENCE,
     },
     "tinygrad_c2.nn": {
-        "Conv1d": _CONV,
-        "Conv2d": _CONV,
-        "ConvTranspose2d": _CONV,
-        "MaxPool2d": _CONV,
-        "AvgPool2d": _CONV,
-        "AdaptiveAvgPool2d": _CONV,
-        "BatchNorm2d": _CONV,
-        "Dropout2d": _CONV,
+        "Conv3d": "only 1-D and 2-D convolutions exist: use Conv1d or Conv2d",
+        "MaxPool3d": "only 1-D and 2-D pooling exist: use MaxPool2d",
+        "AdaptiveMaxPool2d": "use AdaptiveAvgPool2d, or MaxPool2d with a fitting kernel",
+        "BatchNorm3d": "use BatchNorm2d on a reshaped input",
         "RNN": _SEQUENCE,
         "LSTM": _SEQUENCE,
         "GRU": _SEQUENCE,
@@ -89,7 +84,7 @@ HINTS: dict[str, dict[str, str]] = {
     "tinygrad_c2.nn.functional": {
         "embedding": _SEQUENCE,
         "layer_norm": _SEQUENCE,
-        "interpolate": _CONV,
+        "interpolate": "upsample with nn.ConvTranspose2d (learned) instead",
     },
     "tinygrad_c2.optim": {
         "LBFGS": "use SGD, Adam or another first-order optimizer",

@@ -14,9 +14,10 @@ from .modules.activation import (
     Softplus,
     Tanh,
 )
-from .modules.batchnorm import BatchNorm1d
+from .modules.batchnorm import BatchNorm1d, BatchNorm2d
 from .modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from .modules.dropout import Dropout
+from .modules.conv import Conv1d, Conv2d, ConvTranspose2d
+from .modules.dropout import Dropout, Dropout2d
 from .modules.flatten import Flatten, Unflatten
 from .modules.linear import (
     Identity,
@@ -34,6 +35,14 @@ from .modules.loss import (
     SmoothL1Loss,
 )
 from .modules.module import Module
+from .modules.padding import (
+    CircularPad2d,
+    ConstantPad2d,
+    ReflectionPad2d,
+    ReplicationPad2d,
+    ZeroPad2d,
+)
+from .modules.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,
@@ -43,11 +52,21 @@ from .regularization import (
 )
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "CircularPad2d",
+    "ConstantPad2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
     "ELU",
     "Flatten",
     "GELU",
@@ -60,6 +79,8 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "Module",
     "ModuleDict",
     "ModuleList",
@@ -68,6 +89,8 @@ __all__ = [
     "ParameterDict",
     "ParameterList",
     "ReLU",
+    "ReflectionPad2d",
+    "ReplicationPad2d",
     "Sequential",
     "SiLU",
     "Sigmoid",
@@ -76,6 +99,7 @@ __all__ = [
     "Softplus",
     "Tanh",
     "Unflatten",
+    "ZeroPad2d",
     "functional",
     "init",
     "l1_penalty",
