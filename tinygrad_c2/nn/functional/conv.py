@@ -46,6 +46,10 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
     out = np.zeros(shape, dtype=cols.dtype)
     kh, kw, oh, ow = cols.shape[2:]
     (sh, sw), (dh, dw) = stride, dilation
+    if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1):  # windows tile the input: no overlap
+        tiles = out[:, :, :oh * kh, :ow * kw].reshape(*shape[:2], oh, kh, ow, kw)  # a view
+        tiles[...] = cols.transpose(0, 1, 4, 2, 5, 3)
+        return out
     for i in range(kh):
         rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(kw):
