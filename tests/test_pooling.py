@@ -266,6 +266,10 @@ def test_max_pool2d_layer_returns_indices_when_asked():
     (lambda: F.avg_pool2d(tg.ones(1, 1, 5, 5), 2, divisor_override=0),
      r"^avg_pool2d: divisor_override must be a non-zero int"),
     (lambda: F.max_pool1d(tg.ones(1, 1, 2, 2), 2), r"^max_pool1d: expected 2-D \(unbatched\)"),
+    (lambda: F.avg_pool2d(tg.tensor(np.ones((1, 1, 4, 4), np.int64)), 2),
+     r"^avg_pool2d: expected a floating-point input, got int64 \(convert it with x.float\(\)\)"),
+    (lambda: F.adaptive_avg_pool2d(tg.tensor(np.ones((1, 1, 4, 4), np.int64)), 2),
+     r"^adaptive_avg_pool2d: expected a floating-point input, got int64"),
     (lambda: F.adaptive_avg_pool2d(tg.ones(2, 2), 1), r"^adaptive_avg_pool2d: expected 3-D"),
     (lambda: nn.MaxPool2d(3, padding=2)(tg.ones(1, 1, 5, 5)),
      r"^MaxPool2d\(kernel_size=3, stride=3, padding=2, dilation=1, ceil_mode=False\): pad "
@@ -316,3 +320,39 @@ def test_dropout2d_on_3d_input_drops_along_dim_1_and_warns_as_torch():
     assert np.all(y == y[:, :, :1])  # (N, C, L): one decision per (sample, channel)
     with pytest.raises(RuntimeError, match="dropout2d: expected a 3-D or 4-D input"):
         F.dropout2d(tg.ones(4, 6), 0.5)
+
+
+def test_max_pool2d_of_integers_pads_with_the_smallest_integer_as_torch_gives():
+    x = np.arange(-8, 8, dtype=np.int64).reshape(1, 1, 4, 4)
+    y = F.max_pool2d(tg.tensor(x), 3, stride=2, padding=1)
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y.numpy(), TF.max_pool2d(torch.tensor(x), 3, 2, 1).numpy())
+
+
+def test_a_captured_step_recomputes_max_pool_indices_unfold_and_fold_as_eager():
+    def step_fn(conv):
+        def step(X):
+            h = conv(X)
+            n, c = h.shape[:2]
+            y, idx = F.max_pool2d(h, 2, return_indices=True)
+            rows = tg.arange(n * c).reshape(-1, 1)
+            picked = h.reshape(n * c, -1)[rows, idx.reshape(n * c, -1)]  # y, gathered again
+            folded = F.fold(F.unfold(h, 2, padding=1), h.shape[2:], 2, padding=1)
+            return (picked * y.reshape(n * c, -1)).mean() + (folded * h).mean()
+        return step
+
+    tg.manual_seed(0)
+    eager, captured = nn.Conv2d(2, 3, 3).double(), nn.Conv2d(2, 3, 3).double()
+    captured.load_state_dict(eager.state_dict())
+    opt_e = tg.optim.SGD(eager.parameters(), lr=0.1)
+    opt_c = tg.optim.SGD(captured.parameters(), lr=0.1)
+    step = tg.capture(step_fn(captured), optimizer=opt_c)
+    gen = np.random.default_rng(0)
+    for i in range(4):
+        X = gen.standard_normal((2, 2, 6, 6))
+        opt_e.zero_grad()
+        loss = step_fn(eager)(tg.tensor(X))
+        loss.backward()
+        opt_e.step()
+        assert step(X).item() == loss.item(), f"step {i}"
+        np.testing.assert_array_equal(captured.weight.numpy(), eager.weight.numpy())

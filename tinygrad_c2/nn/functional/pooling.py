@@ -49,7 +49,8 @@ def _max_windows(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, di
     """The maximum of each window of x padded with -inf, (N, C, OH, OW), and the offset
     (i * k_w + j) of its first maximum in row-major order."""
     out, pads = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
-    xp = _pad4(x, pads, -np.inf)
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min  # never a maximum
+    xp = _pad4(x, pads, lowest)
     kk = kernel[0] * kernel[1]
     win = windows(xp, kernel, stride, dilation, out).reshape(x.shape[0], x.shape[1], kk, *out)
     y = win.max(axis=2)
@@ -177,6 +178,14 @@ def _check_out(who: str, x: Tensor, kernel: tuple, stride: tuple, padding: tuple
                       f"dilation={dilation}): output size is too small")
 
 
+def _check_float(who: str, x: Tensor) -> None:
+    # NOTE: PyTorch averages integer tensors with a truncating division; refused here rather
+    # than answering in a dtype torch would not give
+    if x.dtype.kind != "f":
+        raise OpError(f"{who}: expected a floating-point input, got {x.dtype} "
+                      "(convert it with x.float())")
+
+
 def _as_2d(x: Tensor) -> Tensor:
     """(N, C, L) as (N, C, 1, L): a 1-D pool is the 2-D one with a window of height 1."""
     return x.unsqueeze(-2)
@@ -234,6 +243,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None,  # noqa: A00
                                          or divisor_override == 0):
         raise OpError(f"{who}: divisor_override must be a non-zero int, got {divisor_override!r}")
     _check_out(who, x, kernel, stride, padding, (1, 1), ceil_mode)
+    _check_float(who, x)
     y = AvgPool2d.apply(x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad),
                         None if divisor_override is None else int(divisor_override))
     return y.squeeze(0) if unbatched else y
@@ -313,7 +323,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
     if oh <= 0 or ow <= 0 or h == 0 or w == 0:
         raise OpError(f"{who}: output_size {output_size} and input of shape "
                       f"{tuple(input.shape)}: both must be positive")
-    dtype = input.dtype if input.dtype.kind == "f" else np.dtype(np.float64)
+    _check_float(who, input)
+    dtype = input.dtype
     out = input
     if ow != w:
         out = out @ Tensor(_adaptive_matrix(w, ow, dtype).T)
