@@ -46,11 +46,41 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
     out = np.zeros(shape, dtype=cols.dtype)
     kh, kw, oh, ow = cols.shape[2:]
     (sh, sw), (dh, dw) = stride, dilation
+    if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1):  # windows tile the input: no overlap
+        tiles = out[:, :, :oh * kh, :ow * kw].reshape(*shape[:2], oh, kh, ow, kw)  # a view
+        tiles[...] = cols.transpose(0, 1, 4, 2, 5, 3)
+        return out
     for i in range(kh):
         rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(kw):
             out[:, :, rows, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
     return out
+
+
+def _col2im_rows(g: np.ndarray, w2t: np.ndarray, xp_shape: tuple[int, ...],
+                 kernel: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """col2im(w2t @ g) for stride 1, fast: conv2d's input gradient.
+
+    g (N, G, O/G, OH, OW), w2t (G, C/G*k_h*k_w, O/G). NOTE: col2im's additions run over
+    rows of OW values, short for small images (8 in LeNet's second layer), and numpy's cost is
+    per row. Here g is first widened to the padded input's width W with zeros, so the GEMM
+    yields columns whose rows lie back to back in the flattened input plane: each kernel
+    offset is then one addition of OH * W contiguous values per plane (the zero columns add
+    nothing where they land).
+    """
+    n, c, hp, wp = xp_shape
+    (kh, kw), (dh, dw) = kernel, dilation
+    groups, og, oh, ow = g.shape[1:]
+    wide = np.zeros((n, groups, og, oh, wp), dtype=g.dtype)
+    wide[..., :ow] = g
+    cols = np.matmul(w2t, wide.reshape(n, groups, og, oh * wp)).reshape(n, c, kh, kw, oh * wp)
+    span = oh * wp
+    flat = np.zeros((n, c, hp * wp + (kw - 1) * dw), dtype=g.dtype)  # the last row's overhang
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            flat[:, :, start:start + span] += cols[:, :, i, j]
+    return flat[:, :, :hp * wp].reshape(xp_shape)
 
 
 def _pad4(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
@@ -102,7 +132,11 @@ class Conv2d(Function):
         n = g.shape[0]
         g4 = g.reshape(n, groups, og, oh * ow)
         gx = gw = gb = None
-        if nx:
+        if nx and stride == (1, 1):
+            gxp = _col2im_rows(g4.reshape(n, groups, og, oh, ow), w2.transpose(0, 2, 1),
+                               xp_shape, (kh, kw), dilation)
+            gx = _crop4(gxp, padding)
+        elif nx:
             gcols = np.matmul(w2.transpose(0, 2, 1), g4)  # (N, G, C/G*kh*kw, OH*OW)
             gcols = gcols.reshape(n, xp_shape[1], kh, kw, oh, ow)
             gx = _crop4(col2im(gcols, xp_shape, stride, dilation), padding)
