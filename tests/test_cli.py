@@ -342,3 +342,75 @@ def test_train_with_a_huge_learning_rate_saves_the_last_finite_model_and_says_so
         ["train", *SMALL, "--batchnorm"]), 2, 1).state_dict()
     for name, value in initial.items():
         np.testing.assert_array_equal(saved["model"][name], value, err_msg=name)
+
+
+CNN_SMALL = ["--model", "cnn", "--conv", "4:3:1,8:3:1", "--layers", "16", "--epochs", "2",
+             "--no-progress", "--no-plots"]
+
+
+def test_train_model_cnn_on_the_digits_builds_conv_blocks_and_saves_a_predictable_model(
+        tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", *CNN_SMALL, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert ("training CNN 1x8x8-conv4k3p1-pool-conv8k3p1-pool-16-10 (he init, relu, batch norm"
+            in printed)
+    assert "epoch 2/2" in printed and "diagnosis: train error" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "cnn" and config["conv"] == "4:3:1,8:3:1"
+    saved = tg.serialization.load(out / "model.tgc2")
+    # 0 is the Unflatten to (1, 8, 8); the conv before batch norm has no bias
+    assert saved["model"]["1.weight"].shape == (4, 1, 3, 3) and "1.bias" not in saved["model"]
+    model, _, _ = cli._saved_model(out / "model.tgc2")
+    assert [type(m).__name__ for m in model][:5] == ["Unflatten", "Conv2d", "BatchNorm2d",
+                                                      "ReLU", "MaxPool2d"]
+    np.testing.assert_array_equal(model[1].weight.numpy(), saved["model"]["1.weight"])
+
+
+def test_train_model_cnn_on_mnist_idx_defaults_to_lenet(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for prefix, m in (("train", 60), ("t10k", 20)):
+        tg.data.write_idx(rng.integers(0, 256, (m, 28, 28)).astype(np.uint8),
+                          tmp_path / f"{prefix}-images-idx3-ubyte")
+        tg.data.write_idx((np.arange(m) % 10).astype(np.uint8),
+                          tmp_path / f"{prefix}-labels-idx1-ubyte")
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", f"mnist:{tmp_path}", "--model", "cnn", "--layers",
+                     "120,84", "--epochs", "1", "--no-progress", "--no-plots",
+                     "--out", str(out)]) == 0
+    assert "training CNN 1x28x28-conv6k5-pool-conv16k5-pool-120-84-10" in capsys.readouterr().out
+    saved = tg.serialization.load(out / "model.tgc2")["model"]
+    shapes = [saved[name].shape for name in ("1.weight", "5.weight", "10.weight")]
+    assert shapes == [(6, 1, 5, 5), (16, 6, 5, 5), (120, 256)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "cnn", "--dataset", "moons"], "needs the features of a square one-channel "
+                                               "image (8x8 digits: 64, MNIST 28x28: 784), got 2"),
+    (["--model", "cnn", "--conv", "4:9"], "--conv 4:9: the 9x9 conv (padding 0) leaves a 0x0 "
+                                          "image"),
+    (["--model", "cnn", "--conv", "4:5,8:3"], "the 3x3 conv (padding 0) leaves a 0x0 image"),
+])
+def test_train_model_cnn_refuses_data_and_convs_that_do_not_fit_before_writing(
+        tmp_path, capsys, argv, message):
+    out = tmp_path / "run"
+    assert cli.main(["train", *argv, "--epochs", "1", "--no-progress", "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_conv_flag_rejects_a_malformed_spec():
+    with pytest.raises(argparse.ArgumentTypeError, match="CHANNELS:KERNEL"):
+        cli.parse_conv("16x3")
+    with pytest.raises(argparse.ArgumentTypeError, match="CHANNELS:KERNEL"):
+        cli.parse_conv("16:0")
+    assert cli.parse_conv("6:5,16:5") == "6:5,16:5"
+
+
+def test_gradcheck_model_cnn_names_and_passes_every_parameter(capsys):
+    assert cli.main(["gradcheck", "--model", "cnn", "--conv", "2:3:1", "--layers", "4",
+                     "--examples", "6"]) == 0
+    printed = capsys.readouterr().out
+    assert "gradient check of CNN 1x8x8-conv2k3p1-pool-4-10" in printed
+    for name in ("1.weight", "2.weight", "2.bias", "6.weight", "7.weight", "10.weight"):
+        assert f"  {name} " in printed

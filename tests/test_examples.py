@@ -33,12 +33,23 @@ EXPECTED = {
     "data_digits": ["epoch 10", "test accuracy (looked at once, at the end)"],
     "draw_mlp": ["mlp_graph.svg", "mlp_graph.png"],
     "tune_random_vs_grid": ["log-uniform", "beats the grid"],
+    "conv_step_by_step": [
+        "conv_forward Z's mean                  course +0.04899520   reference +0.04899520"
+        "   autograd +0.04899520",
+        "conv_backward dA_mean                  course +1.45243778   reference +1.45243778"
+        "   autograd +1.45243778",
+        "pool_backward max dA_prev[1,1][1]      course [+5.05844394, -1.68282702]   "
+        "reference [+5.05844394, -1.68282702]   autograd [+5.05844394, -1.68282702]",
+        "course's mask -> [[0.0, 1.0], [1.0, 0.0]], autograd (PyTorch's rule) -> "
+        "[[0.0, 1.0], [0.0, 0.0]]"],
+    "cnn_digits": ["Conv2d(1, 16, kernel_size=(3, 3)", "MaxPool2d(", "test accuracy"],
 }
 
 
 #: examples whose pictures are not `<name>.png` drawn with matplotlib
 PICTURES = {"data_digits": [], "draw_mlp": ["mlp_graph.png"],
-            "tune_random_vs_grid": ["tune_scale.png", "tune_random_vs_grid.png", "tune_search.png"]}
+            "tune_random_vs_grid": ["tune_scale.png", "tune_random_vs_grid.png", "tune_search.png"],
+            "cnn_digits": ["cnn_digits.png", "cnn_digits_graph.png"]}
 
 
 def has_matplotlib():
@@ -74,9 +85,10 @@ def test_example_runs_quickly_prints_its_figures_and_writes_its_picture(runs, na
     for line in EXPECTED[name]:
         assert line in done.stdout, f"{name}: {line!r} missing from\n{done.stdout}"
     if name in PICTURES:
-        needed = shutil.which("dot") if name == "draw_mlp" else has_matplotlib()
-        for picture in PICTURES[name] if needed else []:
-            assert (folder / picture).stat().st_size > 10_000
+        for picture in PICTURES[name]:
+            needed = shutil.which("dot") if "graph" in picture else has_matplotlib()
+            if needed:
+                assert (folder / picture).stat().st_size > 10_000
     elif has_matplotlib():
         assert (folder / f"{name}.png").stat().st_size > 10_000
     else:
@@ -101,3 +113,17 @@ def test_a_quick_run_without_images_leaves_the_tracked_pictures_alone(tmp_path):
     assert tracked.read_bytes() == before
     if has_matplotlib():
         assert list(tmp_path.glob("tinygrad_c2-example-*/ewa.png"))
+
+
+@pytest.mark.slow
+def test_cnn_digits_reaches_its_stated_test_accuracy():
+    # the full run of examples/cnn_digits.py (seed 0): the README states its figure
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import cnn_digits
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    _, history, accuracy = cnn_digits.train()
+    assert accuracy >= 0.98
+    assert accuracy == pytest.approx(cnn_digits.STATED_TEST_ACCURACY, abs=0.006)
+    assert history.best_epoch is not None

@@ -119,3 +119,58 @@ def test_a_parameter_with_a_zero_gradient_is_not_reported_as_a_bug():
     result = tg.check_gradients(model, F.cross_entropy, tg.randn(6, 3), tg.tensor([0, 1] * 3))
     assert result.passed, str(result)
     assert result.per_input["0.bias"] < 1e-7  # its true gradient is exactly 0
+
+
+def _small_cnn(conv):
+    nn = tg.nn
+    return nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(27, 4))
+
+
+def test_check_gradients_passes_a_small_cnn_and_names_each_parameter():
+    tg.manual_seed(3)
+    model = _small_cnn(tg.nn.Conv2d(2, 3, 3))
+    X, y = tg.randn(5, 2, 8, 8), tg.tensor(np.arange(5) % 4)  # conv 6x6 -> pool 3x3
+    result = tg.check_gradients(model, F.cross_entropy, X, y)
+    assert result.passed, str(result)
+    assert set(result.per_input) == {"0.weight", "0.bias", "4.weight", "4.bias"}
+    assert all(d < 1e-7 for d in result.per_input.values()), str(result)
+
+
+class FlippedKernelConv(tg.Function):
+    """A planted bug: a correct stride-1 convolution (tg.reference's im2col) whose weight
+    gradient comes back with the kernel flipped, the convolution-vs-correlation slip."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        A = x.transpose(0, 2, 3, 1)  # NCHW -> the reference's NHWC
+        W = w.transpose(2, 3, 1, 0)  # (out, in, f, f) -> (f, f, in, out)
+        Z, ctx.cache = tg.reference.conv_forward_fast(A, W, np.zeros((1, 1, 1, W.shape[3])),
+                                                      {"stride": 1, "pad": 0})
+        return np.ascontiguousarray(Z.transpose(0, 3, 1, 2))
+
+    @staticmethod
+    def backward(ctx, g):
+        dA, dW, _ = tg.reference.conv_backward_fast(g.transpose(0, 2, 3, 1), ctx.cache)
+        dW = dW[::-1, ::-1]  # the bug
+        return (np.ascontiguousarray(dA.transpose(0, 3, 1, 2)),
+                np.ascontiguousarray(dW.transpose(3, 2, 0, 1)))
+
+
+class FlippedKernelConv2d(tg.nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size):
+        super().__init__()
+        self.weight = tg.nn.Parameter(tg.randn(out_channels, in_channels, kernel_size,
+                                               kernel_size) * 0.3)
+
+    def forward(self, x):
+        return FlippedKernelConv.apply(x, self.weight)
+
+
+def test_check_gradients_catches_a_broken_conv_backward_and_names_its_weight():
+    tg.manual_seed(4)
+    model = _small_cnn(FlippedKernelConv2d(2, 3, 3))
+    X, y = tg.randn(5, 2, 8, 8), tg.tensor(np.arange(5) % 4)
+    result = tg.check_gradients(model, F.cross_entropy, X, y)
+    assert not result.passed
+    assert result.worst_input == "0.weight" and result.per_input["0.weight"] > 1e-3
+    assert result.per_input["4.weight"] < 1e-7  # the layers after it are still right

@@ -27,12 +27,14 @@ CASES = [
     (lambda: tg.LongTensor, "use tg.tensor(data, dtype=tg.int64)"),
     (lambda: tg.no_such_thing, "module 'tinygrad_c2' has no attribute 'no_such_thing': "
                                "it is not part of tinygrad_c2"),
-    (lambda: nn.Conv2d, "module 'tinygrad_c2.nn' has no attribute 'Conv2d': it is not yet in "
-                        "tinygrad_c2 (planned: convolution and pooling)"),
+    (lambda: nn.Transformer, "module 'tinygrad_c2.nn' has no attribute 'Transformer': it is not "
+                             "yet in tinygrad_c2 (planned: sequence-model layers)"),
+    (lambda: nn.Conv3d, "only 1-D and 2-D convolutions exist"),
     (lambda: nn.LSTM, "it is not yet in tinygrad_c2 (planned: sequence-model layers)"),
     (lambda: nn.Lineer, "did you mean 'Linear'?"),
     (lambda: nn.utils.clip_grad_norm_, "it is not yet in tinygrad_c2 (planned: gradient clipping"),
-    (lambda: F.conv2d, "module 'tinygrad_c2.nn.functional' has no attribute 'conv2d'"),
+    (lambda: F.interpolate, "module 'tinygrad_c2.nn.functional' has no attribute 'interpolate'"),
+    (lambda: tg.conv2d, "use tg.nn.functional.conv2d"),
     (lambda: F.rleu, "did you mean 'relu'?"),
     (lambda: optim.LBFGS, "use SGD, Adam or another first-order optimizer"),
     (lambda: optim.Adamm, "did you mean 'Adam'"),

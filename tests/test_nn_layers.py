@@ -300,3 +300,20 @@ def test_batchnorm1d_in_float32_is_as_accurate_as_torch_on_features_with_a_large
                              theirs, strict=True):
         err_ours, err_torch = np.abs(o - e).max(), np.abs(t - e).max()
         assert err_ours <= 1.5 * err_torch, f"{name}: ours {err_ours:.3g}, torch {err_torch:.3g}"
+
+
+@pytest.mark.parametrize("dim, sizes", [(1, (1, 8, 8)), (-1, (2, -1)), (0, (2, 3))])
+def test_unflatten_splits_a_dimension_as_torch(dim, sizes):
+    torch = pytest.importorskip("torch")
+    x = np.arange(6 * 64, dtype=np.float64).reshape(6, 64)
+    expected = torch.nn.Unflatten(dim, sizes)(torch.from_numpy(x)).numpy()
+    out = nn.Unflatten(dim, sizes)(tg.Tensor(x))
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(out.numpy(), expected)
+
+
+def test_unflatten_refuses_sizes_that_do_not_multiply_to_the_dimension():
+    with pytest.raises(RuntimeError, match=r"cannot split size 64 of input shape \(2, 64\)"):
+        nn.Unflatten(1, (3, 3))(tg.Tensor(np.zeros((2, 64))))
+    with pytest.raises(ValueError, match="at most one -1"):
+        nn.Unflatten(1, (-1, -1))

@@ -65,8 +65,8 @@ def _probs(x: np.ndarray) -> np.ndarray:
 
 
 def _bn(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    axes = (0,) if x.ndim == 2 else (0, 2)
-    shape = (1, -1) if x.ndim == 2 else (1, -1, 1)
+    axes = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
     mu, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
     return (x - mu) / np.sqrt(var + 1e-5) * w.reshape(shape) + b.reshape(shape)
 
@@ -223,13 +223,54 @@ ROWS = [
     Row("batch_norm_train", ("BatchNorm",),
         lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
         _bn, lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True),
-        [((6, 3), (3,), (3,)), ((4, 3, 5), (3,), (3,))]),
+        [((6, 3), (3,), (3,)), ((4, 3, 5), (3,), (3,)), ((2, 3, 4, 3), (3,), (3,))]),
     Row("batch_norm_eval", ("BatchNorm",),
         lambda x, w, b: F.batch_norm(x, np.full(3, 0.2), np.full(3, 1.5), w, b),
         lambda x, w, b: (x - 0.2) / np.sqrt(1.5 + 1e-5) * w + b,
         lambda x, w, b: TF.batch_norm(x, torch.full((3,), 0.2, dtype=torch.float64),
                                       torch.full((3,), 1.5, dtype=torch.float64), w, b),
         [((6, 3), (3,), (3,))]),
+    # ---- convolution (the big matrices against torch live in tests/test_conv.py)
+    Row("conv2d", ("Conv2d",), lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1),
+        None, lambda x, w, b: TF.conv2d(x, w, b, stride=(2, 1), padding=1),
+        [((2, 3, 5, 4), (4, 3, 3, 2), (4,))]),
+    Row("conv2d_groups_dilation_same", ("Conv2d",),
+        lambda x, w: F.conv2d(x, w, padding="same", dilation=2, groups=2), None,
+        lambda x, w: TF.conv2d(x, w, padding="same", dilation=2, groups=2),
+        [((1, 4, 6, 5), (2, 2, 2, 3))]),
+    Row("conv1d_unbatched", ("Conv2d", "Reshape"), lambda x, w, b: F.conv1d(x, w, b, padding=2),
+        None, lambda x, w, b: TF.conv1d(x, w, b, padding=2), [((3, 7), (2, 3, 3), (2,))]),
+    Row("conv_transpose2d", ("ConvTranspose2d",),
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        None, lambda x, w, b: TF.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                  output_padding=1),
+        [((2, 4, 3, 3), (4, 3, 3, 2), (3,))]),
+    Row("unfold", ("Unfold",), lambda x: F.unfold(x, (2, 3), padding=1, stride=(1, 2)), None,
+        lambda x: TF.unfold(x, (2, 3), padding=1, stride=(1, 2)), [((2, 2, 4, 5),)]),
+    Row("fold", ("Fold",), lambda c: F.fold(c, (4, 5), (2, 3), padding=1, stride=(1, 2)), None,
+        lambda c: TF.fold(c, (4, 5), (2, 3), padding=1, stride=(1, 2)), [((2, 12, 15),)]),
+    # ---- pooling and padding (ties and the big matrices: tests/test_pooling.py)
+    Row("max_pool2d_overlapping_ceil", ("MaxPool2d",),
+        lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True), None,
+        lambda x: TF.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True), [((2, 2, 6, 5),)]),
+    Row("max_pool2d_dilation_unbatched", ("MaxPool2d", "Reshape"),
+        lambda x: F.max_pool2d(x, (2, 3), stride=1, dilation=(2, 1)), None,
+        lambda x: TF.max_pool2d(x, (2, 3), stride=1, dilation=(2, 1)), [((2, 5, 5),)]),
+    Row("avg_pool2d_padding", ("AvgPool2d",), lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+        None, lambda x: TF.avg_pool2d(x, 3, 2, 1, ceil_mode=True), [((2, 2, 6, 5),)]),
+    Row("avg_pool2d_exclude_pad", ("AvgPool2d",),
+        lambda x: F.avg_pool2d(x, 2, 1, 1, count_include_pad=False), None,
+        lambda x: TF.avg_pool2d(x, 2, 1, 1, count_include_pad=False), [((1, 2, 4, 3),)]),
+    Row("pad_constant_crop", ("Pad",), lambda x: F.pad(x, (1, -1, 2, 0), value=0.5), None,
+        lambda x: TF.pad(x, (1, -1, 2, 0), value=0.5), [((2, 3, 4),)]),
+    Row("pad_reflect", ("Pad",), lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), None,
+        lambda x: TF.pad(x, (2, 1, 1, 2), mode="reflect"), [((1, 2, 4, 3),)]),
+    Row("pad_replicate", ("Pad",), lambda x: F.pad(x, (3, 1), mode="replicate"), None,
+        lambda x: TF.pad(x, (3, 1), mode="replicate"), [((2, 3, 2),)]),
+    Row("pad_circular", ("Pad",), lambda x: F.pad(x, (1, 2, 2, 1), mode="circular"), None,
+        lambda x: TF.pad(x, (1, 2, 2, 1), mode="circular"), [((1, 2, 3, 3),)]),
+    Row("adaptive_avg_pool2d", ("MatMul",), lambda x: F.adaptive_avg_pool2d(x, (2, 3)), None,
+        lambda x: TF.adaptive_avg_pool2d(x, (2, 3)), [((2, 2, 5, 4),)]),
     Row("cross_entropy_labels", ("CrossEntropy",), lambda z: F.cross_entropy(z, LABELS),
         lambda z: np.array(-_log_softmax(z, 1)[np.arange(4), LABELS].mean()),
         lambda z: TF.cross_entropy(z, torch.tensor(LABELS)), [((4, 3),)]),
@@ -463,9 +504,11 @@ def _inputs(row: Row, shapes: tuple, seed: int) -> list[np.ndarray]:
 def test_every_registered_primitive_has_a_row():
     covered = {p for row in ROWS for p in row.prims}
     # Cast and Dropout are tested on their own below; the ops without a gradient (comparisons,
-    # argmax, argmin, one_hot) against torch in test_capture_soundness.py and elsewhere
+    # argmax, argmin, one_hot) against torch in test_capture_soundness.py and elsewhere,
+    # max_pool2d's return_indices in test_pooling.py
     missing = set(PRIMITIVES) - covered - {"Cast", "Dropout", "Compare", "ArgMax", "ArgMin",
-                                           "OneHot", "ArgSort"}
+                                           "OneHot", "ArgSort",
+                                           "MaxPool2dIndices"}
     assert not missing, f"primitives without a row in ROWS: {sorted(missing)}"
 
 

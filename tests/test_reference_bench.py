@@ -33,9 +33,8 @@ def test_a_wrong_gradient_fails_the_agreement_check_before_timing():
         bench.check_agreement([reference, broken], np.dtype("float64"))
 
 
-def test_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
-    workload = bench.WORKLOADS["small"]
-    floor = bench.GemmFloor(workload, np.dtype("float64"))
+def products_counted(floor, module=bench):
+    """The FLOPs of every np.matmul one step of ``floor`` runs, one entry per product."""
     calls = []
     original = np.matmul
 
@@ -43,11 +42,17 @@ def test_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
         calls.append(2 * a.shape[0] * a.shape[1] * b.shape[1])
         return original(a, b, out=out)
 
-    bench.np.matmul = counting_matmul
+    module.np.matmul = counting_matmul
     try:
         floor.step()
     finally:
-        bench.np.matmul = original
+        module.np.matmul = original
+    return calls
+
+
+def test_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
+    workload = bench.WORKLOADS["small"]
+    calls = products_counted(bench.GemmFloor(workload, np.dtype("float64")))
     assert sum(calls) == workload.gemm_flops
     assert len(calls) == 3 * (len(workload.dims) - 1) - 1
 
@@ -102,3 +107,31 @@ def test_quick_is_a_smoke_run_float32_one_thread_three_blocks_unless_asked(monke
         ("float32",), (1,), 3, True)
     assert (asked["dtypes"], asked["threads"]) == (["float64"], [2])
     assert (full["dtypes"], full["threads"], full["blocks"]) == (("float32", "float64"), (1, 2), 5)
+def test_cnn_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
+    from tinygrad_c2 import bench_cnn
+
+    workload = bench.WORKLOADS["cnn"]
+    calls = products_counted(bench_cnn.CnnGemmFloor(workload, np.dtype("float32")))
+    assert sum(calls) == workload.gemm_flops
+    layers = len(workload.convs) + len(workload.hidden) + 1
+    assert len(calls) == 3 * layers - 1  # no dA for the input image
+
+
+def test_a_wrong_cnn_gradient_fails_the_agreement_check():
+    from tinygrad_c2 import bench_cnn
+
+    class Broken(bench_cnn.ReferenceCnnStep):
+        name = "broken"
+
+        def agree(self, seed):
+            J, grads, params = super().agree(seed)
+            grads[0] = grads[0] * 1.001  # the first conv layer's weight
+            return J, grads, params
+
+    impls, _ = bench.build_implementations(bench.WORKLOADS["cnn"], "float64",
+                                           implementations=["reference"])
+    reference = impls[0]
+    broken = Broken(reference.net, np.ascontiguousarray(reference.X.transpose(0, 3, 1, 2)),
+                    reference.y, "sgd", 0.01)
+    with pytest.raises(bench.AgreementError, match="broken disagrees.*gradient 0"):
+        bench.check_agreement([reference, broken], np.dtype("float64"))

@@ -42,7 +42,6 @@ from typing import Any
 _CPU = "tinygrad_c2 runs on numpy on the CPU only: leave the device code out"
 _BFLOAT16 = "bfloat16 is not supported: use tg.float32 or tg.float64"
 # A hint starting with "planned" reads "it is not yet in tinygrad_c2 (planned: ...)".
-_CONV = "planned: convolution and pooling"
 _SEQUENCE = "planned: sequence-model layers"
 _ARRAY = "use .numpy(), a numpy array sharing the tensor's memory"
 
@@ -78,10 +77,11 @@ HINTS: dict[str, dict[str, str]] = {
         "IntTensor": "use tg.tensor(data, dtype=tg.int32)",
         "BoolTensor": "use tg.tensor(data, dtype=bool)",
         "jit": "use tg.capture(step) to trace a training step once and replay it",
-        "conv1d": _CONV,
-        "conv2d": _CONV,
-        "max_pool2d": _CONV,
-        "avg_pool2d": _CONV,
+        "conv1d": "use tg.nn.functional.conv1d",
+        "conv2d": "use tg.nn.functional.conv2d",
+        "conv_transpose2d": "use tg.nn.functional.conv_transpose2d",
+        "max_pool2d": "use tg.nn.functional.max_pool2d",
+        "avg_pool2d": "use tg.nn.functional.avg_pool2d",
         "lstm": _SEQUENCE,
         "rnn": _SEQUENCE,
         "gru": _SEQUENCE,
@@ -89,14 +89,10 @@ HINTS: dict[str, dict[str, str]] = {
         "layer_norm": _SEQUENCE,
     },
     "tinygrad_c2.nn": {
-        "Conv1d": _CONV,
-        "Conv2d": _CONV,
-        "ConvTranspose2d": _CONV,
-        "MaxPool2d": _CONV,
-        "AvgPool2d": _CONV,
-        "AdaptiveAvgPool2d": _CONV,
-        "BatchNorm2d": _CONV,
-        "Dropout2d": _CONV,
+        "Conv3d": "only 1-D and 2-D convolutions exist: use Conv1d or Conv2d",
+        "MaxPool3d": "only 1-D and 2-D pooling exist: use MaxPool2d",
+        "AdaptiveMaxPool2d": "use AdaptiveAvgPool2d, or MaxPool2d with a fitting kernel",
+        "BatchNorm3d": "use BatchNorm2d on a reshaped input",
         "RNN": _SEQUENCE,
         "LSTM": _SEQUENCE,
         "GRU": _SEQUENCE,
@@ -114,15 +110,9 @@ HINTS: dict[str, dict[str, str]] = {
         "rnn": _SEQUENCE,
     },
     "tinygrad_c2.nn.functional": {
-        "conv1d": _CONV,
-        "conv2d": _CONV,
-        "max_pool2d": _CONV,
-        "avg_pool2d": _CONV,
-        "adaptive_avg_pool2d": _CONV,
         "embedding": _SEQUENCE,
         "layer_norm": _SEQUENCE,
-        "pad": _CONV,
-        "interpolate": _CONV,
+        "interpolate": "upsample with nn.ConvTranspose2d (learned) instead",
     },
     "tinygrad_c2.optim": {
         "LBFGS": "use SGD, Adam or another first-order optimizer",

@@ -1,4 +1,7 @@
-"""MLP training-step benchmark: tinygrad_c2 vs the hand-derived reference, PyTorch and a GEMM floor.
+"""Training-step benchmark: tinygrad_c2 vs the hand-derived reference, PyTorch and a GEMM floor.
+
+Workloads: MLPs (``Workload``, implemented here) and a LeNet-style CNN (``ConvWorkload``,
+implemented in bench_cnn.py with the same method and the same ``Implementation`` contract).
 
 One step is forward, loss, backward and the optimizer update on a fixed batch. Method:
 1. every implementation starts from the same weights and must agree with the reference on the
@@ -65,12 +68,48 @@ class Workload:
         return total
 
 
+@dataclass(frozen=True)
+class ConvWorkload:
+    """A LeNet-style CNN training step (its implementations live in bench_cnn.py): conv blocks
+    (n_C, f) of conv f x f (stride 1, no padding) -> ReLU -> 2x2 max pool, then Linear -> ReLU
+    layers and a Linear to the classes, softmax cross-entropy, on (C, H, W) images."""
+
+    name: str
+    image: tuple[int, int, int]  # (C, H, W)
+    convs: tuple[tuple[int, int], ...]
+    hidden: tuple[int, ...]
+    classes: int
+    batch: int
+
+    @property
+    def gemm_flops(self) -> int:
+        """FLOPs of the step's matrix products: per conv layer Z = cols W, dW = cols^T dZ and
+        (not for the input) dcols = dZ W^T; per Linear layer the three MLP products.
+
+        >>> WORKLOADS["cnn"].gemm_flops
+        97090560
+        """
+        C, H, W = self.image
+        total, m = 0, self.batch
+        for layer, (n_C, f) in enumerate(self.convs):
+            H, W = H - f + 1, W - f + 1
+            products = 3 if layer > 0 else 2
+            total += products * 2 * m * H * W * f * f * C * n_C
+            C, H, W = n_C, H // 2, W // 2
+        width = C * H * W
+        for size in (*self.hidden, self.classes):
+            total += 3 * 2 * m * width * size
+            width = size
+        return total
+
+
 WORKLOADS = {
     "tiny": Workload("tiny", (2, 20, 7, 5, 1), "sigmoid", 64),
     "small": Workload("small", (64, 128, 64, 10), "softmax", 64),
     "mnist": Workload("mnist", (784, 256, 128, 10), "softmax", 128),
     "mnist_bn": Workload("mnist_bn", (784, 256, 128, 10), "softmax", 128, batch_norm=True,
                          dropout_p=0.2),
+    "cnn": ConvWorkload("cnn", (1, 28, 28), ((6, 5), (16, 5)), (120, 84), 10, 64),
 }
 IMPLEMENTATIONS = ("tinygrad_c2", "tinygrad_c2_captured", "reference", "torch", "gemm_floor")
 OPTIMIZERS = ("sgd", "adam")
@@ -442,6 +481,10 @@ def build_implementations(
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"bench: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if isinstance(workload, ConvWorkload):
+        from tinygrad_c2 import bench_cnn
+
+        return bench_cnn.build_implementations(workload, dtype, implementations, optimizer, seed)
     dtype = np.dtype(dtype)
     lr = LEARNING_RATES[optimizer]
     rng = np.random.default_rng(seed)

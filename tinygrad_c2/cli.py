@@ -245,10 +245,41 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return sizes
 
 
+MODELS = ("mlp", "cnn")
+
+
+def parse_conv(text: str) -> str:
+    """argparse type for --conv: 'auto' or conv blocks CHANNELS:KERNEL[:PADDING],... (kept as
+    text, so config.json holds what was typed; ``conv_blocks`` reads it)."""
+    if text == "auto":
+        return text
+    try:
+        blocks = [tuple(int(v) for v in block.split(":")) for block in text.split(",")]
+    except ValueError:
+        blocks = []
+    if not blocks or any(len(b) not in (2, 3) or min(b[:2]) < 1 or b[-1] < 0 for b in blocks):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected 'auto' or conv blocks CHANNELS:KERNEL[:PADDING] separated by "
+            "commas, e.g. 6:5,16:5 (LeNet) or 16:3:1,32:3:1")
+    return text
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, layers: str = "128,64",
-                        dropout: float = 0.2, batchnorm: bool = True) -> None:
-    """--layers, --activation, --init, --dropout, --batchnorm (defaults overridable)."""
-    group = parser.add_argument_group("model (an MLP)")
+                        dropout: float = 0.2, batchnorm: bool = True,
+                        conv: str = "auto") -> None:
+    """--model, --conv, --layers, --activation, --init, --dropout, --batchnorm (defaults
+    overridable)."""
+    group = parser.add_argument_group("model (an MLP, or a CNN with --model cnn)")
+    group.add_argument("--model", choices=MODELS, default="mlp",
+                       help="mlp: Linear layers on the feature vector; cnn: conv blocks "
+                            "(Conv2d -> [BatchNorm2d] -> activation -> MaxPool2d(2)) on the "
+                            "image (the features of a square one-channel image: digits 8x8, "
+                            "MNIST 28x28), then Flatten and the --layers (default mlp)")
+    group.add_argument("--conv", type=parse_conv, default=conv, metavar="C:K[:P],...",
+                       help="the cnn's conv blocks: output channels, kernel size and zero "
+                            "padding (default 0) of each; auto: LeNet's 6:5,16:5 for images "
+                            "of side 20 or more, 16:3:1,32:3:1 for smaller ones such as the "
+                            f"8x8 digits (default {conv})")
     group.add_argument("--layers", type=parse_layers, default=parse_layers(layers),
                        metavar="N,N", help=f"hidden-layer sizes (default {layers})")
     group.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
@@ -264,7 +295,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, layers: str = "128,64",
 
 
 def build_model(args: argparse.Namespace, n_in: int, n_out: int) -> nn.Sequential:
-    """Linear -> [BatchNorm1d] -> activation -> [Dropout] per hidden layer, then Linear(n_out).
+    """Linear -> [BatchNorm1d] -> activation -> [Dropout] per hidden layer, then Linear(n_out);
+    with ``args.model == "cnn"`` the conv blocks of ``build_conv_blocks`` come first.
 
     Hidden Linear layers have no bias when batch norm follows them (beta replaces it).
 
@@ -275,6 +307,8 @@ def build_model(args: argparse.Namespace, n_in: int, n_out: int) -> nn.Sequentia
     """
     modules: list[Module] = []
     width = n_in
+    if getattr(args, "model", "mlp") == "cnn":
+        modules, width = build_conv_blocks(args, n_in)
     for size in args.layers:
         # NOTE: batch norm subtracts the batch mean, so a bias before it has no effect (the
         # course: "b[l] can be eliminated"; its gradient is exactly 0); beta takes its role.
@@ -287,6 +321,62 @@ def build_model(args: argparse.Namespace, n_in: int, n_out: int) -> nn.Sequentia
         width = size
     modules.append(nn.Linear(width, n_out))
     return nn.init.apply_(nn.Sequential(*modules), args.init)
+
+
+def image_shape(n_features: int) -> tuple[int, int, int]:
+    """(1, side, side): the one-channel square image whose pixels are the n features.
+
+    >>> image_shape(64)
+    (1, 8, 8)
+    """
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise FlagError(f"--model cnn needs the features of a square one-channel image (8x8 "
+                        f"digits: 64, MNIST 28x28: 784), got {n_features} features; use "
+                        "--model mlp for this data set")
+    return 1, side, side
+
+
+def conv_blocks(spec: str, image: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """(channels, kernel, padding) per conv block of --conv for an image (C, H, W).
+
+    >>> conv_blocks("auto", (1, 28, 28)), conv_blocks("auto", (1, 8, 8))
+    ([(6, 5, 0), (16, 5, 0)], [(16, 3, 1), (32, 3, 1)])
+    """
+    if spec == "auto":
+        # LeNet's two 5x5 convs for MNIST-sized images (28 -> 24 -> 12 -> 8 -> 4); an 8x8 image
+        # would shrink to nothing under them, so small ones get 3x3 "same" convs (8 -> 4 -> 2).
+        spec = "6:5,16:5" if min(image[1:]) >= 20 else "16:3:1,32:3:1"
+    return [(*map(int, block.split(":")), 0)[:3] for block in spec.split(",")]
+
+
+def build_conv_blocks(args: argparse.Namespace, n_in: int) -> tuple[list[Module], int]:
+    """Unflatten(1, (1, H, W)), then Conv2d -> [BatchNorm2d] -> activation -> MaxPool2d(2) per
+    --conv block, then Flatten: the modules and the number of features they hand on.
+
+    The convs keep PyTorch's default init; --init applies to the Linear layers.
+
+    >>> args = argparse.Namespace(conv="6:5,16:5", activation="relu", batchnorm=False)
+    >>> modules, width = build_conv_blocks(args, 784)
+    >>> [type(m).__name__ for m in modules][:5], width
+    (['Unflatten', 'Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d'], 256)
+    """
+    channels, H, W = image_shape(n_in)
+    modules: list[Module] = [nn.Unflatten(1, (channels, H, W))]
+    for out_channels, kernel, padding in conv_blocks(args.conv, (channels, H, W)):
+        H, W = H + 2 * padding - kernel + 1, W + 2 * padding - kernel + 1
+        if min(H, W) < 2:
+            raise FlagError(f"--conv {args.conv}: the {kernel}x{kernel} conv (padding "
+                            f"{padding}) leaves a {H}x{W} image, too small for the 2x2 max "
+                            f"pool after it; use smaller kernels, more padding or fewer blocks")
+        modules.append(nn.Conv2d(channels, out_channels, kernel, padding=padding,
+                                 bias=not args.batchnorm))
+        if args.batchnorm:
+            modules.append(nn.BatchNorm2d(out_channels))
+        modules += [ACTIVATIONS[args.activation](), nn.MaxPool2d(2)]
+        channels, H, W = out_channels, H // 2, W // 2
+    modules.append(nn.Flatten())
+    return modules, channels * H * W
 
 
 def output_units(n_classes: int) -> int:
@@ -305,14 +395,23 @@ def targets(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def describe_model(args: argparse.Namespace, n_in: int, n_out: int) -> str:
-    """'MLP 64-128-64-10 (he init, relu, batch norm, dropout 0.2)'."""
+    """'MLP 64-128-64-10 (he init, relu, batch norm, dropout 0.2)', or for a CNN
+    'CNN 1x8x8-conv16k3p1-pool-conv32k3p1-pool-128-64-10 (...)'."""
     sizes = "-".join(str(s) for s in (n_in, *args.layers, n_out))
+    kind = "MLP"
+    if getattr(args, "model", "mlp") == "cnn":
+        image = image_shape(n_in)
+        convs = "".join(f"-conv{c}k{k}{f'p{p}' if p else ''}-pool"
+                        for c, k, p in conv_blocks(args.conv, image))
+        sizes = "x".join(map(str, image)) + convs + "-" + "-".join(
+            str(s) for s in (*args.layers, n_out))
+        kind = "CNN"
     extras = [f"{args.init} init", args.activation]
     if args.batchnorm:
         extras.append("batch norm")
     if args.dropout:
         extras.append(f"dropout {args.dropout:g}")
-    return f"MLP {sizes} ({', '.join(extras)})"
+    return f"{kind} {sizes} ({', '.join(extras)})"
 
 
 # ------------------------------------------------------------------------------- optimizer
@@ -410,9 +509,9 @@ def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str
 
 def add_train_command(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "train", help="train an MLP and write a run folder",
-        description="Train an MLP from flags: split train/dev/test, standardize, train with "
-                    "mini-batches, print train/dev/test accuracy and the bias/variance "
+        "train", help="train an MLP (or a CNN: --model cnn) and write a run folder",
+        description="Train an MLP or a CNN from flags: split train/dev/test, standardize, "
+                    "train with mini-batches, print train/dev/test accuracy and the bias/variance "
                     "diagnosis, and write a run folder. With no flags: the shipped digits with "
                     "the course's defaults (He init, Adam, mini-batch 64, batch norm, dropout, "
                     "learning-rate decay, early stopping).")
@@ -488,6 +587,9 @@ def _resume(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         raise FlagError(f"--resume: cannot read the run's settings from {config_path} "
                         f"({error}); start a new run with another --out") from None
     dests = [dest for dest in vars(train_parser().parse_args([])) if dest not in RUN_FLAGS]
+    if isinstance(saved, dict):  # runs from before --model/--conv were MLPs
+        saved.setdefault("model", "mlp")
+        saved.setdefault("conv", "auto")
     missing = [dest for dest in dests if not isinstance(saved, dict) or dest not in saved]
     if missing:
         raise FlagError(f"--resume: {config_path} lacks {', '.join(missing)}: it was not "
@@ -719,13 +821,13 @@ def _write_pictures(out: Path, history: Any, model: Module, loss_fn: Any,
 
 def add_gradcheck_command(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "gradcheck", help="the course's gradient check on an MLP built from the same flags",
+        "gradcheck", help="the course's gradient check on an MLP/CNN built from the same flags",
         description="Flatten every parameter into theta, perturb each component by +-eps, and "
                     "compare the centered differences of J with backprop (float64): prints "
                     "the relative difference per parameter and the verdict (~1e-7 great, "
                     "~1e-5 suspect, ~1e-3 bug). Exit code 1 when the check fails.")
     add_data_arguments(parser)
-    add_model_arguments(parser, layers="16,8")
+    add_model_arguments(parser, layers="16,8", conv="4:3:1,8:3:1")
     parser.add_argument("--examples", type=parse_positive_int, default=16,
                         help="training examples in the checked batch (default 16)")
     parser.add_argument("--eps", type=parse_positive, default=1e-7,
@@ -824,7 +926,9 @@ def _saved_model(path: Path) -> tuple[Module, Any, dict[str, Any]]:
         config = saved["config"]
         shape = argparse.Namespace(**{key: config[key] for key in
                                       ("activation", "init", "dropout", "batchnorm")},
-                                   layers=tuple(config["layers"]))
+                                   layers=tuple(config["layers"]),
+                                   model=config.get("model", "mlp"),  # runs before --model
+                                   conv=config.get("conv", "auto"))
         model = build_model(shape, config["n_features"], config["n_outputs"])
         model.load_state_dict(saved["model"])
         scaler = Standardizer().load_state_dict(saved["standardizer"])

@@ -14,10 +14,11 @@ from .modules.activation import (
     Softplus,
     Tanh,
 )
-from .modules.batchnorm import BatchNorm1d
+from .modules.batchnorm import BatchNorm1d, BatchNorm2d
 from .modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from .modules.dropout import Dropout
-from .modules.flatten import Flatten
+from .modules.conv import Conv1d, Conv2d, ConvTranspose2d
+from .modules.dropout import Dropout, Dropout2d
+from .modules.flatten import Flatten, Unflatten
 from .modules.linear import (
     Identity,
     Linear,
@@ -35,6 +36,14 @@ from .modules.loss import (
 )
 from .modules.module import Module
 from .parallel import DataParallel
+from .modules.padding import (
+    CircularPad2d,
+    ConstantPad2d,
+    ReflectionPad2d,
+    ReplicationPad2d,
+    ZeroPad2d,
+)
+from .modules.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,
@@ -44,12 +53,22 @@ from .regularization import (
 )
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "CircularPad2d",
+    "ConstantPad2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "DataParallel",
     "Dropout",
+    "Dropout2d",
     "ELU",
     "Flatten",
     "GELU",
@@ -62,6 +81,8 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "Module",
     "ModuleDict",
     "ModuleList",
@@ -70,6 +91,8 @@ __all__ = [
     "ParameterDict",
     "ParameterList",
     "ReLU",
+    "ReflectionPad2d",
+    "ReplicationPad2d",
     "Sequential",
     "SiLU",
     "Sigmoid",
@@ -77,6 +100,8 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "Unflatten",
+    "ZeroPad2d",
     "functional",
     "init",
     "l1_penalty",

@@ -7,15 +7,17 @@ import numbers
 from typing import Any
 
 from ..tensor import Tensor
+from .modules.conv import _ConvNd
 from .modules.linear import Linear
 from .modules.module import Module
 from .parameter import Parameter
 
 
 def penalized_weights(model: Module) -> list[tuple[str, Parameter]]:
-    """(name, weight) for the weight matrix of every Linear layer: what the course regularizes.
+    """(name, weight) for the weight of every Linear and convolution layer (a conv net's W are
+    its filters): what the course regularizes.
 
-    Biases, BatchNorm1d's gamma/beta and any other parameter are left out.
+    Biases, batch norm's gamma/beta and any other parameter are left out.
 
     >>> from tinygrad_c2 import nn
     >>> model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Linear(3, 1))
@@ -27,7 +29,7 @@ def penalized_weights(model: Module) -> list[tuple[str, Parameter]]:
     weights = []
     seen: set[int] = set()  # a weight shared by two layers is penalized once
     for prefix, module in model.named_modules():
-        if isinstance(module, Linear) and id(module.weight) not in seen:
+        if isinstance(module, (Linear, _ConvNd)) and id(module.weight) not in seen:
             seen.add(id(module.weight))
             weights.append((f"{prefix}.weight" if prefix else "weight", module.weight))
     return weights
@@ -46,7 +48,7 @@ def l2_penalty(model: Module, lambd: float, m: float) -> Tensor:
     A Tensor in the graph: add it to the loss and backward adds lambd / m * W to each weight
     gradient (the course's "weight decay"). m is the number of training examples the
     cross-entropy averages over (the mini-batch size when the loss is a mini-batch mean).
-    Sums only Linear weight matrices, never biases or batch-norm parameters.
+    Sums only Linear and convolution weights, never biases or batch-norm parameters.
 
     >>> import numpy as np
     >>> from tinygrad_c2 import nn
@@ -90,7 +92,7 @@ def l1_penalty(model: Module, lambd: float, m: float) -> Tensor:
 
 
 def param_groups_for_weight_decay(model: Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two optimizer param groups: Linear weight matrices decay, everything else does not.
+    """Two optimizer param groups: Linear and conv weights decay, everything else does not.
 
     Biases and BatchNorm1d's gamma/beta get weight_decay 0, as the course regularizes only W.
     With plain SGD, `weight_decay = lambd / m` on these groups equals adding

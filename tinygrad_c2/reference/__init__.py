@@ -1,4 +1,4 @@
-"""tg.reference: the course's hand-derived numpy backprop, the baseline tests and benchmarks use.
+"""tg.reference: the course's hand-derived numpy backprop (MLP, CNN), the baseline of the tests.
 
 >>> import numpy as np
 >>> from tinygrad_c2 import reference
@@ -8,6 +8,23 @@
 (True, ['dW1', 'db1', 'dW2', 'db2'])
 """
 
+from tinygrad_c2.reference.cnn import (
+    ConvNet,
+    conv_backward,
+    conv_backward_fast,
+    conv_forward,
+    conv_forward_fast,
+    conv_single_step,
+    create_mask_from_window,
+    distribute_value,
+    from_torch_layout,
+    pool_backward,
+    pool_backward_fast,
+    pool_forward,
+    pool_forward_fast,
+    to_torch_layout,
+    zero_pad,
+)
 from tinygrad_c2.reference.convert import from_model, to_model
 from tinygrad_c2.reference.mlp import (
     MLP,
@@ -30,4 +47,19 @@ __all__ = [
     "sigmoid",
     "batchnorm_forward",
     "batchnorm_backward",
+    "zero_pad",
+    "conv_single_step",
+    "conv_forward",
+    "conv_backward",
+    "pool_forward",
+    "pool_backward",
+    "create_mask_from_window",
+    "distribute_value",
+    "conv_forward_fast",
+    "conv_backward_fast",
+    "pool_forward_fast",
+    "pool_backward_fast",
+    "to_torch_layout",
+    "from_torch_layout",
+    "ConvNet",
 ]

@@ -1,5 +1,6 @@
-"""tg.nn.functional: the F.* forms, one family a file (activation, linear, dropout, norm, loss,
-sparse), each beside the fused primitive it calls (one graph node, closed-form backward)."""
+"""tg.nn.functional: the F.* forms, one family a file (activation, linear, conv, pooling, padding,
+dropout, norm, loss, sparse), each beside the fused primitive it calls (one graph node,
+closed-form backward)."""
 
 from .activation import (
     elu,
@@ -14,7 +15,8 @@ from .activation import (
     softplus,
     tanh,
 )
-from .dropout import dropout
+from .conv import conv1d, conv2d, conv_transpose2d, fold, unfold
+from .dropout import dropout, dropout2d
 from .linear import linear
 from .loss import (
     binary_cross_entropy,
@@ -28,13 +30,23 @@ from .loss import (
     smooth_l1_loss,
 )
 from .norm import batch_norm
+from .padding import pad
+from .pooling import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from .sparse import one_hot
 
 __all__ = [
-    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "dropout", "elu", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss", "leaky_relu",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
-    "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose2d", "cross_entropy",
+    "dropout", "dropout2d", "elu", "fold", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss",
+    "leaky_relu", "linear", "log_softmax", "max_pool1d", "max_pool2d", "mse_loss", "nll_loss",
+    "one_hot", "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "unfold",
 ]
 
 

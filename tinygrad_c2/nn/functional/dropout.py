@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ... import rng
-from ...function import Function
+from ...function import Function, OpError
 from ...tensor import Tensor
 from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
 
@@ -14,18 +16,20 @@ class Dropout(Function):
     """Inverted dropout: y = x * kept / keep, kept = u < keep   |   dx = g * kept / keep
 
     Saves the boolean mask (1 byte an element, as PyTorch does) and the scale 1 / keep, not a
-    float mask the size of x.
+    float mask the size of x. `mask_shape` (default x's shape) draws a mask that broadcasts:
+    (N, C, 1, 1) drops whole channels (dropout2d).
     """
 
     @staticmethod
-    def forward(ctx, x, p):
+    def forward(ctx, x, p, mask_shape=None):
         ctx.p = p
         keep = 1.0 - p
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        shape = x.shape if mask_shape is None else mask_shape
         if keep == 0.0:
-            kept, scale = np.zeros(x.shape, dtype=bool), dtype.type(0.0)
+            kept, scale = np.zeros(shape, dtype=bool), dtype.type(0.0)
         else:
-            kept = rng.generator().random(x.shape, dtype=dtype) < keep
+            kept = rng.generator().random(shape, dtype=dtype) < keep
             scale = dtype.type(1.0 / keep)
         ctx.save_for_backward(kept, scale)
         y = x * kept  # NOTE: then *= scale: the same rounding as x * (kept * scale)
@@ -37,7 +41,7 @@ class Dropout(Function):
         kept, scale = ctx.saved_tensors
         dx = g * kept
         dx *= scale
-        return dx, None
+        return dx, None, None
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
@@ -59,4 +63,29 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # 
         raise ValueError(f"dropout: p is a drop probability in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
-    return Dropout.apply(input, p)
+    return Dropout.apply(input, p, None)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
+    """Channel dropout: zero each whole channel of (N, C, H, W) (or unbatched (C, H, W)) input
+    with probability p and scale the kept ones by 1/(1-p) (PyTorch's dropout2d). A 3-D input
+    is taken as (N, C, L), as PyTorch 2.x does (it warns about this; so do we).
+
+    >>> import tinygrad_c2 as tg
+    >>> y = tg.nn.functional.dropout2d(tg.ones(2, 3, 4, 4), p=0.5)
+    >>> sorted(set(y.numpy()[0, 0].ravel().tolist())) in ([0.0], [2.0])  # a channel at once
+    True
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p is a drop probability in [0, 1], got {p}")
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise OpError(f"dropout2d: expected a 3-D or 4-D input Tensor, got shape "
+                      f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), where C is the channel dim (PyTorch's behaviour)",
+                      UserWarning, stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    return Dropout.apply(input, p, (*input.shape[:2], *([1] * (input.ndim - 2))))

@@ -12,7 +12,8 @@ from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* n
 
 
 class BatchNorm(Function):
-    """y = gamma * (x - mu) / sqrt(var + eps) + beta over the batch (and length) axes.
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta over every axis but the channels (axis 1):
+    (N, C), (N, C, L), (N, C, H, W), ...
 
     Backward, closed form over the m values of a channel: dbeta = sum(g),
     dgamma = sum(g * x_hat), dx = gamma / (m * std) * (m * g - dbeta - x_hat * dgamma).
@@ -21,16 +22,17 @@ class BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps):
-        if x.ndim not in (2, 3):
-            raise OpError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+        if x.ndim < 2:
+            raise OpError(f"batch_norm: expected input of shape (N, C, ...) such as (N, C), "
+                          f"(N, C, L) or (N, C, H, W), got {x.shape}")
         c = x.shape[1]
         for name, a in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
             if a is not None and a.shape != (c,):
                 raise OpError(f"batch_norm: {name} has shape {a.shape}, expected ({c},) for "
                               f"input of shape {x.shape}")
-        axes = (0,) if x.ndim == 2 else (0, 2)
-        shape = (1, c) if x.ndim == 2 else (1, c, 1)
+        axes = (0, *range(2, x.ndim))  # the statistics are per channel
+        shape = (1, c) + (1,) * (x.ndim - 2)
         ctx.axes, ctx.shape, ctx.training = axes, shape, training
         ctx.eps, ctx.momentum = eps, momentum
         if training:
@@ -43,7 +45,7 @@ class BatchNorm(Function):
             # 1e5 in float32 an unshifted sum loses the spread's digits (x - shift is exact
             # for values within a factor 2 of the shift). sum / n, not .mean(): the same
             # arithmetic without numpy's Python wrapper.
-            shift = np.array(x[:1] if x.ndim == 2 else x[:1, :, :1])
+            shift = np.array(x[(slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2)])
             xc = x - shift
             mean = xc.sum(axis=axes, keepdims=True)
             mean /= n  # the mean of the shifted data
@@ -113,7 +115,8 @@ class BatchNorm(Function):
 def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Batch normalization over (N, C) or (N, C, L) input, PyTorch's semantics.
+    """Batch normalization over (N, C), (N, C, L) or (N, C, H, W) input (statistics per
+    channel, over every other axis), PyTorch's semantics.
 
     Training: normalize with the batch mean and biased variance, x_hat = (x - mu) /
     sqrt(var + eps) (the course notes drop the square root: a slip), and update the running

@@ -1,4 +1,5 @@
-"""BatchNorm1d: batch statistics in training, running statistics (PyTorch's rule) in eval."""
+"""BatchNorm1d, BatchNorm2d: batch statistics in training, running statistics (PyTorch's rule)
+in eval; one _BatchNorm base (as PyTorch's), one primitive (F.batch_norm) for every rank."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from .module import Module
 from .utils import _check_device, _check_input, _float_dtype
 
 
-class BatchNorm1d(Module):
-    """Batch normalization over the batch (and length) dimension of (N, C) or (N, C, L) input.
+class _BatchNorm(Module):
+    """Batch normalization per channel (dimension 1) over every other dimension.
 
     Training: per channel, mu and sigma^2 (biased) over the mini-batch, then
     x_hat = (x - mu) / sqrt(sigma^2 + eps), y = gamma * x_hat + beta (`weight`, `bias`).
@@ -32,10 +33,11 @@ class BatchNorm1d(Module):
     1 / num_batches_tracked). Evaluation (`eval()`) normalizes with the running statistics;
     with `track_running_stats=False` batch statistics are used in both modes. The
     keyword-only `bias=False` keeps gamma but drops beta (PyTorch 2.x's option).
-
-    >>> BatchNorm1d(4)
-    BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    Subclasses say which input ranks they take (`_ranks`).
     """
+
+    _ranks: tuple[int, ...] = ()
+    _layout = ""
 
     def __init__(
         self,
@@ -50,20 +52,21 @@ class BatchNorm1d(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        _check_device(device, "BatchNorm1d")
+        layer = type(self).__name__
+        _check_device(device, layer)
         if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
             raise ValueError(
-                f"BatchNorm1d: num_features must be a positive int, got {num_features!r}"
+                f"{layer}: num_features must be a positive int, got {num_features!r}"
             )
         for name, value in (("eps", eps), ("momentum", momentum)):
             if value is not None and (isinstance(value, bool)
                                       or not isinstance(value, numbers.Real)):
-                raise TypeError(f"BatchNorm1d: {name} must be a number, got {value!r}")
+                raise TypeError(f"{layer}: {name} must be a number, got {value!r}")
         if not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps}")
+            raise ValueError(f"{layer}: eps must be positive, got {eps}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
-        dtype = _float_dtype(dtype, "BatchNorm1d")
+            raise ValueError(f"{layer}: momentum must be in [0, 1] or None, got {momentum}")
+        dtype = _float_dtype(dtype, layer)
         self.num_features = int(num_features)
         self.eps = eps
         self.momentum = momentum
@@ -103,15 +106,14 @@ class BatchNorm1d(Module):
                 init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input(x, "BatchNorm1d")
+        layer = type(self).__name__
+        _check_input(x, layer)
         shape = tuple(x.shape)
-        if len(shape) not in (2, 3):
-            raise OpError(
-                f"BatchNorm1d: expected 2-D (N, C) or 3-D (N, C, L) input, got shape {shape}"
-            )
+        if len(shape) not in self._ranks:
+            raise OpError(f"{layer}: expected {self._layout} input, got shape {shape}")
         if shape[1] != self.num_features:
             raise OpError(
-                f"BatchNorm1d({self.num_features}): input has {shape[1]} channels in "
+                f"{layer}({self.num_features}): input has {shape[1]} channels in "
                 f"dimension 1 (shape {shape}), expected {self.num_features}"
             )
         use_batch_stats = self.training or not self.track_running_stats
@@ -122,7 +124,7 @@ class BatchNorm1d(Module):
             on_replay(self._count_batch)
             if self.momentum is None:  # cumulative moving average
                 if capturing():
-                    raise CaptureError("BatchNorm1d(momentum=None) computes its momentum in "
+                    raise CaptureError(f"{layer}(momentum=None) computes its momentum in "
                                        "Python at every step, which a captured step would "
                                        "freeze; give it a float momentum or run eagerly")
                 momentum = 1.0 / float(self.num_batches_tracked.data)
@@ -146,3 +148,27 @@ class BatchNorm1d(Module):
             f"affine={self.affine}, bias={self.bias is not None}, "
             f"track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) input: statistics per feature over the
+    batch (and length) dimension.
+
+    >>> BatchNorm1d(4)
+    BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    """
+
+    _ranks = (2, 3)
+    _layout = "2-D (N, C) or 3-D (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) input: statistics per channel over the batch and
+    both spatial dimensions (the m of the closed-form backward is N * H * W).
+
+    >>> BatchNorm2d(3)(Tensor(np.ones((2, 3, 4, 4), np.float32))).shape
+    (2, 3, 4, 4)
+    """
+
+    _ranks = (4,)
+    _layout = "4-D (N, C, H, W)"

@@ -1,4 +1,4 @@
-"""Dropout: inverted dropout in training mode, the identity in eval mode."""
+"""Dropout and Dropout2d: inverted dropout in training mode, the identity in eval mode."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p (drop probability) must be in [0, 1], got {p!r}")
+            raise ValueError(f"{type(self).__name__}: p (drop probability) must be in [0, 1], "
+                             f"got {p!r}")
         self.p = float(p)
         self.inplace = inplace
 
@@ -33,3 +34,17 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Channel dropout: zero each whole channel of (N, C, H, W) or (C, H, W) input with
+    probability `p` and scale the kept channels by 1/(1-p); the identity in eval mode.
+    Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels
+    regularizes little; dropping a whole map does (Tompson et al., 2015).
+
+    >>> layer = Dropout2d(p=0.5).eval(); layer(Tensor([[[[1.0]]]])).tolist()
+    [[[[1.0]]]]
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training)
