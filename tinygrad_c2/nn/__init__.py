@@ -34,6 +34,7 @@ from .modules.loss import (
     SmoothL1Loss,
 )
 from .modules.module import Module
+from .modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,
@@ -51,11 +52,15 @@ __all__ = [
     "ELU",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
     "Hardtanh",
     "HuberLoss",
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LSTM",
+    "LSTMCell",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -67,6 +72,10 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "SiLU",
