@@ -34,7 +34,9 @@ from .modules.loss import (
     SmoothL1Loss,
 )
 from .modules.module import Module
+from .modules.normalization import LayerNorm
 from .modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .modules.sparse import Embedding
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,
@@ -50,6 +52,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
     "GRU",
@@ -59,6 +62,7 @@ __all__ = [
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LayerNorm",
     "LSTM",
     "LSTMCell",
     "LeakyReLU",

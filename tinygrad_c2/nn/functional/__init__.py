@@ -1,5 +1,6 @@
-"""tg.nn.functional: the F.* forms, one family a file (activation, linear, dropout, norm, loss,
-sparse), each beside the fused primitive it calls (one graph node, closed-form backward)."""
+"""tg.nn.functional: the F.* forms, one family a file (activation, linear, dropout, norm,
+layer_norm, loss, sparse, recurrent), each beside the fused primitive it calls (one graph node,
+closed-form backward)."""
 
 from .activation import (
     elu,
@@ -15,6 +16,7 @@ from .activation import (
     tanh,
 )
 from .dropout import dropout
+from .layer_norm import layer_norm
 from .linear import linear
 from .loss import (
     binary_cross_entropy,
@@ -28,13 +30,13 @@ from .loss import (
     smooth_l1_loss,
 )
 from .norm import batch_norm
-from .sparse import one_hot
+from .sparse import embedding, one_hot
 
 __all__ = [
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "dropout", "elu", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss", "leaky_relu",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
-    "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "dropout", "elu", "embedding", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot",
+    "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
 
 
