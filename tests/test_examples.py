@@ -33,6 +33,9 @@ EXPECTED = {
     "data_digits": ["epoch 10", "test accuracy (looked at once, at the end)"],
     "draw_mlp": ["mlp_graph.svg", "mlp_graph.png"],
     "tune_random_vs_grid": ["log-uniform", "beats the grid"],
+    "char_lm": ["rnn, clip_grad_norm_(0.5)", "rnn, no clipping", "lstm + adam, clipped",
+                "sampled at temperature 0.5"],
+    "digits_rnn": ["each read as 8 rows of 8 pixels", "LSTM ", "GRU ", "test accuracy"],
 }
 
 

@@ -82,7 +82,7 @@ def batches(names: Sequence[str], vocab: Vocabulary, batch_size: int,
 
     >>> X, Y = next(batches(["ab", "c"], Vocabulary(), 2, np.random.default_rng(0)))
     >>> X.tolist(), Y.tolist()
-    ([[0, 3, 0], [0, 1, 2]], [[3, 0, -100], [1, 2, 0]])
+    ([[0, 1, 2], [0, 3, 0]], [[1, 2, 0], [3, 0, -100]])
     """
     encoded = [vocab.encode(name) for name in names]
     while True:
