@@ -24,6 +24,7 @@ from tinygrad_c2 import reference
 from tinygrad_c2.bench import (
     LEARNING_RATES,
     OPTIMIZERS,
+    CapturedTinygradStep,
     GemmFloor,
     Implementation,
     LSTMWorkload,
@@ -37,6 +38,8 @@ PARAMETERS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
     """sigma(a) = (1 + tanh(a / 2)) / 2 in place: exact, never overflows, no exp."""
+    # NOTE: nn/functional/recurrent.py uses the same identity; the baseline keeps its own copy
+    # so that it shares no code with the implementation it checks.
     a *= 0.5
     np.tanh(a, out=a)
     a *= 0.5
@@ -244,6 +247,7 @@ class TinygradLSTMStep(_ModuleLSTMStep):
     def __init__(self, initial, X, Y, optimizer, lr):
         import tinygrad_c2 as tg
 
+        self.tg = tg
         self._setup(tg, initial, X, Y, optimizer, lr, tg.Tensor)
 
 
@@ -258,19 +262,9 @@ class CapturedTinygradLSTMStep(TinygradLSTMStep):
         super().__init__(initial, X, Y, optimizer, lr)
         self.captured = tg.capture(self.loss, optimizer=self.optimizer)
 
-    def step(self) -> None:
-        self.captured(self.X, self.Y)
-
-    def agree(self, seed):
-        # Trace once and undo that step, so the agreement check runs the replayed program.
-        state = self.optimizer.state_dict()
-        self.captured(self.X, self.Y)
-        self.reset()
-        self.optimizer.load_state_dict(state)
-        loss = self.captured(self.X, self.Y)  # replays and updates: report grads, then params
-        named = dict(self.model.named_parameters())
-        return (loss.item(), [named[name].grad.numpy().copy() for name in PARAMETERS],
-                [named[name].detach().numpy().copy() for name in PARAMETERS])
+    # the MLP's captured step and its trace-once-then-replay agreement check, unchanged
+    step = CapturedTinygradStep.step
+    agree = CapturedTinygradStep.agree
 
 
 def build_implementations(
