@@ -236,6 +236,22 @@ def test_gradcheck_of_a_two_layer_bidirectional_lstm_passes():
     assert result.passed, str(result)
 
 
+@pytest.mark.parametrize("cell", [nn.RNNCell, nn.LSTMCell, nn.GRUCell])
+def test_gradcheck_of_each_cell_passes(cell):
+    tg.manual_seed(0)
+    m = cell(3, 2, dtype=tg.float64)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    cot = np.random.default_rng(1).standard_normal((4, 2))
+
+    def loss(out, y):
+        h = out[0] if isinstance(out, tuple) else out
+        c = out[1] if isinstance(out, tuple) else 0.0
+        return (h * cot).sum() + (c * cot * cot).sum()
+
+    result = tg.check_gradients(m, loss, x, None)
+    assert result.passed, str(result)
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -272,6 +288,9 @@ def test_batch_first_confusion_is_spelled_out():
     with pytest.raises(RuntimeError, match=r"is the input \(batch, seq, feature\)\? then pass "
                                            r"batch_first=True"):
         m(tg.zeros(2, 5, 3), tg.zeros(1, 2, 4))
+    with pytest.raises(RuntimeError, match=r"is the input \(seq, batch, feature\)\? then pass "
+                                           r"batch_first=False"):
+        nn.RNN(3, 4, batch_first=True)(tg.zeros(5, 2, 3), tg.zeros(1, 2, 4))
     m = nn.LSTM(3, 4, num_layers=2, batch_first=True)
     with pytest.raises(RuntimeError, match=r"initial states stay \(num_layers \* num_directions, "
                                            r"batch, hidden\) even with batch_first=True"):
