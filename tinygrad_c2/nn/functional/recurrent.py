@@ -92,14 +92,11 @@ class RNNRecurrence(Function):
     @staticmethod
     def backward(ctx, g):
         hs, h0, w_hh = ctx.saved_tensors
-        da = np.empty_like(hs)
+        # act' for every step at once (1 - h^2, or h > 0): the loop multiplies it in place
+        da = (hs > 0).astype(hs.dtype) if ctx.relu else 1.0 - hs * hs
         dh = None
         for t in reversed(_steps(hs.shape[0], ctx.reverse)):
-            d = g[t] if dh is None else g[t] + dh
-            if ctx.relu:
-                np.multiply(d, hs[t] > 0, out=da[t])
-            else:
-                np.multiply(d, 1.0 - hs[t] * hs[t], out=da[t])
+            da[t] *= g[t] if dh is None else g[t] + dh
             dh = da[t] @ w_hh
         needs = ctx.needs_input_grad
         gw, gb = _weight_grads(da, hs, h0, ctx.reverse, needs[2], needs[3])
@@ -232,28 +229,26 @@ class GRURecurrence(Function):
     @staticmethod
     def backward(ctx, g):
         acts, gh_ns, hs, h0, w_hh = ctx.saved_tensors
-        steps, hidden = hs.shape[0], hs.shape[2]
+        steps, batch, hidden = hs.shape
         reverse = ctx.reverse
+        r, z, n = acts[..., :hidden], acts[..., hidden:2 * hidden], acts[..., 2 * hidden:]
+        # NOTE: as in the LSTM, what does not depend on dh is computed for all steps at once:
+        # d_gx_t = dh_t * [a gh_n r(1-r), (h_prev - n) z(1-z), a] with a = (1-z)(1-n^2)
         d_gx = np.empty_like(acts)
+        a = d_gx[..., 2 * hidden:]
+        np.multiply(1.0 - z, 1.0 - n * n, out=a)
+        np.multiply(a, gh_ns * (r * (1.0 - r)), out=d_gx[..., :hidden])
+        np.multiply(_previous(hs, h0, reverse) - n, z * (1.0 - z), out=d_gx[..., hidden:2 * hidden])
         d_gh = np.empty_like(acts)
         dh = None
-        order = _steps(steps, reverse)
-        for k in range(steps - 1, -1, -1):
-            t = order[k]
-            h_prev = h0 if k == 0 else hs[order[k - 1]]
-            s = acts[t]
-            r, z, n = s[:, :hidden], s[:, hidden:2 * hidden], s[:, 2 * hidden:]
+        for t in reversed(_steps(steps, reverse)):
             dh_t = g[t] if dh is None else g[t] + dh
-            da_n = dh_t * (1.0 - z)
-            da_n *= 1.0 - n * n
             dx, dg = d_gx[t], d_gh[t]
-            np.multiply(da_n * gh_ns[t], r * (1.0 - r), out=dx[:, :hidden])
-            np.multiply(dh_t * (h_prev - n), z * (1.0 - z), out=dx[:, hidden:2 * hidden])
-            dx[:, 2 * hidden:] = da_n
+            dx.reshape(batch, 3, hidden)[...] *= dh_t[:, None]
             dg[:, :2 * hidden] = dx[:, :2 * hidden]
-            np.multiply(da_n, r, out=dg[:, 2 * hidden:])
+            np.multiply(dx[:, 2 * hidden:], r[t], out=dg[:, 2 * hidden:])  # gh_n sits inside r *
             dh = dg @ w_hh
-            dh += dh_t * z
+            dh += dh_t * z[t]
         needs = ctx.needs_input_grad
         gw, gb = _weight_grads(d_gh, hs, h0, reverse, needs[2], needs[3])
         return d_gx, dh, gw, gb, None

@@ -82,7 +82,8 @@ def _check_indices(indices: np.ndarray, num_embeddings: int) -> None:
         low, high = indices.min(), indices.max()
         if low < 0 or high >= num_embeddings:
             bad = low if low < 0 else high
-            raise IndexError(f"embedding: index {bad} is out of range for num_embeddings="
+            # NOTE: Function.apply prefixes "Embedding: " and appends the input shapes
+            raise IndexError(f"index {bad} is out of range for num_embeddings="
                              f"{num_embeddings} (indices must be in [0, {num_embeddings - 1}])")
 
 

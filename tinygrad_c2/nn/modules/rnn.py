@@ -101,7 +101,7 @@ class RNNBase(Module):
         return (get(f"weight_ih_l{layer}{suffix}"), get(f"weight_hh_l{layer}{suffix}"),
                 get(f"bias_ih_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
 
-    def _check_input(self, x: Any) -> bool:
+    def _check_sequence(self, x: Any) -> bool:
         """The input's layout; returns whether it is batched (3-D)."""
         _check_input(x, self._name)
         if x.ndim not in (2, 3):
@@ -132,6 +132,9 @@ class RNNBase(Module):
             kind = "batched 3-D" if batched else "unbatched 2-D"
             raise OpError(f"{self._name}: For {kind} input, {what} should also be "
                           f"{3 if batched else 2}-D but got {h.ndim}-D tensor (shape {h.shape})")
+        if h.dtype != x.dtype:
+            raise OpError(f"{self._name}: {what} is {h.dtype} but the input is {x.dtype}; "
+                          "convert one of them")
         states = self.num_layers * (2 if self.bidirectional else 1)
         if not batched:
             expected: tuple = (states, self.hidden_size)
@@ -144,16 +147,13 @@ class RNNBase(Module):
             msg = f"{self!r}: Expected {what} size {expected}, got {h.shape}"
             other = x.shape[1 if self.batch_first else 0]
             if h.shape == (states, other, self.hidden_size):
+                layout = "(seq, batch, feature)" if self.batch_first else "(batch, seq, feature)"
                 msg += (f"; the state fits input of shape {x.shape} read the other way: is the "
-                        f"input {'(seq, batch, feature)' if self.batch_first else '(batch, seq, feature)'}? "  # noqa: E501
-                        f"then pass batch_first={not self.batch_first}")
+                        f"input {layout}? then pass batch_first={not self.batch_first}")
             elif h.shape == (batch, states, self.hidden_size):
                 msg += ("; initial states stay (num_layers * num_directions, batch, hidden) even "
                         "with batch_first=True, as in PyTorch: pass h.transpose(0, 1)")
             raise OpError(msg)
-        if h.dtype != x.dtype:
-            raise OpError(f"{self._name}: {what} is {h.dtype} but the input is {x.dtype}; "
-                          "convert one of them")
         return h
 
     def _states(self, hx: Any, x: Tensor, batched: bool) -> list[Tensor | None]:
@@ -169,7 +169,7 @@ class RNNBase(Module):
         return [self._check_state(hx, x, batched, "hidden")]
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple:  # noqa: A002
-        batched = self._check_input(input)
+        batched = self._check_sequence(input)
         x = input if batched else input.unsqueeze(1)
         batch_first = self.batch_first and batched
         batch = x.shape[0 if batch_first else 1]
@@ -223,9 +223,6 @@ class RNNBase(Module):
         if self.bidirectional:
             s += ", bidirectional=True"
         return s
-
-    def __repr__(self) -> str:
-        return f"{self._name}({self.extra_repr()})"
 
 
 class RNN(RNNBase):
