@@ -75,15 +75,17 @@ def lstm_step(X: np.ndarray, Y: np.ndarray, params: dict[str, np.ndarray]
     cs = np.zeros((T + 1, B, H), dtype=X.dtype)
     tanh_cs = np.empty((T, B, H), dtype=X.dtype)
     W_hh_T = W_hh.T
+    g_part = np.empty((B, H), dtype=X.dtype)
     for t in range(T):
         a = acts[t]
         a += hs[t] @ W_hh_T  # one GEMM per time step for the four gates
-        _sigmoid_(a[:, :2 * H])
-        np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-        _sigmoid_(a[:, 3 * H:])
+        np.tanh(a[:, 2 * H:3 * H], out=g_part)
+        _sigmoid_(a)  # all four columns blocks, then g's tanh put back: fewer numpy calls
+        a[:, 2 * H:3 * H] = g_part
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         np.multiply(f, cs[t], out=cs[t + 1])
-        cs[t + 1] += i * g
+        np.multiply(i, g, out=g_part)
+        cs[t + 1] += g_part
         np.tanh(cs[t + 1], out=tanh_cs[t])
         np.multiply(o, tanh_cs[t], out=hs[t + 1])
     diff = hs[1:] - Y
@@ -94,16 +96,29 @@ def lstm_step(X: np.ndarray, Y: np.ndarray, params: dict[str, np.ndarray]
     dA = np.empty_like(acts)
     dh = np.zeros((B, H), dtype=X.dtype)
     dc = np.zeros((B, H), dtype=X.dtype)
+    local = np.empty((B, 4 * H), dtype=X.dtype)  # the gates' local derivatives at step t
+    through_c = np.empty((B, H), dtype=X.dtype)
     for t in reversed(range(T)):
         s, d = acts[t], dA[t]
         i, f, g, o = s[:, :H], s[:, H:2 * H], s[:, 2 * H:3 * H], s[:, 3 * H:]
         dh += dH[t]
         tc = tanh_cs[t]
-        dc += dh * o * (1.0 - tc * tc)
-        np.multiply(dc * g, i * (1.0 - i), out=d[:, :H])
-        np.multiply(dc * cs[t], f * (1.0 - f), out=d[:, H:2 * H])
-        np.multiply(dc * i, 1.0 - g * g, out=d[:, 2 * H:3 * H])
-        np.multiply(dh * tc, o * (1.0 - o), out=d[:, 3 * H:])
+        np.multiply(tc, tc, out=through_c)  # dc += dh o (1 - tanh(c)^2)
+        np.subtract(1.0, through_c, out=through_c)
+        through_c *= dh
+        through_c *= o
+        dc += through_c
+        # sigma' = s (1 - s) for i, f, o and tanh' = 1 - g^2 for g, then the four gates'
+        # gradients (dc g, dc c_prev, dc i, dh tanh(c)) times them in one pass
+        np.subtract(1.0, s, out=local)
+        local *= s
+        np.multiply(g, g, out=local[:, 2 * H:3 * H])
+        np.subtract(1.0, local[:, 2 * H:3 * H], out=local[:, 2 * H:3 * H])
+        np.multiply(dc, g, out=d[:, :H])
+        np.multiply(dc, cs[t], out=d[:, H:2 * H])
+        np.multiply(dc, i, out=d[:, 2 * H:3 * H])
+        np.multiply(dh, tc, out=d[:, 3 * H:])
+        d *= local
         dh = d @ W_hh  # one GEMM per step back to h_{t-1}
         dc *= f
     dA2 = dA.reshape(T * B, 4 * H)
