@@ -109,6 +109,12 @@ def test_names_command_trains_reports_and_samples(capsys):
     assert len(samples) == 3 and all(line.startswith("  ") for line in samples)
 
 
-def test_names_command_reports_bad_flags_with_exit_code_1(capsys):
-    assert main(["names", "--steps", "0"]) == 1
-    assert "--steps must be at least 1, got 0" in capsys.readouterr().err
+@pytest.mark.parametrize("flags, message", [
+    (["--steps", "0"], "--steps must be at least 1, got 0"),
+    (["--lr", "-1"], "--lr must be positive, got -1.0"),
+    (["--temperature", "0"], "--temperature must be positive, got 0.0"),
+    (["--clip", "-0.5"], "--clip must be a max norm >= 0 (0 turns clipping off), got -0.5"),
+])
+def test_names_command_reports_bad_flags_with_exit_code_1(capsys, flags, message):
+    assert main(["names", *flags]) == 1
+    assert message in capsys.readouterr().err

@@ -58,7 +58,7 @@ class Vocabulary:
         return len(self.chars)
 
     def encode(self, name: str) -> list[int]:
-        """The indices of a name's characters (no end token); KeyError names a stray one."""
+        """The indices of a name's characters (no end token); ValueError names a stray one."""
         try:
             return [self.index[c] for c in name]
         except KeyError as error:
@@ -227,8 +227,8 @@ def add_names_command(subparsers: Any) -> None:
     """Register `tinygrad-c2 names` (train the character model, print samples)."""
     parser = subparsers.add_parser(
         "names", help="train a character-level LSTM on the shipped names and sample new ones",
-        description=__doc__.split("\n")[0] + " Trains on 90%% of the 1990 US Census first "
-                    "names, reports the loss on the other 10%%, prints sampled names.")
+        description=__doc__.split("\n")[0] + " Trains on 90% of the 1990 US Census first "
+                    "names, reports the loss on the other 10%, prints sampled names.")
     parser.add_argument("--steps", type=int, default=2000, help="minibatch updates (2000)")
     parser.add_argument("--hidden", type=int, default=64, help="hidden size (64)")
     parser.add_argument("--cell", choices=CELLS, default="lstm")
@@ -257,8 +257,11 @@ def run_names(args: argparse.Namespace) -> int:
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be at least 1, "
                              f"got {getattr(args, flag)}")
-    if args.clip < 0 or not args.lr > 0 or not args.temperature > 0:
-        raise ValueError("--clip must be >= 0 and --lr and --temperature positive")
+    for flag in ("lr", "temperature"):
+        if not getattr(args, flag) > 0:
+            raise ValueError(f"--{flag} must be positive, got {getattr(args, flag)}")
+    if not args.clip >= 0:
+        raise ValueError(f"--clip must be a max norm >= 0 (0 turns clipping off), got {args.clip}")
     train, dev = split_names(args.seed)
     start = time.perf_counter()
     run = train_char_lm(train, steps=args.steps, hidden_size=args.hidden, cell=args.cell,
