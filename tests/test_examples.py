@@ -43,6 +43,9 @@ EXPECTED = {
         "course's mask -> [[0.0, 1.0], [1.0, 0.0]], autograd (PyTorch's rule) -> "
         "[[0.0, 1.0], [0.0, 0.0]]"],
     "cnn_digits": ["Conv2d(1, 16, kernel_size=(3, 3)", "MaxPool2d(", "test accuracy"],
+    "char_lm": ["rnn, clip_grad_norm_(0.5)", "rnn, no clipping", "lstm + adam, clipped",
+                "sampled at temperature 0.5"],
+    "digits_rnn": ["each read as 8 rows of 8 pixels", "LSTM ", "GRU ", "test accuracy"],
 }
 
 

@@ -30,11 +30,13 @@ CASES = [
     (lambda: nn.Transformer, "module 'tinygrad_c2.nn' has no attribute 'Transformer': it is not "
                              "yet in tinygrad_c2 (planned: sequence-model layers)"),
     (lambda: nn.Conv3d, "only 1-D and 2-D convolutions exist"),
-    (lambda: nn.LSTM, "it is not yet in tinygrad_c2 (planned: sequence-model layers)"),
     (lambda: nn.Lineer, "did you mean 'Linear'?"),
-    (lambda: nn.utils.clip_grad_norm_, "it is not yet in tinygrad_c2 (planned: gradient clipping"),
     (lambda: F.interpolate, "module 'tinygrad_c2.nn.functional' has no attribute 'interpolate'"),
     (lambda: tg.conv2d, "use tg.nn.functional.conv2d"),
+    (lambda: nn.MultiheadAttention, "it is not yet in tinygrad_c2 (planned: sequence-model "
+                                    "layers)"),
+    (lambda: tg.lstm, "it is not part of tinygrad_c2; use tg.nn.LSTM"),
+    (lambda: nn.utils.rnn, "it is not yet in tinygrad_c2 (planned: packed sequences"),
     (lambda: F.rleu, "did you mean 'relu'?"),
     (lambda: optim.LBFGS, "use SGD, Adam or another first-order optimizer"),
     (lambda: optim.Adamm, "did you mean 'Adam'"),
@@ -97,7 +99,7 @@ def test_from_import_of_a_missing_name_raises_import_error_with_the_hint():
                                           "not part of tinygrad_c2; tinygrad_c2 runs on numpy"):
         from tinygrad_c2 import mps  # noqa: F401
     with pytest.raises(ImportError, match="planned: sequence-model layers"):
-        from tinygrad_c2.nn import LSTM  # noqa: F401
+        from tinygrad_c2.nn import MultiheadAttention  # noqa: F401
     with pytest.raises(ImportError, match="use OneCycleLR"):
         from tinygrad_c2.optim.lr_scheduler import CyclicLR  # noqa: F401
     # real names and submodules still import

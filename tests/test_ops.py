@@ -13,6 +13,7 @@ import pytest
 
 import tinygrad_c2 as tg
 from tinygrad_c2.function import PRIMITIVES
+from tinygrad_c2.nn.functional.recurrent import GRURecurrence, LSTMRecurrence, RNNRecurrence
 
 F = tg.nn.functional
 
@@ -71,6 +72,67 @@ def _bn(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (x - mu) / np.sqrt(var + 1e-5) * w.reshape(shape) + b.reshape(shape)
 
 
+def _ln(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    axes = tuple(range(x.ndim - w.ndim, x.ndim))
+    mu, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mu) / np.sqrt(var + 1e-5) * w + b
+
+
+EMBED_IDX = np.array([[1, 3, 1], [0, 1, 4]], dtype=np.int64)  # repeated rows, padding row 1
+
+
+def _rnn_steps(xp: Any, cell: Callable, gx: Any, h0: Any, reverse: bool) -> list:
+    """The states of a recurrence, one `cell(gx_t, state)` a step, in time order."""
+    order = range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])
+    state, outs = h0, {}
+    for t in order:
+        state = cell(gx[t], state)
+        outs[t] = state
+    return [outs[t] for t in range(gx.shape[0])]
+
+
+def _rnn_ref(xp: Any, act: str, reverse: bool) -> Callable:
+    """h_t = act(gx_t + h W^T + b), written with numpy's or torch's functions (xp)."""
+    def ref(gx, h0, w, b):
+        f = xp.tanh if act == "tanh" else (lambda a: a * (a > 0))
+        return xp.stack(_rnn_steps(xp, lambda g, h: f(g + h @ w.T + b), gx, h0, reverse))
+    return ref
+
+
+def _lstm_ref(xp: Any, reverse: bool, bias: bool = True) -> Callable:
+    """h_t for every step, then the last c: (T + 1, B, H), gates i, f, g, o (PyTorch's)."""
+    def ref(gx, h0, c0, w, *b):
+        hid = w.shape[1]
+
+        def cell(g, state):
+            h, c = state
+            a = g + h @ w.T + (b[0] if b else 0.0)
+            sig = 1 / (1 + xp.exp(-a))
+            c = sig[:, hid:2 * hid] * c + sig[:, :hid] * xp.tanh(a[:, 2 * hid:3 * hid])
+            return sig[:, 3 * hid:] * xp.tanh(c), c
+
+        states = _rnn_steps(xp, cell, gx, (h0, c0), reverse)
+        last = states[0 if reverse else -1][1]
+        return xp.stack([h for h, _ in states] + [last])
+    return ref
+
+
+def _gru_ref(xp: Any, reverse: bool) -> Callable:
+    """PyTorch's GRU: r, z, n with b_hn inside the reset product."""
+    def ref(gx, h0, w, b):
+        hid = w.shape[1]
+
+        def cell(g, h):
+            gh = h @ w.T + b
+            rz = 1 / (1 + xp.exp(-(g[:, :2 * hid] + gh[:, :2 * hid])))
+            r, z = rz[:, :hid], rz[:, hid:]
+            n = xp.tanh(g[:, 2 * hid:] + r * gh[:, 2 * hid:])
+            return (1 - z) * n + z * h
+
+        return xp.stack(_rnn_steps(xp, cell, gx, h0, reverse))
+    return ref
+
+
 @dataclass
 class Row:
     """One op: how to call it in tinygrad_c2, numpy and torch, and which input shapes to try."""
@@ -83,6 +145,9 @@ class Row:
     shapes: list[tuple]
     domain: tuple[float, float] | str = "normal"
     away_from: list[float] = field(default_factory=list)  # keep inputs off kinks and ties
+    # False for ops whose gradient is by definition not the derivative (embedding's padding
+    # row gets none, scale_grad_by_freq divides it): checked against torch only
+    true_gradient: bool = True
 
 
 ROWS = [
@@ -271,6 +336,44 @@ ROWS = [
         lambda x: TF.pad(x, (1, 2, 2, 1), mode="circular"), [((1, 2, 3, 3),)]),
     Row("adaptive_avg_pool2d", ("MatMul",), lambda x: F.adaptive_avg_pool2d(x, (2, 3)), None,
         lambda x: TF.adaptive_avg_pool2d(x, (2, 3)), [((2, 2, 5, 4),)]),
+    Row("layer_norm", ("LayerNorm",), lambda x, w, b: F.layer_norm(x, w.shape, w, b), _ln,
+        lambda x, w, b: TF.layer_norm(x, w.shape, w, b),
+        [((3, 4), (4,), (4,)), ((2, 3, 4), (4,), (4,)), ((2, 3, 4), (3, 4), (3, 4))]),
+    Row("layer_norm_no_affine", ("LayerNorm",), lambda x: F.layer_norm(x, 4),
+        lambda x: _ln(x, np.ones(4), np.zeros(4)), lambda x: TF.layer_norm(x, (4,)),
+        [((3, 4),)]),
+    Row("embedding_repeated_padding", ("Embedding",),
+        lambda w: F.embedding(EMBED_IDX, w, padding_idx=1), lambda w: w[EMBED_IDX],
+        lambda w: TF.embedding(torch.tensor(EMBED_IDX), w, padding_idx=1), [((5, 3),)],
+        true_gradient=False),
+    Row("embedding_repeated", ("Embedding",), lambda w: F.embedding(EMBED_IDX, w),
+        lambda w: w[EMBED_IDX], lambda w: TF.embedding(torch.tensor(EMBED_IDX), w), [((5, 3),)]),
+    Row("embedding_scale_grad_by_freq", ("Embedding",),
+        lambda w: F.embedding(EMBED_IDX, w, scale_grad_by_freq=True), lambda w: w[EMBED_IDX],
+        lambda w: TF.embedding(torch.tensor(EMBED_IDX), w, scale_grad_by_freq=True),
+        [((5, 3),)], true_gradient=False),
+    Row("rnn_recurrence_tanh", ("RNNRecurrence",),
+        lambda gx, h, w, b: RNNRecurrence.apply(gx, h, w, b, False, "tanh"),
+        _rnn_ref(np, "tanh", False), _rnn_ref(torch, "tanh", False),
+        [((3, 2, 4), (2, 4), (4, 4), (4,)), ((1, 1, 2), (1, 2), (2, 2), (2,))]),
+    Row("rnn_recurrence_relu_reverse", ("RNNRecurrence",),
+        lambda gx, h, w, b: RNNRecurrence.apply(gx, h, w, b, True, "relu"),
+        _rnn_ref(np, "relu", True), _rnn_ref(torch, "relu", True),
+        [((4, 2, 3), (2, 3), (3, 3), (3,))]),
+    Row("lstm_recurrence", ("LSTMRecurrence",),
+        lambda gx, h, c, w, b: LSTMRecurrence.apply(gx, h, c, w, b, False),
+        _lstm_ref(np, False), _lstm_ref(torch, False),
+        [((3, 2, 8), (2, 2), (2, 2), (8, 2), (8,)), ((1, 3, 12), (3, 3), (3, 3), (12, 3), (12,))]),
+    Row("lstm_recurrence_reverse_nobias", ("LSTMRecurrence",),
+        lambda gx, h, c, w: LSTMRecurrence.apply(gx, h, c, w, None, True),
+        _lstm_ref(np, True), _lstm_ref(torch, True), [((4, 2, 8), (2, 2), (2, 2), (8, 2))]),
+    Row("gru_recurrence", ("GRURecurrence",),
+        lambda gx, h, w, b: GRURecurrence.apply(gx, h, w, b, False),
+        _gru_ref(np, False), _gru_ref(torch, False),
+        [((3, 2, 6), (2, 2), (6, 2), (6,)), ((1, 1, 9), (1, 3), (9, 3), (9,))]),
+    Row("gru_recurrence_reverse", ("GRURecurrence",),
+        lambda gx, h, w, b: GRURecurrence.apply(gx, h, w, b, True),
+        _gru_ref(np, True), _gru_ref(torch, True), [((4, 2, 6), (2, 2), (6, 2), (6,))]),
     Row("cross_entropy_labels", ("CrossEntropy",), lambda z: F.cross_entropy(z, LABELS),
         lambda z: np.array(-_log_softmax(z, 1)[np.arange(4), LABELS].mean()),
         lambda z: TF.cross_entropy(z, torch.tensor(LABELS)), [((4, 3),)]),
@@ -537,6 +640,8 @@ def test_forward_matches_numpy(row, shapes):
 
 @pytest.mark.parametrize("row, shapes", CASES, ids=[f"{r.name}-{s}" for r, s in CASES])
 def test_backward_matches_centered_differences(row, shapes):
+    if not row.true_gradient:
+        pytest.skip("the op's gradient is not its derivative by definition; checked against torch")
     arrays = _inputs(row, shapes, 1)
     out_shape = row.fn(*[tg.tensor(a) for a in arrays]).shape
     cotangent = np.random.default_rng(2).standard_normal(out_shape)

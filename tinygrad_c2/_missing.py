@@ -24,10 +24,10 @@ instructions of a small training step (callgrind, 3.11).
 ...     print(error)
 module 'tinygrad_c2' has no attribute 'zero': it is not part of tinygrad_c2; did you mean 'zeros'?
 >>> try:
-...     tg.zeros(2).half()
+...     tg.zeros(2).pin_memory()
 ... except AttributeError as error:
 ...     print(error)
-'Tensor' object has no attribute 'half': it is not part of tinygrad_c2; float16 is not ...
+'Tensor' object has no attribute 'pin_memory': it is not part of tinygrad_c2; tinygrad_c2 runs ...
 """
 
 from __future__ import annotations
@@ -50,8 +50,7 @@ _ARRAY = "use .numpy(), a numpy array sharing the tensor's memory"
 # attributes; every other key is a module.
 HINTS: dict[str, dict[str, str]] = {
     "Tensor": {
-        "half": _FLOAT16,
-        "bfloat16": _FLOAT16,
+        "bfloat16": _BFLOAT16,
         "pin_memory": _CPU,
         "share_memory_": "tinygrad_c2 runs in one process; hand a worker the array (.numpy())",
         "to_sparse": "there are no sparse tensors: keep the dense one",
@@ -82,36 +81,25 @@ HINTS: dict[str, dict[str, str]] = {
         "conv_transpose2d": "use tg.nn.functional.conv_transpose2d",
         "max_pool2d": "use tg.nn.functional.max_pool2d",
         "avg_pool2d": "use tg.nn.functional.avg_pool2d",
-        "lstm": _SEQUENCE,
-        "rnn": _SEQUENCE,
-        "gru": _SEQUENCE,
-        "embedding": _SEQUENCE,
-        "layer_norm": _SEQUENCE,
+        "lstm": "use tg.nn.LSTM (or tg.nn.LSTMCell for one step)",
+        "rnn": "use tg.nn.RNN (or tg.nn.RNNCell for one step)",
+        "gru": "use tg.nn.GRU (or tg.nn.GRUCell for one step)",
+        "embedding": "use tg.nn.functional.embedding or tg.nn.Embedding",
+        "layer_norm": "use tg.nn.functional.layer_norm or tg.nn.LayerNorm",
     },
     "tinygrad_c2.nn": {
         "Conv3d": "only 1-D and 2-D convolutions exist: use Conv1d or Conv2d",
         "MaxPool3d": "only 1-D and 2-D pooling exist: use MaxPool2d",
         "AdaptiveMaxPool2d": "use AdaptiveAvgPool2d, or MaxPool2d with a fitting kernel",
         "BatchNorm3d": "use BatchNorm2d on a reshaped input",
-        "RNN": _SEQUENCE,
-        "LSTM": _SEQUENCE,
-        "GRU": _SEQUENCE,
-        "RNNCell": _SEQUENCE,
-        "LSTMCell": _SEQUENCE,
-        "GRUCell": _SEQUENCE,
-        "Embedding": _SEQUENCE,
-        "LayerNorm": _SEQUENCE,
         "MultiheadAttention": _SEQUENCE,
         "Transformer": _SEQUENCE,
     },
     "tinygrad_c2.nn.utils": {
-        "clip_grad_norm_": "planned: gradient clipping, with the sequence-model layers",
-        "clip_grad_value_": "planned: gradient clipping, with the sequence-model layers",
-        "rnn": _SEQUENCE,
+        "rnn": "planned: packed sequences (pack_padded_sequence); pad the batch and use the "
+               "layers of tg.nn as they are",
     },
     "tinygrad_c2.nn.functional": {
-        "embedding": _SEQUENCE,
-        "layer_norm": _SEQUENCE,
         "interpolate": "upsample with nn.ConvTranspose2d (learned) instead",
     },
     "tinygrad_c2.optim": {

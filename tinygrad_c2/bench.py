@@ -103,6 +103,29 @@ class ConvWorkload:
         return total
 
 
+@dataclass(frozen=True)
+class LSTMWorkload:
+    """One LSTM layer's training step (its implementations live in bench_lstm.py): T steps of
+    a (batch, input_size) input, hidden_size units, MSE of every h_t against a target."""
+
+    name: str
+    input_size: int
+    hidden_size: int
+    steps: int
+    batch: int
+
+    @property
+    def gemm_flops(self) -> int:
+        """FLOPs of the matrix products: X W_ih^T (all steps at once), h W_hh^T per step, back
+        dh = dA W_hh per step, dW_ih = dA^T X, dW_hh = dA^T h.
+
+        >>> WORKLOADS["lstm"].gemm_flops
+        536870912
+        """
+        rows, gates = self.steps * self.batch, 4 * self.hidden_size
+        return 2 * rows * gates * (2 * self.input_size + 3 * self.hidden_size)
+
+
 WORKLOADS = {
     "tiny": Workload("tiny", (2, 20, 7, 5, 1), "sigmoid", 64),
     "small": Workload("small", (64, 128, 64, 10), "softmax", 64),
@@ -110,6 +133,7 @@ WORKLOADS = {
     "mnist_bn": Workload("mnist_bn", (784, 256, 128, 10), "softmax", 128, batch_norm=True,
                          dropout_p=0.2),
     "cnn": ConvWorkload("cnn", (1, 28, 28), ((6, 5), (16, 5)), (120, 84), 10, 64),
+    "lstm": LSTMWorkload("lstm", input_size=64, hidden_size=128, steps=32, batch=32),
 }
 IMPLEMENTATIONS = ("tinygrad_c2", "tinygrad_c2_captured", "reference", "torch", "gemm_floor")
 OPTIMIZERS = ("sgd", "adam")
@@ -485,6 +509,10 @@ def build_implementations(
         from tinygrad_c2 import bench_cnn
 
         return bench_cnn.build_implementations(workload, dtype, implementations, optimizer, seed)
+    if isinstance(workload, LSTMWorkload):
+        from tinygrad_c2 import bench_lstm
+
+        return bench_lstm.build_implementations(workload, dtype, implementations, optimizer, seed)
     dtype = np.dtype(dtype)
     lr = LEARNING_RATES[optimizer]
     rng = np.random.default_rng(seed)

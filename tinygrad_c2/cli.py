@@ -977,6 +977,13 @@ def add_tune_command(subparsers: Any) -> None:
     register(subparsers)
 
 
+def add_names_command(subparsers: Any) -> None:
+    """`tinygrad-c2 names`: the character-level language model of names (tinygrad_c2/charlm.py)."""
+    from .charlm import add_names_command as register
+
+    register(subparsers)
+
+
 def add_bench_command(subparsers: Any) -> None:
     """`tinygrad-c2 bench`: the training-step benchmark (tinygrad_c2 vs the hand-derived
     reference, PyTorch and the GEMM floor); the flags are tinygrad_c2.bench's."""
@@ -995,7 +1002,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 #: One registration per sub-command.
 COMMANDS: list[Callable[[Any], None]] = [add_train_command, add_gradcheck_command,
                                          add_graph_command, add_predict_command,
-                                         add_tune_command, add_bench_command]
+                                         add_tune_command, add_bench_command, add_names_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

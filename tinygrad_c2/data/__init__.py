@@ -21,9 +21,11 @@ from .preprocessing import PCAWhitener, Standardizer, from_one_hot, one_hot
 from .real import RealDataset, load_breast_cancer, load_digits
 from .split import train_dev_test_split
 from .synthetic import make_blobs, make_circles, make_moons, make_planar_flower, make_spirals
+from .text import NAMES_ALPHABET, load_names
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
+    "NAMES_ALPHABET",
     "Compose",
     "DataFileError",
     "DataLoader",
@@ -45,6 +47,7 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "load_names",
     "make_blobs",
     "make_circles",
     "make_moons",

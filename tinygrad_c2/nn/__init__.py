@@ -35,7 +35,7 @@ from .modules.loss import (
     SmoothL1Loss,
 )
 from .modules.module import Module
-from .parallel import DataParallel
+from .modules.normalization import LayerNorm
 from .modules.padding import (
     CircularPad2d,
     ConstantPad2d,
@@ -44,6 +44,9 @@ from .modules.padding import (
     ZeroPad2d,
 )
 from .modules.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .modules.sparse import Embedding
+from .parallel import DataParallel
 from .parameter import Parameter
 from .regularization import (
     l1_penalty,
@@ -70,13 +73,19 @@ __all__ = [
     "Dropout",
     "Dropout2d",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
     "Hardtanh",
     "HuberLoss",
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LayerNorm",
+    "LSTM",
+    "LSTMCell",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -90,6 +99,10 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "ReflectionPad2d",
     "ReplicationPad2d",

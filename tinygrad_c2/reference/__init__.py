@@ -1,5 +1,7 @@
 """tg.reference: the course's hand-derived numpy backprop (MLP, CNN), the baseline of the tests.
 
+The MLP of Course 2 (mlp.py, optim.py) and the RNN/LSTM of Course 5 week 1 (rnn.py).
+
 >>> import numpy as np
 >>> from tinygrad_c2 import reference
 >>> net = reference.MLP.initialize([3, 4, 2], output="softmax", rng=np.random.default_rng(0))
@@ -34,6 +36,19 @@ from tinygrad_c2.reference.mlp import (
     sigmoid,
 )
 from tinygrad_c2.reference.optim import GD, Adam, Momentum, RMSprop
+from tinygrad_c2.reference.rnn import (
+    clip,
+    lstm_backward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_forward,
+    rnn_backward,
+    rnn_cell_backward,
+    rnn_cell_forward,
+    rnn_forward,
+    to_torch_lstm,
+    to_torch_rnn,
+)
 
 __all__ = [
     "MLP",
@@ -62,4 +77,15 @@ __all__ = [
     "to_torch_layout",
     "from_torch_layout",
     "ConvNet",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "rnn_cell_backward",
+    "rnn_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "lstm_cell_backward",
+    "lstm_backward",
+    "clip",
+    "to_torch_rnn",
+    "to_torch_lstm",
 ]

@@ -223,30 +223,44 @@ def _draw(roots: list[tuple[str, Tensor]], names: dict[int, tuple[str, str]],
     ops, outputs = walk([t for _, t in roots])
     op_ids = {node: f"op{i}" for i, node in enumerate(ops)}
 
-    # Leaves (tensors without grad_fn, numpy arrays) in order of first use.
+    owner = _owners(ops, modules)  # op -> its module's cluster, or (module, call k)
+
+    # Leaves (tensors without grad_fn, numpy arrays) in order of first use, and where the
+    # ops that use each one are drawn.
     leaves: dict[int, tuple[str, Any]] = {}
+    users: dict[int, set[str | tuple[str, int] | None]] = {}
     for node in ops:
         for parent in node.parents:
             is_leaf = isinstance(parent, Tensor) and parent.grad_fn is None
             if (is_leaf or isinstance(parent, np.ndarray)) and id(parent) not in leaves:
                 leaves[id(parent)] = (f"t{len(leaves)}", parent)
+            if id(parent) in leaves:
+                users.setdefault(id(parent), set()).add(owner.get(node))
     for _, t in roots:
         if t.grad_fn is None and id(t) not in leaves:
             leaves[id(t)] = (f"t{len(leaves)}", t)
 
-    owner = _owners(ops, modules)  # op -> module name
-    statements: dict[str | None, list[tuple[str, str, dict[str, str]]]] = {None: []}
+    statements: dict[str | tuple[str, int] | None, list[tuple[str, str, dict[str, str]]]] = {
+        None: []}
 
-    def place(where: str | None, node_id: str, label: str, attrs: dict[str, str]) -> None:
+    def place(where: str | tuple[str, int] | None, node_id: str, label: str,
+              attrs: dict[str, str]) -> None:
         statements.setdefault(where, []).append((node_id, label, attrs))
 
     clusters = {name for name, _ in _clustered(modules)}
     for key, (node_id, value) in leaves.items():
         name, kind = names.get(key, (None, None))
         label, attrs = _leaf_label(value, name, show_grads)
-        # A parameter or buffer sits in its module's cluster: '0.weight' belongs to '0'.
-        module = name.rpartition(".")[0] if name and kind in ("param", "buffer") else None
-        place(module if module in clusters else None, node_id, label, attrs)
+        if name and kind in ("param", "buffer"):
+            # A parameter or buffer sits in its module's cluster: '0.weight' belongs to '0'.
+            module = name.rpartition(".")[0]
+            where = module if module in clusters else None
+        else:
+            # An unnamed constant (a zero initial state, one step's slice of the input) sits
+            # with the ops that use it when they all sit in one cluster.
+            where = next(iter(users[key])) if name is None and len(users.get(key, ())) == 1 \
+                else None
+        place(where, node_id, label, attrs)
 
     heat_max = max((profile.share(n) for n in ops), default=0.0) if profile else 0.0
     for node in ops:
@@ -294,16 +308,25 @@ def _draw(roots: list[tuple[str, Tensor]], names: dict[int, tuple[str, str]],
     return graph
 
 
-def _owners(ops: list[Function], modules: list[tuple[str, Module]]) -> dict[Function, str]:
-    """op -> name of the innermost module whose last call created it (its seq in the range)."""
+def _owners(ops: list[Function], modules: list[tuple[str, Module]]
+            ) -> dict[Function, str | tuple[str, int]]:
+    """op -> the innermost module whose call in the latest forward created it (its seq in the
+    call's range): the module's name, or (name, k) for the k-th of several calls of a module
+    without sub-modules (a cell called once per time step gets one sub-cluster per call)."""
     seqs = [node.seq for node in ops]
-    ranges = [(name, module.__dict__.get("_call_seq")) for name, module in _clustered(modules)]
+    ranges: list[tuple[str | tuple[str, int], tuple[int, int]]] = []
+    for name, module in _clustered(modules):
+        # only the calls that made ops of this graph (numbered from 0 among themselves)
+        calls = [(start, end) for start, end in module.__dict__.get("_calls", (None, []))[1]
+                 if bisect_right(seqs, start) < bisect_left(seqs, end)]
+        per_call = len(calls) > 1 and not module._modules
+        ranges += [((name, k) if per_call else name, call) for k, call in enumerate(calls)]
     # Widest range first, so nested (narrower) modules overwrite: the innermost one wins.
-    ranges = sorted(((n, r) for n, r in ranges if r is not None), key=lambda x: x[1][0] - x[1][1])
-    owner: dict[Function, str] = {}
-    for name, (start, end) in ranges:
+    ranges.sort(key=lambda x: x[1][0] - x[1][1])
+    owner: dict[Function, str | tuple[str, int]] = {}
+    for key, (start, end) in ranges:
         for node in ops[bisect_right(seqs, start):bisect_left(seqs, end)]:
-            owner[node] = name
+            owner[node] = key
     return owner
 
 
@@ -316,7 +339,11 @@ def _emit_clusters(graph: graphviz.Digraph, statements: dict, modules: list) -> 
     """One cluster per module holding nodes, nested like the modules (ancestors included)."""
     kinds = dict(_clustered(modules))
     order = {name: i for i, name in enumerate(kinds)}
-    used = {name for name in statements if name is not None}
+    calls: dict[str, list[int]] = {}
+    for key in statements:
+        if isinstance(key, tuple):
+            calls.setdefault(key[0], []).append(key[1])
+    used = {key[0] if isinstance(key, tuple) else key for key in statements if key is not None}
     for name in list(used):
         parts = name.split(".")
         used.update(".".join(parts[:k]) for k in range(1, len(parts)))
@@ -338,6 +365,11 @@ def _emit_clusters(graph: graphviz.Digraph, statements: dict, modules: list) -> 
             # declaring them backwards shows a layer's leaves in argument order (weight, bias).
             for node_id, node_label, attrs in reversed(statements.get(name, [])):
                 sub.node(node_id, node_label, **attrs)
+            for k in sorted(calls.get(name, ())):
+                with sub.subgraph(name=f"cluster_{order[name]}_call{k}") as step:
+                    step.attr(label=f"call {k}", style="rounded,dotted", labeljust="l")
+                    for node_id, node_label, attrs in reversed(statements[(name, k)]):
+                        step.node(node_id, node_label, **attrs)
             for child in children.get(name, ()):
                 emit(sub, child)
 

@@ -23,6 +23,13 @@ _REGISTRIES = ("_parameters", "_buffers", "_modules")
 edit_count = [0]
 
 
+#: [depth of module calls now, seq where the outermost call began]: the calls of one forward.
+#: NOTE: shared by threads; a race only mislabels which calls tg.viz groups, and MAX_CALLS keeps
+#: a module's record bounded whatever happens.
+_forward = [0, -1]
+MAX_CALLS = 1024
+
+
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What `load_state_dict` could not match: (missing_keys, unexpected_keys), as PyTorch."""
 
@@ -71,10 +78,23 @@ class Module:
         if mode.instrumented and mode.tracer is not None:
             mode.tracer.module_called(self)  # a captured step guards what this module holds
         start = next(_seq)
-        out = self.forward(*args, **kwargs)
-        # NOTE: graph nodes made by this call have start < node.seq < end; tg.viz uses the range
-        # of the last call to draw each module's nodes in its own cluster.
-        self.__dict__["_call_seq"] = (start, next(_seq))
+        forward = _forward
+        if forward[0] == 0:
+            forward[1] = start  # an outermost call: a new forward begins
+        forward[0] += 1
+        try:
+            out = self.forward(*args, **kwargs)
+        finally:
+            forward[0] -= 1
+        # NOTE: graph nodes made by this call have start < node.seq < end. tg.viz draws each
+        # module's nodes in its own cluster, and the calls of one forward (a cell called once
+        # per time step) as sub-clusters; only the latest forward's calls are kept.
+        call = (start, next(_seq))
+        calls = self.__dict__.get("_calls")
+        if calls is None or calls[0] != forward[1]:
+            self.__dict__["_calls"] = (forward[1], [call])
+        elif len(calls[1]) < MAX_CALLS:
+            calls[1].append(call)
         return out
 
     # ---- registration --------------------------------------------------------------------

@@ -1,0 +1,81 @@
+"""The lstm benchmark workload (tinygrad_c2/bench_lstm.py) without timing: the hand-derived
+step against the course's reference, the GEMM floor's count, agreement refusing a wrong step."""
+
+import numpy as np
+import pytest
+
+from tinygrad_c2 import bench, bench_lstm, reference
+
+SMALL = bench.LSTMWorkload("small_lstm", input_size=3, hidden_size=5, steps=6, batch=4)
+
+
+def test_hand_derived_step_equals_the_course_reference_lstm():
+    # the course's per-gate LSTM on [a_prev; x] and the bench's stacked one-GEMM step are the
+    # same maths: map the course's weights onto PyTorch's layout and compare in float64
+    rng = np.random.default_rng(0)
+    n_x, n_a, m, T = 3, 5, 4, 6
+    p = {f"W{g}": rng.standard_normal((n_a, n_a + n_x)) for g in "fico"}
+    p.update({f"b{g}": rng.standard_normal((n_a, 1)) for g in "fico"})
+    p.update(Wy=np.zeros((1, n_a)), by=np.zeros((1, 1)))
+    x, Y = rng.standard_normal((n_x, m, T)), rng.uniform(-0.5, 0.5, (n_a, m, T))
+    a, _, _, caches = reference.lstm_forward(x, np.zeros((n_a, m)), p)
+    J_course = np.mean((a - Y) ** 2)
+    course = reference.lstm_backward(2 * (a - Y) / a.size, caches)
+
+    params = reference.to_torch_lstm(p)
+    J, grads = bench_lstm.lstm_step(x.transpose(2, 1, 0).copy(), Y.transpose(2, 1, 0).copy(),
+                                    params)
+    assert J == pytest.approx(J_course, rel=1e-13)
+    wanted = reference.to_torch_lstm({**{f"W{g}": course[f"dW{g}"] for g in "fico"},
+                                      **{f"b{g}": course[f"db{g}"] for g in "fico"}})
+    for name in bench_lstm.PARAMETERS:
+        wanted_grad = wanted["bias_ih_l0"] if name == "bias_hh_l0" else wanted[name]
+        np.testing.assert_allclose(grads["d" + name], wanted_grad, rtol=1e-12, atol=1e-13,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("dtype, optimizer", [("float32", "adam"), ("float64", "sgd")])
+def test_small_lstm_workload_agrees_everywhere(dtype, optimizer):
+    impls, skipped = bench.build_implementations(SMALL, dtype, optimizer=optimizer)
+    assert [impl.name for impl in impls][0] == "reference"
+    assert {impl.name for impl in impls} | set(skipped) == set(bench.IMPLEMENTATIONS)
+    bench.check_agreement(impls, np.dtype(dtype))
+
+
+def test_a_wrong_lstm_gradient_fails_the_agreement_check():
+    class Broken(bench_lstm.TinygradLSTMStep):
+        name = "broken"
+
+        def agree(self, seed):
+            J, grads, params = super().agree(seed)
+            grads[1] = grads[1] * 1.001  # weight_hh_l0
+            return J, grads, params
+
+    impls, _ = bench.build_implementations(SMALL, "float64", implementations=["reference"])
+    hand = impls[0]
+    broken = Broken(hand.initial, hand.X, hand.Y, "sgd", 0.01)
+    with pytest.raises(bench.AgreementError, match="broken disagrees.*gradient 1"):
+        bench.check_agreement([hand, broken], np.dtype("float64"))
+
+
+def test_lstm_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
+    floor = bench_lstm.LSTMGemmFloor(SMALL, np.dtype("float64"))
+    calls = []
+    original = np.matmul
+
+    def counting_matmul(a, b, out):
+        calls.append(2 * a.shape[0] * a.shape[1] * b.shape[1])
+        return original(a, b, out=out)
+
+    bench_lstm.np.matmul = counting_matmul
+    try:
+        floor.step()
+    finally:
+        bench_lstm.np.matmul = original
+    assert sum(calls) == SMALL.gemm_flops
+    assert len(calls) == 2 * SMALL.steps + 3
+
+
+def test_the_lstm_workload_is_the_issue_s_shape():
+    w = bench.WORKLOADS["lstm"]
+    assert (w.input_size, w.hidden_size, w.steps, w.batch) == (64, 128, 32, 32)
