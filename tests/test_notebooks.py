@@ -37,8 +37,11 @@ EXPECTED = {
         # symmetry: the zeros network stays at ln 2 and at chance, its W1 rows identical
         r"zeros\s+cost\s+0\.693 -> 0\.693\s+train\s+50\.0%\s+test\s+50\.0%",
         r"the rows of W1 differ by at most 0\.0e\+00",
-        r"large random \(N\(0,1\) \* 10\)\s+cost\s+1\d\d\.\d+ ->",   # the huge first cost
         r"zeros\s+50\.0%\s+50\.0%\s+50\.0%\s+50\.0%",                # the final table
+    ],
+    "regularization": [
+        r"dropout, keep_prob = 0\.86\s+92\.9%\s+95\.0%",                 # the course's row
+        r"eval mode, one example:\s+\[1\.( 1\.){19}\]",                   # dropout off
     ],
     "gradient_checking": [
         # the course's own inputs, so the course's own differences (to rounding)
@@ -48,6 +51,50 @@ EXPECTED = {
         r"bugs=False: difference 1\.19\d+e-07 -> PASSED",
         r"the check names the broken gradients: b1, W2\n",
         r"N-D, autograd \(check_gradients\)\s+\(not in the course\)\s+\d\.\d+e-(09|10) +PASSED",
+    ],
+    "optimization_methods": [
+        r"mini-batch sizes: \[64, 64, 64, 64, 44\]",
+        r"every example exactly once per epoch: True",
+        r"SGD\s+step: \[-0\.05\s+0\.3\s*\]",                           # lr * g
+        r"Momentum\s+step: \[-0\.005\s+0\.03\s*\]",                     # (1 - beta) * lr * g
+        r"Adam\s+step: \[-0\.1\s+0\.1\s*\]",                             # lr * sign(g)
+        r"epoch   100: lr 0\.000990,",                                   # 0.1 / (1 + 100)
+    ],
+    "softmax_tensorflow_style": [
+        r"W @ X \+ b = \[-2\.15657382\s+2\.95891446\s+-1\.08926781\s+-0\.84538042\]",
+        r"sigmoid\(12\) = \[0\.2689414 0\.5\s+0\.9999938\]",
+        r"one_hot\(2, C=5\) = \[0\. 0\. 1\. 0\. 0\.\]",
+        r"softmax\(\[5, 2, -1, 3\]\) = \[0\.842 0\.042 0\.002 0\.114\]",
+        r"integer labels (\d\.\d{6}), one-hot \1, by hand \1",              # the same loss
+        r"train \(1618, 64\)  test \(179, 64\)",
+    ],
+}
+
+#: notebook -> (pattern, low, high): every number the pattern captures lies in [low, high]
+#: (percentages as printed). These are the QUICK runs' figures, with room for the rounding
+#: of another BLAS or numpy; the full runs' figures are in each notebook's final table.
+RANGES = {
+    "initialization": [
+        (r"large random \(N\(0,1\) \* 10\)\s+cost\s+(\d+\.\d+) ->", 100, 300),  # huge start
+        (r"He \(N\(0,1\) \* sqrt\(2/n\)\)\s+cost\s+0\.699 -> (\d\.\d+)", 0, 0.695),
+    ],
+    "regularization": [
+        (r"dropped (\d\.\d+) of the units", 0.13, 0.15),
+        (r"mean (\d\.\d+) \(stays ~1\)", 0.98, 1.02),
+        (r"largest error (\d\.\de-\d\d)\)", 0, 1e-6),                  # l2_penalty's gradient
+        # the final table: train and test accuracy of each model, QUICK = 1,500 iterations
+        (r"\n(?:no regularization|L2, lambd = 0\.7|dropout, keep_prob = 0\.86)"
+         r"\s+\d+\.\d%\s+\d+\.\d%\s+(\d+\.\d)%\s+(\d+\.\d)%", 84, 96),
+    ],
+    "gradient_checking": [],
+    "optimization_methods": [
+        (r"Adam, lr 0\.0007\s+94\.3%\s+(\d+\.\d)%", 80, 95),
+        (r"decay every 1000 epochs\s+\d+\.\d%\s+(\d+\.\d)%", 95, 100),
+    ],
+    "softmax_tensorflow_style": [
+        (r"after epoch 10: train/test\s+35\.9% / 30\.8%\s+(\d+\.\d)% / (\d+\.\d)%", 25, 55),
+        (r"final \(epoch 19\): train/test\s+99\.9% / 71\.7%\s+(\d+\.\d)% / (\d+\.\d)%",
+         35, 60),
     ],
 }
 
@@ -89,6 +136,19 @@ def test_every_notebook_has_a_source_and_expectations():
     stored = sorted(path.stem for path in FOLDER.glob("*.ipynb"))
     assert stored == sorted(NOTEBOOKS), "build.NOTEBOOKS must list every stored notebook"
     assert sorted(EXPECTED) == sorted(NOTEBOOKS), "every notebook needs its EXPECTED figures"
+    assert sorted(RANGES) == sorted(NOTEBOOKS)
+
+
+def test_ci_and_the_readme_install_the_notebook_extra():
+    # CI installs exactly what the README's test command installs (.ci/run says so); without
+    # the extra the notebook runs below would skip in CI too
+    extras = r'pip install (?:-q )?-e "\.\[([a-z,]+)\]"'
+    readme = re.search(extras + r" && python -m pytest",
+                       (ROOT / "README.md").read_text(encoding="utf-8"))
+    ci = re.search(extras, (ROOT / ".ci" / "run").read_text(encoding="utf-8"))
+    assert readme and ci, "the README's test command or .ci/run's pip line is missing"
+    assert readme.group(1) == ci.group(1)
+    assert "notebook" in ci.group(1).split(",")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -128,6 +188,13 @@ def test_notebook_runs_headless_and_prints_its_figures(name, tmp_path):
     assert "QUICK = True" in stdout, f"{name}: the injected parameter did not take effect"
     for pattern in EXPECTED[name]:
         assert re.search(pattern, stdout), f"{name}: no match for {pattern!r} in:\n{stdout}"
+    for pattern, low, high in RANGES[name]:
+        found = re.findall(pattern, stdout)
+        assert found, f"{name}: no match for {pattern!r} in:\n{stdout}"
+        for groups in found:
+            for value in (groups,) if isinstance(groups, str) else groups:
+                assert low <= float(value) <= high, (
+                    f"{name}: {value} outside [{low}, {high}] in {pattern!r}:\n{stdout}")
     outputs = [output for cell in notebook.cells if cell.cell_type == "code"
                for output in cell.outputs]
     # nothing a student would see painted red (warnings, tracebacks, stray stderr prints)
