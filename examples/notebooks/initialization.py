@@ -33,7 +33,7 @@ from tinygrad_c2.train import plots
 # `QUICK` shortens the training so the whole notebook runs in seconds. The test suite
 # (`tests/test_notebooks.py`) runs every notebook headless and inserts `QUICK = True` right
 # after the next cell (the cell tagged `parameters`, the papermill convention). Leave it
-# `False` to get the course's figures: the full run takes about 20 seconds.
+# `False` to get the course's figures: the full run takes well under a minute.
 
 # %% tags=["parameters"]
 QUICK = False
