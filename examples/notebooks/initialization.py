@@ -19,6 +19,10 @@
 # Here the same experiment is written with tinygrad_c2, which has PyTorch's API: the model
 # is an `nn.Sequential`, `loss.backward()` computes every gradient, and `optim.SGD` takes the
 # step. The course's schemes are `nn.init.apply_(model, "zeros" | "random" | "he")`.
+#
+# The first line below, `%matplotlib inline`, is the course's first line too: figures show
+# under the cell that makes them. The `tinygrad_c2.train.plots` functions return a
+# matplotlib Figure; a cell that ends with the figure (`fig`) displays it.
 
 # %%
 # %matplotlib inline
