@@ -103,6 +103,10 @@ def _kernel_or_skip():
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib")
+    # NOTE: a fresh environment's first matplotlib import builds the font cache and logs
+    # "Matplotlib is building the font cache" to stderr; building it here keeps that message
+    # out of the first notebook's outputs (which must have no stderr at all).
+    import matplotlib.font_manager  # noqa: F401
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
@@ -122,9 +126,10 @@ def run_notebook(name, tmp_path):
     injected = nbformat.v4.new_code_cell("QUICK = True")
     injected.metadata["tags"] = ["injected-parameters"]
     notebook.cells.insert(tagged[0] + 1, injected)
-    # The kernel runs in a scratch folder (anything a notebook writes lands there) with this
-    # interpreter's environment, so PYTHONPATH (a worktree's tinygrad_c2) reaches it.
-    NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT,
+    # The kernel runs in a scratch folder (anything a notebook writes lands there), on this
+    # interpreter (jupyter_client swaps a kernelspec's "python" for sys.executable) and with
+    # this process's environment, so PYTHONPATH (a worktree's tinygrad_c2) reaches it.
+    NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT, startup_timeout=120,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     stdout = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                      for output in cell.outputs

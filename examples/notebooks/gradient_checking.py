@@ -147,7 +147,8 @@ for bugs in (True, False):
 # The course's procedure flattens all parameters into one vector θ
 # (`dictionary_to_vector`) and reports one number; the result does that too, and it also
 # keeps the difference of each parameter, so it says *which* gradients are wrong: `b1` and
-# `W2`, exactly the two planted bugs. (The course's notebook leaves finding them to you.)
+# `W2`, exactly the two planted bugs. (The course's notebook hints "check dW2 and db1" and
+# leaves the fix to you.)
 
 # %%
 print(checks[True])

@@ -146,9 +146,10 @@ axes[0, 3].legend()
 fig
 
 # %% [markdown]
-# With so small a learning rate, gradient descent and momentum barely move in 5,000 epochs
-# (momentum's average of the gradients points the same way as the gradients do, so it
-# takes the same path here). Adam rescales every parameter's step by its recent gradient
+# With so small a learning rate, gradient descent and momentum barely move in 5,000 epochs.
+# The gradients also change slowly from step to step, so momentum's average v is almost
+# the gradient itself and momentum takes nearly the same steps (the course: "its impact is
+# almost negligible"). Adam rescales every parameter's step by its recent gradient
 # size and converges long before the end.
 #
 # ## Learning-rate decay
