@@ -18,8 +18,9 @@
 # `optim.lr_scheduler.InverseTimeDecay(opt, decay_rate, time_interval)`.
 #
 # Note: `optim.Momentum` is the course's form. PyTorch's `optim.SGD(momentum=0.9)` keeps
-# v = βv + dW instead (no 1 − β), which is the same method with a learning rate 1/(1 − β)
-# times larger; `help(tg.optim.Momentum)` spells out the equivalence.
+# v = βv + dW instead (no 1 − β): the same method on another scale, since
+# `SGD(params, lr=α·(1 − β), momentum=β)` takes exactly the steps of `Momentum(params, α, β)`
+# (`help(tg.optim.Momentum)` shows why).
 
 # %%
 # %matplotlib inline
