@@ -12,9 +12,9 @@ Run: python examples/bias_variance.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -35,8 +35,9 @@ def mlp(*widths):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
     scale = 0.15 if args.quick else 1.0
 
     print("the course's cases (Bayes error 0):")

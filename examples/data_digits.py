@@ -31,7 +31,7 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 epochs instead of 30")
-    parser.add_argument("--images", help="accepted for symmetry with the other examples")
+    parser.add_argument("--images", help="accepted for symmetry (this example draws nothing)")
     epochs = 10 if parser.parse_args().quick else 30
     tg.manual_seed(0)
     digits = load_digits()

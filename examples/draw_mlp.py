@@ -9,21 +9,20 @@ Run: python examples/draw_mlp.py
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, viz
-
-IMAGES = Path(__file__).parent / "images"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="accepted for symmetry: it is quick")
-    parser.add_argument("--images", type=Path, default=IMAGES, help="where to write the pictures")
+    add_images_argument(parser)
     args = parser.parse_args()
+    args.images = images_folder(args)
     args.images.mkdir(parents=True, exist_ok=True)
     tg.manual_seed(0)
     model = nn.Sequential(

@@ -11,9 +11,9 @@ Run: python examples/ewa.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 from tinygrad_c2.optim import EWA
 from tinygrad_c2.train.plots import ewa_curves, temperature_series
@@ -24,8 +24,9 @@ BETAS = (0.5, 0.9, 0.98)
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="(already fast; same as without)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
 
     theta = temperature_series(365, seed=0)
     for beta in BETAS:

@@ -11,9 +11,9 @@ Run: python examples/gradient_checking.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn
@@ -56,8 +56,9 @@ def network(bugs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="(already fast; same as without)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
 
     x = tg.tensor(2.0, dtype=tg.float64)
     theta = tg.tensor(4.0, dtype=tg.float64, requires_grad=True)

@@ -9,9 +9,9 @@ Run: python examples/initialization.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -47,8 +47,9 @@ def train(scheme, X, y, iterations):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
     iterations = 2000 if args.quick else 15000
 
     X, y = make_circles(300, noise=0.05, seed=1, factor=0.8)

@@ -10,9 +10,9 @@ Run: python examples/input_normalization.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -52,8 +52,9 @@ def descend(X, y, w0, max_steps):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
     max_steps = 300 if args.quick else 3000
 
     rng = np.random.default_rng(0)

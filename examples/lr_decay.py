@@ -11,9 +11,9 @@ Run: python examples/lr_decay.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -46,8 +46,9 @@ SCHEDULES = {
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
     epochs, samples = (6, 600) if args.quick else (40, 2000)
 
     table = ", ".join(f"epoch {e}: {lr:.3f}" for e, lr in enumerate(course_table(), 1))

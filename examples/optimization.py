@@ -11,9 +11,9 @@ Run: python examples/optimization.py [--quick] [--images DIR]
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -39,8 +39,9 @@ def make_optimizer(name, params, lr):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
     epochs = 300 if args.quick else 10000
 
     X, y = make_moons(300, noise=0.2, seed=3)

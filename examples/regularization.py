@@ -12,9 +12,9 @@ Run: python examples/regularization.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -57,8 +57,9 @@ def train(kind, X, y, iterations, lambd=0.7, keep_prob=0.86):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
     iterations = 1500 if args.quick else 20000
 
     X, y = make_moons(150, noise=0.35, seed=0)

@@ -8,9 +8,9 @@ Run: python examples/softmax_digits.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -21,8 +21,9 @@ from tinygrad_c2.train import EarlyStopping, evaluate, fit
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
 
     z = tg.tensor([5.0, 2.0, -1.0, 3.0])
     a = ", ".join(f"{v:.3f}" for v in z.softmax(dim=0).numpy())

@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from _common import IMAGES, add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -37,7 +38,6 @@ from tinygrad_c2.tune import (
     random_search,
 )
 
-IMAGES = Path(__file__).parent / "images"
 BUDGET = 25  # trials: a 5 x 5 grid, or 25 random points
 LR_RANGE, EPS_RANGE = (1e-4, 1.0), (1e-10, 1e-6)
 
@@ -177,8 +177,9 @@ def draw(samples: dict, grid, random, images: Path = IMAGES) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 random searches instead of 10")
-    parser.add_argument("--images", type=Path, default=IMAGES, help="where to write the pictures")
+    add_images_argument(parser)
     args = parser.parse_args()
+    args.images = images_folder(args)
     samples = show_scales(10_000)
     grid, randoms = compare_searches(3 if args.quick else 10)
     for path in draw(samples, grid, randoms[0], args.images):

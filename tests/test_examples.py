@@ -86,4 +86,18 @@ def test_example_runs_quickly_prints_its_figures_and_writes_its_picture(runs, na
 def test_every_listed_example_exists_and_has_a_quick_flag():
     for name in EXPECTED:
         source = (EXAMPLES / f"{name}.py").read_text()
-        assert '"--quick"' in source and '"--images"' in source
+        assert '"--quick"' in source
+        assert "add_images_argument(parser)" in source or '"--images"' in source
+
+
+def test_a_quick_run_without_images_leaves_the_tracked_pictures_alone(tmp_path):
+    tracked = EXAMPLES / "images" / "ewa.png"
+    before = tracked.read_bytes()
+    env = {**os.environ, "PYTHONWARNINGS": "error", "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "ewa.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"--quick: pictures go to {tmp_path}" in done.stdout
+    assert tracked.read_bytes() == before
+    if has_matplotlib():
+        assert list(tmp_path.glob("tinygrad_c2-example-*/ewa.png"))

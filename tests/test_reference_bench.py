@@ -88,3 +88,17 @@ def test_unknown_names_raise_clear_errors():
         bench.run(implementations=["jax"])
     with pytest.raises(ValueError, match="optimizer must be one of"):
         bench.build_implementations(bench.WORKLOADS["tiny"], optimizer="lbfgs")
+
+
+def test_quick_is_a_smoke_run_float32_one_thread_three_blocks_unless_asked(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda **kw: calls.append(kw) or {"rows": []})
+    monkeypatch.setattr(bench, "format_table", lambda results: "")
+    bench.main(["--quick"])
+    bench.main(["--quick", "--dtype", "float64", "--threads", "2"])
+    bench.main([])
+    quick, asked, full = calls
+    assert (quick["dtypes"], quick["threads"], quick["blocks"], quick["quick"]) == (
+        ("float32",), (1,), 3, True)
+    assert (asked["dtypes"], asked["threads"]) == (["float64"], [2])
+    assert (full["dtypes"], full["threads"], full["blocks"]) == (("float32", "float64"), (1, 2), 5)

@@ -3,7 +3,7 @@ gradient monitor), accuracy/evaluate and the progress bar."""
 
 import io
 import math
-import sys
+import os
 
 import numpy as np
 import pytest
@@ -332,14 +332,56 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_progress_falls_back_to_a_built_in_bar_without_tqdm(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)   # import tqdm now raises ImportError
-    stream = FakeTerminal()
-    bar = Progress(total=4, stream=stream)
-    bar.set("epoch 1/2", "loss 0.5")
-    bar.update(4)
+def test_progress_bar_redraws_fit_an_80_column_terminal():
+    # NOTE: at 80 columns a wider line wraps, and every redraw then leaves a stale copy behind;
+    # a real pseudo-terminal set to 80x24, so the bar measures it as it would a user's
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    with open(slave, "w", closefd=True) as terminal:
+        bar = Progress(total=600, stream=terminal)
+        assert bar.enabled
+        for epoch in range(60):
+            bar.set(f"epoch {epoch + 1}/60", "train 0.7885 84.3%  dev 0.8938 82.8%")
+            bar.update(10)
+        bar.close()
+        terminal.flush()
+        out = b""
+        while True:  # the pty buffer holds all of it: a few KB
+            os.set_blocking(master, False)
+            try:
+                chunk = os.read(master, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    os.close(master)
+    drawn = [line for line in out.decode().replace("\n", "\r").split("\r") if line.strip()]
+    assert drawn and max(len(line.rstrip()) for line in drawn) <= 80
+    assert "epoch 60/60" in drawn[-1] and "100%" in drawn[-1]
+
+
+def test_progress_shows_in_a_notebook_although_stderr_is_no_terminal(monkeypatch):
+    monkeypatch.setattr("tinygrad_c2.train.progress.in_notebook", lambda: True)
+    bar = Progress(total=4, stream=io.StringIO())
+    assert bar.enabled
     bar.close()
-    assert "epoch 1/2 [" in stream.getvalue() and "100%" in stream.getvalue()
+
+
+def test_epoch_lines_fit_80_columns_even_for_long_runs_and_large_losses():
+    from tinygrad_c2.train.loop import _format_row
+
+    row = {"epoch": 1000, "train_loss": 123.456789, "train_accuracy": 1.0,
+           "dev_loss": 0.000123, "dev_accuracy": 0.9999, "lr": 0.000123456}
+    line = _format_row(row, 1000)
+    assert line == ("epoch 1000/1000  train loss 123.46 100.00%  dev loss 0.0001 99.99%  "
+                    "lr 0.000123")
+    assert len(line) <= 80
 
 
 def test_progress_is_off_when_not_on_a_terminal():
@@ -486,3 +528,49 @@ def test_an_overflowing_update_is_reported_by_fit_not_by_a_numpy_warning():
                   (X, y), epochs=3, progress=False, verbose=False)
     assert "not finite" in history.stop_reason and "before training" in history.stop_reason
     assert_states_equal(model.state_dict(), initial)
+
+
+# ---------------------------------------------------------------- figures in a notebook
+
+
+def test_a_figure_shows_itself_as_a_png_where_a_notebook_cell_returns_it():
+    # NOTE: IPython displays an object's _repr_png_ without `%matplotlib inline`; a bare
+    # matplotlib Figure would print only "<Figure size 920x340 with 2 Axes>"
+    pytest.importorskip("matplotlib")
+    from tinygrad_c2.train.plots import plot_history
+    from tinygrad_c2.tune.plots import plot_search
+
+    history = History()
+    for epoch in range(1, 4):
+        history.append({"epoch": epoch, "train_loss": 1.0 / epoch, "dev_loss": 1.2 / epoch,
+                        "train_accuracy": 0.5 + 0.1 * epoch, "dev_accuracy": 0.4 + 0.1 * epoch})
+    search = tg.tune.random_search(lambda c: {"dev_loss": c["lr"]},
+                                   {"lr": tg.tune.LogUniform(1e-4, 1e-1)}, 4, seed=0,
+                                   metric="dev_loss", mode="min", progress=False)
+    for fig in (plot_history(history), plot_search(search)):
+        png = fig._repr_png_()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = np.frombuffer(png[16:24], dtype=">u4")
+        assert width > 300 and height > 200
+
+
+def test_the_gradient_picture_numbers_layers_as_the_course_and_renders_non_blank(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    from tinygrad_c2.train.plots import plot_gradient_norms
+
+    history = History()
+    for epoch in range(1, 6):  # a vanishing pattern: the first layer's norm falls by decades
+        history.append({"epoch": epoch, "train_loss": 1.0, "grad_norm[0]": 10.0 ** -epoch,
+                        "grad_norm[2]": 0.5, "act_std[0]": 1.0, "act_std[2]": 0.9})
+    fig = plot_gradient_norms(history, tmp_path / "g.png")
+    grads, acts = fig.axes
+    assert [t.get_text() for t in grads.get_legend().get_texts()][:2] == [
+        "l = 1 (module 0)", "l = 2 (module 2)"]
+    assert "Vanishing or exploding" in fig._suptitle.get_text()
+    low, high = grads.get_ylim()
+    assert low == pytest.approx(1e-6) and high == pytest.approx(5.0)  # a decade either side
+    assert len([t for t in grads.get_yticks() if low <= t <= high]) >= 6  # not sparse
+    image = imread(tmp_path / "g.png")
+    assert image.shape[0] > 300 and image.shape[1] > 800 and image[..., :3].std() > 0.05

@@ -697,7 +697,9 @@ def _write_pictures(out: Path, history: Any, model: Module, loss_fn: Any,
     try:
         from .train import plots
 
-        plots.plot_history(history, out / "curves.png", title="train vs dev")
+        plots.plot_history(history, out / "curves.png", title=(
+            "learning curves, train vs dev: a widening gap is variance, a high plateau bias;\n"
+            "the dotted line is the best dev epoch (early stopping keeps those weights)"))
         written.append("curves.png")
         plots.plot_gradient_norms(history, out / "gradients.png")
         written.append("gradients.png")

@@ -56,17 +56,36 @@ def _eval_batches(data: Any, where: str) -> Callable[[], Iterable[Sequence[Tenso
     return lambda: loader
 
 
-def _format_row(row: dict[str, Any], epochs: int) -> str:
-    width = len(str(epochs))
-    parts = [f"epoch {row['epoch']:>{width}}/{epochs}"]
+def _number(value: float) -> str:
+    """A loss in at most 6 characters where it can be (0.7885, 12.346, 123.46)."""
+    for digits, bound in ((4, 10), (3, 100), (2, 1000)):
+        if abs(value) < bound:
+            return f"{value:.{digits}f}"
+    return f"{value:.3g}"
+
+
+def _split_texts(row: dict[str, Any], loss: str, accuracy_digits: int) -> list[str]:
+    """'train loss 0.4125 92.21%'-style texts, one per split in the row."""
+    parts = []
     for split in ("train", "dev"):
         if f"{split}_loss" in row:
-            text = f"{split} loss {row[f'{split}_loss']:.4f}"
+            text = f"{split}{loss} {_number(row[f'{split}_loss'])}"
             if f"{split}_accuracy" in row:
-                text += f" acc {100 * row[f'{split}_accuracy']:.2f}%"
+                text += f" {100 * row[f'{split}_accuracy']:.{accuracy_digits}f}%"
             parts.append(text)
-    parts.append(f"lr {row['lr']:.3g}")
-    return "  ".join(parts)
+    return parts
+
+
+def _format_row(row: dict[str, Any], epochs: int) -> str:
+    """One epoch as a line that fits 80 columns: 'epoch 3/60  train loss 0.4125 92.21%  ...'."""
+    width = len(str(epochs))
+    parts = [f"epoch {row['epoch']:>{width}}/{epochs}", *_split_texts(row, " loss", 2)]
+    return "  ".join([*parts, f"lr {row['lr']:.3g}"])
+
+
+def _postfix(row: dict[str, Any]) -> str:
+    """The bar's postfix: the latest losses and accuracies, short (the bar has the rest)."""
+    return "  ".join(_split_texts(row, "", 1))
 
 
 def fit(
@@ -230,7 +249,7 @@ def fit(
             state.log(history.stop_reason)
         for cb in all_callbacks:
             cb.on_epoch_end(state)
-        bar.set(f"epoch {epoch + 1}/{epochs}", _format_row(row, epochs).split("  ", 1)[-1])
+        bar.set(f"epoch {epoch + 1}/{epochs}", _postfix(row))
         if verbose and ((epoch + 1) % every == 0 or epoch + 1 == epochs or state.stop_training):
             state.log(_format_row(row, epochs))
     for cb in all_callbacks:

@@ -8,6 +8,7 @@ function returns the Figure and saves it when `path` is given.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -23,6 +24,33 @@ from .history import History
 INSTALL_HINT = 'plotting needs matplotlib: pip install "tinygrad_c2[plot]"'
 
 
+_FIGURE: list[type] = []  # the Figure class below, made once matplotlib is imported
+
+
+def figure_class() -> type:
+    """matplotlib's Figure that a notebook displays as a PNG where it is the cell's result.
+
+    The figures here are built without pyplot (no window, no global backend, files written
+    headless), and IPython shows a bare Figure only as `<Figure size ...>` unless
+    `%matplotlib inline` ran: `_repr_png_` makes it show itself either way.
+    """
+    try:
+        import matplotlib  # noqa: F401 (each time, cheap once imported: refuses a hidden one)
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(INSTALL_HINT) from error
+    if not _FIGURE:
+
+        class NotebookFigure(Figure):
+            def _repr_png_(self) -> bytes:
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", dpi=100)
+                return buffer.getvalue()
+
+        _FIGURE.append(NotebookFigure)
+    return _FIGURE[0]
+
+
 def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None
                ) -> tuple[Any, np.ndarray]:
     """A matplotlib Figure and its (nrows, ncols) array of Axes; ImportError without matplotlib.
@@ -30,12 +58,8 @@ def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None 
     >>> fig, axes = new_figure(1, 2); axes.shape  # doctest: +SKIP
     (1, 2)
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
     size = size or (4.6 * ncols, 3.4 * nrows)
-    fig = Figure(figsize=size, layout="constrained")
+    fig = figure_class()(figsize=size, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
@@ -78,7 +102,7 @@ def plot_history(history: History, path: str | os.PathLike | None = None,
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize="medium")
     return save_figure(fig, path)
 
 
@@ -103,22 +127,55 @@ def plot_lr(history: History | Sequence[float], path: str | os.PathLike | None =
     return save_figure(fig, path) if fig is not None else ax.figure
 
 
-def plot_gradient_norms(history: History, path: str | os.PathLike | None = None) -> Any:
-    """Per-layer ||dW|| (log scale) and activation spreads recorded by GradientMonitor."""
+def _course_layers(columns: list[str]) -> list[str]:
+    """Legend labels with the course's layer numbers: 'l = 1 (module 0)', 'l = 2 (module 4)'."""
+    return [f"l = {i} (module {c[c.index('[') + 1:-1]})" for i, c in enumerate(columns, 1)]
+
+
+def _decade_ticks(ax: Any) -> None:
+    """Log-scale ticks at 1, 2 and 5 times each power of ten, printed as plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def plot_gradient_norms(history: History, path: str | os.PathLike | None = None,
+                        vanish: float = 1e-7, explode: float = 1e3) -> Any:
+    """Per-layer ||dW[l]|| and activation spreads recorded by GradientMonitor, on log scales.
+
+    Layers carry the course's numbers (l = 1 is the first Linear layer). The green band is
+    where GradientMonitor raises no flag (`vanish` to `explode`, its defaults); the activation
+    panel marks std 0.1 to 10, where a signal neither dies out nor blows up with depth.
+    """
     grads = [c for c in history.columns if c.startswith("grad_norm[")]
     acts = [c for c in history.columns if c.startswith("act_std[")]
     if not grads:
         raise ValueError("plot_gradient_norms: no 'grad_norm[...]' columns; train with "
                          "callbacks=[GradientMonitor()]")
-    fig, axes = new_figure(1, 2 if acts else 1)
+    fig, axes = new_figure(1, 2 if acts else 1, size=(5.2 * (2 if acts else 1), 4.0))
+    fig.suptitle("Vanishing or exploding? Lines that fan out by decades with depth are the "
+                 "warning;\nclose, parallel lines inside the green band are healthy",
+                 fontsize="medium")
     epochs = history["epoch"]
-    panels = [(axes[0, 0], grads, "||dW|| (mean over the epoch's steps)")]
+    panels = [(axes[0, 0], grads, "||dW[l]|| (mean over the epoch's steps)", (vanish, explode),
+               "gradient norm per layer")]
     if acts:
-        panels.append((axes[0, 1], acts, "std of the layer's output (probe batch)"))
-    for ax, columns, ylabel in panels:
-        for column in columns:
-            ax.plot(epochs, history[column], label=column[column.index("[") + 1:-1])
+        panels.append((axes[0, 1], acts, "std of layer l's output Z[l]", (0.1, 10.0),
+                       "activation spread on a fixed batch\nof training examples (eval mode)"))
+    for ax, columns, ylabel, (low, high), title in panels:
+        values = np.array([history[c] for c in columns], dtype=np.float64)
+        for column, label in zip(columns, _course_layers(columns), strict=True):
+            ax.plot(epochs, history[column], marker="o", markersize=3, label=label)
         ax.set_yscale("log")
+        finite = values[np.isfinite(values) & (values > 0)]
+        if finite.size:  # a decade of margin around the data, so the band's edges show nearby
+            ax.set_ylim(finite.min() / 10, finite.max() * 10)
+        ax.axhspan(low, high, color="tab:green", alpha=0.08, label="healthy band")
+        _decade_ticks(ax)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(title, fontsize="medium")
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)

@@ -19,12 +19,13 @@ __all__ = ["plot_search"]
 
 def _require_matplotlib() -> Any:
     try:
-        from matplotlib.figure import Figure
         from matplotlib.ticker import FixedLocator, FuncFormatter
     except ImportError as exc:
         raise ImportError("plot_search: matplotlib is not installed (pip install matplotlib)"
                           ) from exc
-    return Figure, FixedLocator, FuncFormatter
+    from ..train.plots import figure_class  # shown inline in a notebook, as train's figures
+
+    return figure_class(), FixedLocator, FuncFormatter
 
 
 def _to_position(x: Any, scale: str) -> np.ndarray:

@@ -16,7 +16,6 @@ import itertools
 import json
 import math
 import numbers
-import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -395,7 +394,7 @@ def random_search(
     `journal` is a file to which every finished trial is appended as it completes; with
     `resume=True` a search continues from it: recorded trials are not run again and the
     result equals an uninterrupted search's. `progress` prints a line per finished trial to
-    stderr (or give a callable `(record, done, total)`).
+    stdout (or give a callable `(record, done, total)`).
 
     >>> from tinygrad_c2.tune import LogUniform
     >>> result = random_search(lambda c: {"dev_loss": (math.log10(c["lr"]) + 2) ** 2},
@@ -545,7 +544,7 @@ def coarse_to_fine(
             if progress is True:
                 print(f"round {round_index + 1}/{rounds}: " + "  ".join(
                     f"{n}={s!r}" for n, s in current.items() if isinstance(s, Space)),
-                    file=sys.stderr, flush=True)
+                    flush=True)
             trials = range(round_index * per_round, (round_index + 1) * per_round)
             records += runner.run(_sampled_jobs(current, seed, trials, round_index))
             lost = [r["trial"] for r in records if is_lost(r)]
@@ -555,6 +554,6 @@ def coarse_to_fine(
                 if progress is True:
                     print(f"stopping after round {round_index + 1}: trials {lost} were lost; "
                           "resume the search to run them and the remaining rounds",
-                          file=sys.stderr, flush=True)
+                          flush=True)
                 break
     return SearchResult("coarse-to-fine", metric, mode, seed, spaces, records)

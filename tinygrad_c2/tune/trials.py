@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import sys
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future, as_completed
@@ -51,7 +50,7 @@ def _print_progress(metric: str) -> Callable[[dict, int, int], None]:
             outcome = "FAILED " + record["error"].splitlines()[0][:80]
         print(f"[{done:>{width}}/{total}] trial {record['trial']}: {outcome}  "
               f"{format_config(record['config'])}  ({record['duration']:.1f}s)",
-              file=sys.stderr, flush=True)
+              flush=True)
     return report
 
 
@@ -221,7 +220,7 @@ class Runner:
                 records.append(restored)
         if self.say and len(todo) < len(jobs):
             print(f"resumed {len(jobs) - len(todo)} finished trials from {self.journal.path}",
-                  file=sys.stderr, flush=True)
+                  flush=True)
         if self.executor is None:
             for job in todo:
                 finish(job, run_trial(self.objective, {**job[3], SEED_KEY: job[2]}))
@@ -246,7 +245,7 @@ class Runner:
                     print(f"{len(todo)} trials lost to a dead worker process "
                           f"({', '.join(str(job[0]) for job in todo)}): running them again "
                           f"{'one at a time' if alone else 'on a fresh pool'} (retry {retry} "
-                          f"of {self.retries})", file=sys.stderr, flush=True)
+                          f"of {self.retries})", flush=True)
                 self._renew_pool()
                 lost = self._one_at_a_time(todo, finish) if alone else \
                     self._together(todo, finish)
