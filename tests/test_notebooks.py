@@ -207,7 +207,8 @@ def test_notebook_runs_headless_and_prints_its_figures(name, tmp_path):
     stderr = [output.get("text", "") for output in outputs
               if output.output_type == "stream" and output.name == "stderr"]
     assert stderr == [], f"{name} wrote to stderr: {stderr}"
-    # the figures display inline as pictures, not as "<Figure size ...>" text
+    # the figures display inline as pictures, not as "<Figure size ...>" text (the notebooks
+    # have no %matplotlib inline: train.plots' figures show themselves)
     pictures = [output for output in outputs if "image/png" in output.get("data", {})]
     assert pictures, f"{name}: no figure displayed as image/png"
 

@@ -28,7 +28,6 @@
 # `parameters` cell like the others.
 
 # %%
-# %matplotlib inline
 import numpy as np
 
 import tinygrad_c2 as tg

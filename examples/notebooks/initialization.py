@@ -20,12 +20,11 @@
 # is an `nn.Sequential`, `loss.backward()` computes every gradient, and `optim.SGD` takes the
 # step. The course's schemes are `nn.init.apply_(model, "zeros" | "random" | "he")`.
 #
-# The first line below, `%matplotlib inline`, is the course's first line too: figures show
-# under the cell that makes them. The `tinygrad_c2.train.plots` functions return a
-# matplotlib Figure; a cell that ends with the figure (`fig`) displays it.
+# The course's notebooks start with `%matplotlib inline`; these do not need it. The
+# `tinygrad_c2.train.plots` functions return a matplotlib Figure that displays itself as a
+# picture when a cell ends with it (`fig`).
 
 # %%
-# %matplotlib inline
 import numpy as np
 
 import tinygrad_c2 as tg

@@ -23,7 +23,6 @@
 # (`help(tg.optim.Momentum)` shows why).
 
 # %%
-# %matplotlib inline
 import numpy as np
 
 import tinygrad_c2 as tg

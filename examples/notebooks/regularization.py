@@ -23,7 +23,6 @@
 # W[l] = randn(n_l, n_{l-1}) / sqrt(n_{l-1}), `nn.init.apply_(model, "xavier")`.
 
 # %%
-# %matplotlib inline
 import numpy as np
 
 import tinygrad_c2 as tg

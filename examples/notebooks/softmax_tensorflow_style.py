@@ -20,7 +20,6 @@
 # fit the data: [64, 25, 12, 10]. Like the course, we hold out 10% as the test set.
 
 # %%
-# %matplotlib inline
 import numpy as np
 
 import tinygrad_c2 as tg
