@@ -209,8 +209,10 @@ class Unfold(Function):
         xp = _pad4(x, padding)
         out = _out_size(xp.shape[2:], kernel, stride, dilation)
         ctx.geometry = (xp.shape, (*kernel, *out), stride, padding, dilation)
-        return windows(xp, kernel, stride, dilation, out).reshape(
-            x.shape[0], -1, out[0] * out[1])
+        cols = np.empty((x.shape[0], x.shape[1] * kernel[0] * kernel[1], out[0] * out[1]),
+                        dtype=x.dtype)  # NOTE: always a copy: a reshape may be a view of x
+        cols.reshape(*x.shape[:2], *kernel, *out)[...] = windows(xp, kernel, stride, dilation, out)
+        return cols
 
     @staticmethod
     def backward(ctx, g):
