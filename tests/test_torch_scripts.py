@@ -49,9 +49,6 @@ NOT_YET = {
                            "Tensor.__isub__ updating the leaf in place",
     "init_inplace_loop": "in-place ops (inplace14): Tensor.copy_, zero_, fill_, add_(alpha=), "
                          "mul_, clamp_, div_, sub_, `.data` as a Tensor, version counters",
-    "tensor_basics": "Tensor methods (methods14): torch.float, Tensor.__format__, __index__, "
-                     "clone, t, eq, ne, all, any, cumsum, sort, topk, masked_fill, square, "
-                     "split, chunk, log1p, prod",
 }
 
 # `import torch` / `import torch.nn.functional as F` / `from torch import nn` / `from
