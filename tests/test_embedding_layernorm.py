@@ -157,3 +157,36 @@ def test_layer_norm_of_the_wrong_shape_says_what_it_expected():
     with pytest.raises(RuntimeError, match=r"weight has shape \(3,\), expected the "
                                            r"normalized_shape \(4,\)"):
         F.layer_norm(tg.zeros(2, 4), 4, weight=tg.ones(3))
+
+
+def test_a_captured_step_with_embedding_and_layer_norm_replays_equal_to_eager():
+    def build():
+        tg.manual_seed(0)
+        model = nn.ModuleList([nn.Embedding(6, 4, padding_idx=0), nn.LayerNorm(4),
+                               nn.GRU(4, 5, batch_first=True), nn.Linear(5, 6)])
+        return model, tg.optim.Adam(model.parameters(), lr=0.01)
+
+    def step_fn(model):
+        emb, norm, gru, head = model
+
+        def step(tokens, target):
+            out, _ = gru(norm(emb(tokens)))
+            return F.cross_entropy(head(out).reshape(-1, 6), target.reshape(-1))
+        return step
+
+    gen = np.random.default_rng(0)
+    batches = [(gen.integers(0, 6, (3, 5)), gen.integers(0, 6, (3, 5))) for _ in range(3)]
+    model, opt = build()
+    eager = []
+    for tokens, target in batches:
+        opt.zero_grad()
+        loss = step_fn(model)(tg.tensor(tokens), tg.tensor(target))
+        loss.backward()
+        opt.step()
+        eager.append((loss.item(), [p.numpy().copy() for p in model.parameters()]))
+    model, opt = build()
+    step = tg.capture(step_fn(model), optimizer=opt)
+    for (tokens, target), (loss, params) in zip(batches, eager, strict=True):
+        assert step(tg.tensor(tokens), tg.tensor(target)).item() == loss
+        for p, q in zip(model.parameters(), params, strict=True):
+            np.testing.assert_array_equal(p.numpy(), q)

@@ -139,6 +139,8 @@ def test_the_parameter_names_and_order_are_torchs_and_its_state_dict_loads():
     assert list(m.state_dict()) == list(tm.state_dict())
     assert [p.shape for p in m.parameters()] == [tuple(p.shape) for p in tm.parameters()]
     assert m.weight_ih_l1_reverse.shape == (16, 8)  # layer 1 reads both directions
+    assert [[tuple(p.shape) for p in ps] for ps in m.all_weights] == \
+        [[tuple(p.shape) for p in ps] for ps in tm.all_weights]
     for name, value in tm.state_dict().items():
         np.testing.assert_array_equal(m.state_dict()[name], value.numpy())
 

@@ -73,9 +73,12 @@ class RNNBase(Module):
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bool(bidirectional), 0
         gates = _GATES[mode] * hidden_size
         directions = 2 if bidirectional else 1
+        self._all_weights: list[list[str]] = []  # parameter names per layer and direction
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for suffix in ("", "_reverse")[:directions]:
+                names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+                self._all_weights.append([f"{n}_l{layer}{suffix}" for n in names])
                 self.register_parameter(f"weight_ih_l{layer}{suffix}",
                                         Parameter(np.empty((gates, layer_input), dtype)))
                 self.register_parameter(f"weight_hh_l{layer}{suffix}",
@@ -93,10 +96,16 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters per layer and direction, in PyTorch's order."""
+        return [[self._parameters[name] for name in names] for names in self._all_weights]
+
     def flatten_parameters(self) -> None:
         """PyTorch's cuDNN weight packing: nothing to do on numpy (kept for ported code)."""
 
     def _weights(self, layer: int, suffix: str) -> tuple:
+        # NOTE: read from the registry at each call, so a replaced parameter is used
         get = self._parameters.get
         return (get(f"weight_ih_l{layer}{suffix}"), get(f"weight_hh_l{layer}{suffix}"),
                 get(f"bias_ih_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
