@@ -346,16 +346,16 @@ class _Tracer:
     def adopt_leaf(self, t: Tensor) -> None:
         """Hand out a leaf's .data as a traced view for the rest of the trace, so that numpy on
         it (`w.data.max()`) is traced too: it changes between steps as the inputs do."""
-        if type(t.data) is np.ndarray:
-            view = t.data.view(self.leaf_cls)
-            self.leaf_views[id(view)] = (t, t.data)
-            t.data = view
+        if type(t._data) is np.ndarray:
+            view = t._data.view(self.leaf_cls)
+            self.leaf_views[id(view)] = (t, t._data)
+            t._data = view
 
     def release_leaves(self) -> None:
         """Give every adopted leaf its own array back (unless the step assigned a new one)."""
         for t, original in self.leaf_views.values():
-            if type(t.data) is self.leaf_cls:
-                t.data = original
+            if type(t._data) is self.leaf_cls:
+                t._data = original
 
     def _keep(self, view: np.ndarray) -> None:
         self.keep.append(view)
@@ -379,7 +379,7 @@ class _Tracer:
         """`tensor[idx] = value`: refused when idx or value holds the step's values (the tensor
         would keep what this batch wrote)."""
         for part in (*(idx if type(idx) is tuple else (idx,)), value):
-            array = part.data if isinstance(part, Tensor) else part
+            array = part._data if isinstance(part, Tensor) else part
             if type(array) is self.cls or type(array) is self.leaf_cls:
                 raise _frozen("item assignment (tensor[idx] = value) of an index or value")
 
@@ -431,14 +431,14 @@ class _Tracer:
         for pos, a in enumerate(args):
             route = None
             if isinstance(a, Tensor):
-                source = self._source(a.data, op, pos)
+                source = self._source(a._data, op, pos)
                 if source is None:
                     if a.grad_fn is not None:
                         raise CaptureError(
                             f"capture: argument {pos} of {op.__name__} has a graph built "
                             "outside the step; detach it, or compute it inside the step")
                     # NOTE: `w.detach()` shares w's traced .data: read w's at each replay
-                    leaf = self.leaf_views.get(id(a.data))
+                    leaf = self.leaf_views.get(id(a._data))
                     source = (_LEAF, a if leaf is None else leaf[0])
                     self.adopt_leaf(a)
                 if needs[pos]:  # to its node, or to a leaf (`h.detach().requires_grad_()`)
@@ -481,7 +481,7 @@ class _Program:
         self.seen = [tracer.edits_at_start]
         self.modules = list(tracer.modules.values())
         self.ops = tracer.ops
-        self.loss = tracer.values[id(loss.data)][1]
+        self.loss = tracer.values[id(loss._data)][1]
         self.effects = tracer.effects
         self.leaves: list[Tensor] = []
         leaf_pos: dict[int, int] = {}
@@ -557,10 +557,11 @@ class _Program:
                             *(len(g["params"]) for g in self.optimizer.param_groups))
             code.append(f"    if (len(OPT.param_groups), {sizes}) != SIZES: return RETRACE")
         env["LEAVES"] = tuple(v for t in self.leaves
-                              for v in (t.requires_grad, t.data.shape, t.data.dtype))
+                              for v in (t.requires_grad, t._data.shape, t._data.dtype))
         if self.leaves:
-            checks = ",\n            ".join(f"L{j}.requires_grad, L{j}.data.shape, L{j}.data.dtype"
-                                           for j in range(len(self.leaves)))
+            checks = ",\n            ".join(
+                f"L{j}.requires_grad, L{j}._data.shape, L{j}._data.dtype"
+                for j in range(len(self.leaves)))
             code.append(f"    if ({checks}) != LEAVES: return RETRACE")
         code += [f"    E{e}()" for e in range(len(self.effects))]
         env.update({f"E{e}": fn for e, fn in enumerate(self.effects)})
@@ -574,7 +575,7 @@ class _Program:
         code.append("    # forward")
         for i, op in enumerate(ops):
             env[f"K{i}"], env[f"N{i}"] = op.cls, op.needs
-            args = [const(ref) if kind == _CONST else f"L{ref}.data" if kind == _LEAF
+            args = [const(ref) if kind == _CONST else f"L{ref}._data" if kind == _LEAF
                     else f"o{ref}" if kind == _NODE else f"X{ref}" for kind, ref in op.args]
             c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
             code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
@@ -605,7 +606,7 @@ class _Program:
                 if route is None:
                     continue
                 kind, j = route
-                env[f"S{i}_{k}"] = self.leaves[j].data.shape if kind == _LEAF else ops[j].shape
+                env[f"S{i}_{k}"] = self.leaves[j]._data.shape if kind == _LEAF else ops[j].shape
                 code.append(f"        x = r[{k}]")
                 code.append("        if x is not None:")
                 code.append(f"            if type(x) is not ndarray or x.shape != S{i}_{k}: "
@@ -619,7 +620,7 @@ class _Program:
         code[backward_start:] = ["    with errstate(under='ignore'):",
                                  *("    " + line for line in code[backward_start:])]
         for j in self.trained:
-            cast = f"lg{j} if lg{j}.dtype == L{j}.data.dtype else lg{j}.astype(L{j}.data.dtype)"
+            cast = f"lg{j} if lg{j}.dtype == L{j}._data.dtype else lg{j}.astype(L{j}._data.dtype)"
             code.append(f"    L{j}.grad = None if lg{j} is None else wrap({cast})")
         code += [f"    Z{j}.grad = None" for j in range(len(self.untouched))]
         code.append(f"    return o{loss}")
@@ -667,7 +668,7 @@ class CapturedStep:
     def __call__(self, *inputs: Any) -> Tensor:
         if mode.tracer is not None:
             raise CaptureError("capture: a captured step cannot run inside another step's trace")
-        arrays = [x.data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
+        arrays = [x._data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
         key = tuple((a.shape, a.dtype.str) for a in arrays)
         loss = None
         if not mode.instrumented and mode.grad_enabled:
@@ -718,7 +719,7 @@ class CapturedStep:
                 mode.tracer = None
                 mode.instrumented = mode.anomaly or mode.profiling
                 tracer.release_leaves()
-        if not isinstance(loss, Tensor) or loss.grad_fn is None or loss.data.size != 1:
+        if not isinstance(loss, Tensor) or loss.grad_fn is None or loss._data.size != 1:
             raise CaptureError("capture: the step function must return a scalar loss Tensor "
                                "that depends on parameters requiring grad")
         if self.optimizer is not None:
@@ -730,9 +731,9 @@ class CapturedStep:
             self._last = _Program(tracer, loss, self.optimizer)
         loss.backward()
         for p in params:  # NOTE: nothing traced may outlive the trace
-            if p.grad is not None and type(p.grad.data) is not np.ndarray:
-                p.grad.data = p.grad.data.view(np.ndarray)
-        return Tensor._wrap(loss.data.view(np.ndarray))
+            if p.grad is not None and type(p.grad._data) is not np.ndarray:
+                p.grad._data = p.grad._data.view(np.ndarray)
+        return Tensor._wrap(loss._data.view(np.ndarray))
 
 
 def _leaves(root: Tensor) -> list[Tensor]:
