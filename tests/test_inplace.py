@@ -175,7 +175,7 @@ GRAPHS = {
     "mul_ by a scalar": lambda lib, x, w: (x * w).mul_(3).sum(),
     "mul_ by a tensor that requires grad": lambda lib, x, w: (x + 0).mul_(w).sum(),
     "div_ and sub_ with alpha": lambda lib, x, w: (x * 1).div_(w).sub_(w, alpha=2).sum(),
-    "add_ of itself": lambda lib, x, w: (x * w).add_((x * w)).sum(),
+    "add_ of itself": lambda lib, x, w: (x * w).add_(x * w).sum(),
     "a user of the old value": lambda lib, x, w: _old_user(x, w),
     "a constant becomes a non-leaf": lambda lib, x, w: _accumulate(lib, x, w),
     "clamp_": lambda lib, x, w: (x * w).clamp_(-0.5, 0.5).sum(),
