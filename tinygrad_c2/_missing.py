@@ -6,7 +6,7 @@ part of tinygrad_c2 and, where one exists, what to use instead (the HINTS table 
 PyTorch names people reach for that are not here yet) and the close spellings that are here.
 
 NOTE: Tensor has no `__getattr__`, on purpose. Defining one switches off CPython 3.11's
-specialised slot reads for every Tensor attribute (`t.data` about 5x slower), which costs
+specialised slot reads for every Tensor attribute (`t.grad` about 5x slower), which costs
 about 5% of the instructions of a small op and backward. A missing Tensor attribute keeps
 Python's own message, whose traceback already suggests close spellings. A module
 `__getattr__` also unspecialises lookups such as `F.relu` (about 60 ns more each), which is

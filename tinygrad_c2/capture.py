@@ -14,10 +14,10 @@ naming the op and the reason. The rule that makes this hold:
   that need it. Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
   Tensor or array components of an index are primitives (or op arguments) too, so masks and
   labels are recomputed, never frozen.
-- While tracing, the step's inputs and op outputs are *traced* arrays, and so is the `.data`
+- While tracing, the step's inputs and op outputs are *traced* arrays, and so is the array
   of every parameter and buffer of a module the step calls (and of the optimizer's
   parameters, and of any leaf once an op has read it). numpy work on a traced array gives a
-  traced array (`X.data > 0`, `w.data.max()`). A traced array may only reach an op as the
+  traced array (`X.numpy() > 0`, `w.numpy().max()`). A traced array may only reach an op as the
   input, op output or leaf it is: one computed outside a primitive would be frozen, so the op
   that receives it refuses. So do `.item() .tolist() float() int() bool()`, an `if` on a
   traced tensor, `in`, item assignment of the step's values and in-place numpy writes into
@@ -44,8 +44,9 @@ again: a new batch size, `requires_grad_`, `train()`/`eval()`, a parameter repla
 assignment or given a `.data` of a new shape or dtype, a module attribute changed (`Dropout.p`,
 `BatchNorm1d.momentum`), a module that sets its own attributes in forward (at every call).
 Refused (CaptureError): `.item()`, `float()`, `int()`, `bool()`/an `if` on a tensor,
-`.tolist()`, `in`; numpy on `.data` feeding an op (`X / X.data.max()`, `tg.where(X.data > 0,
-...)`, `w.data.std()`); `tg.randn`/`tg.rand` in the step; today's `logsumexp` (its shift is a
+`.tolist()`, `in`; numpy on `.numpy()` feeding an op (`X / X.numpy().max()`,
+`tg.where(X.numpy() > 0, ...)`, `w.numpy().std()`); in-place ops (`add_`, `X.data *= 2`);
+`tg.randn`/`tg.rand` in the step; today's `logsumexp` (its shift is a
 numpy max); boolean-mask indexing by the step's data and `F.one_hot(y)` without `num_classes`;
 in-place writes into the step's values; item assignment of them; a loss that is not a scalar
 requiring grad; BatchNorm1d(momentum=None); a captured step inside another's trace.
@@ -53,10 +54,10 @@ requiring grad; BatchNorm1d(momentum=None); a captured step inside another's tra
 What a replay does not see (the holes, which capture cannot detect): Python values the step
 reads that are neither tensors nor module attributes (closure variables, globals); a leaf
 that is not traced yet (not held by the optimizer, not of a module called so far, not yet
-given to an op): numpy on its `.data`, or its `.detach()` once `.data` is reassigned; numpy
+given to an op): numpy on its `.numpy()`, or its `.detach()` once `.data` is reassigned; numpy
 that drops the marker (`np.asarray`, `np.array`, `.view(np.ndarray)`, raw memory); traced
-values copied into an existing plain array (`buf[...] = X.data`); numpy's own random
-generator; in-place writes into parameters or buffers inside the step; Python effects other
+values copied into an existing plain array (`buf[...] = X.numpy()`); numpy's own random
+generator; numpy writes into parameters or buffers inside the step; Python effects other
 than those registered with `on_replay` (printing, appending to a list).
 """
 
@@ -645,8 +646,8 @@ class CapturedStep:
     and batch norm updates its running statistics on every replay. A new input shape (say a
     smaller last batch), a changed `requires_grad`, `train()`/`eval()` or a replaced parameter
     traces a new program. The module docstring lists what is supported, what is refused
-    (`.item()` on the step's values, numpy on `.data` feeding an op, ...) and the holes
-    capture cannot see (closure variables, `np.asarray` on `.data`, ...).
+    (`.item()` on the step's values, numpy on `.numpy()` feeding an op, ...) and the holes
+    capture cannot see (closure variables, `np.asarray` on `.numpy()`, ...).
 
     >>> import tinygrad_c2 as tg
     >>> from tinygrad_c2 import nn
