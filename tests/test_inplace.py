@@ -450,3 +450,20 @@ def test_a_captured_step_with_tensor_ops_on_data_replays_equal_to_eager():
         X, t = gen.standard_normal((4, 3)) * scale, gen.standard_normal((4, 1))
         eager = step(tg.tensor(X), tg.tensor(t)).item()
         assert captured(X, t).item() == eager
+
+
+def test_exp_then_add_in_place_gives_the_true_gradient_where_torch_raises():
+    # NOTE: a deliberate difference (README): the recorded Exp saved its own output array,
+    # which the later add_ does not touch, so the gradient is exact
+    x = torch.tensor([0.1, 0.2], requires_grad=True)
+    y = x * 1
+    y.exp_()
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    x = tg.tensor([0.1, 0.2], requires_grad=True)
+    y = x * 1
+    y.exp_()
+    y.add_(1)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([0.1, 0.2]), rtol=1e-6)
