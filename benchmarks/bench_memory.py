@@ -80,7 +80,7 @@ def ours_held(model: nn.Sequential, X: tg.Tensor, y: tg.Tensor) -> tuple[int, in
         before = tracemalloc.get_traced_memory()[0] - base
         loss.backward()
         gc.collect()
-        grads = sum(p.grad.data.nbytes for p in model.parameters())
+        grads = sum(p.grad.numpy().nbytes for p in model.parameters())
         after = tracemalloc.get_traced_memory()[0] - base - grads
     finally:
         tracemalloc.stop()
@@ -141,7 +141,7 @@ def ours_kept(model: nn.Sequential, X: np.ndarray, y: np.ndarray) -> int:
             loss.backward()
             kept.append(loss)
         gc.collect()
-        grads = sum(p.grad.data.nbytes for p in model.parameters())
+        grads = sum(p.grad.numpy().nbytes for p in model.parameters())
         return tracemalloc.get_traced_memory()[0] - base - grads
     finally:
         tracemalloc.stop()
@@ -199,7 +199,7 @@ def main() -> None:
             ratio = f"{a / b:.2f}" if b else "n/a (0)"
             print(f"{name:<22} {when:>7} {a / 1024:>8.1f} {b / 1024:>8.1f} {ratio:>10}")
             name = ""
-    params = sum(p.data.nbytes for p in build_ours(True).parameters())
+    params = sum(p.numpy().nbytes for p in build_ours(True).parameters())
     print(f"(parameters: {params / 1024:.0f} KiB; their gradients are not counted above)")
     tg.manual_seed(0)
     ours = build_ours(False)

@@ -66,7 +66,7 @@ def main(argv=None):
         print(f"{LABELS[scheme]:<28} {accuracy(model, X, y):6.1%} "
               f"{accuracy(model, X_test, y_test):6.1%}   {costs[0]:9.3f} -> {costs[-1]:.3f}"
               f"   ({ref[0]:.0%} / {ref[1]:.0%})")
-    spread = np.ptp(results["zeros"][0][0].weight.data, axis=0).max()
+    spread = np.ptp(results["zeros"][0][0].weight.numpy(), axis=0).max()
     print(f"zeros: the rows of W[1] differ by at most {spread:.1e} after training (symmetric)")
 
     try:

@@ -35,14 +35,14 @@ def descend(X, y, w0, max_steps):
     model.weight.data[...] = np.asarray(w0, dtype=np.float64).reshape(1, 2)
     opt = optim.SGD(model.parameters(), lr=1.0 / eigenvalues[-1])
     X_t, y_t = tg.Tensor(X), tg.Tensor(y.reshape(-1, 1))
-    path = [model.weight.data.ravel().copy()]
+    path = [model.weight.numpy().ravel().copy()]
     steps = max_steps
     for step in range(1, max_steps + 1):
         opt.zero_grad()
         loss = nn.functional.mse_loss(model(X_t), y_t)
         loss.backward()
         opt.step()
-        path.append(model.weight.data.ravel().copy())
+        path.append(model.weight.numpy().ravel().copy())
         if loss.item() - j_star < 1e-6 * max(j_star, 1.0):
             steps = step
             break

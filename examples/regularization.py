@@ -70,7 +70,7 @@ def main(argv=None):
     for kind in ("none", "L2", "dropout"):
         model = models[kind] = train(kind, X, y, iterations)
         a, b = accuracy(model, X, y), accuracy(model, X_dev, y_dev)
-        norm = sum(float((w.data ** 2).sum()) for _, w in nn.penalized_weights(model))
+        norm = sum(float((w.numpy() ** 2).sum()) for _, w in nn.penalized_weights(model))
         ref = COURSE[kind]
         print(f"{kind:<18} {a:6.1%} {b:6.1%} {a - b:6.1%}  {norm:10.1f}   "
               f"({ref[0]:.1%} / {ref[1]:.1%})")

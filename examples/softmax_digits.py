@@ -58,7 +58,7 @@ def main(argv=None):
     try:
         from tinygrad_c2.train import plots
         fig, axes = plots.new_figure(2, 6, size=(13, 4.6))
-        weights = model.weight.data
+        weights = model.weight.numpy()
         for digit in range(10):
             ax = axes[digit // 5, digit % 5]
             ax.imshow(weights[digit].reshape(8, 8), cmap="RdBu_r")

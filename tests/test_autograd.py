@@ -29,8 +29,8 @@ def test_grad_of_a_scalar_wrt_leaves_and_an_intermediate_matches_torch():
     want = torch.autograd.grad(ty, [tw, th, tx])
     assert isinstance(got, tuple) and len(got) == 3
     for g, t in zip(got, want, strict=True):
-        np.testing.assert_allclose(g.data, t.numpy(), rtol=1e-12)
-        assert g.data.dtype == np.float64
+        np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-12)
+        assert g.numpy().dtype == np.float64
     # nothing was accumulated anywhere
     assert x.grad is None and w.grad is None and h.grad is None
 
@@ -40,7 +40,7 @@ def test_grad_of_a_vector_output_with_grad_outputs_matches_torch():
     v = np.array([[1.0, -2.0], [0.5, 3.0]])
     (g,) = tg.autograd.grad(h, w, grad_outputs=tg.tensor(v))
     (t,) = torch.autograd.grad(th, tw, grad_outputs=torch.tensor(v))
-    np.testing.assert_allclose(g.data, t.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-12)
 
 
 def test_grad_of_several_outputs_sums_them_like_torch():
@@ -48,7 +48,7 @@ def test_grad_of_several_outputs_sums_them_like_torch():
                                                                      requires_grad=True)
     (g,) = tg.autograd.grad([(x ** 3).sum(), (x * 2).sum()], x)
     (t,) = torch.autograd.grad([(tx ** 3).sum(), (tx * 2).sum()], tx)
-    np.testing.assert_allclose(g.data, t.numpy())
+    np.testing.assert_allclose(g.numpy(), t.numpy())
 
 
 def test_grad_leaves_existing_grads_untouched_and_backward_still_accumulates():
@@ -56,9 +56,9 @@ def test_grad_leaves_existing_grads_untouched_and_backward_still_accumulates():
     w.grad = tg.tensor(np.full(W.shape, 7.0))
     before = w.grad
     tg.autograd.grad(y, w, retain_graph=True)
-    assert w.grad is before and np.all(w.grad.data == 7.0) and x.grad is None
+    assert w.grad is before and np.all(w.grad.numpy() == 7.0) and x.grad is None
     y.backward()
-    assert x.grad is not None and not np.all(w.grad.data == 7.0)
+    assert x.grad is not None and not np.all(w.grad.numpy() == 7.0)
 
 
 def test_retain_grad_tensors_still_get_their_grad_as_in_torch():
@@ -67,7 +67,7 @@ def test_retain_grad_tensors_still_get_their_grad_as_in_torch():
     th.retain_grad()
     tg.autograd.grad(y, [h, x])
     torch.autograd.grad(ty, [th, tx])
-    np.testing.assert_allclose(h.grad.data, th.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(h.grad.numpy(), th.grad.numpy(), rtol=1e-12)
     assert x.grad is None and tx.grad is None
 
 
@@ -79,14 +79,14 @@ def test_an_input_the_outputs_do_not_use_raises_unless_allow_unused():
     gz, gw = tg.autograd.grad(y, [z, w], allow_unused=True, retain_graph=True)
     assert gz is None and gw is not None
     (gz,) = tg.autograd.grad(y, z, materialize_grads=True)
-    assert np.array_equal(gz.data, [0.0])
+    assert np.array_equal(gz.numpy(), [0.0])
 
 
 def test_the_graph_is_freed_unless_retain_graph():
     (x, w, h, y), _ = _both()
     first = tg.autograd.grad(y, w, retain_graph=True)
     again = tg.autograd.grad(y, w)  # retained: the second walk works and agrees
-    np.testing.assert_array_equal(first[0].data, again[0].data)
+    np.testing.assert_array_equal(first[0].numpy(), again[0].numpy())
     with pytest.raises(RuntimeError, match="a second time"):
         tg.autograd.grad(y, w)
 
@@ -112,7 +112,7 @@ def test_errors_match_torch_kinds():
 def test_grad_of_a_leaf_output_wrt_itself_is_the_seed():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     (g,) = tg.autograd.grad(x, x, grad_outputs=tg.tensor([3.0, 4.0]))
-    assert np.array_equal(g.data, [3.0, 4.0]) and x.grad is None
+    assert np.array_equal(g.numpy(), [3.0, 4.0]) and x.grad is None
 
 
 def test_autograd_backward_sums_several_outputs_like_torch():
@@ -120,15 +120,15 @@ def test_autograd_backward_sums_several_outputs_like_torch():
     v = np.ones((2, 2))
     tg.autograd.backward([y, h], [None, tg.tensor(v)])
     torch.autograd.backward([ty, th], [None, torch.tensor(v)])
-    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
 
 
 def test_autograd_backward_with_inputs_fills_only_those():
     (x, w, h, y), (tx, tw, th, ty) = _both()
     tg.autograd.backward(y, inputs=[w])
     torch.autograd.backward(ty, inputs=[tw])
-    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
     assert x.grad is None and tx.grad is None
 
 
@@ -238,8 +238,8 @@ def test_pytorch_style_custom_functions_run_unchanged_and_match_torch():
         x = lib.tensor(v, requires_grad=True)
         y = relu.apply(legendre.apply(x * 0.7)) + scaled_exp.apply(x, 3.0)
         y.sum().backward()
-        results.append((y.detach().numpy() if lib is torch else y.data, x.grad.numpy()
-                        if lib is torch else x.grad.data, type(y.grad_fn).__name__))
+        results.append((y.detach().numpy() if lib is torch else y.numpy(), x.grad.numpy()
+                        if lib is torch else x.grad.numpy(), type(y.grad_fn).__name__))
     (y, g, fn), (ty, tg_, tfn) = results
     np.testing.assert_allclose(y, ty, rtol=1e-12)
     np.testing.assert_allclose(g, tg_, rtol=1e-12)
@@ -267,7 +267,7 @@ def test_pytorch_style_saved_tensors_are_tensors_and_ops_inside_record_nothing()
     Probe.apply(x).sum().backward()
     assert Probe.tensor_style is True
     assert seen == {"forward": (tg.Tensor, False, False), "backward": (tg.Tensor, tg.Tensor)}
-    assert np.array_equal(x.grad.data, [2.0, 2.0])
+    assert np.array_equal(x.grad.numpy(), [2.0, 2.0])
     x64 = tg.tensor([0.5, -1.0], dtype=tg.float64, requires_grad=True)
     assert tg.autograd.gradcheck(lambda t: (Probe.apply(t) ** 2).sum(), (x64,))
 
@@ -305,7 +305,7 @@ def test_numpy_style_custom_functions_still_get_arrays():
                                                                       requires_grad=True)
     (NpSigmoid.apply(x) + Forced.apply(x)).sum().backward()
     (tx.sigmoid() + tx * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
     assert NpSigmoid.tensor_style is False and Forced.tensor_style is False
     assert seen == {"forward": np.ndarray, "backward": (np.ndarray, np.ndarray),
                     "forced": np.ndarray}

@@ -52,8 +52,8 @@ def test_a_new_input_shape_is_traced_once_and_cached():
     step(np.ones((4, 2)), np.zeros((4, 3)))
     step(np.ones((1, 2)), np.zeros((1, 3)))  # a smaller last batch
     assert len(step._programs) == 2
-    np.testing.assert_allclose(model[0].weight.grad.data, 2 / 3 * np.outer(
-        model(tg.ones(1, 2).double()).data.ravel(), np.ones(2)), rtol=1e-12)
+    np.testing.assert_allclose(model[0].weight.grad.numpy(), 2 / 3 * np.outer(
+        model(tg.ones(1, 2).double()).numpy().ravel(), np.ones(2)), rtol=1e-12)
 
 
 def test_captured_gradients_are_fresh_each_call_not_accumulated():
@@ -69,7 +69,7 @@ def test_batch_norm_counts_batches_on_replay_and_refuses_momentum_none():
     step = tg.capture(lambda x: bn(x).sum())
     for _ in range(4):
         step(np.random.default_rng(0).standard_normal((5, 3)))
-    assert int(bn.num_batches_tracked.data) == 4
+    assert int(bn.num_batches_tracked.numpy()) == 4
     cumulative = nn.BatchNorm1d(3, momentum=None).double()
     with pytest.raises(tg.CaptureError, match="momentum=None"):
         tg.capture(lambda x: cumulative(x).sum())(np.ones((5, 3)))

@@ -182,10 +182,10 @@ ROWS = [
         m(X), F.one_hot(y).double()), refuse="output shape depends"),
     Row("a one-hot target built by item assignment", _one_hot_by_assignment,
         refuse="item assignment"),
-    Row("X.data.max() as a constant", lambda m, X, y, t: F.mse_loss(m(X / X.data.max()), t),
+    Row("X.numpy().max() as a constant", lambda m, X, y, t: F.mse_loss(m(X / X.numpy().max()), t),
         refuse="argument 1 of Div"),
     Row("a mask computed with numpy", lambda m, X, y, t: F.mse_loss(
-        m(tg.where(X.data > 0, X, -X)), t), refuse="argument 0 of Where"),
+        m(tg.where(X.numpy() > 0, X, -X)), t), refuse="argument 0 of Where"),
     Row(".tolist() inside the step", lambda m, X, y, t: F.mse_loss(m(X), t) * len(
         y.tolist()), refuse=r"\.tolist\(\)"),
     Row("an if on a tensor", _branch, refuse=r"\.item\(\)"),
@@ -207,10 +207,10 @@ def _batches(row: Row, seed: int):
 def _state(model: nn.Module) -> dict:
     state = {}
     for name, p in model.named_parameters():
-        state[name] = p.data
-        state[name + ".grad"] = None if p.grad is None else p.grad.data
+        state[name] = p.numpy()
+        state[name + ".grad"] = None if p.grad is None else p.grad.numpy()
     for name, b in model.named_buffers():
-        state[name] = b.data
+        state[name] = b.numpy()
     return state
 
 
@@ -254,8 +254,9 @@ def test_a_replay_equals_the_eager_step_or_refuses(row):
                 step(X, y, t)
             return
         captured_loss = step(X, y, t)
-        assert type(captured_loss.data) is np.ndarray
-        np.testing.assert_array_equal(captured_loss.data, eager_loss.data, err_msg=f"step {i}")
+        assert type(captured_loss.numpy()) is np.ndarray
+        np.testing.assert_array_equal(captured_loss.numpy(), eager_loss.numpy(),
+                                      err_msg=f"step {i}")
         _assert_same(_state(eager_model), _state(captured_model), f"step {i}")
         for state in captured_opt.state.values():
             for value in state.values():
@@ -311,15 +312,15 @@ def test_traced_arrays_are_inert_after_the_trace():
         return (x * w).sum()
 
     tg.capture(fn)(np.arange(3.0))
-    assert kept[0].data.max().item() == 2.0  # a plain number once the trace is over
-    assert float(kept[0].data[2]) == 2.0
+    assert kept[0].numpy().max().item() == 2.0  # a plain number once the trace is over
+    assert float(kept[0].numpy()[2]) == 2.0
 
 
 def test_numpy_on_traced_data_stays_traced_until_it_reaches_an_op():
     w = nn.Parameter(np.ones(3))
 
     def fn(x):
-        shift = np.where(np.isfinite(x.data), x.data, 0).max(keepdims=True)
+        shift = np.where(np.isfinite(x.numpy()), x.numpy(), 0).max(keepdims=True)
         return ((x - shift) * w).sum()
 
     with pytest.raises(tg.CaptureError, match="argument 1 of Sub"):
@@ -346,9 +347,9 @@ def test_comparisons_match_torch_and_never_require_grad(op):
     x = tg.tensor(a, requires_grad=True)
     out = getattr(x, op)(tg.tensor(b))
     expected = getattr(torch.tensor(a, requires_grad=True), op)(torch.tensor(b))
-    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
     assert out.dtype == np.bool_ and not out.requires_grad and out.grad_fn is None
-    np.testing.assert_array_equal(getattr(x, op)(2.0).data, getattr(torch.tensor(a), op)(2.0))
+    np.testing.assert_array_equal(getattr(x, op)(2.0).numpy(), getattr(torch.tensor(a), op)(2.0))
 
 
 @pytest.mark.parametrize("dim, keepdim", [(None, False), (0, False), (1, True), (-1, False)])
@@ -358,12 +359,12 @@ def test_argmax_argmin_and_max_indices_match_torch(dim, keepdim):
     for name in ("argmax", "argmin"):
         got = getattr(x, name)(dim, keepdim=keepdim)
         want = getattr(t, name)(dim, keepdim=keepdim)
-        np.testing.assert_array_equal(got.data, want.numpy())
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
         assert not got.requires_grad
     if dim is not None:
-        np.testing.assert_array_equal(x.max(dim, keepdim).indices.data,
+        np.testing.assert_array_equal(x.max(dim, keepdim).indices.numpy(),
                                       t.max(dim, keepdim).indices.numpy())
-        np.testing.assert_array_equal(x.min(dim, keepdim).indices.data,
+        np.testing.assert_array_equal(x.min(dim, keepdim).indices.numpy(),
                                       t.min(dim, keepdim).indices.numpy())
 
 
@@ -374,26 +375,27 @@ def test_index_with_tensor_components_backpropagates_as_torch():
     x[tg.tensor(rows), tg.tensor(cols)].sum().backward()
     t = torch.tensor(a, requires_grad=True)
     t[torch.tensor(rows), torch.tensor(cols)].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
     mask = a > 4
-    np.testing.assert_array_equal(tg.tensor(a)[tg.tensor(mask)].data, a[mask])
-    np.testing.assert_array_equal(tg.tensor(a)[1:, tg.tensor([0, 3])].data, a[1:, [0, 3]])
+    np.testing.assert_array_equal(tg.tensor(a)[tg.tensor(mask)].numpy(), a[mask])
+    np.testing.assert_array_equal(tg.tensor(a)[1:, tg.tensor([0, 3])].numpy(), a[1:, [0, 3]])
 
 
 def test_numpy_on_a_parameter_inside_the_step_is_refused():
     model = _mlp()
     opt = optim.SGD(model.parameters(), lr=0.1)
-    scale = lambda: float(np.abs(model[0].weight.data).max())  # noqa: E731
+    scale = lambda: float(np.abs(model[0].weight.numpy()).max())  # noqa: E731
     step = tg.capture(lambda X, y: F.cross_entropy(model(X) * scale(), y), optimizer=opt)
     with pytest.raises(tg.CaptureError, match=r"float\(\)"):
         step(np.ones((4, 6)), np.array([0, 1, 2, 0]))
-    assert type(model[0].weight.data) is np.ndarray  # the parameter has its own array back
+    assert type(model[0].weight.numpy()) is np.ndarray  # the parameter has its own array back
     w = model[0].weight
-    step = tg.capture(lambda X, y: F.cross_entropy(model(X) / tg.tensor(w.data.std()), y))
+    step = tg.capture(lambda X, y: F.cross_entropy(model(X) / tg.tensor(w.numpy().std()), y))
     with pytest.raises(tg.CaptureError, match="argument 1 of Div"):
         step(np.ones((4, 6)), np.array([0, 1, 2, 0]))
     # ndarray methods keep the array's class: their results are derived values too
-    for derived in (lambda: w.data.copy(), lambda: w.data.T.T, lambda: w.data.astype(np.float64)):
+    for derived in (lambda: w.numpy().copy(), lambda: w.numpy().T.T,
+                    lambda: w.numpy().astype(np.float64)):
         step = tg.capture(lambda X, y, d=derived: F.cross_entropy(
             model(X) * tg.tensor(d())[0, :3], y))
         with pytest.raises(tg.CaptureError, match="argument 0 of Index"):
@@ -444,8 +446,8 @@ class _NoisyScale(tg.Function):
 
     @staticmethod
     def forward(ctx, x):
-        mask = F.dropout(tg.ones(*x.shape).double(), p=0.5).data
-        noise = tg.randn(*x.shape).double().data
+        mask = F.dropout(tg.ones(*x.shape).double(), p=0.5).numpy()
+        noise = tg.randn(*x.shape).double().numpy()
         ctx.save_for_backward(mask)
         return x * mask + 0.0 * noise
 
@@ -475,12 +477,12 @@ def test_ops_inside_a_primitives_forward_are_part_of_it():
 
 
 @pytest.mark.parametrize("write", [
-    lambda X: np.add.at(X.data, [0], 1.0),
-    lambda X: np.copyto(X.data, 0.0),
-    lambda X: np.multiply(X.data, 2.0, out=X.data),
-    lambda X: X.data.T.fill(0.0),
-    lambda X: X.data[0].sort(),
-    lambda X: np.copyto(np.zeros(X.shape), X.data),  # traced values into a plain array
+    lambda X: np.add.at(X.numpy(), [0], 1.0),
+    lambda X: np.copyto(X.numpy(), 0.0),
+    lambda X: np.multiply(X.numpy(), 2.0, out=X.numpy()),
+    lambda X: X.numpy().T.fill(0.0),
+    lambda X: X.numpy()[0].sort(),
+    lambda X: np.copyto(np.zeros(X.shape), X.numpy()),  # traced values into a plain array
 ])
 def test_in_place_numpy_on_the_steps_values_is_refused(write):
     w = nn.Parameter(np.ones(3))
@@ -522,4 +524,4 @@ def test_a_replay_promotes_dtypes_as_the_eager_step_does():
     for _ in range(3):
         out = step(X, k)
         assert out.dtype == eager.dtype == np.float32
-        np.testing.assert_array_equal(out.data, eager.data)
+        np.testing.assert_array_equal(out.numpy(), eager.numpy())

@@ -114,7 +114,7 @@ def test_a_tensor_dataset_gives_the_same_batches_as_the_arrays():
                     for _, yb in DataLoader(dataset, batch_size=10, shuffle=True, seed=9)]
     assert from_arrays == from_dataset
     assert len(dataset) == 45 and dataset[4][1].item() == 4
-    assert dataset.tensors[0].data is X  # no copy
+    assert dataset.tensors[0].numpy() is X  # no copy
 
 
 class SquaresDataset(Dataset):

@@ -170,12 +170,12 @@ def test_a_loss_kept_after_backward_holds_its_gradients_but_no_activations(batch
         held = tracemalloc.get_traced_memory()[0] - start
     finally:
         tracemalloc.stop()
-    params = sum(p.data.nbytes for p in model.parameters())
+    params = sum(p.numpy().nbytes for p in model.parameters())
     activations = 128 * (256 + 128) * 4  # one float32 array per hidden layer: the least kept
     assert during > params / 10 + activations  # the measurement sees the graph
     # what is left: the gradients (one per parameter) and the graph's small Python objects
-    assert sum(p.grad.data.nbytes for p in model.parameters()) == params
-    assert held <= 1.1 * params + loss.data.nbytes, (
+    assert sum(p.grad.numpy().nbytes for p in model.parameters()) == params
+    assert held <= 1.1 * params + loss.numpy().nbytes, (
         f"{held} bytes held after backward; parameters take {params}")
 
 
@@ -197,7 +197,7 @@ def test_a_second_backward_through_nodes_that_saved_nothing_still_works_after_th
     loss.backward()
     first, second = loss.grad_fn.parents[0].grad_fn.parents
     assert first is second  # one tensor used twice stays one tensor in the graph
-    assert first.shape == (100, 100) and first.data.strides == (0, 0)  # its values released
+    assert first.shape == (100, 100) and first.numpy().strides == (0, 0)  # its values released
     loss.backward()
     assert (w.grad.numpy() == 4.0).all()
 
@@ -208,15 +208,15 @@ def test_dropout_and_batch_norm_save_no_activation_sized_copy_for_backward():
                   requires_grad=True)
     dropped = F.dropout(x, p=0.2)
     saved = dropped.grad_fn.saved_tensors
-    assert sum(np.asarray(a).nbytes for a in saved) <= x.data.size + 16  # a bool mask, as torch
+    assert sum(np.asarray(a).nbytes for a in saved) <= x.numpy().size + 16  # a bool mask, as torch
     layer = nn.BatchNorm1d(256)
     normed = layer(x)
     # x itself (the node's input, held anyway) and per-channel statistics; no x_hat copy
     for a in normed.grad_fn.saved_tensors:
-        assert a is None or a is x.data or np.asarray(a).size <= 256
+        assert a is None or a is x.numpy() or np.asarray(a).size <= 256
     x.grad = None
     (dropped * normed).sum().backward()
-    expected = _dropout_times_bn_grad(x.data, dropped.data, normed.data, layer)
+    expected = _dropout_times_bn_grad(x.numpy(), dropped.numpy(), normed.numpy(), layer)
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 

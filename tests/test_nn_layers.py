@@ -19,7 +19,7 @@ def run_ours(module, x, g):
     xt = tg.Tensor(x.copy(), requires_grad=True)
     y = module(xt)
     y.backward(tg.Tensor(g))
-    return y.data, xt.grad.data
+    return y.numpy(), xt.grad.numpy()
 
 
 def run_torch(torch, module, x, g):
@@ -44,9 +44,9 @@ def test_linear_forward_and_gradients_match_torch(torch, bias, shape):
     y_t, dx_t = run_torch(torch, theirs, x, g)
     np.testing.assert_allclose(y, y_t, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(dx, dx_t, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
     if bias:
-        np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours.bias.grad.numpy(), theirs.bias.grad.numpy(), rtol=1e-12)
 
 
 def test_linear_weight_is_out_by_in_and_float32_by_default():
@@ -61,7 +61,7 @@ def test_linear_default_init_is_uniform_within_one_over_sqrt_fan_in():
     tg.manual_seed(0)
     layer = nn.Linear(400, 600)
     bound = 1 / math.sqrt(400)
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight.numpy(), layer.bias.numpy()
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound / math.sqrt(3)
     assert abs(w.mean()) < 0.01 * bound
@@ -70,9 +70,9 @@ def test_linear_default_init_is_uniform_within_one_over_sqrt_fan_in():
 
 def test_linear_default_init_is_reproducible_under_manual_seed():
     tg.manual_seed(3)
-    a = nn.Linear(4, 4).weight.data.copy()
+    a = nn.Linear(4, 4).weight.numpy().copy()
     tg.manual_seed(3)
-    np.testing.assert_array_equal(a, nn.Linear(4, 4).weight.data)
+    np.testing.assert_array_equal(a, nn.Linear(4, 4).weight.numpy())
 
 
 def test_linear_names_the_expected_input_size_on_a_mismatch():
@@ -119,7 +119,7 @@ def test_activation_modules_match_torch_forward_and_backward(torch, name, args, 
 def test_softmax_without_dim_warns_and_picks_torchs_legacy_dim(torch):
     x = np.random.default_rng(2).standard_normal((3, 4))
     with pytest.warns(UserWarning, match="Implicit dimension"):
-        ours = nn.Softmax()(tg.Tensor(x)).data
+        ours = nn.Softmax()(tg.Tensor(x)).numpy()
     with pytest.warns(UserWarning, match="Implicit dimension"):
         theirs = torch.nn.Softmax()(torch.tensor(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
@@ -136,7 +136,7 @@ def test_flatten_rejects_dims_outside_the_input():
 def test_dropout_drops_a_fraction_p_and_scales_the_rest_by_one_over_keep_prob():
     tg.manual_seed(0)
     x = tg.Tensor(np.ones((200, 500)))
-    y = nn.Dropout(p=0.3)(x).data
+    y = nn.Dropout(p=0.3)(x).numpy()
     dropped = y == 0
     assert abs(dropped.mean() - 0.3) < 0.01
     np.testing.assert_allclose(y[~dropped], 1 / 0.7, rtol=1e-15)
@@ -146,7 +146,7 @@ def test_dropout_drops_a_fraction_p_and_scales_the_rest_by_one_over_keep_prob():
 def test_dropout_draws_its_mask_from_the_library_generator():
     x = np.random.default_rng(5).standard_normal((6, 7))
     tg.manual_seed(11)
-    y = nn.Dropout(p=0.25)(tg.Tensor(x)).data
+    y = nn.Dropout(p=0.25)(tg.Tensor(x)).numpy()
     keep = np.random.default_rng(11).random(x.shape, dtype=x.dtype) < 0.75
     np.testing.assert_allclose(y, x * keep / 0.75, rtol=1e-15)
 
@@ -174,7 +174,7 @@ def test_dropout_is_the_identity_in_eval_mode_and_with_p_zero():
 
 def test_dropout_with_p_one_zeroes_everything_like_torch():
     x = tg.Tensor(np.ones((3, 4)))
-    np.testing.assert_array_equal(nn.Dropout(p=1.0)(x).data, np.zeros((3, 4)))
+    np.testing.assert_array_equal(nn.Dropout(p=1.0)(x).numpy(), np.zeros((3, 4)))
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", True])
@@ -220,7 +220,7 @@ def test_batchnorm1d_matches_torch_over_training_steps_and_in_eval(torch, kwargs
             n for n, _ in theirs.named_parameters()
         ]
         for name, param in theirs.named_parameters():
-            np.testing.assert_allclose(getattr(ours, name).grad.data, param.grad.numpy(),
+            np.testing.assert_allclose(getattr(ours, name).grad.numpy(), param.grad.numpy(),
                                        rtol=1e-10, atol=1e-12, err_msg=name)
         ours.zero_grad()
         theirs.zero_grad()
@@ -243,11 +243,11 @@ def test_batchnorm1d_counts_batches_and_leaves_running_stats_alone_in_eval():
     x = tg.Tensor(np.random.default_rng(8).standard_normal((5, 2)))
     layer(x)
     layer(x)
-    assert layer.num_batches_tracked.data == 2 and layer.num_batches_tracked.dtype == np.int64
-    mean = layer.running_mean.data.copy()
+    assert layer.num_batches_tracked.numpy() == 2 and layer.num_batches_tracked.dtype == np.int64
+    mean = layer.running_mean.numpy().copy()
     layer.eval()(x)
-    np.testing.assert_array_equal(layer.running_mean.data, mean)
-    assert layer.num_batches_tracked.data == 2
+    np.testing.assert_array_equal(layer.running_mean.numpy(), mean)
+    assert layer.num_batches_tracked.numpy() == 2
 
 
 def test_batchnorm1d_in_eval_normalizes_with_the_running_statistics():
@@ -256,7 +256,7 @@ def test_batchnorm1d_in_eval_normalizes_with_the_running_statistics():
     layer.running_var.data[...] = [4.0, 0.25]
     x = np.array([[3.0, -1.0], [1.0, -2.0]])
     expected = (x - [1.0, -2.0]) / np.sqrt(np.array([4.0, 0.25]) + 1e-5)  # sqrt, not var
-    np.testing.assert_allclose(layer(tg.Tensor(x)).data, expected, rtol=1e-12)
+    np.testing.assert_allclose(layer(tg.Tensor(x)).numpy(), expected, rtol=1e-12)
 
 
 def test_batchnorm1d_without_running_stats_has_no_buffers():

@@ -42,14 +42,14 @@ def test_parameter_wraps_an_array_without_copying_and_requires_grad():
     array = np.zeros((2, 3), dtype=np.float64)
     p = nn.Parameter(array)
     assert isinstance(p, tg.Tensor)
-    assert p.data is array and p.requires_grad and p.is_leaf
+    assert p.numpy() is array and p.requires_grad and p.is_leaf
     assert not nn.Parameter(array, requires_grad=False).requires_grad
 
 
 def test_parameter_from_a_tensor_shares_its_data():
     t = tg.tensor([1.0, 2.0])
     p = nn.Parameter(t)
-    assert p.data is t.data and p.dtype == np.float32
+    assert p.numpy() is t.numpy() and p.dtype == np.float32
 
 
 def test_parameter_from_a_list_takes_the_default_float_dtype_and_none_is_empty():
@@ -96,7 +96,7 @@ def test_state_dict_holds_copies_not_the_live_arrays():
     model = nn.Linear(2, 2)
     state = model.state_dict()
     state["weight"][...] = 7.0
-    assert not np.any(model.weight.data == 7.0)
+    assert not np.any(model.weight.numpy() == 7.0)
 
 
 def test_buffers_are_found_and_non_persistent_ones_stay_out_of_the_state_dict():
@@ -211,7 +211,7 @@ def test_zero_grad_sets_none_by_default_or_zeros_when_asked():
     model(tg.ones(4, 3)).sum().backward()
     assert model.weight.grad is not None
     model.zero_grad(set_to_none=False)
-    assert np.all(model.weight.grad.data == 0) and model.weight.grad.shape == (2, 3)
+    assert np.all(model.weight.grad.numpy() == 0) and model.weight.grad.shape == (2, 3)
     model.zero_grad()
     assert model.weight.grad is None and model.bias.grad is None
 
@@ -250,10 +250,10 @@ def test_double_casts_parameters_grads_and_float_buffers_in_place():
 def test_load_state_dict_copies_values_into_the_existing_arrays():
     source, target = mlp(), mlp()
     source[1].running_mean.data[...] = 0.5
-    weight_array = target[0].weight.data
+    weight_array = target[0].weight.numpy()
     result = target.load_state_dict(source.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
-    assert target[0].weight.data is weight_array  # in place: optimizers keep their arrays
+    assert target[0].weight.numpy() is weight_array  # in place: optimizers keep their arrays
     for name, value in source.state_dict().items():
         np.testing.assert_array_equal(target.state_dict()[name], value)
 
@@ -265,7 +265,7 @@ def test_load_state_dict_accepts_a_torch_state_dict_and_then_computes_the_same()
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((6, 4))
     np.testing.assert_allclose(
-        ours(tg.Tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12
+        ours(tg.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12
     )
 
 
@@ -295,7 +295,7 @@ def test_load_state_dict_non_strict_returns_the_incompatible_keys():
     state["0.weight"] = np.full((8, 4), 0.25)
     result = model.load_state_dict(state, strict=False)
     assert result.missing_keys == ["0.bias"] and result.unexpected_keys == ["extra"]
-    assert np.all(model[0].weight.data == 0.25) and model[0].weight.dtype == np.float32
+    assert np.all(model[0].weight.numpy() == 0.25) and model[0].weight.dtype == np.float32
     assert "<All keys matched" not in repr(result)
     assert repr(nn.Linear(1, 1).load_state_dict(nn.Linear(1, 1).state_dict())) == (
         "<All keys matched successfully>"
@@ -311,7 +311,7 @@ def test_load_state_dict_refuses_a_shape_mismatch_even_when_not_strict():
 def test_load_state_dict_accepts_tensors_and_rejects_non_mappings():
     model = nn.Linear(2, 1)
     model.load_state_dict({"weight": tg.ones(1, 2), "bias": tg.zeros(1)})
-    assert np.all(model.weight.data == 1)
+    assert np.all(model.weight.numpy() == 1)
     with pytest.raises(TypeError, match="dict"):
         model.load_state_dict([("weight", np.ones((1, 2)))])
 

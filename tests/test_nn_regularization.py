@@ -26,7 +26,7 @@ def test_penalized_weights_are_the_linear_weight_matrices_only():
 
 def test_l2_penalty_is_lambd_over_2m_times_the_squared_frobenius_norms():
     model = model64()
-    weights = [dict(model.named_parameters())[name].data for name in WEIGHTS]
+    weights = [dict(model.named_parameters())[name].numpy() for name in WEIGHTS]
     expected = 0.7 / (2 * 32) * sum((w**2).sum() for w in weights)
     penalty = nn.l2_penalty(model, lambd=0.7, m=32)
     assert isinstance(penalty, tg.Tensor) and penalty.shape == ()
@@ -38,21 +38,21 @@ def test_l2_penalty_gradient_is_lambd_over_m_times_w_and_spares_biases_and_batch
     nn.l2_penalty(model, lambd=0.7, m=32).backward()
     for name, param in model.named_parameters():
         if name in WEIGHTS:
-            np.testing.assert_allclose(param.grad.data, 0.7 / 32 * param.data, rtol=1e-12)
+            np.testing.assert_allclose(param.grad.numpy(), 0.7 / 32 * param.numpy(), rtol=1e-12)
         else:
             assert param.grad is None, name
 
 
 def test_l1_penalty_is_lambd_over_m_times_the_absolute_sums_with_sign_gradient():
     model = model64()
-    weights = [dict(model.named_parameters())[name].data for name in WEIGHTS]
+    weights = [dict(model.named_parameters())[name].numpy() for name in WEIGHTS]
     penalty = nn.l1_penalty(model, lambd=0.3, m=10)
     assert penalty.item() == pytest.approx(0.3 / 10 * sum(np.abs(w).sum() for w in weights),
                                            rel=1e-12)
     penalty.backward()
     for name, param in model.named_parameters():
         if name in WEIGHTS:
-            np.testing.assert_allclose(param.grad.data, 0.3 / 10 * np.sign(param.data))
+            np.testing.assert_allclose(param.grad.numpy(), 0.3 / 10 * np.sign(param.numpy()))
         else:
             assert param.grad is None, name
 
@@ -82,7 +82,7 @@ def test_regularized_cost_gradients_match_torch():
     cost_t.backward()
     assert cost.item() == pytest.approx(cost_t.item(), rel=1e-12)
     for name, param in theirs.named_parameters():
-        np.testing.assert_allclose(dict(ours.named_parameters())[name].grad.data,
+        np.testing.assert_allclose(dict(ours.named_parameters())[name].grad.numpy(),
                                    param.grad.numpy(), rtol=1e-10, atol=1e-14, err_msg=name)
 
 
@@ -94,7 +94,7 @@ def test_a_model_without_linear_layers_has_zero_penalty():
 def test_a_weight_shared_by_two_layers_is_penalized_once():
     a, b = nn.Linear(2, 2, dtype=np.float64), nn.Linear(2, 2, dtype=np.float64)
     b.weight = a.weight
-    expected = 1.0 / 2 * (a.weight.data**2).sum()
+    expected = 1.0 / 2 * (a.weight.numpy()**2).sum()
     assert nn.l2_penalty(nn.Sequential(a, b), 1.0, 1).item() == pytest.approx(expected)
 
 
@@ -137,7 +137,7 @@ def test_weight_decay_groups_drive_torch_sgd_like_the_l2_penalty():
     lambd, m, lr = 0.4, 8, 0.1
     groups = nn.param_groups_for_weight_decay(ours, lambd / m)
     names = {id(p): n for n, p in ours.named_parameters()}
-    theirs = {n: torch.tensor(p.data.copy(), requires_grad=True)
+    theirs = {n: torch.tensor(p.numpy().copy(), requires_grad=True)
               for n, p in ours.named_parameters()}
     torch_groups = [{"params": [theirs[names[id(p)]] for p in g["params"]],
                      "weight_decay": g["weight_decay"]} for g in groups]
@@ -150,6 +150,6 @@ def test_weight_decay_groups_drive_torch_sgd_like_the_l2_penalty():
 
     nn.l2_penalty(ours, lambd, m).backward()
     for n, p in ours.named_parameters():
-        penalty_grad = p.grad.data if p.grad is not None else 0.0
-        expected = p.data - lr * (loss_grads[n] + penalty_grad)
+        penalty_grad = p.grad.numpy() if p.grad is not None else 0.0
+        expected = p.numpy() - lr * (loss_grads[n] + penalty_grad)
         np.testing.assert_allclose(theirs[n].detach().numpy(), expected, rtol=1e-12, err_msg=n)

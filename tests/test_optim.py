@@ -94,7 +94,7 @@ def test_optimizer_matches_torch_over_25_steps(name, kwargs):
     ours, _ = run_tg(name, kwargs, params0, grads)
     theirs, _ = run_torch(name, kwargs, params0, grads)
     for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=CONFIG_IDS)
@@ -103,7 +103,7 @@ def test_param_groups_with_own_lr_and_weight_decay_match_torch(name, kwargs):
     ours, _ = run_tg(name, kwargs, params0, grads, groups=two_groups)
     theirs, _ = run_torch(name, kwargs, params0, grads, groups=two_groups)
     for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=CONFIG_IDS)
@@ -112,8 +112,8 @@ def test_float32_run_matches_torch_and_keeps_float32(name, kwargs):
     ours, opt = run_tg(name, kwargs, params0, grads)
     theirs, _ = run_torch(name, kwargs, params0, grads)
     for a, b in zip(ours, theirs, strict=True):
-        assert a.data.dtype == b.dtype == np.float32
-        np.testing.assert_allclose(a.data, b, rtol=1e-5, atol=1e-6)  # float32 rounding, 25 steps
+        assert a.numpy().dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)  # float32 rounding, 25 steps
     for state in opt.state.values():
         for key, value in state.items():
             assert key == "step" or value.dtype == np.float32, key
@@ -125,7 +125,7 @@ def test_state_dict_round_trip_mid_run_equals_uninterrupted_run(name, kwargs, tm
     full, _ = run_tg(name, kwargs, params0, grads, groups=two_groups)
 
     first, opt = run_tg(name, kwargs, params0, grads[:12], groups=two_groups)
-    save({"optim": opt.state_dict(), "params": [p.data for p in first]}, tmp_path / "ckpt")
+    save({"optim": opt.state_dict(), "params": [p.numpy() for p in first]}, tmp_path / "ckpt")
     run_tg(name, kwargs, params0, grads[12:14], opt=opt, params=first)  # snapshot must not move
 
     ckpt = load(tmp_path / "ckpt")
@@ -134,7 +134,7 @@ def test_state_dict_round_trip_mid_run_equals_uninterrupted_run(name, kwargs, tm
     resumed.load_state_dict(ckpt["optim"])
     run_tg(name, kwargs, params0, grads[12:], opt=resumed, params=params)
     for a, b in zip(params, full, strict=True):
-        np.testing.assert_array_equal(a.data, b.data)  # bit for bit
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # bit for bit
 
 
 LAYOUT_KWARGS = {"SGD": dict(lr=0.1, momentum=0.9), "RMSprop": dict(momentum=0.5, centered=True),
@@ -188,7 +188,7 @@ def test_loading_a_torch_state_dict_continues_like_torch(name, kwargs):
             p.grad = None if g is None else torch.tensor(g)
         torch_opt.step()
     for a, b in zip(params, torch_params, strict=True):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-13)
 
 
 # ----------------------------------------------------------------------- the course's Momentum
@@ -203,7 +203,7 @@ def test_momentum_matches_the_course_formula():
                 continue
             v = beta * v + (1 - beta) * step_grads[i]
             w = w - lr * v
-        np.testing.assert_allclose(ours[i].data, w, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(ours[i].numpy(), w, rtol=1e-13, atol=1e-14)
 
 
 @pytest.mark.parametrize(("beta", "weight_decay"), [(0.9, 0.0), (0.5, 0.0), (0.95, 0.01)])
@@ -216,9 +216,9 @@ def test_momentum_equals_sgd_with_lr_times_one_minus_beta(beta, weight_decay):
     theirs, _ = run_torch("SGD", sgd, params0, grads)
     dampened, _ = run_tg("SGD", dict(lr=lr, momentum=beta, dampening=beta), params0, grads)
     for a, b, c, d in zip(ours, same, theirs, dampened, strict=True):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-13)
-        np.testing.assert_allclose(a.data, c, rtol=1e-12, atol=1e-13)
-        assert not np.allclose(a.data, d.data, rtol=1e-6)  # dampening=beta is a different rule
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(a.numpy(), c, rtol=1e-12, atol=1e-13)
+        assert not np.allclose(a.numpy(), d.numpy(), rtol=1e-6)  # dampening=beta: another rule
 
 
 def test_momentum_with_beta_zero_is_plain_gradient_descent():
@@ -226,7 +226,7 @@ def test_momentum_with_beta_zero_is_plain_gradient_descent():
     opt = optim.Momentum([w], lr=0.5, beta=0.0)
     w.grad = tg.Tensor(np.array([1.0, -2.0]))
     opt.step()
-    np.testing.assert_array_equal(w.data, [0.5, 3.0])
+    np.testing.assert_array_equal(w.numpy(), [0.5, 3.0])
 
 
 # --------------------------------------------------------------------------- in-place contract
@@ -236,8 +236,8 @@ def test_step_updates_in_place_and_never_touches_shared_gradients(name, kwargs):
     rng = np.random.default_rng(7)
     w1 = tg.Tensor(rng.standard_normal(3), requires_grad=True)
     w2 = tg.Tensor(rng.standard_normal(3), requires_grad=True)
-    start1, start2 = w1.data.copy(), w2.data.copy()
-    arrays = (w1.data, w2.data)
+    start1, start2 = w1.numpy().copy(), w2.numpy().copy()
+    arrays = (w1.numpy(), w2.numpy())
     opt = getattr(optim, name)([w1, w2], **kwargs)
     shared = rng.standard_normal(3)
     kept = shared.copy()
@@ -245,7 +245,7 @@ def test_step_updates_in_place_and_never_touches_shared_gradients(name, kwargs):
         w1.grad = w2.grad = tg.Tensor(shared)  # one gradient array aliased by two parameters
         opt.step()
     np.testing.assert_array_equal(shared, kept)
-    assert w1.data is arrays[0] and w2.data is arrays[1]
+    assert w1.numpy() is arrays[0] and w2.numpy() is arrays[1]
     assert w1.grad_fn is None and w1.is_leaf
     # both saw the same gradients, so each moved exactly as a lone parameter would
     lone = tg.Tensor(start1.copy(), requires_grad=True)
@@ -253,8 +253,8 @@ def test_step_updates_in_place_and_never_touches_shared_gradients(name, kwargs):
     for _ in range(3):
         lone.grad = tg.Tensor(kept.copy())
         lone_opt.step()
-    np.testing.assert_array_equal(w1.data, lone.data)
-    assert not np.array_equal(w2.data, start2)
+    np.testing.assert_array_equal(w1.numpy(), lone.numpy())
+    assert not np.array_equal(w2.numpy(), start2)
 
 
 def test_parameters_without_gradient_are_skipped_and_get_no_state():
@@ -263,7 +263,7 @@ def test_parameters_without_gradient_are_skipped_and_get_no_state():
     opt = optim.Adam([a, b], lr=0.1)
     a.grad = tg.Tensor(np.ones(2))
     opt.step()
-    np.testing.assert_array_equal(b.data, np.ones(2))
+    np.testing.assert_array_equal(b.numpy(), np.ones(2))
     assert b not in opt.state and opt.state[a]["step"] == 1
 
 
@@ -307,7 +307,7 @@ def test_nadam_keeps_its_momentum_product_in_the_default_dtype_as_torch():
         torch.set_default_dtype(before[1])
     assert type(opt.state[ours[0]]["mu_product"]) is np.float64
     for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-13)
 
 
 def test_float32_parameters_and_state_stay_float32():
@@ -315,7 +315,7 @@ def test_float32_parameters_and_state_stay_float32():
     opt = optim.Adam([w], lr=0.1, weight_decay=0.1)
     w.grad = tg.Tensor(np.ones(3, dtype=np.float32))
     opt.step()
-    assert w.data.dtype == np.float32
+    assert w.numpy().dtype == np.float32
     dtypes = {v.dtype for v in opt.state[w].values() if isinstance(v, np.ndarray)}
     assert dtypes == {np.dtype(np.float32)}
 
@@ -328,7 +328,7 @@ def test_gradient_through_autograd_trains_a_quadratic():
         loss = (w * w).sum()
         loss.backward()
         opt.step()
-    np.testing.assert_allclose(w.data, 0.0, atol=1e-8)
+    np.testing.assert_allclose(w.numpy(), 0.0, atol=1e-8)
 
 
 def test_zero_grad_sets_none_by_default_or_fresh_zeros():
@@ -337,7 +337,7 @@ def test_zero_grad_sets_none_by_default_or_fresh_zeros():
     g = np.array([1.0, 2.0])
     w.grad = tg.Tensor(g)
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(w.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0])
     np.testing.assert_array_equal(g, [1.0, 2.0])  # the old array (maybe shared) is untouched
     opt.zero_grad()
     assert w.grad is None
@@ -356,7 +356,7 @@ def test_step_with_closure_returns_its_loss():
     with tg.no_grad():
         loss = opt.step(closure)  # the closure still records its graph
     assert loss.item() == 1.0
-    np.testing.assert_array_equal(w.data, [0.0])
+    np.testing.assert_array_equal(w.numpy(), [0.0])
 
 
 # ---------------------------------------------------------------------------------- validation

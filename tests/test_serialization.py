@@ -57,7 +57,7 @@ def assert_same(a, b, where="state"):
             assert_same(x, y, f"{where}[{i}]")
     elif isinstance(a, tg.Tensor):
         assert a.requires_grad == b.requires_grad, where
-        assert_same(a.data, b.data, where)
+        assert_same(a.numpy(), b.numpy(), where)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape, where
         np.testing.assert_array_equal(a, b, err_msg=where)

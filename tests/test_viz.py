@@ -180,7 +180,7 @@ def test_grad_norms_are_shown_after_backward():
     assert before["t0"][0] == "w / (2, 2) float32 / grad None"
     loss.backward()
     after, _, _ = parse(viz.draw_graph(loss, {"w": w}, show_grads=True))
-    expected = np.linalg.norm(3 * w.data.astype(np.float64) ** 2)
+    expected = np.linalg.norm(3 * w.numpy().astype(np.float64) ** 2)
     assert after["t0"][0] == f"w / (2, 2) float32 / grad norm {expected:.3g}"
 
 
@@ -190,7 +190,7 @@ def test_retained_intermediate_gradients_appear_on_their_edge():
     h.retain_grad()
     (h * h).sum().backward()
     _, edges, _ = parse(viz.draw_graph((h * h).sum(), show_grads=True))
-    expected = np.linalg.norm(2 * h.data)
+    expected = np.linalg.norm(2 * h.numpy())
     assert any(f"grad norm {expected:.3g}" in attrs for _, _, attrs in edges)
 
 
@@ -350,7 +350,7 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(TypeError, match="draw_graph: params must be an nn.Module or a dict"):
         viz.draw_graph(y, params=[w])
     with pytest.raises(TypeError, match=r"params\['w'\] is a ndarray"):
-        viz.draw_graph(y, params={"w": w.data})
+        viz.draw_graph(y, params={"w": w.numpy()})
     with pytest.raises(ValueError, match="rankdir must be one of"):
         viz.draw_graph(y, rankdir="UP")
     with pytest.raises(TypeError, match="expected a Tensor, a list/tuple of Tensors"):

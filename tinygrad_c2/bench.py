@@ -354,7 +354,7 @@ class TinygradStep(Implementation):
         loss.backward()
         grads = [p.grad.numpy().copy() for p in self.model.parameters()]
         self.optimizer.step()
-        return loss.item(), grads, [p.data.copy() for p in self.model.parameters()]
+        return loss.item(), grads, [p._data.copy() for p in self.model.parameters()]
 
     def reset(self) -> None:
         reference.to_model(self.initial, self.model)
@@ -384,7 +384,7 @@ class CapturedTinygradStep(TinygradStep):
         self.tg.manual_seed(seed)
         loss = self.captured(self.X, self.Y)
         grads = [p.grad.numpy().copy() for p in self.model.parameters()]
-        return loss.item(), grads, [p.data.copy() for p in self.model.parameters()]
+        return loss.item(), grads, [p._data.copy() for p in self.model.parameters()]
 
 
 def _build(name, workload, initial, X, Y, optimizer, lr) -> Implementation:

@@ -14,10 +14,10 @@ naming the op and the reason. The rule that makes this hold:
   that need it. Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
   Tensor or array components of an index are primitives (or op arguments) too, so masks and
   labels are recomputed, never frozen.
-- While tracing, the step's inputs and op outputs are *traced* arrays, and so is the `.data`
+- While tracing, the step's inputs and op outputs are *traced* arrays, and so is the array
   of every parameter and buffer of a module the step calls (and of the optimizer's
   parameters, and of any leaf once an op has read it). numpy work on a traced array gives a
-  traced array (`X.data > 0`, `w.data.max()`). A traced array may only reach an op as the
+  traced array (`X.numpy() > 0`, `w.numpy().max()`). A traced array may only reach an op as the
   input, op output or leaf it is: one computed outside a primitive would be frozen, so the op
   that receives it refuses. So do `.item() .tolist() float() int() bool()`, an `if` on a
   traced tensor, `in`, item assignment of the step's values and in-place numpy writes into
@@ -44,8 +44,9 @@ again: a new batch size, `requires_grad_`, `train()`/`eval()`, a parameter repla
 assignment or given a `.data` of a new shape or dtype, a module attribute changed (`Dropout.p`,
 `BatchNorm1d.momentum`), a module that sets its own attributes in forward (at every call).
 Refused (CaptureError): `.item()`, `float()`, `int()`, `bool()`/an `if` on a tensor,
-`.tolist()`, `in`; numpy on `.data` feeding an op (`X / X.data.max()`, `tg.where(X.data > 0,
-...)`, `w.data.std()`); `tg.randn`/`tg.rand` in the step; today's `logsumexp` (its shift is a
+`.tolist()`, `in`; numpy on `.numpy()` feeding an op (`X / X.numpy().max()`,
+`tg.where(X.numpy() > 0, ...)`, `w.numpy().std()`); in-place ops (`add_`, `X.data *= 2`);
+`tg.randn`/`tg.rand` in the step; today's `logsumexp` (its shift is a
 numpy max); boolean-mask indexing by the step's data and `F.one_hot(y)` without `num_classes`;
 in-place writes into the step's values; item assignment of them; a loss that is not a scalar
 requiring grad; BatchNorm1d(momentum=None); a captured step inside another's trace.
@@ -53,10 +54,10 @@ requiring grad; BatchNorm1d(momentum=None); a captured step inside another's tra
 What a replay does not see (the holes, which capture cannot detect): Python values the step
 reads that are neither tensors nor module attributes (closure variables, globals); a leaf
 that is not traced yet (not held by the optimizer, not of a module called so far, not yet
-given to an op): numpy on its `.data`, or its `.detach()` once `.data` is reassigned; numpy
+given to an op): numpy on its `.numpy()`, or its `.detach()` once `.data` is reassigned; numpy
 that drops the marker (`np.asarray`, `np.array`, `.view(np.ndarray)`, raw memory); traced
-values copied into an existing plain array (`buf[...] = X.data`); numpy's own random
-generator; in-place writes into parameters or buffers inside the step; Python effects other
+values copied into an existing plain array (`buf[...] = X.numpy()`); numpy's own random
+generator; numpy writes into parameters or buffers inside the step; Python effects other
 than those registered with `on_replay` (printing, appending to a list).
 """
 
@@ -346,16 +347,16 @@ class _Tracer:
     def adopt_leaf(self, t: Tensor) -> None:
         """Hand out a leaf's .data as a traced view for the rest of the trace, so that numpy on
         it (`w.data.max()`) is traced too: it changes between steps as the inputs do."""
-        if type(t.data) is np.ndarray:
-            view = t.data.view(self.leaf_cls)
-            self.leaf_views[id(view)] = (t, t.data)
-            t.data = view
+        if type(t._data) is np.ndarray:
+            view = t._data.view(self.leaf_cls)
+            self.leaf_views[id(view)] = (t, t._data)
+            t._data = view
 
     def release_leaves(self) -> None:
         """Give every adopted leaf its own array back (unless the step assigned a new one)."""
         for t, original in self.leaf_views.values():
-            if type(t.data) is self.leaf_cls:
-                t.data = original
+            if type(t._data) is self.leaf_cls:
+                t._data = original
 
     def _keep(self, view: np.ndarray) -> None:
         self.keep.append(view)
@@ -379,7 +380,7 @@ class _Tracer:
         """`tensor[idx] = value`: refused when idx or value holds the step's values (the tensor
         would keep what this batch wrote)."""
         for part in (*(idx if type(idx) is tuple else (idx,)), value):
-            array = part.data if isinstance(part, Tensor) else part
+            array = part._data if isinstance(part, Tensor) else part
             if type(array) is self.cls or type(array) is self.leaf_cls:
                 raise _frozen("item assignment (tensor[idx] = value) of an index or value")
 
@@ -431,14 +432,14 @@ class _Tracer:
         for pos, a in enumerate(args):
             route = None
             if isinstance(a, Tensor):
-                source = self._source(a.data, op, pos)
+                source = self._source(a._data, op, pos)
                 if source is None:
                     if a.grad_fn is not None:
                         raise CaptureError(
                             f"capture: argument {pos} of {op.__name__} has a graph built "
                             "outside the step; detach it, or compute it inside the step")
                     # NOTE: `w.detach()` shares w's traced .data: read w's at each replay
-                    leaf = self.leaf_views.get(id(a.data))
+                    leaf = self.leaf_views.get(id(a._data))
                     source = (_LEAF, a if leaf is None else leaf[0])
                     self.adopt_leaf(a)
                 if needs[pos]:  # to its node, or to a leaf (`h.detach().requires_grad_()`)
@@ -481,7 +482,7 @@ class _Program:
         self.seen = [tracer.edits_at_start]
         self.modules = list(tracer.modules.values())
         self.ops = tracer.ops
-        self.loss = tracer.values[id(loss.data)][1]
+        self.loss = tracer.values[id(loss._data)][1]
         self.effects = tracer.effects
         self.leaves: list[Tensor] = []
         leaf_pos: dict[int, int] = {}
@@ -557,10 +558,11 @@ class _Program:
                             *(len(g["params"]) for g in self.optimizer.param_groups))
             code.append(f"    if (len(OPT.param_groups), {sizes}) != SIZES: return RETRACE")
         env["LEAVES"] = tuple(v for t in self.leaves
-                              for v in (t.requires_grad, t.data.shape, t.data.dtype))
+                              for v in (t.requires_grad, t._data.shape, t._data.dtype))
         if self.leaves:
-            checks = ",\n            ".join(f"L{j}.requires_grad, L{j}.data.shape, L{j}.data.dtype"
-                                           for j in range(len(self.leaves)))
+            checks = ",\n            ".join(
+                f"L{j}.requires_grad, L{j}._data.shape, L{j}._data.dtype"
+                for j in range(len(self.leaves)))
             code.append(f"    if ({checks}) != LEAVES: return RETRACE")
         code += [f"    E{e}()" for e in range(len(self.effects))]
         env.update({f"E{e}": fn for e, fn in enumerate(self.effects)})
@@ -574,7 +576,7 @@ class _Program:
         code.append("    # forward")
         for i, op in enumerate(ops):
             env[f"K{i}"], env[f"N{i}"] = op.cls, op.needs
-            args = [const(ref) if kind == _CONST else f"L{ref}.data" if kind == _LEAF
+            args = [const(ref) if kind == _CONST else f"L{ref}._data" if kind == _LEAF
                     else f"o{ref}" if kind == _NODE else f"X{ref}" for kind, ref in op.args]
             c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
             code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
@@ -605,7 +607,7 @@ class _Program:
                 if route is None:
                     continue
                 kind, j = route
-                env[f"S{i}_{k}"] = self.leaves[j].data.shape if kind == _LEAF else ops[j].shape
+                env[f"S{i}_{k}"] = self.leaves[j]._data.shape if kind == _LEAF else ops[j].shape
                 code.append(f"        x = r[{k}]")
                 code.append("        if x is not None:")
                 code.append(f"            if type(x) is not ndarray or x.shape != S{i}_{k}: "
@@ -619,7 +621,7 @@ class _Program:
         code[backward_start:] = ["    with errstate(under='ignore'):",
                                  *("    " + line for line in code[backward_start:])]
         for j in self.trained:
-            cast = f"lg{j} if lg{j}.dtype == L{j}.data.dtype else lg{j}.astype(L{j}.data.dtype)"
+            cast = f"lg{j} if lg{j}.dtype == L{j}._data.dtype else lg{j}.astype(L{j}._data.dtype)"
             code.append(f"    L{j}.grad = None if lg{j} is None else wrap({cast})")
         code += [f"    Z{j}.grad = None" for j in range(len(self.untouched))]
         code.append(f"    return o{loss}")
@@ -644,8 +646,8 @@ class CapturedStep:
     and batch norm updates its running statistics on every replay. A new input shape (say a
     smaller last batch), a changed `requires_grad`, `train()`/`eval()` or a replaced parameter
     traces a new program. The module docstring lists what is supported, what is refused
-    (`.item()` on the step's values, numpy on `.data` feeding an op, ...) and the holes
-    capture cannot see (closure variables, `np.asarray` on `.data`, ...).
+    (`.item()` on the step's values, numpy on `.numpy()` feeding an op, ...) and the holes
+    capture cannot see (closure variables, `np.asarray` on `.numpy()`, ...).
 
     >>> import tinygrad_c2 as tg
     >>> from tinygrad_c2 import nn
@@ -667,7 +669,7 @@ class CapturedStep:
     def __call__(self, *inputs: Any) -> Tensor:
         if mode.tracer is not None:
             raise CaptureError("capture: a captured step cannot run inside another step's trace")
-        arrays = [x.data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
+        arrays = [x._data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
         key = tuple((a.shape, a.dtype.str) for a in arrays)
         loss = None
         if not mode.instrumented and mode.grad_enabled:
@@ -718,7 +720,7 @@ class CapturedStep:
                 mode.tracer = None
                 mode.instrumented = mode.anomaly or mode.profiling
                 tracer.release_leaves()
-        if not isinstance(loss, Tensor) or loss.grad_fn is None or loss.data.size != 1:
+        if not isinstance(loss, Tensor) or loss.grad_fn is None or loss._data.size != 1:
             raise CaptureError("capture: the step function must return a scalar loss Tensor "
                                "that depends on parameters requiring grad")
         if self.optimizer is not None:
@@ -730,9 +732,9 @@ class CapturedStep:
             self._last = _Program(tracer, loss, self.optimizer)
         loss.backward()
         for p in params:  # NOTE: nothing traced may outlive the trace
-            if p.grad is not None and type(p.grad.data) is not np.ndarray:
-                p.grad.data = p.grad.data.view(np.ndarray)
-        return Tensor._wrap(loss.data.view(np.ndarray))
+            if p.grad is not None and type(p.grad._data) is not np.ndarray:
+                p.grad._data = p.grad._data.view(np.ndarray)
+        return Tensor._wrap(loss._data.view(np.ndarray))
 
 
 def _leaves(root: Tensor) -> list[Tensor]:

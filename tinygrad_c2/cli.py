@@ -849,7 +849,7 @@ def _model_and_batch(args: argparse.Namespace) -> tuple[Dataset, Module, np.ndar
 def run_gradcheck(args: argparse.Namespace) -> int:
     data, model, X, y = _model_and_batch(args)
     n_out = output_units(data.n_classes)
-    n_params = sum(p.data.size for p in model.parameters())
+    n_params = sum(p._data.size for p in model.parameters())
     print(f"gradient check of {describe_model(args, data.n_features, n_out)} on {len(y)} "
           f"{data.name} examples: {n_params} parameters, {2 * n_params} evaluations of J")
     result = check_gradients(model, make_loss(data.n_classes), X, y, eps=args.eps)

@@ -7,6 +7,7 @@ import functools
 import heapq
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -244,6 +245,92 @@ def reduce_to_shape(g: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
 _FREED = object()  # sentinel for saved_tensors after a backward without retain_graph
 
 
+# ---------------------------------------------------------------- version checks (in-place ops)
+# NOTE: PyTorch keeps a version counter on every tensor and checks each saved tensor at every
+# backward. Here the ordinary op pays nothing: an in-place op stamps the array it modified (by
+# the array that owns the memory, so every view and `.data`/`detach()` of it counts) with a
+# fresh sequence number, and a backward checks only the nodes created before the latest stamp.
+
+_modified: dict[int, tuple[weakref.ref, int, str]] = {}  # id(owner) -> (owner, stamp, op name)
+last_inplace = -1  # the stamp of the latest in-place op (-1: none yet)
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns a's memory (a itself if it is no view)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _forget(key: int) -> Callable[[weakref.ref], None]:
+    def forget(_: weakref.ref) -> None:
+        _modified.pop(key, None)
+
+    return forget
+
+
+def mark_modified(array: np.ndarray, op: str, stamp: int) -> None:
+    """Record that `op` (e.g. "add_") wrote into `array` at sequence number `stamp`: every node
+    created before it that saved this memory (or a view of it) refuses to run backward."""
+    global last_inplace
+    owner = _owner(array)
+    key = id(owner)
+    entry = _modified.get(key)
+    ref = entry[0] if entry is not None and entry[0]() is owner else weakref.ref(owner,
+                                                                                 _forget(key))
+    _modified[key] = (ref, stamp, op)
+    last_inplace = stamp
+
+
+def _modified_after(a: Any, seq: int) -> str | None:
+    """The in-place op that wrote into a's memory after node `seq` was made, else None."""
+    if not isinstance(a, np.ndarray):
+        a = getattr(a, "_data", None)  # a Tensor-style user Function saves Tensors
+        if not isinstance(a, np.ndarray):
+            return None
+    owner = _owner(a)
+    entry = _modified.get(id(owner))
+    if entry is not None and entry[1] > seq and entry[0]() is owner:
+        return entry[2]
+    return None
+
+
+def _check_versions(node: Function) -> None:
+    """The slow path of the sweep, for a node older than the latest in-place op: refuse if an
+    array it saved was modified since; route the gradient of an input that an in-place op
+    rebased since (gave a new grad_fn) to the grad_fn it had when this node was made."""
+    seq = node.seq
+    for s in node.saved_tensors:
+        for a in s if type(s) in (tuple, list) else (s,):
+            op = _modified_after(a, seq)
+            if op is not None:
+                shape = "x".join(map(str, a.shape)) or "0-d"
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: {type(node).__name__} saved an array ({shape}, "
+                    f"{a.dtype}) for its backward, and {op} modified it afterwards. Compute on a "
+                    "copy (.clone()), or modify it only after backward"
+                )
+    parents, changed = list(node.parents), False
+    for i, p in enumerate(parents):
+        history = getattr(p, "_rebases", None)
+        if not history or history[-1][0] < seq:
+            continue
+        stamp, grad_fn, requires_grad, op = next(h for h in history if h[0] > seq)
+        if node.returns_view and node.needs_input_grad[i]:
+            raise RuntimeError(
+                f"{type(node).__name__} made a view of a tensor that {op} modified in place "
+                "afterwards, so the view's values changed with no record of it in the graph "
+                "(PyTorch rewrites the view's history; tinygrad_c2 does not). Take the view "
+                "after the in-place op, or .clone() it"
+            )
+        old = object.__new__(type(p))
+        old._data, old.grad, old.grad_fn, old.requires_grad = p._data, None, grad_fn, requires_grad
+        parents[i], changed = old, True
+    if changed:
+        node.parents = tuple(parents)
+
+
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
 _wrap: Callable = None  # type: ignore[assignment]  # Tensor._wrap, bound with it
 
@@ -331,6 +418,7 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
     anomaly, profiling_on = mode.anomaly, mode.profiling
     instrumented = anomaly or profiling_on
     heappop, heappush, wrap = heapq.heappop, heapq.heappush, _wrap
+    stamp = last_inplace  # nodes created before it may have seen an in-place op
     while heap:
         node = heappop(heap)[1]
         g = grads.pop(node)
@@ -341,6 +429,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 "freed by the first backward. Pass retain_graph=True to the first "
                 ".backward() if you need to walk the graph twice."
             )
+        if node.seq < stamp:
+            _check_versions(node)
         if node.retained is not None:
             _accumulate(node.retained, g, copy=True)
         try:

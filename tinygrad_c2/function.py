@@ -82,6 +82,10 @@ class Function:
     promote: tuple[int, ...] = ()
     #: True for ops whose result is floating point even for integer or bool inputs (exp, /)
     float_op: bool = False
+    #: True for ops whose output may share its input's memory (reshape, permute, expand, basic
+    #: indexing): the version check refuses a backward through one whose input an in-place op
+    #: rebased afterwards, since the view's values changed with it
+    returns_view: bool = False
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()

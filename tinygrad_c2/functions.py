@@ -201,7 +201,7 @@ def numel(input: Tensor) -> int:  # noqa: A002
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,  # noqa: A002
              equal_nan: bool = False) -> bool:
     """|input - other| <= atol + rtol * |other| everywhere (broadcast; the dtypes must match)."""
-    a, b = _t(input, None, "allclose").data, _t(other, None, "allclose").data
+    a, b = _t(input, None, "allclose")._data, _t(other, None, "allclose")._data
     if a.dtype != b.dtype:  # torch's rule: no promotion here
         raise RuntimeError(f"allclose: the dtypes differ ({a.dtype} and {b.dtype}): cast one")
     np.broadcast_shapes(a.shape, b.shape)  # a ValueError naming both shapes, as torch's error
@@ -210,7 +210,7 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
 
 def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
     """True when both have the same shape and the same values (dtypes may differ)."""
-    return bool(np.array_equal(_t(input, None, "equal").data, _t(other, None, "equal").data))
+    return bool(np.array_equal(_t(input, None, "equal")._data, _t(other, None, "equal")._data))
 
 
 # ---------------------------------------------------------------- matrix products

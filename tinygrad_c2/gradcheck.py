@@ -102,22 +102,22 @@ def _check(evaluate: Callable[[], Tensor], named: dict[str, Tensor], eps: float,
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: the function must return a scalar Tensor, got "
                         f"{type(out).__name__}")
-    if out.data.size != 1:
+    if out._data.size != 1:
         raise ValueError(f"gradcheck: the function must return a scalar, got shape {out.shape}")
     after = copy.deepcopy(rng.get_state())
     out.backward()
-    analytic = {n: (t.grad.data if t.grad is not None else np.zeros_like(t.data))
+    analytic = {n: (t.grad._data if t.grad is not None else np.zeros_like(t._data))
                 for n, t in named.items()}
 
     def f() -> float:
         rng.set_state(copy.deepcopy(state))
         with no_grad():
-            return float(evaluate().data.item())  # (1,)-shaped outputs too
+            return float(evaluate()._data.item())  # (1,)-shaped outputs too
 
     numeric = {}
     for name, t in named.items():
-        approx = np.zeros_like(t.data)
-        flat, grad_flat = t.data.reshape(-1), approx.reshape(-1)  # views into t.data, approx
+        approx = np.zeros_like(t._data)
+        flat, grad_flat = t._data.reshape(-1), approx.reshape(-1)  # views into t._data, approx
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
@@ -168,7 +168,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Tensor | Sequence[Tensor] | dic
     copies: dict[str, Any] = {}
     for name, t in items.items():
         if isinstance(t, Tensor) and t.dtype.kind == "f":
-            copies[name] = Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
+            copies[name] = Tensor(t._data.astype(np.float64), requires_grad=t.requires_grad)
         else:
             copies[name] = t
     named = {n: t for n, t in copies.items() if isinstance(t, Tensor) and t.requires_grad}
@@ -202,16 +202,16 @@ def check_gradients(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], X: 
     """
     model64 = copy.deepcopy(model)
     for _, p in model64.named_parameters():
-        p.data = p.data.astype(np.float64)
+        p._data = p._data.astype(np.float64)
         p.grad = None
     if hasattr(model64, "named_buffers"):
         for _, b in model64.named_buffers():
-            if b.data.dtype.kind == "f":
-                b.data = b.data.astype(np.float64)
+            if b._data.dtype.kind == "f":
+                b._data = b._data.astype(np.float64)
     named = dict(model64.named_parameters())
     if not named:
         raise ValueError("check_gradients: the model has no parameters")
-    Xt = Tensor(np.asarray(X.data if isinstance(X, Tensor) else X, dtype=np.float64))
-    y_arr = np.asarray(y.data if isinstance(y, Tensor) else y)
+    Xt = Tensor(np.asarray(X._data if isinstance(X, Tensor) else X, dtype=np.float64))
+    y_arr = np.asarray(y._data if isinstance(y, Tensor) else y)
     yt = Tensor(y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr)
     return _check(lambda: loss_fn(model64(Xt), yt), named, eps, threshold, n_worst)

@@ -216,7 +216,7 @@ def _safetensors_array(name: Any, value: Any) -> np.ndarray:
     except UnicodeEncodeError:
         raise ValueError(f"tg.save: {where}: the name is not valid Unicode") from None
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     if isinstance(value, np.generic):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
@@ -351,7 +351,7 @@ def _encode(value: Any, arrays: list[np.ndarray], where: str, active: set[int]) 
     if isinstance(value, Tensor):
         parameter = _parameter_class()
         kind = "parameter" if parameter is not None and isinstance(value, parameter) else "tensor"
-        return {kind: _add_array(value.data, arrays, where),
+        return {kind: _add_array(value._data, arrays, where),
                 "requires_grad": bool(value.requires_grad)}
     if isinstance(value, (dict, list, tuple)):
         if id(value) in active:

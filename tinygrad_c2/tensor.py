@@ -157,7 +157,9 @@ class Tensor:
     tensor([[3., 4.]])
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    # NOTE: `_rebases` is set only on a tensor an in-place op gave a new grad_fn while recording:
+    # [(stamp, the grad_fn before, requires_grad before, op name)], read by the version check.
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_rebases", "__weakref__")
     # NOTE: makes numpy defer `array + tensor` to Tensor.__radd__ instead of looping over us.
     __array_ufunc__ = None
 
@@ -184,16 +186,36 @@ class Tensor:
 
     # ------------------------------------------------------------ attributes
 
-    # NOTE: the library reads and writes the raw array through the `_data` slot; `.data` is the
-    # public face of it (the hot path never pays for the property).
+    # NOTE: the library reads and writes the raw array through the `_data` slot; `.data` is
+    # PyTorch's public face of it (the hot path never pays for the property).
     @property
-    def data(self) -> np.ndarray:
-        """The underlying array."""
-        return self._data
+    def data(self) -> Tensor:
+        """PyTorch's `.data`: a new Tensor sharing this one's array that records no graph and
+        does not require grad (`p.data.add_(...)`, `w.data -= lr * w.grad.data`). Unlike
+        PyTorch's, a write through it counts for the version check (as `detach()`'s does).
+
+        >>> import tinygrad_c2 as tg
+        >>> w = tg.ones(2, requires_grad=True)
+        >>> _ = w.data.mul_(3); w.data.requires_grad, w
+        (False, tensor([3., 3.], requires_grad=True))
+        """
+        return Tensor._wrap(self._data)
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = value._data if isinstance(value, Tensor) else value
+        """Replace the array (no copy) by an array or a Tensor's: any shape or dtype, as torch."""
+        if isinstance(value, Tensor):
+            value = value._data
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"Tensor.data: expected a Tensor or a numpy array, got "
+                            f"{type(value).__name__}")
+        self._data = value
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """np.asarray(t): the array itself (shared), as torch's tensors give numpy theirs."""
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -454,6 +476,167 @@ class Tensor:
         return self._compare(other, np.not_equal)
 
     __hash__ = object.__hash__  # identity, as PyTorch: tensors can key dicts and sets
+
+    # ------------------------------------------------------------ in-place
+    # PyTorch's `_` methods: each writes its result into this tensor's array (every view and
+    # `.data` sees it) and returns self. The value is the out-of-place op's (one definition per
+    # op). Recording a graph, the op is recorded out of place on a copy of the old value and
+    # self takes the new grad_fn ("rebase"); the engine routes earlier users of self to the old
+    # one and refuses a backward through a node that saved memory modified since.
+
+    def _inplace(self, name: str, compute: Any, *others: Any, cast: bool = False) -> Tensor:
+        """Write compute(old value) into self's array; `cast`: any dtype converts (copy_,
+        fill_), else the result must be castable to self's dtype by PyTorch's rule."""
+        if engine.mode.tracer is not None:
+            from .capture import CaptureError
+
+            raise CaptureError(f"capture: {name} (an in-place op) inside a captured step: a "
+                               "replay would not repeat the write. Use the out-of-place op, "
+                               "or run this step eagerly")
+        data = self._data
+        recording = engine.mode.grad_enabled and (self.requires_grad or any(
+            isinstance(o, Tensor) and o.requires_grad for o in others))
+        if recording and self.grad_fn is None and self.requires_grad:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an "
+                               "in-place operation. Do it under tg.no_grad() or on .data")
+        if not data.flags.writeable:
+            if any(st == 0 and n > 1 for st, n in zip(data.strides, data.shape)):  # noqa: B905
+                raise RuntimeError(f"{name}: unsupported operation: more than one element of "
+                                   "the written-to tensor refers to a single memory location "
+                                   "(an expand()); clone() the tensor first")
+            raise RuntimeError(f"{name}: this tensor's array is read-only")
+        if recording and data.base is not None:
+            # NOTE: PyTorch rewrites the history of the base and of every other view; here the
+            # other tensors sharing this memory would keep a graph that no longer fits.
+            raise RuntimeError(f"{name}: in-place op recording a graph on a tensor whose array "
+                               "is a view of another's (reshape, transpose, indexing, expand, "
+                               "detach): the tensors sharing its memory would get wrong "
+                               "gradients. Use the out-of-place op, or clone() first")
+        old = self
+        if recording:  # the old value as its own tensor: what the recorded op reads and saves
+            old = object.__new__(Tensor)
+            old._data, old.grad, old.grad_fn = data.copy(), None, self.grad_fn
+            old.requires_grad = self.requires_grad
+        result = compute(old)
+        out = result._data
+        if out.shape != data.shape:
+            want = ", ".join(map(str, out.shape))
+            raise ops.OpError(f"{name}: output with shape [{', '.join(map(str, data.shape))}] "
+                              f"doesn't match the broadcast shape [{want}]")
+        if out.dtype != data.dtype:
+            if not cast and not _can_cast(out.dtype, data.dtype):
+                raise ops.OpError(f"{name}: result type {_torch_name(out.dtype)} can't be cast "
+                                  f"to the desired output type {_torch_name(data.dtype)}")
+            if recording:
+                result = result.astype(data.dtype)  # differentiable to a float dtype
+        np.copyto(data, out, casting="unsafe")
+        stamp = next(_function._seq)
+        if recording:
+            history = getattr(self, "_rebases", None)
+            if history is None:
+                history = self._rebases = []
+            history.append((stamp, self.grad_fn, self.requires_grad, name))
+            self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+        engine.mark_modified(data, name, stamp)
+        return self
+
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """self += alpha * other, in place."""
+        return self._inplace("add_", lambda t: t + (other if alpha == 1 else other * alpha),
+                             other)
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """self -= alpha * other, in place."""
+        return self._inplace("sub_", lambda t: t - (other if alpha == 1 else other * alpha),
+                             other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", lambda t: t * other, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", lambda t: t / other, other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace("pow_", lambda t: t ** exponent, exponent)
+
+    def neg_(self) -> Tensor:
+        return self._inplace("neg_", lambda t: -t)
+
+    def exp_(self) -> Tensor:
+        return self._inplace("exp_", lambda t: t.exp())
+
+    def log_(self) -> Tensor:
+        return self._inplace("log_", lambda t: t.log())
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace("sqrt_", lambda t: t.sqrt())
+
+    def abs_(self) -> Tensor:
+        return self._inplace("abs_", lambda t: t.abs())
+
+    def relu_(self) -> Tensor:
+        return self._inplace("relu_", lambda t: t.relu())
+
+    def tanh_(self) -> Tensor:
+        return self._inplace("tanh_", lambda t: t.tanh())
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace("sigmoid_", lambda t: t.sigmoid())
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return self._inplace("clamp_", lambda t: t.clamp(min, max))
+
+    clip_ = clamp_
+
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        """Copy src's values (broadcast to self's shape, cast to self's dtype) into self; the
+        gradient flows to src, none to the old value."""
+        if not isinstance(src, Tensor):
+            src = Tensor(src)
+        shape = self._data.shape
+        return self._inplace("copy_", lambda t: ops.Where.apply(_FALSE, t, src.expand(shape)),
+                             src, cast=True)
+
+    def fill_(self, value: Any) -> Tensor:
+        """Every element = value (a number or a 0-d tensor); the old value gets no gradient."""
+        return self._filled("fill_", value)
+
+    def zero_(self) -> Tensor:
+        return self._filled("zero_", 0)
+
+    def _filled(self, name: str, value: Any) -> Tensor:
+        return self._inplace(name, lambda t: ops.Where.apply(_FALSE, t, value), value, cast=True)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with N(mean, std^2) draws from the library's generator (see tg.manual_seed),
+        or from `generator` (a tg.Generator or numpy Generator)."""
+        return self._fill_random("normal_", lambda g, dt: g.standard_normal(self.shape, dt)
+                                 * dt.type(std) + dt.type(mean), generator)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with U(a, b) draws from the library's generator (or `generator`)."""
+        return self._fill_random("uniform_", lambda g, dt: g.random(self.shape, dt)
+                                 * dt.type(b - a) + dt.type(a), generator)
+
+    def _fill_random(self, name: str, draw: Any, generator: Any) -> Tensor:
+        dt = self._data.dtype
+        if dt.kind != "f":
+            raise TypeError(f"{name} expects a floating-point tensor, got {dt}")
+        gen = _rng.generator() if generator is None else getattr(generator, "numpy_generator",
+                                                                  generator)
+        return self._inplace(name, lambda t: ops.Where.apply(_FALSE, t, draw(gen, dt)))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
 
     # ------------------------------------------------------------ elementwise
 
@@ -1097,6 +1280,27 @@ def _multinomial(probs: Tensor, num_samples: int, replacement: bool, generator: 
     return _drawn(out.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)), False)
 
 
+_FALSE = np.zeros((), dtype=bool)  # where(False, old, new): fill_'s value, no gradient to old
+# PyTorch's names of the dtypes, for its wording of the in-place cast error
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def _torch_name(dt: np.dtype) -> str:
+    return _TORCH_NAMES.get(dt.name, dt.name)
+
+
+def _can_cast(src: np.dtype, dst: np.dtype) -> bool:
+    """PyTorch's canCast for in-place results: no complex to real, no float to integer, and
+    nothing but bool to bool; narrowing within a kind (float64 to float32) is allowed."""
+    if src.kind == "c" and dst.kind != "c":
+        return False
+    if src.kind == "f" and dst.kind in "iub":
+        return False
+    return not (src.kind != "b" and dst.kind == "b")
+
+
 def _index_arrays(idx: Any) -> Any:
     """Indices may contain Tensors; numpy wants their arrays."""
     if isinstance(idx, Tensor):
@@ -1292,4 +1496,5 @@ _missing.bind_missing_attributes(Tensor)
 
 # NOTE: imported last, as a module, because the primitives need the Tensor class defined above;
 # they are looked up as `ops.Name` when a method runs, so either module may load first.
+from . import function as _function  # noqa: E402
 from . import ops  # noqa: E402

@@ -94,7 +94,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
                     "not to have been used in the graph; pass allow_unused=True to get None "
                     "for it")
             if materialize_grads:
-                result[i] = Tensor._wrap(np.zeros_like(ins[i].data))
+                result[i] = Tensor._wrap(np.zeros_like(ins[i]._data))
     return tuple(result)
 
 
@@ -115,4 +115,4 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     ins = _tensors(inputs, "autograd.backward", "inputs")
     for t, g in zip(ins, engine.gradients(pairs, ins, retain)):  # noqa: B905
         if g is not None:
-            engine._accumulate(t, g.data, copy=False)
+            engine._accumulate(t, g._data, copy=False)

@@ -42,7 +42,7 @@ def resolve_rng(seed: Seed, where: str) -> np.random.Generator:
 def to_numpy(x: object, where: str, name: str = "X") -> np.ndarray:
     """The numpy array behind a Tensor, array or nested list (a Tensor's array is not copied)."""
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     if isinstance(x, np.ndarray):
         return x
     try:

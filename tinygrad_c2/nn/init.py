@@ -61,7 +61,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _array(tensor: Any, caller: str) -> np.ndarray:
     """The numpy array to fill: a Tensor's `.data`, or a numpy array itself."""
-    array = tensor.data if isinstance(tensor, Tensor) else tensor
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{caller}: expected a Tensor or numpy array, got {type(tensor).__name__}")
     if array.dtype.kind != "f":
@@ -113,7 +113,7 @@ def uniform_(
 ) -> Any:
     """Fill with draws from U(a, b).
 
-    >>> t = uniform_(Tensor(np.zeros(1000)), -1.0, 1.0); bool(abs(t.data).max() <= 1)
+    >>> t = uniform_(Tensor(np.zeros(1000)), -1.0, 1.0); bool(t.abs().max() <= 1)
     True
     """
     array = _array(tensor, "uniform_")
@@ -175,7 +175,7 @@ def kaiming_uniform_(
     default init is this with a = sqrt(5), i.e. bound = 1 / sqrt(fan_in).
 
     >>> w = kaiming_uniform_(Tensor(np.zeros((4, 9))), a=math.sqrt(5))
-    >>> bool(abs(w.data).max() <= 1 / 3)
+    >>> bool(w.abs().max() <= 1 / 3)
     True
     """
     array = _array(tensor, "kaiming_uniform_")
@@ -214,7 +214,7 @@ def xavier_uniform_(
 ) -> Any:
     """Glorot & Bengio (2010), uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
 
-    >>> w = xavier_uniform_(Tensor(np.zeros((2, 4)))); bool(abs(w.data).max() <= 1)
+    >>> w = xavier_uniform_(Tensor(np.zeros((2, 4)))); bool(w.abs().max() <= 1)
     True
     """
     array = _array(tensor, "xavier_uniform_")
@@ -264,7 +264,7 @@ def course_init_(
 
     `scale` only applies to 'random'. fan_in is the number of columns (n[l-1]).
 
-    >>> w = course_init_(Tensor(np.zeros((3, 4))), "zeros"); float(abs(w.data).sum())
+    >>> w = course_init_(Tensor(np.zeros((3, 4))), "zeros"); float(w.abs().sum())
     0.0
     """
     array = _array(weight, "course_init_")
@@ -303,7 +303,7 @@ def apply_(
 
     >>> from tinygrad_c2 import nn
     >>> model = nn.init.apply_(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), "he")
-    >>> float(abs(model[0].bias.data).sum())
+    >>> float(model[0].bias.abs().sum())
     0.0
     """
     from .modules.linear import Linear  # noqa: PLC0415 (layers import this module)

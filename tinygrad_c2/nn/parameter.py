@@ -26,8 +26,8 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=get_default_dtype())
         elif isinstance(data, Tensor):
-            data = data.data
-        array = data if isinstance(data, np.ndarray) else Tensor(data).data
+            data = data._data
+        array = data if isinstance(data, np.ndarray) else Tensor(data)._data
         if array.dtype.kind != "f":
             raise TypeError(
                 f"Parameter: expected floating-point data, got dtype {array.dtype}; "

@@ -34,6 +34,8 @@ class Index(Function):
     `parts` are the index's array components (see split_index), in the order of INDEX_PART.
     """
 
+    returns_view = True
+
     @staticmethod
     def forward(ctx, x, idx, *parts):
         if parts:

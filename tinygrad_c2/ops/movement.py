@@ -10,6 +10,8 @@ from ..function import Function, OpError
 class Reshape(Function):
     """y = x viewed with a new shape   |   dx = g reshaped back"""
 
+    returns_view = True
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -27,6 +29,8 @@ class Reshape(Function):
 class Permute(Function):
     """y = x with axes reordered   |   dx = g with the inverse order"""
 
+    returns_view = True
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -39,6 +43,8 @@ class Permute(Function):
 
 class Expand(Function):
     """y = x broadcast to shape   |   dx = g summed over the broadcast axes (by the engine)"""
+
+    returns_view = True
 
     @staticmethod
     def forward(ctx, x, shape):

@@ -22,7 +22,7 @@ class Adadelta(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0]), requires_grad=True)
     >>> opt = tg.optim.Adadelta([w], rho=0.0, eps=1.0)
-    >>> w.grad = tg.Tensor(np.array([np.sqrt(3.0)])); opt.step(); w.data   # d = 1/2 * sqrt(3)
+    >>> w.grad = tg.Tensor(np.array([np.sqrt(3.0)])); opt.step(); w.numpy()   # d = 1/2 * sqrt(3)
     array([0.1339746])
     """
 
@@ -55,7 +55,7 @@ class Adadelta(Optimizer):
         wd, maximize = group["weight_decay"], group["maximize"]
         one_minus_rho = 1 - rho
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             state = self.state[p]
             if not state:
                 state.update(step=0, square_avg=np.zeros_like(w), acc_delta=np.zeros_like(w))

@@ -21,7 +21,7 @@ class Adagrad(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0, 1.0]), requires_grad=True)
     >>> opt = tg.optim.Adagrad([w], lr=0.1, eps=0.0)
-    >>> w.grad = tg.Tensor(np.array([4.0, -0.5])); opt.step(); w.data   # first step: lr*sign(g)
+    >>> w.grad = tg.Tensor(np.array([4.0, -0.5])); opt.step(); w.numpy()   # first step: lr*sign(g)
     array([0.9, 1.1])
     """
 
@@ -45,7 +45,7 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p] = self._new_state(p.data)
+                self.state[p] = self._new_state(p._data)
 
     def _new_state(self, w: np.ndarray) -> dict[str, Any]:
         # NOTE: PyTorch fills s from the constructor's value (self.defaults), not the group's:
@@ -61,7 +61,7 @@ class Adagrad(Optimizer):
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
         wd, maximize = group["weight_decay"], group["maximize"]
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             state = self.state[p]
             if not state:  # a parameter of a group added after construction
                 state.update(self._new_state(w))

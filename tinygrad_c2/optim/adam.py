@@ -26,7 +26,7 @@ class Adam(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0, -1.0]), requires_grad=True)
     >>> opt = tg.optim.Adam([w], lr=0.1)
-    >>> w.grad = tg.Tensor(np.array([5.0, -0.01])); opt.step(); np.round(w.data, 6)  # ~lr*sign(g)
+    >>> w.grad = tg.Tensor(np.array([5.0, -0.01])); opt.step(); np.round(w.numpy(), 6)  # lr*sign(g)
     array([ 0.9, -0.9])
     """
 
@@ -75,7 +75,7 @@ class Adam(Optimizer):
         one_minus_beta1, one_minus_beta2 = 1 - beta1, 1 - beta2
         shrink = 1 - lr * wd
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             state = self.state.get(p)
             if not state:
                 state = self.state[p] = {
@@ -115,7 +115,7 @@ class AdamW(Adam):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0]), requires_grad=True)
     >>> opt = tg.optim.AdamW([w], lr=0.1, weight_decay=0.5)
-    >>> w.grad = tg.Tensor(np.array([0.0])); opt.step(); w.data   # zero gradient: only decay
+    >>> w.grad = tg.Tensor(np.array([0.0])); opt.step(); w.numpy()   # zero gradient: only decay
     array([0.95])
     """
 

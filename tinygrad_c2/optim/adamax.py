@@ -23,7 +23,7 @@ class Adamax(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0, 1.0]), requires_grad=True)
     >>> opt = tg.optim.Adamax([w], lr=0.1, eps=0.0)
-    >>> w.grad = tg.Tensor(np.array([4.0, -0.5])); opt.step(); w.data   # first step: lr*sign(g)
+    >>> w.grad = tg.Tensor(np.array([4.0, -0.5])); opt.step(); w.numpy()   # first step: lr*sign(g)
     array([0.9, 1.1])
     """
 
@@ -53,7 +53,7 @@ class Adamax(Optimizer):
         maximize = group["maximize"]
         one_minus_beta1 = 1 - beta1
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             state = self.state[p]
             if not state:
                 state.update(step=0, exp_avg=np.zeros_like(w), exp_inf=np.zeros_like(w))

@@ -28,7 +28,7 @@ class Momentum(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0]), requires_grad=True)
     >>> opt = tg.optim.Momentum([w], lr=1.0, beta=0.9)
-    >>> w.grad = tg.Tensor(np.array([1.0])); opt.step(); w.data   # v = 0.1
+    >>> w.grad = tg.Tensor(np.array([1.0])); opt.step(); w.numpy()   # v = 0.1
     array([0.9])
     """
 
@@ -51,7 +51,7 @@ class Momentum(Optimizer):
         lr, beta, wd = group["lr"], group["beta"], group["weight_decay"]
         one_minus_beta = 1 - beta
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             if wd != 0:
                 g = g + wd * w
             state = self.state.get(p)

@@ -29,7 +29,7 @@ class NAdam(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0]), requires_grad=True)
     >>> opt = tg.optim.NAdam([w], lr=0.1)
-    >>> w.grad = tg.Tensor(np.array([2.0])); opt.step(); np.round(w.data, 6)  # a step of ~1.06*lr
+    >>> w.grad = tg.Tensor(np.array([2.0])); opt.step(); np.round(w.numpy(), 6)  # ~1.06*lr
     array([0.894355])
     """
 
@@ -67,7 +67,7 @@ class NAdam(Optimizer):
         decoupled = group["decoupled_weight_decay"]
         one_minus_beta1, one_minus_beta2 = 1 - beta1, 1 - beta2
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             state = self.state[p]
             if not state:
                 state.update(step=0, mu_product=_product_type()(1.0), exp_avg=np.zeros_like(w),
@@ -100,7 +100,7 @@ class NAdam(Optimizer):
         if key != "mu_product":
             return super()._load_value(p, pid, key, value)
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._data
         scalar = np.asarray(value)
         if scalar.shape != () or scalar.dtype.kind != "f":
             raise ValueError(

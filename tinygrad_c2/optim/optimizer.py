@@ -108,9 +108,9 @@ class Optimizer:
                     f"{name}: {where} params[{i}] is not a leaf tensor (it was computed from "
                     "others); optimize the leaves, e.g. detach() it and set requires_grad=True"
                 )
-            if p.data.dtype.kind != "f":
+            if p._data.dtype.kind != "f":
                 raise TypeError(
-                    f"{name}: {where} params[{i}] has dtype {p.data.dtype}; only floating-point "
+                    f"{name}: {where} params[{i}] has dtype {p._data.dtype}; only floating-point "
                     "tensors can be optimized"
                 )
         seen = {id(p) for group in self.param_groups for p in group["params"]}
@@ -153,10 +153,10 @@ class Optimizer:
             grad = p.grad
             if grad is None:
                 continue
-            g = grad.data
-            if g.shape != p.data.shape:
+            g = grad._data
+            if g.shape != p._data.shape:
                 raise ValueError(
-                    f"{type(self).__name__}.step: a parameter of shape {p.data.shape} has a "
+                    f"{type(self).__name__}.step: a parameter of shape {p._data.shape} has a "
                     f"gradient of shape {g.shape}"
                 )
             yield p, g
@@ -174,7 +174,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad = Tensor(np.zeros_like(p.grad.data))
+                    p.grad = Tensor(np.zeros_like(p.grad._data))
 
     # ---------------------------------------------------------------------------- state_dict
     def state_dict(self) -> dict[str, Any]:
@@ -251,17 +251,17 @@ class Optimizer:
     def _load_value(self, p: Tensor, pid: Any, key: str, value: Any) -> Any:
         """Copy one loaded state entry: arrays cast to p's dtype and checked against p's shape."""
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._data
         if not isinstance(value, np.ndarray):
             return copy.deepcopy(value)
         if key == "step":  # PyTorch keeps the step count in a 0-d float tensor
             return int(value)
-        if value.shape != p.data.shape:
+        if value.shape != p._data.shape:
             raise ValueError(
                 f"{type(self).__name__}.load_state_dict: state[{pid!r}][{key!r}] has shape "
-                f"{value.shape}, but its parameter has shape {p.data.shape}"
+                f"{value.shape}, but its parameter has shape {p._data.shape}"
             )
-        return np.array(value, dtype=p.data.dtype, copy=True)
+        return np.array(value, dtype=p._data.dtype, copy=True)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -22,7 +22,7 @@ class RMSprop(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0]), requires_grad=True)
     >>> opt = tg.optim.RMSprop([w], lr=0.01, alpha=0.75, eps=0.0)
-    >>> w.grad = tg.Tensor(np.array([3.0])); opt.step(); w.data   # sqrt(s) = 0.5 * 3
+    >>> w.grad = tg.Tensor(np.array([3.0])); opt.step(); w.numpy()   # sqrt(s) = 0.5 * 3
     array([0.98])
     """
 
@@ -58,7 +58,7 @@ class RMSprop(Optimizer):
                                       group["maximize"])
         one_minus_alpha = 1 - alpha
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             state = self.state.get(p)
             if not state:
                 state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(w)}

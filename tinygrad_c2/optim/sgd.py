@@ -19,7 +19,7 @@ class SGD(Optimizer):
     >>> import numpy as np, tinygrad_c2 as tg
     >>> w = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     >>> opt = tg.optim.SGD([w], lr=0.1, momentum=0.9)
-    >>> w.grad = tg.Tensor(np.array([1.0, -1.0])); opt.step(); w.data
+    >>> w.grad = tg.Tensor(np.array([1.0, -1.0])); opt.step(); w.numpy()
     array([0.9, 2.1])
     """
 
@@ -57,7 +57,7 @@ class SGD(Optimizer):
         one_minus_dampening = 1 - group["dampening"]
         nesterov, maximize = group["nesterov"], group["maximize"]
         for p, g in self._grads(group):
-            w = p.data
+            w = p._data
             if maximize:
                 g = -g
             if wd != 0:

@@ -25,7 +25,7 @@ def _read(t) -> np.ndarray:
     """A copy of a tinygrad_c2 Tensor's, a torch tensor's or an array's values as numpy."""
     if _is_torch(t):
         return t.detach().cpu().numpy().copy()
-    return np.array(getattr(t, "data", t), copy=True)
+    return np.array(getattr(t, "_data", t), copy=True)
 
 
 def _write(t, value: np.ndarray) -> None:
@@ -36,7 +36,7 @@ def _write(t, value: np.ndarray) -> None:
         with torch.no_grad():
             t.copy_(torch.from_numpy(np.ascontiguousarray(value)))
         return
-    target = getattr(t, "data", t)
+    target = getattr(t, "_data", t)
     if target.shape != value.shape:
         raise ValueError(
             f"to_model: shape mismatch, the model has {target.shape}, the reference {value.shape}")

@@ -323,7 +323,7 @@ class GradientMonitor(Callback):
         for name, layer in self._layers:
             grad = layer.weight.grad
             if grad is not None:
-                self._sums[name] += float(np.linalg.norm(grad.data))
+                self._sums[name] += float(np.linalg.norm(grad._data))
         self._steps += 1
 
     def on_epoch_end(self, state: TrainState) -> None:
@@ -366,7 +366,7 @@ class GradientMonitor(Callback):
                 for name, module in model.named_children():
                     x = module(x)
                     if isinstance(module, Linear):
-                        stds[name] = float(x.data.std())
+                        stds[name] = float(x._data.std())
         finally:
             model.train(was_training)
         return stds

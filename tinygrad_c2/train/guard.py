@@ -112,7 +112,7 @@ class StepGuard:
             if live.shape == copy.shape and live.flags.writeable:
                 np.copyto(live, copy)
             elif key is None:
-                container.data = copy.copy()
+                container._data = copy.copy()
             else:
                 container[key] = copy.copy()
         for entries, key, value in self._numbers:
@@ -141,4 +141,4 @@ def _pairs(slots: list[Slot]) -> list[tuple[Slot, Slot]]:
 
 def _read(slot: Slot) -> np.ndarray:
     container, key, _ = slot
-    return container.data if key is None else container[key]
+    return container._data if key is None else container[key]

@@ -27,8 +27,8 @@ def accuracy(output: Tensor | np.ndarray, target: Tensor | np.ndarray,
     >>> accuracy(np.array([[-1.2], [0.3]]), np.array([[0.0], [1.0]]))
     1.0
     """
-    out = output.data if isinstance(output, Tensor) else np.asarray(output)
-    tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    out = output._data if isinstance(output, Tensor) else np.asarray(output)
+    tgt = target._data if isinstance(target, Tensor) else np.asarray(target)
     if out.ndim == 2 and out.shape[1] > 1:
         predicted = out.argmax(axis=1)
         labels = tgt.argmax(axis=1) if tgt.ndim == 2 else tgt

@@ -150,7 +150,7 @@ def _run(model: Module, x: Any, target: Any, loss_fn: Any, backward: bool,
         raise ValueError(f"{caller}: target given without a loss_fn to compare it with")
     if backward:
         first = next(iter(roots.values()))
-        if first.data.size != 1:
+        if first._data.size != 1:
             raise ValueError(f"{caller}: backward needs a scalar, but the output has shape "
                              f"{first.shape}; pass target and loss_fn")
         # NOTE: retain_graph keeps the inputs' identities (a freed graph holds stand-ins for
@@ -170,7 +170,7 @@ def _modules(model: Module, loss_fn: Any) -> list[tuple[str, Module]]:
 @contextmanager
 def _untouched(model: Module) -> Iterator[None]:
     """Drawing must not train: restore buffers and gradients, start from no gradient."""
-    buffers = [(b, b.data.copy()) for b in model.buffers()]
+    buffers = [(b, b._data.copy()) for b in model.buffers()]
     grads = [(p, p.grad) for p in model.parameters()]
     for p, _ in grads:
         p.grad = None
@@ -178,7 +178,7 @@ def _untouched(model: Module) -> Iterator[None]:
         yield
     finally:
         for b, data in buffers:
-            b.data[...] = data
+            b._data[...] = data
         for p, g in grads:
             p.grad = g
 
@@ -299,8 +299,8 @@ def _draw(roots: list[tuple[str, Tensor]], names: dict[int, tuple[str, str]],
     for i, (name, t) in enumerate(roots):
         out_id = f"out{i}"
         lines = [_describe(t)]
-        if t.data.size == 1 and t.dtype.kind in "fiub":
-            lines.append(f"= {t.data.item():.5g}")
+        if t._data.size == 1 and t.dtype.kind in "fiub":
+            lines.append(f"= {t._data.item():.5g}")
         graph.node(out_id, _html(name, lines), fillcolor=OUTPUT_FILL, style="filled",
                    penwidth="1.6")
         source = op_ids[t.grad_fn] if t.grad_fn is not None else leaves[id(t)][0]
@@ -390,13 +390,13 @@ def _html(title: str, lines: list[str], detail_color: str = DETAIL_COLOR) -> str
 
 def _describe(a: Any) -> str:
     """Shape and dtype of a Tensor or array, e.g. '(32, 64) float32'."""
-    data = a.data if isinstance(a, Tensor) else a
+    data = a._data if isinstance(a, Tensor) else a
     shape = "scalar" if data.ndim == 0 else str(tuple(data.shape))
     return f"{shape} {data.dtype}"
 
 
 def _norm(t: Tensor) -> str:
-    return f"{float(np.linalg.norm(t.data.astype(np.float64))):.3g}"
+    return f"{float(np.linalg.norm(t._data.astype(np.float64))):.3g}"
 
 
 def _leaf_label(value: Any, name: str | None, show_grads: bool) -> tuple[str, dict[str, str]]:

@@ -93,9 +93,9 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, counter 0 (in place)."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def reset_parameters(self) -> None:
         """Running statistics reset; gamma 1, beta 0."""
@@ -127,7 +127,7 @@ class _BatchNorm(Module):
                     raise CaptureError(f"{layer}(momentum=None) computes its momentum in "
                                        "Python at every step, which a captured step would "
                                        "freeze; give it a float momentum or run eagerly")
-                momentum = 1.0 / float(self.num_batches_tracked.data)
+                momentum = 1.0 / float(self.num_batches_tracked._data)
         return F.batch_norm(
             x,
             self.running_mean,
@@ -140,7 +140,7 @@ class _BatchNorm(Module):
         )
 
     def _count_batch(self) -> None:
-        self.num_batches_tracked.data[...] += 1
+        self.num_batches_tracked._data[...] += 1
 
     def extra_repr(self) -> str:
         return (

@@ -117,7 +117,7 @@ class BCEWithLogitsLoss(_Loss):
             weight = Tensor(np.asarray(weight))
         self.register_buffer("weight", weight)
         if pos_weight is not None:
-            values = pos_weight.data if isinstance(pos_weight, Tensor) else np.asarray(pos_weight)
+            values = pos_weight._data if isinstance(pos_weight, Tensor) else np.asarray(pos_weight)
             if values.dtype.kind not in "iuf" or values.ndim > 1:
                 raise TypeError(f"BCEWithLogitsLoss: pos_weight must be a number or a 1-D tensor "
                                 f"of per-class weights, got {pos_weight!r}")

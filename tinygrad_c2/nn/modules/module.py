@@ -336,7 +336,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad = Tensor(np.zeros_like(param.data))
+                param.grad = Tensor(np.zeros_like(param._data))
 
     # ---- dtype ---------------------------------------------------------------------------
 
@@ -361,12 +361,12 @@ class Module:
         if target.kind != "f":
             raise TypeError(f"Module.to: expected a floating-point dtype, got {target}")
         for param in self.parameters():
-            param.data = param.data.astype(target)
+            param._data = param._data.astype(target)
             if param.grad is not None:
-                param.grad = Tensor(param.grad.data.astype(target))
+                param.grad = Tensor(param.grad._data.astype(target))
         for buffer in self.buffers():
-            if buffer.data.dtype.kind == "f":
-                buffer.data = buffer.data.astype(target)
+            if buffer._data.dtype.kind == "f":
+                buffer._data = buffer._data.astype(target)
         return self
 
     def float(self) -> Module:
@@ -398,7 +398,7 @@ class Module:
         """
         state: OrderedDict[str, np.ndarray] = OrderedDict()
         for name, tensor in self._state_tensors(prefix).items():
-            state[name] = tensor.data.copy()
+            state[name] = tensor._data.copy()
         return state
 
     def _state_tensors(self, prefix: str = "") -> OrderedDict[str, Tensor]:
@@ -443,10 +443,10 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if array.shape != target.data.shape:
+            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != target._data.shape:
                 mismatched.append(
-                    f"{name}: checkpoint shape {array.shape}, model shape {target.data.shape}"
+                    f"{name}: checkpoint shape {array.shape}, model shape {target._data.shape}"
                 )
             values[name] = array
         problems = []
@@ -463,7 +463,7 @@ class Module:
             )
         for name, array in values.items():
             # In place: optimizers and other holders of these arrays see the new values.
-            targets[name].data[...] = array
+            targets[name]._data[...] = array
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ------------------------------------------------------------------------
