@@ -44,12 +44,7 @@ TIMEOUT = 600
 
 #: scripts that need names other helpers of issue 14 are adding (strict: they flip to XPASS,
 #: and so fail, the moment the names land: then delete the entry)
-NOT_YET = {
-    "polynomial_autograd": "in-place ops (inplace14): `a -= lr * a.grad` under no_grad needs "
-                           "Tensor.__isub__ updating the leaf in place",
-    "init_inplace_loop": "in-place ops (inplace14): Tensor.copy_, zero_, fill_, add_(alpha=), "
-                         "mul_, clamp_, div_, sub_, `.data` as a Tensor, version counters",
-}
+NOT_YET: dict[str, str] = {}
 
 # `import torch` / `import torch.nn.functional as F` / `from torch import nn` / `from
 # torch.utils.data import ...`, at the start of a line (the scripts import at top level)
