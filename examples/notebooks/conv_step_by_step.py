@@ -282,6 +282,7 @@ rows = [
     ("pool_backward avg dA_prev[1,1][1]", "[1.26461098, -0.25749373]",
      str(np.round(pool_backward["average"][1, 1, 1], 8).tolist())),
     ("max-pool tie [[1, 3], [3, 2]]", "[[0, 1], [1, 0]] (mask)",
+     f"{course_rule.astype(int).tolist()} (reference), "
      f"{x_t.grad.numpy()[0, 0].astype(int).tolist()} (autograd)"),
     (f"CNN test accuracy, {len(history)} epochs", "(none: no network)", f"{test['accuracy']:.1%}"),
 ]
