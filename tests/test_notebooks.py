@@ -68,6 +68,48 @@ EXPECTED = {
         r"integer labels (\d\.\d{6}), one-hot \1, by hand \1",              # the same loss
         r"train \(1618, 64\)  test \(179, 64\)",
     ],
+    "conv_step_by_step": [
+        # the course's np.random.seed(1) inputs: the reference's loops print its figures, and
+        # F.conv2d / F.max_pool2d / F.avg_pool2d with backward() print the same
+        r"x_pad\.shape = \(4, 7, 7, 2\)",
+        r"conv_single_step: Z = -6\.99908945068\n",
+        r"\nZ's mean = 0\.0489952035289\n",
+        r"autograd: Z's mean = 0\.0489952035289\n",
+        r"\ndA_mean = 1\.45243777754   dW_mean = 1\.72699145831   db_mean = 7\.83923256462",
+        r"autograd: dA_mean = 1\.45243777754   dW_mean = 1\.72699145831   db_mean = 7\.83923256462",
+        r"max     pool: .*A\[0\] = \[1\.74481176, 0\.86540763, 1\.13376944\]",
+        r"average pool: .*A\[0\] = \[0\.02105773, -0\.20328806, -0\.40389855\]",
+        r"autograd: A\[0\] = \[1\.74481176, 0\.86540763, 1\.13376944\]",
+        r"create_mask_from_window\(x\) = \[\[True, False, False\], \[False, False, False\]\]",
+        r"mean of dA = 0\.145713902729",
+        r"max     dA_prev\[1, 1\] = \[\[0\.0, 0\.0\], \[5\.05844394, -1\.68282702\], "
+        r"\[0\.0, 0\.0\]\]\n +autograd, the same entries: "
+        r"\[\[0\.0, 0\.0\], \[5\.05844394, -1\.68282702\]",
+        r"average dA_prev\[1, 1\] = \[\[0\.08485462, 0\.2787552\], \[1\.26461098, -0\.25749373\]",
+        # the tie: the course's mask gives both maxima the gradient, PyTorch's rule the first
+        r"the course's mask +-> \[\[0\.0, 1\.0\], \[1\.0, 0\.0\]\]",
+        r"autograd \(PyTorch's\) +-> \[\[0\.0, 1\.0\], \[0\.0, 0\.0\]\]",
+        r"conv_backward db_mean +7\.83923256462 +7\.83923256462\n",      # the final table
+    ],
+    "rnn_step_by_step": [
+        r"rnn_cell_forward: a_next\[4\] = \[0\.59584544, 0\.18141802, 0\.61311866,",
+        r"yt_pred\[1\] = \[0\.9888161, 0\.01682021, 0\.21140899,",
+        r"a\[4\]\[1\] = \[-0\.99999375, 0\.77911235, -0\.99861469, -0\.99833267\]",
+        r"y_pred\[1\]\[3\] = \[0\.79560373, 0\.86224861, 0\.11118257, 0\.81515947\]",
+        r"lstm_cell_forward: a_next\[4\] = \[-0\.66408471, 0\.0036921, 0\.02088357,",
+        r"c_next\[2\] = \[0\.63267805, 1\.00570849, 0\.35504474,",
+        r"a\[4\]\[3\]\[6\] = 0\.172117767533   y\[1\]\[4\]\[3\] = 0\.95087346185   "
+        r"c\[1\]\[2\]\[1\] = -0\.855544916718",
+        r"dx\[1\]\[2\] = \[-2\.07101689, -0\.59255627, 0\.02466855, 0\.01483317\]",
+        r"da0\[2\]\[3\] = -0\.314942375127   dWax\[3\]\[1\] = 11\.2641044965   "
+        r"dWaa\[1\]\[2\] = 2\.30333312658   dba\[4\] = \[-0\.74747722\]",
+        r"dxt\[1\]\[2\] = 3\.23055911511   da_prev\[2\]\[3\] = -0\.0639621419711",
+        r"dc_prev\[2\]\[3\] = 0\.797522038797   dWf\[3\]\[1\] = -0\.147954838164   "
+        r"dbf\[4\] = \[0\.18864637\]",
+        r"RNN\(3, 5\) Linear\(in_features=5, out_features=2, bias=True\)",
+        r"lstm_cell_backward dxt\[1\]\[2\] +3\.23055911511 +3\.23055911511\n",  # the table
+        r"sampled: .+\(\* not in the list: \d+ of 10\)",
+    ],
 }
 
 #: notebook -> (pattern, low, high): every number the pattern captures lies in [low, high]
@@ -95,6 +137,23 @@ RANGES = {
         (r"after epoch 10: train/test\s+35\.9% / 30\.8%\s+(\d+\.\d)% / (\d+\.\d)%", 25, 55),
         (r"final \(epoch 19\): train/test\s+99\.9% / 71\.7%\s+(\d+\.\d)% / (\d+\.\d)%",
          35, 60),
+    ],
+    "conv_step_by_step": [
+        # autograd against the loops, every entry (float64: rounding only)
+        (r"largest difference from the loops: Z (\S+), dA (\S+), dW (\S+)\n", 0, 1e-12),
+        # 2 epochs of the CNN (the full run's 20 reach about 97% test accuracy)
+        (r"after 2 epochs: train (\d+\.\d)%   dev (\d+\.\d)%   test (\d+\.\d)%", 55, 95),
+    ],
+    "rnn_step_by_step": [
+        # nn.LSTM / nn.RNN with the course's weights against the reference, forward and backward
+        (r"\|autograd - ref\.lstm_backward\| = (\S+)\n", 0, 1e-12),
+        (r"\|nn\.RNN - rnn_forward\| = (\S+)   \|softmax\(Linear\) - y_pred\| = (\S+)\n", 0,
+         1e-12),
+        (r"dWax: \|weight_ih_l0\.grad - rnn_backward\| = (\S+)   dx: (\S+)\n", 0, 1e-12),
+        # the cut (published) lstm_backward is not the gradient
+        (r"dWf: \|autograd - the cut version\| += (\d+\.\d+)\n", 0.1, 100),
+        # 150 steps of the character LSTM: well below the uniform guess ln 27 = 3.30
+        (r"dev loss (\d\.\d+) nats/char", 1.9, 2.6),
     ],
 }
 

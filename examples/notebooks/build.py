@@ -25,9 +25,10 @@ from pathlib import Path
 import nbformat
 
 HERE = Path(__file__).resolve().parent
-#: the notebooks, in the course's order (week 1: three, week 2: one, week 3: one)
+#: the notebooks, in the course's order (Course 2 week 1: three, week 2: one, week 3: one;
+#: then Course 4 week 1 and Course 5 week 1)
 NOTEBOOKS = ("initialization", "regularization", "gradient_checking", "optimization_methods",
-             "softmax_tensorflow_style")
+             "softmax_tensorflow_style", "conv_step_by_step", "rnn_step_by_step")
 CELL_MARK = re.compile(r"^# %%(?P<rest>.*)$")
 MAGIC = re.compile(r"^# (?P<magic>%[a-z_]+( .*)?)$")   # a commented line magic: `# %time x`
 
