@@ -356,3 +356,25 @@ def test_a_captured_step_recomputes_max_pool_indices_unfold_and_fold_as_eager():
         opt_e.step()
         assert step(X).item() == loss.item(), f"step {i}"
         np.testing.assert_array_equal(captured.weight.numpy(), eager.weight.numpy())
+
+
+@pytest.mark.parametrize("stride", [None, (), []])
+def test_a_pools_stride_defaults_to_its_kernel_as_torch(stride):
+    x = _data((1, 2, 6, 6), False)
+    _compare(lambda x: F.max_pool2d(x, 3, stride), lambda x: TF.max_pool2d(x, 3, stride), [x])
+    _compare(lambda x: F.avg_pool2d(x, 2, stride), lambda x: TF.avg_pool2d(x, 2, stride), [x])
+    x1 = _data((2, 7), False)
+    _compare(lambda x: F.max_pool1d(x, 2, stride), lambda x: TF.max_pool1d(x, 2, stride), [x1])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: F.avg_pool2d(x, 3, 2, 1),
+    lambda x: F.adaptive_avg_pool2d(x, 3), lambda x: F.pad(x, (1, 2, 0, 1), mode="reflect"),
+    lambda x: F.pad(x, (1, -1)), lambda x: F.dropout2d(x, 0.5), lambda x: F.unfold(x, 2),
+])
+def test_float32_stays_float32_through_forward_and_backward(fn):
+    x = tg.randn(2, 3, 6, 6, requires_grad=True)
+    y = fn(x)
+    assert y.dtype == np.float32
+    (y * 2.0).sum().backward()
+    assert x.grad.dtype == np.float32

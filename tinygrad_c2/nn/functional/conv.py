@@ -30,7 +30,13 @@ from .linear import _dtype_error
 def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
             dilation: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
     """A read-only view (N, C, k_h, k_w, OH, OW) of xp (N, C, H, W), no copy:
-    [n, c, i, j, oh, ow] = xp[n, c, oh * s_h + i * d_h, ow * s_w + j * d_w]."""
+    [n, c, i, j, oh, ow] = xp[n, c, oh * s_h + i * d_h, ow * s_w + j * d_w].
+
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> windows(x, (2, 2), (1, 1), (1, 1), (2, 2))[0, 0, :, :, 1, 0]  # the window at (1, 0)
+    array([[3., 4.],
+           [6., 7.]])
+    """
     n, c = xp.shape[:2]
     sn, sc, sh, sw = xp.strides
     return as_strided(xp, (n, c, *kernel, *out),
@@ -42,7 +48,14 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
            dilation: tuple[int, int]) -> np.ndarray:
     """The adjoint of `windows`: cols (N, C, k_h, k_w, OH, OW) summed into a zero array of
     `shape` (N, C, H, W), where overlapping windows add up. One strided slice per kernel
-    offset: k_h * k_w vectorized additions."""
+    offset: k_h * k_w vectorized additions.
+
+    >>> ones = np.ones((1, 1, 2, 2, 2, 2))  # 2x2 windows at 2x2 positions, stride 1
+    >>> col2im(ones, (1, 1, 3, 3), (1, 1), (1, 1))[0, 0]  # how many windows cover each cell
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
     out = np.zeros(shape, dtype=cols.dtype)
     kh, kw, oh, ow = cols.shape[2:]
     (sh, sw), (dh, dw) = stride, dilation
@@ -209,8 +222,10 @@ class Unfold(Function):
         xp = _pad4(x, padding)
         out = _out_size(xp.shape[2:], kernel, stride, dilation)
         ctx.geometry = (xp.shape, (*kernel, *out), stride, padding, dilation)
-        return windows(xp, kernel, stride, dilation, out).reshape(
-            x.shape[0], -1, out[0] * out[1])
+        cols = np.empty((x.shape[0], x.shape[1] * kernel[0] * kernel[1], out[0] * out[1]),
+                        dtype=x.dtype)  # NOTE: always a copy: a reshape may be a view of x
+        cols.reshape(*x.shape[:2], *kernel, *out)[...] = windows(xp, kernel, stride, dilation, out)
+        return cols
 
     @staticmethod
     def backward(ctx, g):
@@ -295,6 +310,7 @@ def conv_padding(padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
 
 
 def check_geometry(who: str, stride: tuple[int, ...], dilation: tuple[int, ...]) -> None:
+    """Strides and dilations must be positive (PyTorch's messages, naming the op)."""
     if any(s <= 0 for s in stride):
         raise OpError(f"{who}: non-positive stride is not supported, got stride={stride}")
     if any(d <= 0 for d in dilation):

@@ -47,7 +47,7 @@ class Pad(Function):
                 idx = _source_index(x.shape[axis], b, e, mode)
                 ctx.index.append((axis, idx, x.shape[axis]))
                 y = np.take(y, idx, axis=axis)
-        return y
+        return x.copy() if y is x else y  # NOTE: an output never shares the input's memory
 
     @staticmethod
     def backward(ctx, g):

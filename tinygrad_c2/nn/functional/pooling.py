@@ -140,6 +140,11 @@ def _window_sizes(size: int, k: int, s: int, p: int, out: int, include_pad: bool
 # ---------------------------------------------------------------- argument checks
 
 
+def _default(stride: Any) -> bool:
+    """PyTorch's stride default for pools: None or an empty sequence means the kernel size."""
+    return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+
+
 def _pool_args(who: str, x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
                nd: int = 2) -> tuple[Tensor, bool, tuple, tuple, tuple, tuple]:
     """The input as a batch and kernel, stride (default: the kernel), padding and dilation as
@@ -150,7 +155,7 @@ def _pool_args(who: str, x: Any, kernel_size: Any, stride: Any, padding: Any, di
         raise OpError(f"{who}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, "
                       f"got input of shape {tuple(x.shape)}")
     kernel = ntuple(kernel_size, nd, "kernel_size", who)
-    stride = kernel if stride is None or stride == () else ntuple(stride, nd, "stride", who)
+    stride = kernel if _default(stride) else ntuple(stride, nd, "stride", who)
     padding = ntuple(padding, nd, "padding", who)
     dilation = ntuple(dilation, nd, "dilation", who)
     if any(k <= 0 for k in kernel):
@@ -262,7 +267,7 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None,  # noqa: A00
     _pool_args(who, input, kernel_size, stride, padding, dilation, nd=1)  # 1-D messages
     one = lambda v: (1, *ntuple(v, 1, "", who))  # noqa: E731
     out = max_pool2d(_as_2d(input), one(kernel_size),
-                     None if stride is None or stride == () else one(stride),
+                     None if _default(stride) else one(stride),
                      (0, *ntuple(padding, 1, "padding", who)), one(dilation), ceil_mode,
                      return_indices)
     if return_indices:
@@ -283,7 +288,7 @@ def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None,  # noqa: A00
     _pool_args(who, input, kernel_size, stride, padding, 1, nd=1)
     one = lambda v: (1, *ntuple(v, 1, "", who))  # noqa: E731
     return avg_pool2d(_as_2d(input), one(kernel_size),
-                      None if stride is None or stride == () else one(stride),
+                      None if _default(stride) else one(stride),
                       (0, *ntuple(padding, 1, "padding", who)), ceil_mode,
                       count_include_pad).squeeze(-2)
 
