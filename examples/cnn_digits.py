@@ -13,9 +13,9 @@ Run: python examples/cnn_digits.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim, viz
@@ -63,8 +63,9 @@ def train(epochs: int = 25, patience: int = 8, seed: int = 0):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke run)")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
 
     model, history, test_accuracy = train(epochs=2 if args.quick else 25)
     print(model)

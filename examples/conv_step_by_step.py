@@ -11,9 +11,9 @@ Run: python examples/conv_step_by_step.py [--quick] [--images DIR]
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
+from _common import add_images_argument, images_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import reference as ref
@@ -53,8 +53,9 @@ def nchw(A: np.ndarray) -> np.ndarray:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="accepted for symmetry: it is quick")
-    parser.add_argument("--images", type=Path, default=Path(__file__).parent / "images")
+    add_images_argument(parser)
     args = parser.parse_args(argv)
+    args.images = images_folder(args)
 
     np.random.seed(1)
     x = np.random.randn(4, 3, 3, 2)
