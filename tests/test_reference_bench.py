@@ -135,3 +135,41 @@ def test_a_wrong_cnn_gradient_fails_the_agreement_check():
                     reference.y, "sgd", 0.01)
     with pytest.raises(bench.AgreementError, match="broken disagrees.*gradient 0"):
         bench.check_agreement([reference, broken], np.dtype("float64"))
+
+
+def test_graph_bytes_count_each_kept_array_once_and_no_leaf():
+    # x (3, 4) float64 is a leaf: not counted. e = exp(x) is saved by Exp (its output) and held
+    # by Mul twice (e * e): one 96-byte array. s = e * e is held by Tanh as its input and
+    # t = tanh(s) is saved by Tanh: 96 each. Sum holds t (already counted). Total 288.
+    import tinygrad_c2 as tg
+
+    x = tg.Tensor(np.linspace(-1.0, 1.0, 12).reshape(3, 4), requires_grad=True)
+    e = x.exp()
+    loss = (e * e).tanh().sum()
+    assert bench.tinygrad_graph_bytes(loss) == 3 * 96
+    view = x.exp()[:, :2]  # a view keeps its whole base alive: 96 bytes, not 48
+    assert bench.tinygrad_graph_bytes(view.tanh().sum()) == 96 + 48
+    assert bench.tinygrad_graph_bytes(x.sum()) == 0  # only the leaf
+
+
+def test_torch_graph_bytes_sums_the_saved_tensors_once_without_leaves():
+    torch = pytest.importorskip("torch")
+    x = torch.linspace(-1.0, 1.0, 12, dtype=torch.float64).reshape(3, 4).requires_grad_()
+    # exp saves its result (96 bytes); e * e saves e twice (the same storage); tanh saves its
+    # result (96); mul by x saves x (a leaf: not counted) and e
+    assert bench.torch_graph_bytes(lambda: (x.exp() * x.exp()).sum(), [x]) == 2 * 96
+    assert bench.torch_graph_bytes(lambda: (x.exp() ** 2).tanh().sum(), [x]) == 2 * 96
+    assert bench.torch_graph_bytes(lambda: (x * x).sum(), [x]) == 0
+
+
+def test_bench_rows_carry_page_faults_and_graph_memory(monkeypatch):
+    # no timing asserted: blocks of one step, then only the new columns' presence and sense
+    monkeypatch.setattr(bench, "_time_block", lambda step, seconds, min_steps=5: (
+        step(), [1e-3])[1])
+    rows = bench.bench_workload(bench.WORKLOADS["tiny"], "float64", blocks=1, quick=True)
+    by_impl = {row["impl"]: row for row in rows if "skipped" not in row}
+    assert all(row["faults_per_step"] >= 0 for row in by_impl.values())
+    assert by_impl["tinygrad_c2"]["graph_kib"] > 0
+    assert by_impl["reference"]["graph_kib"] is None
+    if "torch" in by_impl:
+        assert by_impl["torch"]["graph_kib"] > 0

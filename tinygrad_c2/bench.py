@@ -14,8 +14,10 @@ One step is forward, loss, backward and the optimizer update on a fixed batch. M
 3. report the per-step median over all blocks, the min-max of the 5 block medians, the ratio
    to the reference, GFLOP/s (the step's matrix-product FLOPs / median time), the ratio to
    the GEMM floor (only the step's matrix products, into preallocated outputs), the peak
-   memory a step allocates (tracemalloc; numpy allocations only, so PyTorch shows n/a) and
-   the process RSS.
+   memory a step allocates (tracemalloc; numpy allocations only, so PyTorch shows n/a), the
+   minor page faults per timed step (getrusage: fresh memory the OS had to map, which large
+   temporaries freed back to the OS cost every step), the graph memory one step's kept loss
+   holds before backward (tinygrad_c2 and PyTorch eager: ``graph_bytes``) and the process RSS.
 Thread counts run in a subprocess each, with OPENBLAS/OMP/MKL_NUM_THREADS set before numpy
 starts. ``run()`` returns the results, ``format_table()`` renders them, ``main()`` is the CLI.
 """
@@ -27,6 +29,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -190,6 +193,83 @@ class Implementation:
     def reset(self) -> None:
         """Put the starting weights back (between blocks, untimed)."""
 
+    def graph_bytes(self) -> int | None:
+        """Bytes of arrays one step's loss keeps alive before backward (None: no such graph)."""
+        return None
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    """The array that owns a view's memory (what keeping the view keeps alive)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _arrays_in(value, depth: int = 3):
+    """The numpy arrays in a node's attribute: itself, or inside tuples, lists and dicts."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif depth and isinstance(value, (tuple, list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _arrays_in(item, depth - 1)
+
+
+def tinygrad_graph_bytes(loss) -> int:
+    """Bytes of the distinct arrays a tinygrad_c2 ``loss`` keeps alive through its graph
+    before backward: the nodes' saved arrays and attributes, and the non-leaf inputs the nodes
+    hold (a node keeps its parent Tensors, so their values too). Leaves (parameters, inputs)
+    and the loss's own value are not counted: they live without the graph.
+
+    >>> import tinygrad_c2 as tg
+    >>> x = tg.ones(3, 4, dtype=tg.float64, requires_grad=True)
+    >>> tinygrad_graph_bytes((x.exp() * 2.0).sum())  # Exp's output, and Mul's held by Sum
+    192
+    """
+    from tinygrad_c2.tensor import Tensor
+
+    leaves, held = set(), {}
+    stack, seen = [loss.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        arrays = list(_arrays_in(node.saved_tensors)) + list(_arrays_in(vars(node)))
+        for parent in node.parents:
+            if isinstance(parent, Tensor):
+                if parent.grad_fn is None:
+                    leaves.add(id(_root(parent._data)))
+                else:
+                    arrays.append(parent._data)
+                    stack.append(parent.grad_fn)
+            else:
+                arrays += _arrays_in(parent)
+        for a in arrays:
+            root = _root(a)
+            held[id(root)] = root.nbytes
+    return sum(nbytes for key, nbytes in held.items() if key not in leaves)
+
+
+def torch_graph_bytes(forward: Callable[[], object], leaves) -> int:
+    """Bytes of the distinct storages PyTorch's autograd graph saves while ``forward()``
+    builds one loss (torch.autograd.graph.saved_tensors_hooks sees every saved tensor), not
+    counting the storages of ``leaves`` (parameters, inputs)."""
+    import torch
+
+    leaf_storages = {t.untyped_storage().data_ptr() for t in leaves}
+    held: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in leaf_storages:
+            held[storage.data_ptr()] = storage.nbytes()
+        return t  # NOTE: kept, so no saved storage is freed (and its address reused) meanwhile
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = forward()
+    del loss
+    return sum(held.values())
+
 
 class ReferenceStep(Implementation):
     """tg.reference: the course's hand-derived numpy forward, backward and update."""
@@ -310,6 +390,12 @@ class TorchStep(Implementation):
     def reset(self) -> None:
         reference.to_model(self.initial, self.model)
 
+    def graph_bytes(self) -> int:
+        leaves = [*self.model.parameters(), self.X, self.Y]
+        n = torch_graph_bytes(lambda: self.loss_fn(self.model(self.X), self.Y), leaves)
+        self.reset()  # batch norm's running statistics saw one more batch
+        return n
+
 
 # --------------------------------------------------------------------------------------------
 # tinygrad_c2: the step under test, written with nn and optim exactly as a user writes it.
@@ -359,12 +445,18 @@ class TinygradStep(Implementation):
     def reset(self) -> None:
         reference.to_model(self.initial, self.model)
 
+    def graph_bytes(self) -> int:
+        n = tinygrad_graph_bytes(self.loss_fn(self.model(self.X), self.Y))
+        self.reset()
+        return n
+
 
 class CapturedTinygradStep(TinygradStep):
     """tinygrad_c2 with the step captured once (tg.capture) and replayed: the same model,
     loss and optimizer, with the graph built once instead of every step."""
 
     name = "tinygrad_c2_captured"
+    graph_bytes = Implementation.graph_bytes  # a replay keeps no graph after its step
 
     def __init__(self, workload, initial, X, Y, optimizer, lr):
         super().__init__(workload, initial, X, Y, optimizer, lr)
@@ -461,6 +553,11 @@ def _peak_step_memory(impl: Implementation) -> int | None:
         tracemalloc.stop()
 
 
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (getrusage ru_minflt)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _rss() -> dict[str, float]:
     """Current and peak resident set size of this process, in MiB."""
     out = {}
@@ -471,8 +568,6 @@ def _rss() -> dict[str, float]:
                     key = "rss_mib" if line.startswith("VmRSS") else "peak_rss_mib"
                     out[key] = int(line.split()[1]) / 1024
     except OSError:
-        import resource
-
         out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -552,6 +647,7 @@ def bench_workload(
     for impl in impls:
         _time_block(impl.step, block_seconds / 2)
     times: dict[str, list[float]] = {impl.name: [] for impl in impls}
+    faults = dict.fromkeys(times, 0)
     block_medians: dict[str, list[float]] = {impl.name: [] for impl in impls}
     for _ in range(blocks):
         for impl in impls:
@@ -560,10 +656,13 @@ def bench_workload(
             # NOTE: idle BLAS/OpenMP worker threads of the previous implementation spin for a
             # while; with 2 threads on 2 cores they would steal this block's CPU time.
             time.sleep(block_seconds / 5)
+            before = _minor_faults()
             block = _time_block(impl.step, block_seconds)
+            faults[impl.name] += _minor_faults() - before
             times[impl.name] += block
             block_medians[impl.name].append(statistics.median(block))
     memory = {impl.name: _peak_step_memory(impl) for impl in impls}
+    graph = {impl.name: impl.graph_bytes() for impl in impls}
 
     medians = {name: statistics.median(t) for name, t in times.items()}
     rows = []
@@ -580,6 +679,8 @@ def bench_workload(
             "ratio_to_gemm": (medians[name] / medians["gemm_floor"]
                               if "gemm_floor" in medians else None),
             "peak_step_kib": None if memory[name] is None else memory[name] / 1024,
+            "faults_per_step": faults[name] / len(times[name]),
+            "graph_kib": None if graph[name] is None else graph[name] / 1024,
         })
     for name, why in skipped.items():
         rows.append({"workload": workload.name, "dtype": dtype.name, "threads": threads,
@@ -701,20 +802,22 @@ def _fmt(value, spec: str) -> str:
 def format_table(results: dict) -> str:
     """The results as a markdown table (one row per workload, dtype, threads, implementation)."""
     header = ("| workload | dtype | threads | implementation | median µs | block medians µs "
-              "| × reference | GFLOP/s | × GEMM floor | peak step KiB |")
-    lines = [header, "|" + "---|" * 10]
+              "| × reference | GFLOP/s | × GEMM floor | peak step KiB | page faults/step "
+              "| graph KiB |")
+    lines = [header, "|" + "---|" * 12]
     for row in results["rows"]:
         threads = row["threads"] if row["threads"] is not None else "default"
         start = f"| {row['workload']} | {row['dtype']} | {threads} | {row['impl']} |"
         if "skipped" in row:
-            lines.append(start + f" skipped: {row['skipped']} |" + " |" * 5)
+            lines.append(start + f" skipped: {row['skipped']} |" + " |" * 7)
             continue
         spread = row["block_max_us"] / row["block_min_us"]
         noisy = " ⚠" if spread > NOISY_SPREAD else ""
         lines.append(
             start + f" {row['median_us']:.1f} | {row['block_min_us']:.1f}–{row['block_max_us']:.1f}"
             f"{noisy} | {row['ratio_to_reference']:.2f} | {row['gflops']:.2f}"
-            f" | {_fmt(row['ratio_to_gemm'], '.2f')} | {_fmt(row['peak_step_kib'], '.0f')} |")
+            f" | {_fmt(row['ratio_to_gemm'], '.2f')} | {_fmt(row['peak_step_kib'], '.0f')}"
+            f" | {_fmt(row.get('faults_per_step'), '.1f')} | {_fmt(row.get('graph_kib'), '.0f')} |")
     for proc in results["processes"]:
         threads = proc["threads"] if proc["threads"] is not None else "default"
         lines.append(f"\nProcess RSS (threads={threads}): {_fmt(proc.get('rss_mib'), '.0f')} MiB, "
@@ -725,7 +828,10 @@ def format_table(results: dict) -> str:
         f"{meta['learning_rate']}). Median of all timed steps over {meta['blocks']} interleaved "
         f"blocks of {meta['block_seconds']} s; 'block medians' is the min–max of the per-block "
         f"medians; ⚠ marks a spread over {NOISY_SPREAD:.2f}× (something else was using the "
-        f"CPU: rerun on an idle machine). GFLOP/s counts only the matrix products. "
+        f"CPU: rerun on an idle machine). GFLOP/s counts only the matrix products. Page "
+        f"faults: minor faults (getrusage) per timed step. Graph KiB: the arrays one step's "
+        f"loss keeps alive before backward, leaves not counted (tinygrad_c2: its graph's saved "
+        f"arrays and held values; PyTorch: its autograd graph's saved tensors). "
         f"numpy {meta['numpy']} ({meta['blas']}), torch {meta['torch']}, {meta['cpus']} CPUs, "
         f"load average {_fmt(meta.get('load_before'), '.2f')} before and "
         f"{_fmt(meta.get('load_after'), '.2f')} after, {meta['date']}.")

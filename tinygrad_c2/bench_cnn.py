@@ -10,7 +10,6 @@ transposed once, outside the timed step.
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +23,8 @@ from tinygrad_c2.bench import (
     GemmFloor,
     Implementation,
     _available,
+    tinygrad_graph_bytes,
+    torch_graph_bytes,
 )
 from tinygrad_c2.reference import ConvNet
 
@@ -164,6 +165,10 @@ class TorchCnnStep(_ModuleStep):
             for p, value in zip(self.model.parameters(), arrays, strict=True):
                 p.copy_(self.torch.from_numpy(value))
 
+    def graph_bytes(self) -> int:
+        return torch_graph_bytes(lambda: self.loss_fn(self.model(self.X), self.Y),
+                                 [*self.model.parameters(), self.X, self.Y])
+
 
 class TinygradCnnStep(_ModuleStep):
     """tinygrad_c2 eager: nn.Conv2d/MaxPool2d/Linear in nn.Sequential, F.cross_entropy, optim."""
@@ -188,11 +193,15 @@ class TinygradCnnStep(_ModuleStep):
         for p, value in zip(self.model.parameters(), arrays, strict=True):
             np.copyto(p.numpy(), value)
 
+    def graph_bytes(self) -> int:
+        return tinygrad_graph_bytes(self.loss_fn(self.model(self.X), self.Y))
+
 
 class CapturedTinygradCnnStep(TinygradCnnStep):
     """tinygrad_c2 with the step captured once (tg.capture) and replayed."""
 
     name = "tinygrad_c2_captured"
+    graph_bytes = Implementation.graph_bytes  # a replay keeps no graph after its step
 
     def __init__(self, workload, initial, X, y, optimizer, lr):
         super().__init__(workload, initial, X, y, optimizer, lr)
@@ -258,12 +267,3 @@ def build_implementations(
     impls = [_build(n, workload, initial, X, y, optimizer, lr) for n in names if n not in skipped]
     return impls, skipped
 
-
-def page_faults_per_step(impl: Implementation, steps: int = 20) -> float:
-    """Minor page faults per step (getrusage ru_minflt): how often a step's fresh allocations
-    touch memory the process had to map anew (numpy's large temporaries go back to the OS)."""
-    impl.step()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(steps):
-        impl.step()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps

@@ -29,6 +29,8 @@ from tinygrad_c2.bench import (
     Implementation,
     LSTMWorkload,
     _available,
+    tinygrad_graph_bytes,
+    torch_graph_bytes,
 )
 
 __all__ = ["build_implementations", "lstm_step"]
@@ -253,6 +255,10 @@ class TorchLSTMStep(_ModuleLSTMStep):
 
         self._setup(torch, initial, X, Y, optimizer, lr, torch.from_numpy)
 
+    def graph_bytes(self) -> int:
+        return torch_graph_bytes(lambda: self.loss(self.X, self.Y),
+                                 [*self.model.parameters(), self.X, self.Y])
+
 
 class TinygradLSTMStep(_ModuleLSTMStep):
     """tinygrad_c2.nn.LSTM eager, F.mse_loss, loss.backward(), tinygrad_c2.optim."""
@@ -265,11 +271,15 @@ class TinygradLSTMStep(_ModuleLSTMStep):
         self.tg = tg
         self._setup(tg, initial, X, Y, optimizer, lr, tg.Tensor)
 
+    def graph_bytes(self) -> int:
+        return tinygrad_graph_bytes(self.loss(self.X, self.Y))
+
 
 class CapturedTinygradLSTMStep(TinygradLSTMStep):
     """The same nn.LSTM step captured once with tg.capture and replayed."""
 
     name = "tinygrad_c2_captured"
+    graph_bytes = Implementation.graph_bytes  # a replay keeps no graph after its step
 
     def __init__(self, initial, X, Y, optimizer, lr):
         import tinygrad_c2 as tg
