@@ -492,3 +492,36 @@ def test_check_gradients_names_every_parameter_of_a_small_cnn():
     result = tg.check_gradients(model, F.cross_entropy, X, y)
     assert result.passed, str(result)
     assert {"0.weight", "0.bias", "4.weight", "4.bias"} <= set(result.per_input)
+
+
+def test_conv2d_weight_gradient_with_an_inf_input_matches_torch():
+    # stride 1 computes dW from "wide" columns whose wrapped entries are multiplied by zero;
+    # an inf there would make nan where the maths (and torch) give inf
+    x = np.random.default_rng(0).standard_normal((1, 1, 4, 5))
+    x[0, 0, 1, 4] = np.inf  # the last column: wrapped into by the next row's windows
+    w = np.ones((1, 1, 2, 2))
+    mine_w = tg.tensor(w, requires_grad=True)
+    F.conv2d(tg.tensor(x), mine_w).sum().backward()
+    ref_w = torch.tensor(w, requires_grad=True)
+    TF.conv2d(torch.tensor(x), ref_w).sum().backward()
+    np.testing.assert_array_equal(mine_w.grad.numpy(), ref_w.grad.numpy())
+
+
+def test_conv2d_and_max_pool_results_never_share_the_kernels_scratch_memory():
+    # the columns and col2im products live in reused scratch buffers: a second call of the
+    # same shape must not change the first call's output, gradients or saved state
+    gen = np.random.default_rng(1)
+    xs = [tg.tensor(gen.standard_normal((2, 3, 7, 7)), requires_grad=True) for _ in range(2)]
+    w = tg.tensor(gen.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    ys = [F.max_pool2d(F.conv2d(x, w, padding=1), 2) for x in xs]
+    first = ys[0].numpy().copy()
+    ys[1].sum().backward()
+    g1, gw1 = xs[1].grad.numpy().copy(), w.grad.numpy().copy()
+    ys[0].sum().backward()
+    np.testing.assert_array_equal(ys[0].numpy(), first)
+    np.testing.assert_array_equal(xs[1].grad.numpy(), g1)
+    ref_x = torch.tensor(xs[0].numpy(), requires_grad=True)
+    ref_w = torch.tensor(w.numpy(), requires_grad=True)
+    TF.max_pool2d(TF.conv2d(ref_x, ref_w, padding=1), 2).sum().backward()
+    np.testing.assert_allclose(xs[0].grad.numpy(), ref_x.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy() - gw1, ref_w.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -378,3 +378,13 @@ def test_float32_stays_float32_through_forward_and_backward(fn):
     assert y.dtype == np.float32
     (y * 2.0).sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_max_pool_keeps_its_window_offsets_in_the_smallest_integer_type():
+    # the graph memory a kept loss holds: uint8 offsets for windows up to 16x16, not int64
+    from tinygrad_c2 import bench
+
+    x = tg.tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)), requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    assert y.grad_fn.saved_tensors[0].dtype == np.uint8
+    assert bench.tinygrad_graph_bytes(y.sum()) == 2 * 3 * 4 * 4 * (1 + 8)  # offsets + y

@@ -11,6 +11,11 @@ Backward: dW = sum over the batch of g @ cols^T (one GEMM per group), db = sum(g
 dx = col2im(W^T @ g): the columns are added back into xp with one strided slice per kernel
 offset (k_h * k_w numpy additions, never a loop over pixels or samples, no np.add.at).
 conv_transpose2d is the same two kernels swapped (its forward is conv2d's dx).
+
+Speed and memory (LeNet's step): with stride 1 the columns are "wide" (rows of the padded
+width, see `_columns`), so im2col copies long contiguous runs; the graph keeps xp, not the
+k_h*k_w times larger columns, and backward copies them again; the columns and other large
+temporaries live in `workspace` scratch buffers, so a step does not fault fresh memory in.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from numpy.lib.stride_tricks import as_strided
 from ...function import Function, OpError
 from ...tensor import Tensor
 from .linear import _dtype_error
+from .workspace import scratch
 
 # ---------------------------------------------------------------- the two kernels
 
@@ -70,30 +76,62 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
     return out
 
 
-def _col2im_rows(g: np.ndarray, w2t: np.ndarray, xp_shape: tuple[int, ...],
+def _col2im_rows(wide: np.ndarray, w2t: np.ndarray, xp_shape: tuple[int, ...],
                  kernel: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
     """col2im(w2t @ g) for stride 1, fast: conv2d's input gradient.
 
-    g (N, G, O/G, OH, OW), w2t (G, C/G*k_h*k_w, O/G). NOTE: col2im's additions run over
-    rows of OW values, short for small images (8 in LeNet's second layer), and numpy's cost is
-    per row. Here g is first widened to the padded input's width W with zeros, so the GEMM
-    yields columns whose rows lie back to back in the flattened input plane: each kernel
-    offset is then one addition of OH * W contiguous values per plane (the zero columns add
-    nothing where they land).
+    wide (N, G, O/G, OH * W): g widened to the padded input's width W with zeros
+    (`_widened`), w2t (G, C/G*k_h*k_w, O/G). NOTE: col2im's additions run over rows of OW
+    values, short for small images (8 in LeNet's second layer), and numpy's cost is per row.
+    With g widened, the GEMM yields columns whose rows lie back to back in the flattened input
+    plane: each kernel offset is then one addition of OH * W contiguous values per plane (the
+    zero columns add nothing where they land).
     """
     n, c, hp, wp = xp_shape
     (kh, kw), (dh, dw) = kernel, dilation
-    groups, og, oh, ow = g.shape[1:]
-    wide = np.zeros((n, groups, og, oh, wp), dtype=g.dtype)
-    wide[..., :ow] = g
-    cols = np.matmul(w2t, wide.reshape(n, groups, og, oh * wp)).reshape(n, c, kh, kw, oh * wp)
-    span = oh * wp
-    flat = np.zeros((n, c, hp * wp + (kw - 1) * dw), dtype=g.dtype)  # the last row's overhang
+    groups, og, span = wide.shape[1:]
+    cols = np.matmul(w2t, wide, out=scratch("conv2d.dcols", (n, groups, w2t.shape[1], span),
+                                            wide.dtype)).reshape(n, c, kh, kw, span)
+    flat = np.zeros((n, c, hp * wp + (kw - 1) * dw), dtype=wide.dtype)  # the last row's overhang
     for i in range(kh):
         for j in range(kw):
             start = i * dh * wp + j * dw
             flat[:, :, start:start + span] += cols[:, :, i, j]
     return flat[:, :, :hp * wp].reshape(xp_shape)
+
+
+def _widened(g: np.ndarray, width: int) -> np.ndarray:
+    """g (N, G, O/G, OH, OW) as (N, G, O/G, OH * width) with zeros in columns OW.. (scratch)."""
+    ow = g.shape[-1]
+    wide = scratch("conv2d.wide_g", (*g.shape[:-1], width), g.dtype)
+    wide[..., :ow] = g
+    wide[..., ow:] = 0
+    return wide.reshape(*g.shape[:-2], -1)
+
+
+def _columns(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             dilation: tuple[int, int], out: tuple[int, int], groups: int) -> np.ndarray:
+    """im2col into a scratch array: (N, G, C/G*k_h*k_w, L) for the GEMM with the weight.
+
+    Stride 1: "wide" columns, L = OH * W - (k_w - 1) * d_w: column oh * W + ow holds the window
+    at (oh, ow) for ow < OW and wraps into the next row beyond (values the caller crops or
+    multiplies by zero). Each copied run is then OH * W contiguous values of xp instead of OW
+    (LeNet's second layer: 140 instead of 588 µs), which is what numpy copies fast.
+    Other strides: the compact OH * OW columns.
+    """
+    n, c, hp, wp = xp.shape
+    (kh, kw), k = kernel, c // groups * kernel[0] * kernel[1]
+    if stride == (1, 1):
+        span = out[0] * wp - (kw - 1) * dilation[1]
+        sn, sc, sh, sw = xp.strides
+        view = as_strided(xp, (n, c, kh, kw, span), (sn, sc, sh * dilation[0], sw * dilation[1],
+                                                     sw), writeable=False)
+    else:
+        span = out[0] * out[1]
+        view = windows(xp, kernel, stride, dilation, out)
+    cols = scratch("conv2d.columns", (n, groups, k, span), xp.dtype)
+    cols.reshape(view.shape)[...] = view
+    return cols
 
 
 def _pad4(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
@@ -121,40 +159,61 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
-        xp = _pad4(x, padding)
+        # NOTE: xp is saved, not the columns (the input's size, not k_h*k_w times it: PyTorch's
+        # graph memory); backward copies the columns again, which costs less than it saves.
+        xp = np.ascontiguousarray(_pad4(x, padding))
         n, c, h, wd = xp.shape
         o, cg, kh, kw = w.shape
-        oh = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-        ow = (wd - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-        cols = windows(xp, (kh, kw), stride, dilation, (oh, ow)).reshape(
-            n, groups, cg * kh * kw, oh * ow)  # NOTE: the one copy (im2col)
+        oh, ow = _out_size((h, wd), (kh, kw), stride, dilation)
+        cols = _columns(xp, (kh, kw), stride, dilation, (oh, ow), groups)
         w2 = w.reshape(groups, o // groups, cg * kh * kw)
-        y = np.matmul(w2, cols).reshape(n, o, oh, ow)
+        if stride == (1, 1):  # wide columns: the valid outputs are columns oh * W + ow, ow < OW
+            yw = np.matmul(w2, cols, out=scratch("conv2d.wide_y", (n, groups, o // groups,
+                                                                   cols.shape[-1]), xp.dtype))
+            s0, _, s2, s3 = yw.strides
+            y = np.empty((n, o, oh, ow), dtype=yw.dtype)
+            y[...] = as_strided(yw, y.shape, (s0, s2, wd * s3, s3), writeable=False)
+        else:
+            y = np.matmul(w2, cols).reshape(n, o, oh, ow)
         if b is not None:
             y += b.reshape(1, o, 1, 1)
         ctx.geometry = (xp.shape, (kh, kw, oh, ow), stride, padding, dilation)
-        ctx.save_for_backward(cols, w2)
+        ctx.save_for_backward(xp, w2)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        cols, w2 = ctx.saved_tensors
+        xp, w2 = ctx.saved_tensors
         xp_shape, (kh, kw, oh, ow), stride, padding, dilation = ctx.geometry
         nx, nw, nb = ctx.needs_input_grad[:3]
         groups, og = w2.shape[:2]
         n = g.shape[0]
         g4 = g.reshape(n, groups, og, oh * ow)
         gx = gw = gb = None
-        if nx and stride == (1, 1):
-            gxp = _col2im_rows(g4.reshape(n, groups, og, oh, ow), w2.transpose(0, 2, 1),
-                               xp_shape, (kh, kw), dilation)
-            gx = _crop4(gxp, padding)
-        elif nx:
-            gcols = np.matmul(w2.transpose(0, 2, 1), g4)  # (N, G, C/G*kh*kw, OH*OW)
-            gcols = gcols.reshape(n, xp_shape[1], kh, kw, oh, ow)
-            gx = _crop4(col2im(gcols, xp_shape, stride, dilation), padding)
-        if nw:
-            gw = _grouped_outer(g4, cols).reshape(groups * og, -1, kh, kw)
+        if stride == (1, 1) and (nx or nw):
+            wide = _widened(g4.reshape(n, groups, og, oh, ow), xp_shape[3])
+            if nx:
+                gxp = _col2im_rows(wide, w2.transpose(0, 2, 1), xp_shape, (kh, kw), dilation)
+                gx = _crop4(gxp, padding)
+            if nw:
+                cols = _columns(xp, (kh, kw), stride, dilation, (oh, ow), groups)
+                with np.errstate(invalid="ignore"):  # inf * 0 in a wrapped column: see below
+                    gw = _grouped_outer(wide[..., :cols.shape[-1]], cols)
+                if not np.isfinite(gw).all():
+                    # NOTE: the wrapped columns were multiplied by zeros: an inf there gives
+                    # nan. Redo it with the compact columns, as the maths has it (and warn or
+                    # raise as the caller's np.errstate says).
+                    compact = windows(xp, (kh, kw), stride, dilation, (oh, ow))
+                    gw = _grouped_outer(g4, compact.reshape(n, groups, -1, oh * ow))
+                gw = gw.reshape(groups * og, -1, kh, kw)
+        elif nx or nw:
+            cols = _columns(xp, (kh, kw), stride, dilation, (oh, ow), groups)
+            if nw:
+                gw = _grouped_outer(g4, cols).reshape(groups * og, -1, kh, kw)
+            if nx:
+                gcols = np.matmul(w2.transpose(0, 2, 1), g4)  # (N, G, C/G*kh*kw, OH*OW)
+                gcols = gcols.reshape(n, xp_shape[1], kh, kw, oh, ow)
+                gx = _crop4(col2im(gcols, xp_shape, stride, dilation), padding)
         if nb:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
