@@ -18,6 +18,7 @@ import numpy as np
 
 from ...function import Function, OpError
 from ...tensor import Tensor
+from .workspace import scratch
 
 
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
@@ -103,6 +104,16 @@ class RNNRecurrence(Function):
         return da, dh, gw, gb, None, None
 
 
+def _one_minus_times(a: np.ndarray, out: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """a (1 - a) into out, or 1 - a b: the gates' derivative factors without temporaries
+    (the same roundings as the plain expressions)."""
+    if b is None:
+        np.subtract(1.0, a, out=out)
+        return np.multiply(out, a, out=out)
+    np.multiply(a, b, out=out)
+    return np.subtract(1.0, out, out=out)
+
+
 class LSTMRecurrence(Function):
     """i, f, g, o = sig, sig, tanh, sig of (gx_t + h W_hh^T + b_hh); c = f c + i g; h = o tanh(c)
 
@@ -129,7 +140,9 @@ class LSTMRecurrence(Function):
         half[g_gate] = 1.0
         shift = np.full(4 * hidden, 0.5, dtype=dtype)
         shift[g_gate] = 0.0
-        a_all = gx * half if b_hh is None else (gx + b_hh) * half
+        # a scratch buffer (workspace.py): a fresh 4H x T x B temporary faults in every step
+        a_all = scratch("lstm.a_all", gx.shape, dtype)
+        np.multiply(gx if b_hh is None else np.add(gx, b_hh, out=a_all), half, out=a_all)
         w_t = np.ascontiguousarray(w_hh.T) * half  # contiguous: twice the GEMM speed of .T
         out = np.empty((steps + 1, batch, hidden), dtype=dtype)
         acts = np.empty((steps, batch, 4 * hidden), dtype=dtype)  # i, f, g, o of every step
@@ -167,12 +180,13 @@ class LSTMRecurrence(Function):
         # dc (for i, f, g) and dh (for o) into pre-activation gradients are computed in four
         # vectorized passes, so the loop below is five small numpy calls and one GEMM a step.
         d_gates = np.empty_like(acts)
-        np.multiply(gg, i * (1.0 - i), out=d_gates[..., :hidden])
-        np.multiply(_previous(cs, c0, reverse), f * (1.0 - f),
+        tmp = scratch("lstm.backward", cs.shape, cs.dtype)  # the factors' temporaries
+        np.multiply(gg, _one_minus_times(i, tmp), out=d_gates[..., :hidden])
+        np.multiply(_previous(cs, c0, reverse), _one_minus_times(f, tmp),
                     out=d_gates[..., hidden:2 * hidden])
-        np.multiply(i, 1.0 - gg * gg, out=d_gates[..., 2 * hidden:3 * hidden])
-        np.multiply(tanh_cs, o * (1.0 - o), out=d_gates[..., 3 * hidden:])
-        dc_dh = o * (1.0 - tanh_cs * tanh_cs)  # d c_t / d h_t through h = o tanh(c)
+        np.multiply(i, _one_minus_times(gg, tmp, gg), out=d_gates[..., 2 * hidden:3 * hidden])
+        np.multiply(tanh_cs, _one_minus_times(o, tmp), out=d_gates[..., 3 * hidden:])
+        dc_dh = np.multiply(o, _one_minus_times(tanh_cs, tmp, tanh_cs), out=tmp)  # dc_t / dh_t
         dh, dc = None, g[steps].copy()
         for t in reversed(_steps(steps, reverse)):
             dh_t = g[t] if dh is None else g[t] + dh
