@@ -417,10 +417,20 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
     heapq.heapify(heap)
     anomaly, profiling_on = mode.anomaly, mode.profiling
     instrumented = anomaly or profiling_on
-    heappop, heappush, wrap = heapq.heappop, heapq.heappush, _wrap
+    heappop, heappush, heapreplace, wrap = heapq.heappop, heapq.heappush, heapq.heapreplace, _wrap
     stamp = last_inplace  # nodes created before it may have seen an in-place op
-    while heap:
-        node = heappop(heap)[1]
+    # NOTE: `pending` holds the latest node found, outside the heap: in a chain (an MLP's
+    # backward) it is the next node, so most nodes skip a heap push and pop. The node processed
+    # is still the newest of the heap and pending together.
+    pending = None
+    while heap or pending is not None:
+        if pending is None:
+            node = heappop(heap)[1]
+        elif heap and heap[0][0] < -pending.seq:  # the heap holds a newer node: that one first
+            node = heapreplace(heap, (-pending.seq, pending))[1]
+            pending = None
+        else:
+            node, pending = pending, None
         g = grads.pop(node)
         saved = node.saved_tensors
         if saved is _FREED:
@@ -474,7 +484,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                     grads[pnode] = grads[pnode] + ig  # never in place: ig may alias another grad
                 else:
                     grads[pnode] = ig
-                    heappush(heap, (-pnode.seq, pnode))
+                    if pending is None:
+                        pending = pnode
+                    else:
+                        heappush(heap, (-pnode.seq, pnode))
                 continue
             if leaves is not None:  # gradients(): collect for the chosen leaves only
                 if id(parent) in leaves:

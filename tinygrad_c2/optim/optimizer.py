@@ -155,11 +155,12 @@ class Optimizer:
                 continue
             g = grad._data
             if g.shape != p._data.shape:
-                raise ValueError(
-                    f"{type(self).__name__}.step: a parameter of shape {p._data.shape} has a "
-                    f"gradient of shape {g.shape}"
-                )
+                raise self._shape_error(p._data, g)
             yield p, g
+
+    def _shape_error(self, w: np.ndarray, g: np.ndarray) -> ValueError:
+        return ValueError(f"{type(self).__name__}.step: a parameter of shape {w.shape} has a "
+                          f"gradient of shape {g.shape}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: to None (default, as PyTorch) or to fresh zero arrays.

@@ -56,6 +56,15 @@ class SGD(Optimizer):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         one_minus_dampening = 1 - group["dampening"]
         nesterov, maximize = group["nesterov"], group["maximize"]
+        if not (maximize or wd or mu):  # plain SGD, the common case: one loop, no generator
+            for p in group["params"]:
+                grad = p.grad
+                if grad is not None:
+                    w, g = p._data, grad._data
+                    if g.shape != w.shape:
+                        raise self._shape_error(w, g)
+                    w -= lr * g
+            return
         for p, g in self._grads(group):
             w = p._data
             if maximize:

@@ -26,9 +26,10 @@ def _check_reduction(op: str, reduction: str) -> None:
 
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "mean":  # sum / n: what ndarray.mean computes, minus its Python wrapper
-        return losses.sum() / max(losses.size, 1)
+        # np.add.reduce: ndarray.sum's arithmetic without its Python wrapper (once per step)
+        return np.add.reduce(losses, axis=None) / max(losses.size, 1)
     if reduction == "sum":
-        return losses.sum()
+        return np.add.reduce(losses, axis=None)
     return losses
 
 
@@ -117,7 +118,7 @@ class CrossEntropy(Function):
         shifted = z - max_keepdims(z, 1)
         with np.errstate(under="ignore"):  # a far-below-max logit's probability is 0: correct
             p = np.exp(shifted)
-            total = p.sum(axis=1, keepdims=True)
+            total = np.add.reduce(p, axis=1, keepdims=True)  # p.sum, without its wrapper
             lse = np.log(total)  # (n, 1): logsumexp of the shifted row
             p /= total  # the softmax, which backward needs
         plain = weight is None and keep is None  # the common case keeps its short path

@@ -77,11 +77,12 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if mode.instrumented and mode.tracer is not None:
             mode.tracer.module_called(self)  # a captured step guards what this module holds
-        start = next(_seq)
         forward = _forward
-        if forward[0] == 0:
+        start = next(_seq)
+        depth = forward[0]
+        if not depth:
             forward[1] = start  # an outermost call: a new forward begins
-        forward[0] += 1
+        forward[0] = depth + 1
         try:
             out = self.forward(*args, **kwargs)
         finally:
@@ -89,12 +90,13 @@ class Module:
         # NOTE: graph nodes made by this call have start < node.seq < end. tg.viz draws each
         # module's nodes in its own cluster, and the calls of one forward (a cell called once
         # per time step) as sub-clusters; only the latest forward's calls are kept.
-        call = (start, next(_seq))
-        calls = self.__dict__.get("_calls")
+        # NOTE: one dict lookup and no len() for the ordinary call (once a step per module).
+        record = self.__dict__
+        calls = record.get("_calls")
         if calls is None or calls[0] != forward[1]:
-            self.__dict__["_calls"] = (forward[1], [call])
+            record["_calls"] = (forward[1], [(start, next(_seq))])
         elif len(calls[1]) < MAX_CALLS:
-            calls[1].append(call)
+            calls[1].append((start, next(_seq)))
         return out
 
     # ---- registration --------------------------------------------------------------------
