@@ -644,20 +644,25 @@ def bench_workload(
     check_agreement(impls, dtype)
 
     block_seconds = 0.1 if quick else 1.0
+    # NOTE: a cnn or lstm step takes 10-40 ms, so 5 steps a block would make a quick run's
+    # blocks several times their 0.1 s; 2 keep it a smoke run (the full run keeps 5)
+    min_steps = 2 if quick else 5
     for impl in impls:
-        _time_block(impl.step, block_seconds / 2)
+        _time_block(impl.step, block_seconds / 2, min_steps)
     times: dict[str, list[float]] = {impl.name: [] for impl in impls}
     faults = dict.fromkeys(times, 0)
     block_medians: dict[str, list[float]] = {impl.name: [] for impl in impls}
     for _ in range(blocks):
         for impl in impls:
             impl.reset()
-            gc.collect()
+            # NOTE: a full collection costs ~150 ms with torch loaded: a quick run takes only
+            # the young generations (what a block's own garbage lives in)
+            gc.collect(1 if quick else 2)
             # NOTE: idle BLAS/OpenMP worker threads of the previous implementation spin for a
             # while; with 2 threads on 2 cores they would steal this block's CPU time.
             time.sleep(block_seconds / 5)
             before = _minor_faults()
-            block = _time_block(impl.step, block_seconds)
+            block = _time_block(impl.step, block_seconds, min_steps)
             faults[impl.name] += _minor_faults() - before
             times[impl.name] += block
             block_medians[impl.name].append(statistics.median(block))
