@@ -619,10 +619,18 @@ def build_implementations(
         Y = rng.integers(0, workload.dims[-1], size=workload.batch)
     else:
         Y = rng.integers(0, 2, size=(workload.batch, 1)).astype(dtype)
+    return assemble(implementations, _available,
+                    lambda n: _build(n, workload, initial, X, Y, optimizer, lr))
+
+
+def assemble(implementations: Sequence[str], unavailable: Callable[[str], str | None],
+             build: Callable[[str], Implementation]
+             ) -> tuple[list[Implementation], dict[str, str]]:
+    """The reference first, then each asked implementation that is available, built; and
+    {skipped name: why} for the others (every workload's builder ends this way)."""
     names = ["reference"] + [n for n in implementations if n != "reference"]
-    skipped = {n: _available(n) for n in names if _available(n)}
-    impls = [_build(n, workload, initial, X, Y, optimizer, lr) for n in names if n not in skipped]
-    return impls, skipped
+    skipped = {n: why for n in names if (why := unavailable(n))}
+    return [build(n) for n in names if n not in skipped], skipped
 
 
 def bench_workload(

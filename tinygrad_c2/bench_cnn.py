@@ -23,6 +23,7 @@ from tinygrad_c2.bench import (
     GemmFloor,
     Implementation,
     _available,
+    assemble,
     tinygrad_graph_bytes,
     torch_graph_bytes,
 )
@@ -262,8 +263,6 @@ def build_implementations(
     X = rng.standard_normal((workload.batch, C, H, W)).astype(dtype)
     y = rng.integers(0, workload.classes, size=workload.batch)
     lr = LEARNING_RATES[optimizer]
-    names = ["reference"] + [n for n in implementations if n != "reference"]
-    skipped = {n: _unavailable(n) for n in names if _unavailable(n)}
-    impls = [_build(n, workload, initial, X, y, optimizer, lr) for n in names if n not in skipped]
-    return impls, skipped
+    return assemble(implementations, _unavailable,
+                    lambda n: _build(n, workload, initial, X, y, optimizer, lr))
 

@@ -29,6 +29,7 @@ from tinygrad_c2.bench import (
     Implementation,
     LSTMWorkload,
     _available,
+    assemble,
     tinygrad_graph_bytes,
     torch_graph_bytes,
 )
@@ -307,11 +308,8 @@ def build_implementations(
     dtype = np.dtype(dtype)
     lr = LEARNING_RATES[optimizer]
     initial, X, Y = _initial(workload, dtype, seed)
-    names = ["reference"] + [n for n in implementations if n != "reference"]
-    skipped = {n: _available(n) for n in names if _available(n)}
-    impls = [_build(n, workload, dtype, initial, X, Y, optimizer, lr)
-             for n in names if n not in skipped]
-    return impls, skipped
+    return assemble(implementations, _available,
+                    lambda n: _build(n, workload, dtype, initial, X, Y, optimizer, lr))
 
 
 def _build(name, workload, dtype, initial, X, Y, optimizer, lr) -> Implementation:
