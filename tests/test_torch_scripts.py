@@ -42,10 +42,6 @@ SCRIPTS = sorted(p.stem for p in SCRIPTS_DIR.glob("*.py"))
 RTOL = 1e-4
 TIMEOUT = 600
 
-#: scripts that need names other helpers of issue 14 are adding (strict: they flip to XPASS,
-#: and so fail, the moment the names land: then delete the entry)
-NOT_YET: dict[str, str] = {}
-
 # `import torch` / `import torch.nn.functional as F` / `from torch import nn` / `from
 # torch.utils.data import ...`, at the start of a line (the scripts import at top level)
 _IMPORT = re.compile(r"^(?P<head>import|from)\s+torch(?P<rest>\b.*)$")
@@ -122,12 +118,6 @@ def _last_place(number: str) -> float:
     return 10.0 ** (int(exponent or 0) - decimals)
 
 
-def _xfail_if_not_yet(name: str) -> list:
-    if name in NOT_YET:
-        return [pytest.mark.xfail(strict=True, reason=f"waits for {NOT_YET[name]}")]
-    return []
-
-
 pytestmark = pytest.mark.slow  # ~1 minute for the folder: each script runs in a fresh Python
 
 
@@ -137,15 +127,14 @@ def test_script_prints_the_stored_output_under_torch(name):
     assert_same_output(run_with_torch(name), expected_output(name))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_xfail_if_not_yet(n)) for n in SCRIPTS])
+@pytest.mark.parametrize("name", SCRIPTS)
 def test_script_prints_torchs_output_with_only_the_imports_changed(name):
     assert_same_output(run_with_tinygrad_c2(name), expected_output(name))
 
 
-def test_every_script_has_a_stored_output_and_every_waiting_script_exists():
+def test_every_script_has_a_stored_output():
     assert SCRIPTS, "no scripts found"
     assert sorted(p.stem for p in EXPECTED_DIR.glob("*.txt")) == SCRIPTS
-    assert set(NOT_YET) <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
