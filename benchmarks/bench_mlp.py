@@ -3,7 +3,8 @@
     python benchmarks/bench_mlp.py                      # everything: ~6 minutes
     python benchmarks/bench_mlp.py --quick --workload mnist --json out.json
 
-The harness lives in tinygrad_c2/bench.py (so `tinygrad-c2 bench` prints the same table).
+The harness is the tinygrad_c2.bench package and this is `tinygrad-c2 bench`
+(tinygrad_c2/cli/bench.py): the same flags, the same table.
 """
 
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tinygrad_c2.bench import main  # noqa: E402
+from tinygrad_c2.cli.bench import main  # noqa: E402
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,10 +1,11 @@
-"""The lstm benchmark workload (tinygrad_c2/bench_lstm.py) without timing: the hand-derived
+"""The lstm benchmark workload (tinygrad_c2/bench/lstm.py) without timing: the hand-derived
 step against the course's reference, the GEMM floor's count, agreement refusing a wrong step."""
 
 import numpy as np
 import pytest
 
-from tinygrad_c2 import bench, bench_lstm, reference
+from tinygrad_c2 import bench, reference
+from tinygrad_c2.bench import lstm as bench_lstm
 
 SMALL = bench.LSTMWorkload("small_lstm", input_size=3, hidden_size=5, steps=6, batch=4)
 
@@ -43,7 +44,9 @@ def test_small_lstm_workload_agrees_everywhere(dtype, optimizer):
 
 
 def test_a_wrong_lstm_gradient_fails_the_agreement_check():
-    class Broken(bench_lstm.TinygradLSTMStep):
+    import tinygrad_c2 as tg
+
+    class Broken(bench.TinygradStep):
         name = "broken"
 
         def agree(self, seed):
@@ -51,9 +54,9 @@ def test_a_wrong_lstm_gradient_fails_the_agreement_check():
             grads[1] = grads[1] * 1.001  # weight_hh_l0
             return J, grads, params
 
-    impls, _ = bench.build_implementations(SMALL, "float64", implementations=["reference"])
-    hand = impls[0]
-    broken = Broken(hand.initial, hand.X, hand.Y, "sgd", 0.01)
+    impls, _ = bench.build_implementations(SMALL, "float64", implementations=["tinygrad_c2"])
+    hand, tinygrad = impls
+    broken = Broken(tg, tinygrad.model, hand.X, hand.Y, "mse_loss", "sgd", 0.01)
     with pytest.raises(bench.AgreementError, match="broken disagrees.*gradient 1"):
         bench.check_agreement([hand, broken], np.dtype("float64"))
 

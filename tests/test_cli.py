@@ -12,6 +12,7 @@ import pytest
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import cli, nn
+from tinygrad_c2.cli.predict import saved_model
 
 SMALL = ["--dataset", "moons", "--samples", "200", "--layers", "8", "--epochs", "3",
          "--no-progress"]
@@ -361,7 +362,7 @@ def test_train_model_cnn_on_the_digits_builds_conv_blocks_and_saves_a_predictabl
     saved = tg.serialization.load(out / "model.tgc2")
     # 0 is the Unflatten to (1, 8, 8); the conv before batch norm has no bias
     assert saved["model"]["1.weight"].shape == (4, 1, 3, 3) and "1.bias" not in saved["model"]
-    model, _, _ = cli._saved_model(out / "model.tgc2")
+    model, _, _ = saved_model(out / "model.tgc2")
     assert [type(m).__name__ for m in model][:5] == ["Unflatten", "Conv2d", "BatchNorm2d",
                                                       "ReLU", "MaxPool2d"]
     np.testing.assert_array_equal(model[1].weight.numpy(), saved["model"]["1.weight"])

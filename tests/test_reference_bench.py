@@ -1,4 +1,4 @@
-"""The benchmark harness (tinygrad_c2.bench) without timing: agreement checks, FLOPs, the table."""
+"""The benchmark harness (tinygrad_c2.bench) without timing: agreement, FLOPs, the tables."""
 
 import numpy as np
 import pytest
@@ -33,7 +33,7 @@ def test_a_wrong_gradient_fails_the_agreement_check_before_timing():
         bench.check_agreement([reference, broken], np.dtype("float64"))
 
 
-def products_counted(floor, module=bench):
+def products_counted(floor):
     """The FLOPs of every np.matmul one step of ``floor`` runs, one entry per product."""
     calls = []
     original = np.matmul
@@ -42,11 +42,11 @@ def products_counted(floor, module=bench):
         calls.append(2 * a.shape[0] * a.shape[1] * b.shape[1])
         return original(a, b, out=out)
 
-    module.np.matmul = counting_matmul
+    np.matmul = counting_matmul
     try:
         floor.step()
     finally:
-        module.np.matmul = original
+        np.matmul = original
     return calls
 
 
@@ -96,19 +96,22 @@ def test_unknown_names_raise_clear_errors():
 
 
 def test_quick_is_a_smoke_run_float32_one_thread_three_blocks_unless_asked(monkeypatch, capsys):
+    from tinygrad_c2.cli import bench as bench_command
+
     calls = []
     monkeypatch.setattr(bench, "run", lambda **kw: calls.append(kw) or {"rows": []})
     monkeypatch.setattr(bench, "format_table", lambda results: "")
-    bench.main(["--quick"])
-    bench.main(["--quick", "--dtype", "float64", "--threads", "2"])
-    bench.main([])
+    monkeypatch.setattr(bench, "format_summary", lambda results: "")
+    bench_command.main(["--quick"])
+    bench_command.main(["--quick", "--dtype", "float64", "--threads", "2"])
+    bench_command.main([])
     quick, asked, full = calls
     assert (quick["dtypes"], quick["threads"], quick["blocks"], quick["quick"]) == (
         ("float32",), (1,), 3, True)
     assert (asked["dtypes"], asked["threads"]) == (["float64"], [2])
     assert (full["dtypes"], full["threads"], full["blocks"]) == (("float32", "float64"), (1, 2), 5)
 def test_cnn_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
-    from tinygrad_c2 import bench_cnn
+    from tinygrad_c2.bench import cnn as bench_cnn
 
     workload = bench.WORKLOADS["cnn"]
     calls = products_counted(bench_cnn.CnnGemmFloor(workload, np.dtype("float32")))
@@ -118,7 +121,7 @@ def test_cnn_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
 
 
 def test_a_wrong_cnn_gradient_fails_the_agreement_check():
-    from tinygrad_c2 import bench_cnn
+    from tinygrad_c2.bench import cnn as bench_cnn
 
     class Broken(bench_cnn.ReferenceCnnStep):
         name = "broken"
@@ -164,9 +167,12 @@ def test_torch_graph_bytes_sums_the_saved_tensors_once_without_leaves():
 
 def test_bench_rows_carry_page_faults_and_graph_memory(monkeypatch):
     # no timing asserted: blocks of one step, then only the new columns' presence and sense
-    monkeypatch.setattr(bench, "_time_block", lambda step, seconds, min_steps=5: (
-        step(), [1e-3])[1])
-    rows = bench.bench_workload(bench.WORKLOADS["tiny"], "float64", blocks=1, quick=True)
+    def one_step(step, seconds, min_steps):
+        step()
+        return [1e-3]
+
+    rows = bench.bench_workload(bench.WORKLOADS["tiny"], "float64", blocks=1, quick=True,
+                                timer=one_step)
     by_impl = {row["impl"]: row for row in rows if "skipped" not in row}
     assert all(row["faults_per_step"] >= 0 for row in by_impl.values())
     assert by_impl["tinygrad_c2"]["graph_kib"] > 0

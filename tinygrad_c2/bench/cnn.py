@@ -1,9 +1,9 @@
-"""The ``cnn`` workload's implementations: hand-derived numpy (tg.reference.ConvNet), PyTorch,
-tinygrad_c2 eager and captured, and the GEMM floor, for tinygrad_c2.bench's method.
+"""The ``cnn`` workload: a LeNet-style CNN step, hand-derived (tg.reference.ConvNet), the GEMM
+floor, and the framework steps of the same nn.Sequential in PyTorch and tinygrad_c2.
 
 Every implementation runs the same step (forward, softmax cross-entropy, backward, update) on
 the same NCHW batch from the same weights, and reports its loss, gradients and updated
-parameters in PyTorch's layout and order (``bench.check_agreement`` compares them before any
+parameters in PyTorch's layout and order (``check_agreement`` compares them before any
 timing). The reference works channels-last (the course's layout): it gets the batch
 transposed once, outside the timed step.
 """
@@ -11,23 +11,57 @@ transposed once, outside the timed step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from tinygrad_c2 import reference
-from tinygrad_c2.bench import (
+from tinygrad_c2.reference import ConvNet
+
+from .implementation import (
     IMPLEMENTATIONS,
     LEARNING_RATES,
-    CapturedTinygradStep,
-    ConvWorkload,
-    GemmFloor,
     Implementation,
-    _available,
     assemble,
-    tinygrad_graph_bytes,
-    torch_graph_bytes,
+    cast,
+    check_optimizer,
+    load,
 )
-from tinygrad_c2.reference import ConvNet
+
+
+@dataclass(frozen=True)
+class ConvWorkload:
+    """A LeNet-style CNN training step: conv blocks (n_C, f) of conv f x f (stride 1, no
+    padding) -> ReLU -> 2x2 max pool, then Linear -> ReLU layers and a Linear to the classes,
+    softmax cross-entropy, on (C, H, W) images."""
+
+    name: str
+    image: tuple[int, int, int]  # (C, H, W)
+    convs: tuple[tuple[int, int], ...]
+    hidden: tuple[int, ...]
+    classes: int
+    batch: int
+
+    @property
+    def gemm_flops(self) -> int:
+        """FLOPs of the step's matrix products: per conv layer Z = cols W, dW = cols^T dZ and
+        (not for the input) dcols = dZ W^T; per Linear layer the three MLP products.
+
+        >>> ConvWorkload("cnn", (1, 28, 28), ((6, 5), (16, 5)), (120, 84), 10, 64).gemm_flops
+        97090560
+        """
+        C, H, W = self.image
+        total, m = 0, self.batch
+        for layer, (n_C, f) in enumerate(self.convs):
+            H, W = H - f + 1, W - f + 1
+            products = 3 if layer > 0 else 2
+            total += products * 2 * m * H * W * f * f * C * n_C
+            C, H, W = n_C, H // 2, W // 2
+        width = C * H * W
+        for size in (*self.hidden, self.classes):
+            total += 3 * 2 * m * width * size
+            width = size
+        return total
 
 
 class ReferenceCnnStep(Implementation):
@@ -57,11 +91,12 @@ class ReferenceCnnStep(Implementation):
             np.copyto(p, start)
 
 
-class CnnGemmFloor(GemmFloor):
+class CnnGemmFloor(Implementation):
     """Only the step's matrix products (the im2col GEMMs and the Linear ones) into preallocated
     outputs; no im2col copy, col2im, pooling or activation: what numpy cannot beat."""
 
     name = "gemm_floor"
+    checks_agreement = False
 
     def __init__(self, workload: ConvWorkload, dtype: np.dtype):
         rng = np.random.default_rng(0)
@@ -110,135 +145,6 @@ def cnn_modules(nn, workload: ConvWorkload) -> list:
     return layers
 
 
-class _ModuleStep(Implementation):
-    """A framework's step written as a user writes it: Sequential, cross_entropy, backward, optim.
-    Subclasses define ``to_tensor``, ``load`` (arrays into the model), ``array`` (to numpy)."""
-
-    def __init__(self, lib, initial: ConvNet, X, y, optimizer: str, lr: float, model):
-        self.initial = initial.torch_state()
-        self.model = model
-        self.load(self.initial)
-        self.X, self.Y = self.to_tensor(X), self.to_tensor(y)
-        self.loss_fn = lib.nn.functional.cross_entropy
-        params = list(self.model.parameters())
-        self.optimizer = (lib.optim.SGD(params, lr=lr) if optimizer == "sgd"
-                          else lib.optim.Adam(params, lr=lr))
-
-    def step(self) -> None:
-        self.optimizer.zero_grad()
-        self.loss_fn(self.model(self.X), self.Y).backward()
-        self.optimizer.step()
-
-    def agree(self, seed):
-        self.optimizer.zero_grad()
-        loss = self.loss_fn(self.model(self.X), self.Y)
-        loss.backward()
-        grads = [self.array(p.grad).copy() for p in self.model.parameters()]
-        self.optimizer.step()
-        return loss.item(), grads, [self.array(p).copy() for p in self.model.parameters()]
-
-    def reset(self) -> None:
-        self.load(self.initial)
-
-
-class TorchCnnStep(_ModuleStep):
-    """PyTorch CPU eager."""
-
-    name = "torch"
-    tracks_memory = False
-
-    def __init__(self, workload, initial, X, y, optimizer, lr):
-        import torch
-
-        self.torch = torch
-        dtype = torch.float32 if X.dtype == np.float32 else torch.float64
-        model = torch.nn.Sequential(*cnn_modules(torch.nn, workload)).to(dtype)
-        super().__init__(torch, initial, X, y, optimizer, lr, model)
-
-    def to_tensor(self, a):
-        return self.torch.from_numpy(a)
-
-    def array(self, t):
-        return t.detach().numpy()
-
-    def load(self, arrays):
-        with self.torch.no_grad():
-            for p, value in zip(self.model.parameters(), arrays, strict=True):
-                p.copy_(self.torch.from_numpy(value))
-
-    def graph_bytes(self) -> int:
-        return torch_graph_bytes(lambda: self.loss_fn(self.model(self.X), self.Y),
-                                 [*self.model.parameters(), self.X, self.Y])
-
-
-class TinygradCnnStep(_ModuleStep):
-    """tinygrad_c2 eager: nn.Conv2d/MaxPool2d/Linear in nn.Sequential, F.cross_entropy, optim."""
-
-    name = "tinygrad_c2"
-
-    def __init__(self, workload, initial, X, y, optimizer, lr):
-        import tinygrad_c2 as tg
-
-        self.tg = tg
-        model = tg.nn.Sequential(*cnn_modules(tg.nn, workload))
-        model = model.double() if X.dtype == np.float64 else model.float()
-        super().__init__(tg, initial, X, y, optimizer, lr, model)
-
-    def to_tensor(self, a):
-        return self.tg.Tensor(a)
-
-    def array(self, t):
-        return t.numpy()
-
-    def load(self, arrays):
-        for p, value in zip(self.model.parameters(), arrays, strict=True):
-            np.copyto(p.numpy(), value)
-
-    def graph_bytes(self) -> int:
-        return tinygrad_graph_bytes(self.loss_fn(self.model(self.X), self.Y))
-
-
-class CapturedTinygradCnnStep(TinygradCnnStep):
-    """tinygrad_c2 with the step captured once (tg.capture) and replayed."""
-
-    name = "tinygrad_c2_captured"
-    graph_bytes = Implementation.graph_bytes  # a replay keeps no graph after its step
-
-    def __init__(self, workload, initial, X, y, optimizer, lr):
-        super().__init__(workload, initial, X, y, optimizer, lr)
-        self.captured = self.tg.capture(lambda X, Y: self.loss_fn(self.model(X), Y),
-                                        optimizer=self.optimizer)
-
-    # The MLP's captured step and agreement check, unchanged: they only use the attributes
-    # both classes share (tg, model, optimizer, captured, X, Y, reset).
-    step = CapturedTinygradStep.step
-    agree = CapturedTinygradStep.agree
-
-
-def _build(name: str, workload, initial, X, y, optimizer, lr) -> Implementation:
-    if name == "reference":
-        return ReferenceCnnStep(initial, X, y, optimizer, lr)
-    if name == "gemm_floor":
-        return CnnGemmFloor(workload, X.dtype)
-    if name == "torch":
-        return TorchCnnStep(workload, initial, X, y, optimizer, lr)
-    if name == "tinygrad_c2":
-        return TinygradCnnStep(workload, initial, X, y, optimizer, lr)
-    if name == "tinygrad_c2_captured":
-        return CapturedTinygradCnnStep(workload, initial, X, y, optimizer, lr)
-    raise ValueError(f"bench: unknown implementation {name!r}, expected one of {IMPLEMENTATIONS}")
-
-
-def _unavailable(name: str) -> str | None:
-    why = _available(name)
-    if why is None and name.startswith("tinygrad_c2"):
-        from tinygrad_c2 import nn
-
-        if not hasattr(nn, "Conv2d"):
-            why = "tinygrad_c2.nn has no Conv2d"
-    return why
-
-
 def build_implementations(
     workload: ConvWorkload,
     dtype="float32",
@@ -255,6 +161,7 @@ def build_implementations(
     >>> [impl.name for impl in impls]
     ['reference', 'gemm_floor']
     """
+    check_optimizer(optimizer)
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     C, H, W = workload.image
@@ -263,6 +170,12 @@ def build_implementations(
     X = rng.standard_normal((workload.batch, C, H, W)).astype(dtype)
     y = rng.integers(0, workload.classes, size=workload.batch)
     lr = LEARNING_RATES[optimizer]
-    return assemble(implementations, _unavailable,
-                    lambda n: _build(n, workload, initial, X, y, optimizer, lr))
 
+    def make_model(lib):
+        model = cast(lib.nn.Sequential(*cnn_modules(lib.nn, workload)), dtype)
+        load(model, initial.torch_state())
+        return model
+
+    own = {"reference": lambda: ReferenceCnnStep(initial, X, y, optimizer, lr),
+           "gemm_floor": lambda: CnnGemmFloor(workload, dtype)}
+    return assemble(implementations, own, make_model, X, y, "cross_entropy", optimizer, lr)

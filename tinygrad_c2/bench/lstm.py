@@ -3,7 +3,7 @@
 One step: h_t over T steps from zero states, the mean squared error of every h_t against a
 fixed target, backward to the four parameters (PyTorch's weight_ih_l0, weight_hh_l0,
 bias_ih_l0, bias_hh_l0; gates i, f, g, o), and the optimizer's update. The implementations
-follow bench.py's Implementation contract and are timed by its method (agreement first):
+follow implementation.py's contract, timed by timing.py's method (agreement first):
 - ``reference``: the hand-derived step in numpy, vectorized (`lstm_step`): the input part of
   all four gates for all T steps in one GEMM, then per time step one GEMM h W_hh^T for the
   four gates and the element-wise gate maths; backward per step one GEMM for dh, then the
@@ -17,26 +17,48 @@ follow bench.py's Implementation contract and are timed by its method (agreement
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from tinygrad_c2 import reference
-from tinygrad_c2.bench import (
+
+from .implementation import (
+    IMPLEMENTATIONS,
     LEARNING_RATES,
-    OPTIMIZERS,
-    CapturedTinygradStep,
-    GemmFloor,
     Implementation,
-    LSTMWorkload,
-    _available,
     assemble,
-    tinygrad_graph_bytes,
-    torch_graph_bytes,
+    cast,
+    check_optimizer,
+    load,
 )
 
-__all__ = ["build_implementations", "lstm_step"]
+__all__ = ["LSTMWorkload", "build_implementations", "lstm_step"]
 
 PARAMETERS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+@dataclass(frozen=True)
+class LSTMWorkload:
+    """One LSTM layer's training step: T steps of a (batch, input_size) input, hidden_size
+    units, MSE of every h_t against a target."""
+
+    name: str
+    input_size: int
+    hidden_size: int
+    steps: int
+    batch: int
+
+    @property
+    def gemm_flops(self) -> int:
+        """FLOPs of the matrix products: X W_ih^T (all steps at once), h W_hh^T per step, back
+        dh = dA W_hh per step, dW_ih = dA^T X, dW_hh = dA^T h.
+
+        >>> LSTMWorkload("lstm", input_size=64, hidden_size=128, steps=32, batch=32).gemm_flops
+        536870912
+        """
+        rows, gates = self.steps * self.batch, 4 * self.hidden_size
+        return 2 * rows * gates * (2 * self.input_size + 3 * self.hidden_size)
 
 
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
@@ -173,10 +195,11 @@ class HandLSTMStep(Implementation):
                           else reference.Adam(self.lr))
 
 
-class LSTMGemmFloor(GemmFloor):
+class LSTMGemmFloor(Implementation):
     """Only the step's matrix products (forward, dh, dW_ih, dW_hh), into preallocated outputs."""
 
     name = "gemm_floor"
+    checks_agreement = False
 
     def __init__(self, workload: LSTMWorkload, dtype: np.dtype):
         rng = np.random.default_rng(0)
@@ -204,123 +227,25 @@ class LSTMGemmFloor(GemmFloor):
         np.matmul(A2.T, self.hs, out=self.dW_hh)
 
 
-class _ModuleLSTMStep(Implementation):
-    """An nn.LSTM step written as a user writes it, in torch or tinygrad_c2 (the same names)."""
-
-    def _setup(self, lib, initial, X, Y, optimizer, lr, tensor):
-        self.initial, self.tensor = initial, tensor
-        H, n_in = initial["weight_hh_l0"].shape[1], initial["weight_ih_l0"].shape[1]
-        self.model = lib.nn.LSTM(n_in, H)
-        self.model = self.model.double() if X.dtype == np.float64 else self.model.float()
-        self.reset()
-        self.X, self.Y = tensor(X), tensor(Y)
-        params = list(self.model.parameters())
-        self.optimizer = (lib.optim.SGD(params, lr=lr) if optimizer == "sgd"
-                          else lib.optim.Adam(params, lr=lr))
-        self.mse = lib.nn.functional.mse_loss
-
-    def loss(self, X, Y):
-        output, _ = self.model(X)
-        return self.mse(output, Y)
-
-    def step(self) -> None:
-        self.optimizer.zero_grad()
-        self.loss(self.X, self.Y).backward()
-        self.optimizer.step()
-
-    def agree(self, seed):
-        self.optimizer.zero_grad()
-        loss = self.loss(self.X, self.Y)
-        loss.backward()
-        return self._after(loss)
-
-    def _after(self, loss):
-        named = dict(self.model.named_parameters())
-        grads = [named[name].grad.numpy().copy() for name in PARAMETERS]
-        self.optimizer.step()
-        return loss.item(), grads, [named[name].detach().numpy().copy() for name in PARAMETERS]
-
-    def reset(self) -> None:
-        self.model.load_state_dict({name: self.tensor(value.copy())
-                                    for name, value in self.initial.items()})
-
-
-class TorchLSTMStep(_ModuleLSTMStep):
-    """torch.nn.LSTM, CPU eager, torch.optim."""
-
-    name = "torch"
-    tracks_memory = False
-
-    def __init__(self, initial, X, Y, optimizer, lr):
-        import torch
-
-        self._setup(torch, initial, X, Y, optimizer, lr, torch.from_numpy)
-
-    def graph_bytes(self) -> int:
-        return torch_graph_bytes(lambda: self.loss(self.X, self.Y),
-                                 [*self.model.parameters(), self.X, self.Y])
-
-
-class TinygradLSTMStep(_ModuleLSTMStep):
-    """tinygrad_c2.nn.LSTM eager, F.mse_loss, loss.backward(), tinygrad_c2.optim."""
-
-    name = "tinygrad_c2"
-
-    def __init__(self, initial, X, Y, optimizer, lr):
-        import tinygrad_c2 as tg
-
-        self.tg = tg
-        self._setup(tg, initial, X, Y, optimizer, lr, tg.Tensor)
-
-    def graph_bytes(self) -> int:
-        return tinygrad_graph_bytes(self.loss(self.X, self.Y))
-
-
-class CapturedTinygradLSTMStep(TinygradLSTMStep):
-    """The same nn.LSTM step captured once with tg.capture and replayed."""
-
-    name = "tinygrad_c2_captured"
-    graph_bytes = Implementation.graph_bytes  # a replay keeps no graph after its step
-
-    def __init__(self, initial, X, Y, optimizer, lr):
-        import tinygrad_c2 as tg
-
-        super().__init__(initial, X, Y, optimizer, lr)
-        self.captured = tg.capture(self.loss, optimizer=self.optimizer)
-
-    # the MLP's captured step and its trace-once-then-replay agreement check, unchanged
-    step = CapturedTinygradStep.step
-    agree = CapturedTinygradStep.agree
-
-
 def build_implementations(
     workload: LSTMWorkload,
     dtype="float32",
-    implementations: Sequence[str] = ("reference", "torch", "gemm_floor", "tinygrad_c2",
-                                      "tinygrad_c2_captured"),
+    implementations: Sequence[str] = IMPLEMENTATIONS,
     optimizer: str = "sgd",
     seed: int = 0,
 ) -> tuple[list[Implementation], dict[str, str]]:
     """Every available implementation of the LSTM step from the same weights and batch;
     returns (implementations, {skipped name: why}), the hand-derived reference first."""
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"bench: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    check_optimizer(optimizer)
     dtype = np.dtype(dtype)
     lr = LEARNING_RATES[optimizer]
     initial, X, Y = _initial(workload, dtype, seed)
-    return assemble(implementations, _available,
-                    lambda n: _build(n, workload, dtype, initial, X, Y, optimizer, lr))
 
+    def make_model(lib):
+        model = cast(lib.nn.LSTM(workload.input_size, workload.hidden_size), dtype)
+        load(model, [initial[name] for name in PARAMETERS])  # nn.LSTM's parameter order
+        return model
 
-def _build(name, workload, dtype, initial, X, Y, optimizer, lr) -> Implementation:
-    if name == "reference":
-        return HandLSTMStep(initial, X, Y, optimizer, lr)
-    if name == "gemm_floor":
-        return LSTMGemmFloor(workload, dtype)
-    if name == "torch":
-        return TorchLSTMStep(initial, X, Y, optimizer, lr)
-    if name == "tinygrad_c2":
-        return TinygradLSTMStep(initial, X, Y, optimizer, lr)
-    if name == "tinygrad_c2_captured":
-        return CapturedTinygradLSTMStep(initial, X, Y, optimizer, lr)
-    raise ValueError(f"bench: unknown implementation {name!r} for the lstm workload")
+    own = {"reference": lambda: HandLSTMStep(initial, X, Y, optimizer, lr),
+           "gemm_floor": lambda: LSTMGemmFloor(workload, dtype)}
+    return assemble(implementations, own, make_model, X, Y, "mse_loss", optimizer, lr)

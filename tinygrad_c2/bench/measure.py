@@ -1,0 +1,120 @@
+"""What the benchmark measures besides time: graph memory, peak step memory, page faults, RSS.
+
+``tinygrad_graph_bytes`` and ``torch_graph_bytes`` count the arrays one step's kept loss holds
+before backward (leaves not counted); ``peak_step_memory`` the bytes a steady-state step
+allocates at its peak (tracemalloc); ``minor_faults`` and ``rss`` read the process's counters.
+"""
+
+from __future__ import annotations
+
+import resource
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    """The array that owns a view's memory (what keeping the view keeps alive)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _arrays_in(value, depth: int = 3):
+    """The numpy arrays in a node's attribute: itself, or inside tuples, lists and dicts."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif depth and isinstance(value, (tuple, list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _arrays_in(item, depth - 1)
+
+
+def tinygrad_graph_bytes(loss) -> int:
+    """Bytes of the distinct arrays a tinygrad_c2 ``loss`` keeps alive through its graph
+    before backward: the nodes' saved arrays and attributes, and the non-leaf inputs the nodes
+    hold (a node keeps its parent Tensors, so their values too). Leaves (parameters, inputs)
+    and the loss's own value are not counted: they live without the graph.
+
+    >>> import tinygrad_c2 as tg
+    >>> x = tg.ones(3, 4, dtype=tg.float64, requires_grad=True)
+    >>> tinygrad_graph_bytes((x.exp() * 2.0).sum())  # Exp's output, and Mul's held by Sum
+    192
+    """
+    from tinygrad_c2.tensor import Tensor
+
+    leaves, held = set(), {}
+    stack, seen = [loss.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        arrays = list(_arrays_in(node.saved_tensors)) + list(_arrays_in(vars(node)))
+        for parent in node.parents:
+            if isinstance(parent, Tensor):
+                if parent.grad_fn is None:
+                    leaves.add(id(_root(parent._data)))
+                else:
+                    arrays.append(parent._data)
+                    stack.append(parent.grad_fn)
+            else:
+                arrays += _arrays_in(parent)
+        for a in arrays:
+            root = _root(a)
+            held[id(root)] = root.nbytes
+    return sum(nbytes for key, nbytes in held.items() if key not in leaves)
+
+
+def torch_graph_bytes(forward: Callable[[], object], leaves) -> int:
+    """Bytes of the distinct storages PyTorch's autograd graph saves while ``forward()``
+    builds one loss (torch.autograd.graph.saved_tensors_hooks sees every saved tensor), not
+    counting the storages of ``leaves`` (parameters, inputs)."""
+    import torch
+
+    leaf_storages = {t.untyped_storage().data_ptr() for t in leaves}
+    held: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in leaf_storages:
+            held[storage.data_ptr()] = storage.nbytes()
+        return t  # NOTE: kept, so no saved storage is freed (and its address reused) meanwhile
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = forward()
+    del loss
+    return sum(held.values())
+
+
+def peak_step_memory(step: Callable[[], None]) -> int:
+    """Bytes a steady-state ``step()`` allocates at its peak, above what was allocated before
+    it (tracemalloc: every numpy array, not PyTorch's own allocator)."""
+    tracemalloc.start()
+    try:
+        step()  # first traced step: lazily created state is not the steady state
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (getrusage ru_minflt)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def rss() -> dict[str, float]:
+    """Current and peak resident set size of this process, in MiB."""
+    out = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key = "rss_mib" if line.startswith("VmRSS") else "peak_rss_mib"
+                    out[key] = int(line.split()[1]) / 1024
+    except OSError:
+        out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out

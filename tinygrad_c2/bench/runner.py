@@ -1,0 +1,168 @@
+"""Running the benchmark: one fresh subprocess per BLAS thread count, its results as JSON.
+
+Every thread count gets its own process with the thread environment (``thread_environment``)
+set before numpy, OpenBLAS, torch and OpenMP start: numpy's OpenBLAS pool, torch's intra-op
+OpenMP pool (and MKL inside it) all get the same number of threads, and idle worker threads
+sleep instead of spinning (see the NOTE there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .implementation import IMPLEMENTATIONS, LEARNING_RATES, available
+from .measure import rss
+from .timing import bench_workload
+from .workloads import WORKLOADS
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """The environment variables that give every thread pool of a benchmark process
+    ``threads`` threads, with idle threads that sleep.
+
+    NOTE: a worker thread of OpenBLAS (numpy) or of OpenMP (torch) that has finished its part
+    of a product busy-waits for the next one by default (OpenBLAS for 2^28 cycles, ~0.1 s;
+    libgomp for a spin count). Between two products of one step the main thread does the
+    element-wise work while that worker spins on the other core; the two pools of one process
+    (numpy's and torch's) and every other process on the machine then compete for the cores,
+    and a product whose worker is descheduled waits a whole scheduler slice. PASSIVE makes
+    OpenMP's idle threads sleep at once; OpenBLAS's timeout 2^4 cycles (its minimum) does the
+    same for OpenBLAS's.
+
+    >>> thread_environment(2)["OMP_WAIT_POLICY"]
+    'PASSIVE'
+    """
+    n = str(threads)
+    return {"OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+            "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
+
+
+def _worker(config: dict) -> dict:
+    """Run every (workload, dtype) of ``config`` in this process; threads are already set."""
+    threads = config.get("threads")
+    if threads and "torch" in config["implementations"] and available("torch") is None:
+        import torch
+
+        torch.set_num_threads(threads)
+    rows = []
+    for name in config["workloads"]:
+        for dtype in config["dtypes"]:
+            if config.get("progress"):
+                print(f"bench: {name} {dtype} threads={threads}", file=sys.stderr, flush=True)
+            rows += bench_workload(WORKLOADS[name], dtype, config["implementations"],
+                                   config["quick"], config["optimizer"], config["blocks"],
+                                   threads=threads)
+    return {"rows": rows, "process": {"threads": threads, **rss()}}
+
+
+def worker_main() -> None:
+    """Entry point of a benchmark subprocess: config JSON in argv[1], results JSON on stdout."""
+    result = _worker(json.loads(sys.argv[1]))
+    sys.stdout.write(json.dumps(result))
+
+
+def _run_in_subprocess(config: dict) -> dict:
+    threads = config["threads"]
+    env = dict(os.environ, **thread_environment(threads))
+    package_parent = str(Path(__file__).resolve().parent.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    code = "from tinygrad_c2.bench.runner import worker_main; worker_main()"
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(config)], env=env,
+                          stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench: the threads={threads} worker failed (exit {proc.returncode}); "
+                           "its error is printed above")
+    return json.loads(proc.stdout)
+
+
+def run(
+    workloads: Sequence[str] = tuple(WORKLOADS),
+    dtypes: Sequence[str] = ("float32", "float64"),
+    threads: Sequence[int] | None = (1, 2),
+    quick: bool = False,
+    implementations: Sequence[str] = IMPLEMENTATIONS,
+    optimizer: str = "sgd",
+    blocks: int = 5,
+    progress: bool = False,
+) -> dict:
+    """Run the benchmark; returns ``{"meta": ..., "rows": [...], "processes": [...]}``.
+
+    ``threads=None`` runs in this process with its current BLAS threads; otherwise each thread
+    count gets a fresh subprocess with ``thread_environment`` set before numpy loads.
+    """
+    for name in workloads:
+        if name not in WORKLOADS:
+            raise ValueError(f"bench: unknown workload {name!r}, expected one of {list(WORKLOADS)}")
+    for name in implementations:
+        if name not in IMPLEMENTATIONS:
+            raise ValueError(f"bench: unknown implementation {name!r}, "
+                             f"expected one of {IMPLEMENTATIONS}")
+    config = {"workloads": list(workloads), "dtypes": list(dtypes), "quick": quick,
+              "implementations": list(implementations), "optimizer": optimizer,
+              "blocks": blocks, "progress": progress}
+    load_before = _load_average()
+    if threads is None:
+        results = [_worker({**config, "threads": None})]
+    else:
+        results = [_run_in_subprocess({**config, "threads": n}) for n in threads]
+    return {
+        "meta": {**_meta(config, threads), "load_before": load_before,
+                 "load_after": _load_average()},
+        "rows": [row for result in results for row in result["rows"]],
+        "processes": [result["process"] for result in results],
+    }
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average: above 0.5 or so, other processes share the CPUs."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _meta(config: dict, threads: Sequence[int] | None) -> dict:
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    return {
+        **config,
+        "threads": None if threads is None else list(threads),
+        "thread_environment": {str(n): thread_environment(n) for n in threads or ()},
+        "workload_specs": {name: asdict(WORKLOADS[name]) for name in config["workloads"]},
+        "learning_rate": LEARNING_RATES[config["optimizer"]],
+        "block_seconds": 0.1 if config["quick"] else 1.0,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "torch": torch_version,
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
