@@ -63,9 +63,10 @@ def test_format_table_shows_ratios_memory_and_skipped_implementations():
     results = {
         "rows": [
             {**row, "impl": "reference", "ratio_to_reference": 1.0, "ratio_to_gemm": 4.0,
-             "peak_step_kib": 34.0},
+             "peak_step_kib": 34.0, "held_kib": 2.0, "ratio_block_min": 1.0,
+             "ratio_block_max": 1.0},
             {**row, "impl": "torch", "ratio_to_reference": 3.1, "ratio_to_gemm": 12.4,
-             "peak_step_kib": None},
+             "peak_step_kib": None, "ratio_block_min": 2.9, "ratio_block_max": 3.3},
             {**row, "impl": "gemm_floor", "block_min_us": 10.0, "block_max_us": 30.0,
              "ratio_to_reference": 0.2, "ratio_to_gemm": 1.0, "peak_step_kib": 1.0},
             {"workload": "tiny", "dtype": "float32", "threads": 1, "impl": "tinygrad_c2",
@@ -77,11 +78,14 @@ def test_format_table_shows_ratios_memory_and_skipped_implementations():
                  "load_before": 0.1, "load_after": None},
     }
     table = bench.format_table(results)
-    assert "| tiny | float32 | 1 | reference | 50.0 | 49.0–52.5 | 1.00 | 1.60 | 4.00 | 34 |" in (
-        table)
-    assert "| torch | 50.0 | 49.0–52.5 | 3.10 | 1.60 | 12.40 | n/a |" in table
+    assert ("| tiny | float32 | 1 | reference | 50.0 | 49.0–52.5 | 1.00 (1.00–1.00) | 1.60 "
+            "| 4.00 | 34 | 2 |") in table
+    assert "| torch | 50.0 | 49.0–52.5 | 3.10 (2.90–3.30) | 1.60 | 12.40 | n/a | n/a |" in table
+    assert "| gemm_floor | 50.0 | 10.0–30.0 ⚠ | 0.20 | 1.60 |" in table  # no per-round spread
     assert "| gemm_floor | 50.0 | 10.0–30.0 ⚠ |" in table  # a busy machine is flagged
     assert table.count("⚠") == 2  # the noisy row and the footnote
+    summary = bench.format_summary(results)
+    assert "| tiny | float32 | 1 | n/a | n/a | 3.10 (2.90–3.30) | 0.20 ⚠ |" in summary
     assert "skipped: not importable" in table
     assert "Process RSS (threads=1): 80 MiB, peak 90 MiB." in table
 
@@ -179,3 +183,77 @@ def test_bench_rows_carry_page_faults_and_graph_memory(monkeypatch):
     assert by_impl["reference"]["graph_kib"] is None
     if "torch" in by_impl:
         assert by_impl["torch"]["graph_kib"] > 0
+
+
+def test_held_memory_counts_what_a_step_keeps_between_steps_not_parameters_or_batch():
+    from tinygrad_c2.bench.measure import held_bytes
+
+    impls, _ = bench.build_implementations(bench.WORKLOADS["small"], "float64",
+                                           implementations=["tinygrad_c2"])
+    reference, tinygrad = impls
+    for impl in impls:
+        impl.step()
+    # tinygrad_c2 keeps each parameter's .grad after the step (PyTorch's semantics) and
+    # nothing else; the hand-derived step frees its gradients once it has applied them
+    grads = sum(p.grad.numpy().nbytes for p in tinygrad.model.parameters())
+    assert held_bytes(tinygrad, tinygrad.baseline()) == grads
+    assert held_bytes(reference, reference.baseline()) == 16  # its dropout generator's seed
+
+
+def test_each_thread_count_runs_in_a_subprocess_with_every_pool_sized_and_passive(monkeypatch):
+    from tinygrad_c2.bench import runner
+
+    seen = []
+
+    def fake_run(cmd, env, **kwargs):
+        seen.append(env)
+        return type("Done", (), {"returncode": 0, "stdout": '{"rows": [], "process": {}}'})()
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    bench.run(workloads=["tiny"], threads=(1, 2))
+    assert [env["OPENBLAS_NUM_THREADS"] for env in seen] == ["1", "2"]
+    for env in seen:
+        n = env["OPENBLAS_NUM_THREADS"]
+        assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == n
+        assert env["OMP_WAIT_POLICY"] == "PASSIVE"  # idle OpenMP threads sleep, not spin
+
+
+def _results(load: float) -> dict:
+    row = {"workload": "tiny", "dtype": "float32", "threads": 2, "impl": "reference",
+           "median_us": 50.0, "block_min_us": 49.0, "block_max_us": 51.0, "steps": 10,
+           "gflops": 1.0, "ratio_to_reference": 1.0, "ratio_to_gemm": None,
+           "peak_step_kib": 1.0}
+    meta = {"optimizer": "sgd", "learning_rate": 0.01, "blocks": 5, "block_seconds": 1.0,
+            "numpy": "2", "blas": "openblas", "torch": None, "cpus": 2, "date": "today",
+            "load_before": load, "load_after": load, "machine": "x86_64", "python": "3.11",
+            "threads": [2], "cpu": "some CPU"}
+    return {"rows": [row], "meta": meta,
+            "processes": [{"threads": 2, "load_before": load, "load_after": load}]}
+
+
+def test_a_thread_count_measured_on_a_busy_machine_is_flagged():
+    assert "other processes wanted the cores 2 thread(s) need" in bench.format_table(
+        _results(3.5))
+    assert "other processes wanted" not in bench.format_table(_results(0.9))
+
+
+def test_write_results_writes_the_markdown_and_json_with_command_and_machine(tmp_path):
+    md, js = bench.write_results(_results(0.5), tmp_path, "tinygrad-c2 bench --threads 2",
+                                 name="results-test")
+    text = md.read_text(encoding="utf-8")
+    assert md.name == "results-test.md" and js.name == "results-test.json"
+    assert "Command: `tinygrad-c2 bench --threads 2`" in text
+    assert "some CPU (x86_64), 2 CPUs" in text and "| tiny | float32 | 2 |" in text
+    import json
+
+    assert json.loads(js.read_text())["command"] == "tinygrad-c2 bench --threads 2"
+
+
+def test_bench_save_flag_writes_the_results_files_named_by_date(tmp_path, monkeypatch, capsys):
+    from tinygrad_c2 import cli
+
+    monkeypatch.setattr(bench, "run", lambda **kw: _results(0.5))
+    assert cli.main(["bench", "--quick", "--save", str(tmp_path)]) == 0
+    (md,) = tmp_path.glob("results-*.md")
+    assert f"Command: `tinygrad-c2 bench --quick --save {tmp_path}`" in md.read_text()
+    assert (tmp_path / md.name.replace(".md", ".json")).is_file()

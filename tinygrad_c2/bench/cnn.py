@@ -90,6 +90,9 @@ class ReferenceCnnStep(Implementation):
         for p, start in zip(self.net.parameters.values(), self.initial, strict=True):
             np.copyto(p, start)
 
+    def baseline(self) -> list:
+        return [self.initial, self.X, self.y, self.net.parameters]
+
 
 class CnnGemmFloor(Implementation):
     """Only the step's matrix products (the im2col GEMMs and the Linear ones) into preallocated

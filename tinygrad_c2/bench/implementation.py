@@ -42,6 +42,11 @@ class Implementation:
         """Bytes of arrays one step's loss keeps alive before backward (None: no such graph)."""
         return None
 
+    def baseline(self) -> list:
+        """What ``held_bytes`` does not count: the parameters and the batch (every
+        implementation holds them alike) and the starting weights kept for ``reset``."""
+        return []
+
 
 class ModuleStep(Implementation):
     """A framework's step as a user writes it: ``loss_fn(model(X), Y).backward()`` and the
@@ -93,6 +98,10 @@ class ModuleStep(Implementation):
         grads = [p.grad.numpy().copy() for p in params]
         self.optimizer.step()
         return loss.item(), grads, [p.detach().numpy().copy() for p in params]
+
+    def baseline(self) -> list:
+        tensors = (self.X, self.Y, *self.model.parameters())
+        return [*(start for _, start in self._start), *(t.detach().numpy() for t in tensors)]
 
     def reset(self) -> None:
         for t, start in self._start:

@@ -194,6 +194,9 @@ class HandLSTMStep(Implementation):
         self.optimizer = (reference.GD(self.lr) if self.optimizer_name == "sgd"
                           else reference.Adam(self.lr))
 
+    def baseline(self) -> list:
+        return [self.initial, self.X, self.Y, self.params]
+
 
 class LSTMGemmFloor(Implementation):
     """Only the step's matrix products (forward, dh, dW_ih, dW_hh), into preallocated outputs."""

@@ -7,9 +7,12 @@ allocates at its peak (tracemalloc); ``minor_faults`` and ``rss`` read the proce
 
 from __future__ import annotations
 
+import gc
 import resource
+import sys
 import tracemalloc
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -99,6 +102,43 @@ def peak_step_memory(step: Callable[[], None]) -> int:
         return tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
+
+
+def _reachable_arrays(roots: Iterable[object]) -> dict[int, np.ndarray]:
+    """{id: array} of the distinct owning arrays reachable from ``roots`` through object
+    references (attributes, slots, containers, closures, a compiled program's own globals),
+    not through modules, classes or a module's globals (the rest of the world)."""
+    world = {id(m.__dict__) for m in list(sys.modules.values()) if m is not None}
+    found: dict[int, np.ndarray] = {}
+    stack, seen = list(roots), set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (types.ModuleType, type)) or id(obj) in world:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            root = _root(obj)
+            found[id(root)] = root
+            continue
+        stack.extend(gc.get_referents(obj))
+    return found
+
+
+def held_bytes(impl, baseline: Iterable[object]) -> int:
+    """Bytes of the arrays ``impl`` keeps alive between steps (gradients, optimizer state,
+    running statistics, a captured program's buffers, workspaces, caches), not counting those
+    reachable from ``baseline`` (its parameters, the batch, the starting weights kept for
+    ``reset``: what every implementation holds alike, or the benchmark's own bookkeeping).
+
+    >>> class Step:
+    ...     def __init__(self):
+    ...         self.weights, self.cache = np.zeros(10), [np.zeros(4)]
+    >>> step = Step()
+    >>> held_bytes(step, [step.weights])
+    32
+    """
+    excluded = _reachable_arrays(baseline)
+    return sum(a.nbytes for key, a in _reachable_arrays([impl]).items() if key not in excluded)
 
 
 def minor_faults() -> int:

@@ -95,6 +95,9 @@ class ReferenceStep(Implementation):
     def reset(self) -> None:
         _restore(self.net, self.initial)
 
+    def baseline(self) -> list:
+        return [self.initial, self.X, self.Y, self.net.parameters]
+
 
 class GemmFloor(Implementation):
     """Only the step's matrix products, into preallocated outputs: what numpy cannot beat."""

@@ -36,49 +36,76 @@ def _noisy(row: dict) -> str:
     return " ⚠" if row["block_max_us"] / row["block_min_us"] > NOISY_SPREAD else ""
 
 
+def _busy(proc: dict, cpus: int | None) -> str:
+    """A warning when other processes wanted the cores a thread count needs idle.
+
+    >>> _busy({"threads": 2, "load_before": 3.1, "load_after": 2.0}, 2)[:40]
+    ' ⚠ load average 3.10 before and 2.00 aft'
+    """
+    threads, loads = proc.get("threads"), [proc.get("load_before"), proc.get("load_after")]
+    if threads is None or cpus is None or None in loads:
+        return ""
+    # NOTE: the benchmark's own process counts about 1 in the load average
+    if max(loads) <= cpus - threads + 1:
+        return ""
+    return (f" ⚠ load average {loads[0]:.2f} before and {loads[1]:.2f} after on {cpus} CPUs: "
+            f"other processes wanted the cores {threads} thread(s) need; a multi-threaded "
+            f"product waits for its descheduled partner thread, so these figures measure the "
+            f"machine's load more than the code (rerun on an idle machine).")
+
+
 def format_table(results: dict) -> str:
     """The results as a markdown table (one row per workload, dtype, threads, implementation)."""
     header = ("| workload | dtype | threads | implementation | median µs | block medians µs "
-              "| × reference | GFLOP/s | × GEMM floor | peak step KiB | page faults/step "
-              "| graph KiB |")
-    lines = [header, "|" + "---|" * 12]
+              "| × reference | GFLOP/s | × GEMM floor | peak step KiB | held KiB "
+              "| page faults/step | graph KiB |")
+    lines = [header, "|" + "---|" * 13]
     for row in results["rows"]:
         start = (f"| {row['workload']} | {row['dtype']} | {_threads(row['threads'])} "
                  f"| {row['impl']} |")
         if "skipped" in row:
-            lines.append(start + f" skipped: {row['skipped']} |" + " |" * 7)
+            lines.append(start + f" skipped: {row['skipped']} |" + " |" * 8)
             continue
         lines.append(
             start + f" {row['median_us']:.1f} | {row['block_min_us']:.1f}–{row['block_max_us']:.1f}"
             f"{_noisy(row)} | {_ratio(row)} | {row['gflops']:.2f}"
             f" | {_fmt(row['ratio_to_gemm'], '.2f')} | {_fmt(row['peak_step_kib'], '.0f')}"
-            f" | {_fmt(row.get('faults_per_step'), '.1f')} | {_fmt(row.get('graph_kib'), '.0f')} |")
+            f" | {_fmt(row.get('held_kib'), '.0f')} | {_fmt(row.get('faults_per_step'), '.1f')}"
+            f" | {_fmt(row.get('graph_kib'), '.0f')} |")
+    cpus = results["meta"].get("cpus")
     for proc in results["processes"]:
         lines.append(f"\nProcess RSS (threads={_threads(proc['threads'])}): "
                      f"{_fmt(proc.get('rss_mib'), '.0f')} MiB, "
-                     f"peak {_fmt(proc.get('peak_rss_mib'), '.0f')} MiB.")
+                     f"peak {_fmt(proc.get('peak_rss_mib'), '.0f')} MiB." + _busy(proc, cpus))
     lines.append("\n" + _footnote(results["meta"]))
     return "\n".join(lines)
 
 
 def _footnote(meta: dict) -> str:
-    return (
+    method = (
         f"One step = forward, loss, backward, {meta['optimizer']} update (lr "
-        f"{meta['learning_rate']}). Median of all timed steps over {meta['blocks']} interleaved "
-        f"blocks of {meta['block_seconds']} s; 'block medians' is the min–max of the per-block "
-        f"medians; '× reference' is the ratio of the medians and, in brackets, the min–max of "
-        f"the per-round ratios (each round times every implementation once, one after the "
-        f"other); ⚠ marks a block spread over {NOISY_SPREAD:.2f}× (something else was using "
-        f"the CPU: rerun on an idle machine). GFLOP/s counts only the matrix products. Peak "
-        f"step KiB: what a steady-state step allocates at its peak above what it holds "
-        f"between steps (tracemalloc, which sees numpy's arrays but not PyTorch's allocator: "
-        f"n/a for torch). Page faults: minor faults (getrusage) per timed step. Graph KiB: the "
-        f"arrays one step's loss keeps alive before backward, leaves not counted (tinygrad_c2: "
-        f"its graph's saved arrays and held values; PyTorch: its autograd graph's saved "
-        f"tensors). numpy {meta['numpy']} ({meta['blas']}), torch {meta['torch']}, "
+        f"{meta['learning_rate']}). Median of all timed steps over {meta['blocks']} "
+        f"interleaved blocks of {meta['block_seconds']} s; 'block medians' is the min–max of "
+        "the per-block medians; '× reference' is the ratio of the medians and, in brackets, "
+        "the min–max of the per-round ratios (each round times every implementation once, one "
+        f"after the other); ⚠ marks a block spread over {NOISY_SPREAD:.2f}× (something else "
+        "was using the CPU: rerun on an idle machine). GFLOP/s counts only the matrix products.")
+    memory = (
+        "Held KiB: the arrays an implementation keeps between steps beyond its parameters and "
+        "batch (gradients, optimizer state, running statistics, a captured program's buffers, "
+        "caches; found by following its references). Peak step KiB: held plus what a "
+        "steady-state step allocates at its peak on top (tracemalloc), i.e. the step's peak "
+        "memory beyond parameters and batch; both are n/a for torch, whose allocator neither "
+        "tracemalloc nor numpy sees. Page faults: minor faults (getrusage) per timed step. "
+        "Graph KiB: the arrays one step's loss keeps alive before backward, leaves not "
+        "counted (tinygrad_c2: its graph's saved arrays and held values; PyTorch: its "
+        "autograd graph's saved tensors).")
+    machine = (
+        f"numpy {meta['numpy']} ({meta['blas']}), torch {meta['torch']}, "
         f"{meta.get('cpu') or '?'}, {meta['cpus']} CPUs, load average "
         f"{_fmt(meta.get('load_before'), '.2f')} before and "
         f"{_fmt(meta.get('load_after'), '.2f')} after, {meta['date']}.")
+    return " ".join([method, memory, machine])
 
 
 def format_summary(results: dict) -> str:

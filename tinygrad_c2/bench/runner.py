@@ -30,14 +30,16 @@ def thread_environment(threads: int) -> dict[str, str]:
     """The environment variables that give every thread pool of a benchmark process
     ``threads`` threads, with idle threads that sleep.
 
-    NOTE: a worker thread of OpenBLAS (numpy) or of OpenMP (torch) that has finished its part
-    of a product busy-waits for the next one by default (OpenBLAS for 2^28 cycles, ~0.1 s;
-    libgomp for a spin count). Between two products of one step the main thread does the
-    element-wise work while that worker spins on the other core; the two pools of one process
-    (numpy's and torch's) and every other process on the machine then compete for the cores,
-    and a product whose worker is descheduled waits a whole scheduler slice. PASSIVE makes
-    OpenMP's idle threads sleep at once; OpenBLAS's timeout 2^4 cycles (its minimum) does the
-    same for OpenBLAS's.
+    NOTE: the worker threads of libgomp (torch's intra-op pool, MKL inside it) and of
+    OpenBLAS (numpy) busy-wait for the next parallel region by default. On 2 cores shared with
+    other processes the spinning worker takes the core the main thread's next product needs:
+    measured at load 7-9, torch's lstm step at 2 threads took 243 ms (86 ms of CPU) with the
+    default policy and 38 ms (12 ms of CPU) with PASSIVE, and 476 ms vs 15 ms next to numpy's
+    pool in the same process (1 thread: 31 ms). OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles, its
+    minimum) cuts OpenBLAS's idle spin: the 2-thread mnist reference step used 47-50 ms of
+    CPU instead of 86. What no setting removes: a 2-thread product waits inside the product
+    for its partner thread, so on a busy machine (load average above the idle cores) the
+    2-thread figures measure the scheduler (report.py says so under the table).
 
     >>> thread_environment(2)["OMP_WAIT_POLICY"]
     'PASSIVE'
@@ -54,7 +56,7 @@ def _worker(config: dict) -> dict:
         import torch
 
         torch.set_num_threads(threads)
-    rows = []
+    rows, load_before = [], _load_average()
     for name in config["workloads"]:
         for dtype in config["dtypes"]:
             if config.get("progress"):
@@ -62,7 +64,8 @@ def _worker(config: dict) -> dict:
             rows += bench_workload(WORKLOADS[name], dtype, config["implementations"],
                                    config["quick"], config["optimizer"], config["blocks"],
                                    threads=threads)
-    return {"rows": rows, "process": {"threads": threads, **rss()}}
+    return {"rows": rows, "process": {"threads": threads, **rss(), "load_before": load_before,
+                                      "load_after": _load_average()}}
 
 
 def worker_main() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .implementation import IMPLEMENTATIONS, Implementation
-from .measure import minor_faults, peak_step_memory
+from .measure import held_bytes, minor_faults, peak_step_memory
 from .workloads import build_implementations
 
 
@@ -118,8 +118,11 @@ def bench_workload(
             faults[impl.name] += minor_faults() - before
             times[impl.name] += block
             block_medians[impl.name].append(statistics.median(block))
-    memory = {impl.name: peak_step_memory(impl.step) if impl.tracks_memory else None
-              for impl in impls}
+    # the peak of a step: what it holds between steps plus what it allocates on top
+    held = {impl.name: held_bytes(impl, impl.baseline()) if impl.tracks_memory else None
+            for impl in impls}
+    memory = {impl.name: peak_step_memory(impl.step) + held[impl.name]
+              if impl.tracks_memory else None for impl in impls}
     graph = {impl.name: impl.graph_bytes() for impl in impls}
 
     medians = {name: statistics.median(t) for name, t in times.items()}
@@ -141,6 +144,7 @@ def bench_workload(
             "ratio_to_gemm": (medians[name] / medians["gemm_floor"]
                               if "gemm_floor" in medians else None),
             "peak_step_kib": None if memory[name] is None else memory[name] / 1024,
+            "held_kib": None if held[name] is None else held[name] / 1024,
             "faults_per_step": faults[name] / len(times[name]),
             "graph_kib": None if graph[name] is None else graph[name] / 1024,
         })
