@@ -1,8 +1,8 @@
 """Running the benchmark: one fresh subprocess per BLAS thread count, its results as JSON.
 
 Every thread count gets its own process with the thread environment (``thread_environment``)
-set before numpy, OpenBLAS, torch and OpenMP start: numpy's OpenBLAS pool, torch's intra-op
-OpenMP pool (and MKL inside it) all get the same number of threads, and idle worker threads
+set before numpy, OpenBLAS, torch and OpenMP start: numpy's OpenBLAS pool and torch's intra-op
+OpenMP pool (and MKL inside it) get the same number of threads, and OpenMP's idle threads
 sleep instead of spinning (see the NOTE there).
 """
 
@@ -28,25 +28,25 @@ from .workloads import WORKLOADS
 
 def thread_environment(threads: int) -> dict[str, str]:
     """The environment variables that give every thread pool of a benchmark process
-    ``threads`` threads, with idle threads that sleep.
+    ``threads`` threads, with idle OpenMP threads that sleep.
 
-    NOTE: the worker threads of libgomp (torch's intra-op pool, MKL inside it) and of
-    OpenBLAS (numpy) busy-wait for the next parallel region by default. On 2 cores shared with
-    other processes the spinning worker takes the core the main thread's next product needs:
-    measured at load 7-9, torch's lstm step at 2 threads took 243 ms (86 ms of CPU) with the
-    default policy and 38 ms (12 ms of CPU) with PASSIVE, and 476 ms vs 15 ms next to numpy's
-    pool in the same process (1 thread: 31 ms). OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles, its
-    minimum) cuts OpenBLAS's idle spin: the 2-thread mnist reference step used 47-50 ms of
-    CPU instead of 86. What no setting removes: a 2-thread product waits inside the product
-    for its partner thread, so on a busy machine (load average above the idle cores) the
-    2-thread figures measure the scheduler (report.py says so under the table).
+    NOTE: the worker threads of libgomp (torch's intra-op pool, MKL inside it) busy-wait for
+    the next parallel region by default. On 2 cores shared with other processes the spinning
+    worker takes the core the main thread needs: measured at load 7-9, torch's lstm step at 2
+    threads took 243 ms (86 ms of CPU) with the default policy and 38 ms (12 ms of CPU) with
+    PASSIVE, and 476 ms vs 15 ms next to numpy's pool in the same process (1 thread: 31 ms).
+    OpenBLAS (numpy) has no such switch that paid: OPENBLAS_THREAD_TIMEOUT=4 (its shortest
+    idle spin) made the 2-thread lstm reference step slower, not faster (1.5-3.2 s vs
+    0.8-2.9 s at load 11-15), so it is not set. What no setting removes: a 2-thread product
+    waits inside the product for its partner thread, so on a busy machine (load average above
+    the idle cores) the 2-thread figures measure the scheduler (report.py says so).
 
     >>> thread_environment(2)["OMP_WAIT_POLICY"]
     'PASSIVE'
     """
     n = str(threads)
     return {"OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
-            "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
+            "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def _worker(config: dict) -> dict:
