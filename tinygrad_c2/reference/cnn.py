@@ -11,7 +11,7 @@ Two halves:
    published figures (examples/conv_step_by_step.py, tests/test_reference_cnn.py).
 2. The same maths vectorized (``conv_forward_fast`` ... ``pool_backward_fast``: im2col through a
    strided view and one GEMM, no loop over pixels) and ``ConvNet``, a LeNet-style network with a
-   hand-derived training step: the baseline of the ``cnn`` benchmark (tinygrad_c2/bench_cnn.py).
+   hand-derived training step: the baseline of the ``cnn`` benchmark (tinygrad_c2/bench/cnn.py).
 
 PyTorch's layout is NCHW with weights (n_C, n_C_prev, f, f): ``to_torch_layout`` and
 ``from_torch_layout`` convert. NOTE: the course's max-pool mask (``x == max(x)``) gives every
