@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .measure import tinygrad_graph_bytes, torch_graph_bytes
+from .measure import tinygrad_graph_bytes, tinygrad_scratch, torch_graph_bytes
 
 IMPLEMENTATIONS = ("tinygrad_c2", "tinygrad_c2_captured", "reference", "torch", "gemm_floor")
 OPTIMIZERS = ("sgd", "adam")
@@ -41,6 +41,11 @@ class Implementation:
     def graph_bytes(self) -> int | None:
         """Bytes of arrays one step's loss keeps alive before backward (None: no such graph)."""
         return None
+
+    def held_roots(self) -> list:
+        """Where ``held_bytes`` looks for the arrays kept between steps: the implementation,
+        and memory its library keeps outside it."""
+        return [self]
 
     def baseline(self) -> list:
         """What ``held_bytes`` does not count: the parameters and the batch (every
@@ -146,6 +151,11 @@ class TinygradStep(ModuleStep):
 
     def measure_graph(self) -> int:
         return tinygrad_graph_bytes(self.loss(self.X, self.Y))
+
+    def held_roots(self) -> list:
+        # the kernels' scratch buffers serve every tinygrad_c2 model of the process (eager
+        # and captured alike); each would need them alone, so each counts them
+        return [self, tinygrad_scratch()]
 
 
 class CapturedStep(TinygradStep):

@@ -124,21 +124,38 @@ def _reachable_arrays(roots: Iterable[object]) -> dict[int, np.ndarray]:
     return found
 
 
+def tinygrad_scratch() -> dict[str, np.ndarray]:
+    """This thread's scratch buffers of tinygrad_c2's conv, pooling and LSTM kernels
+    (nn/functional/workspace.py), by role: memory the library keeps between steps that no
+    model refers to, so following an implementation's references never reaches it."""
+    from tinygrad_c2.nn.functional import workspace
+
+    # NOTE: the module's own per-thread store; clearing it (between workloads) only means the
+    # next kernel call allocates its buffer again
+    if getattr(workspace._local, "buffers", None) is None:
+        workspace._local.buffers = {}
+    return workspace._local.buffers
+
+
 def held_bytes(impl, baseline: Iterable[object]) -> int:
-    """Bytes of the arrays ``impl`` keeps alive between steps (gradients, optimizer state,
-    running statistics, a captured program's buffers, workspaces, caches), not counting those
+    """Bytes of the arrays reachable from ``impl.held_roots()``: what it keeps alive between
+    steps (gradients, optimizer state, running statistics, a captured program's buffers,
+    workspaces, caches), not counting those
     reachable from ``baseline`` (its parameters, the batch, the starting weights kept for
     ``reset``: what every implementation holds alike, or the benchmark's own bookkeeping).
 
     >>> class Step:
     ...     def __init__(self):
     ...         self.weights, self.cache = np.zeros(10), [np.zeros(4)]
+    ...     def held_roots(self):
+    ...         return [self]
     >>> step = Step()
     >>> held_bytes(step, [step.weights])
     32
     """
     excluded = _reachable_arrays(baseline)
-    return sum(a.nbytes for key, a in _reachable_arrays([impl]).items() if key not in excluded)
+    return sum(a.nbytes for key, a in _reachable_arrays(impl.held_roots()).items()
+               if key not in excluded)
 
 
 def minor_faults() -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .implementation import IMPLEMENTATIONS, Implementation
-from .measure import held_bytes, minor_faults, peak_step_memory
+from .measure import held_bytes, minor_faults, peak_step_memory, tinygrad_scratch
 from .workloads import build_implementations
 
 
@@ -91,6 +91,9 @@ def bench_workload(
     ``timer`` times one block (tests pass one that runs a single step and times nothing).
     """
     dtype = np.dtype(dtype)
+    # each workload starts without the previous one's kernel buffers: what its steps hold is
+    # its own (held KiB), and their first touch falls in the warm-up, not in a timed block
+    tinygrad_scratch().clear()
     impls, skipped = build_implementations(workload, dtype, implementations, optimizer, seed)
     check_agreement(impls, dtype)
 
