@@ -301,7 +301,7 @@ def _check_versions(node: Function) -> None:
     rebased since (gave a new grad_fn).
 
     NOTE: no gradient needs rerouting after a rebase: a node holds each input another op made
-    as a stand-in carrying the producer of the moment it was recorded (function._stand_in), and
+    as a stand-in carrying the producer of the moment it was recorded (Function.apply), and
     a leaf that wants a gradient cannot be modified in place while recording.
     """
     seq = node.seq
@@ -493,7 +493,7 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                     _accumulate(leaves[id(parent)], ig, copy=True)
                 continue
             # A leaf: accumulate into .grad, in the leaf's dtype.
-            if ig.dtype != data.dtype:
+            if ig.dtype is not data.dtype and ig.dtype != data.dtype:
                 ig = ig.astype(data.dtype)
             elif ig is g or ig.base is not None:
                 # NOTE: a backward may pass its incoming gradient straight through (Add) or as a

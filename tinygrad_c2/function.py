@@ -133,25 +133,40 @@ class Function:
         ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11.
         arrays, flags, i, last = list(args), [False] * len(args), 0, _NO_TENSOR
-        # The node holds an input made by another op as a stand-in (its producer, shape and
-        # dtype, no values; see _stand_in): what backward needs is in saved_tensors, so holding
-        # the values too would double the graph's memory (a ReLU would keep its Linear's output
-        # alive). A view op holds its inputs as they are, for the version check.
-        parents, held, constants = args, mode.grad_enabled and not cls.returns_view, False
+        # The node holds an input another op made as a stand-in: a Tensor with that input's
+        # producer (grad_fn), shape and dtype whose values are read-only zeros using no memory
+        # (function._stand_in_array). The sweep needs the producer (where the gradient goes)
+        # and the shape (undoing broadcasting), a graph walk (viz, capture) the same; what
+        # backward needs of the values is in saved_tensors, so holding them too would double
+        # the graph's memory (a ReLU would keep its Linear's output alive). PyTorch's nodes
+        # likewise hold edges to their producers, not values. NOTE: a stand-in carries the
+        # grad_fn of this moment, so an in-place op on the input afterwards (which gives it a
+        # new grad_fn) does not change where this node's gradient goes. A view op holds its
+        # inputs as they are, for the version check (engine._check_versions).
+        grad_enabled = mode.grad_enabled
+        parents, held, record, constants = args, grad_enabled and not cls.returns_view, False, False
         for a in args:
             if isinstance(a, Tensor):
                 arrays[i] = last = a._data
                 if a.requires_grad:
-                    flags[i] = True
-                    if held and a.grad_fn is not None:
+                    flags[i] = record = True
+                    node = a.grad_fn
+                    if node is not None and held:
                         if parents is args:
                             parents = list(args)
-                        # `x * x`: one tensor stays one tensor in the graph
-                        parents[i] = parents[i - 1] if i and a is args[i - 1] else _stand_in(a)
+                        if i and a is args[i - 1]:  # `x * x`: one tensor stays one in the graph
+                            parents[i] = parents[i - 1]
+                        else:
+                            view = _by_shape.get(last.shape)
+                            if view is None or view.dtype is not last.dtype:
+                                view = _stand_in_array(last)
+                            stand_in = parents[i] = _new(Tensor)
+                            stand_in._data, stand_in.grad, stand_in.grad_fn = view, None, node
+                            stand_in.requires_grad = True
                 else:
                     constants = True
             i += 1
-        record = mode.grad_enabled and True in flags
+        record = record and grad_enabled
         ctx.needs_input_grad = tuple(flags) if record else (False,) * i
         instrumented = mode.instrumented
         try:
@@ -469,24 +484,8 @@ def _stand_in_array(a: np.ndarray) -> np.ndarray:
             zero.flags.writeable = False
         view = np.ndarray(a.shape, a.dtype, buffer=zero, strides=(0,) * a.ndim)
         _shape_only[key] = view
-    _by_shape[a.shape] = view  # the fast lookup of _stand_in: no dtype in the key
+    _by_shape[a.shape] = view  # the fast lookup of Function.apply: no dtype in the key
     return view
-
-
-def _stand_in(t: Tensor) -> Tensor:
-    """What a node keeps of an input another op made: a Tensor with t's producer (grad_fn),
-    shape and dtype whose values are read-only zeros that use no memory. The sweep needs the
-    producer (where the gradient goes) and the shape (undoing broadcasting); a graph walk (viz,
-    capture) the same. PyTorch's nodes likewise hold edges to their producers, not values.
-    NOTE: it carries the grad_fn t has now, so a later in-place op on t (which gives t a new
-    grad_fn) does not change where this node's gradient goes."""
-    data = t._data
-    view = _by_shape.get(data.shape)
-    if view is None or view.dtype is not data.dtype:
-        view = _stand_in_array(data)
-    s = _new(Tensor)
-    s._data, s.grad, s.requires_grad, s.grad_fn = view, None, True, t.grad_fn
-    return s
 
 
 def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
