@@ -412,6 +412,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
     """The backward sweep proper (see backward)."""
     released_inputs = _released_inputs or _bind_released_inputs()
     released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
+    # node (or a leaf's id) -> the gradient sum this sweep made for it: an array nothing else
+    # holds, so further gradients for it are added in place (np.add(..., out=)), bit for bit
+    # the same sum without a new array each time
+    owned: dict[Any, np.ndarray] = {}
     heap = [(-node.seq, node) for node in grads]
     heapq.heapify(heap)
     anomaly, profiling_on = mode.anomaly, mode.profiling
@@ -479,8 +483,17 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 ig = reduce_to_shape(ig, data.shape, node)
             pnode = parent.grad_fn
             if pnode is not None:
-                if pnode in grads:
-                    grads[pnode] = grads[pnode] + ig  # never in place: ig may alias another grad
+                if pnode in grads:  # fan-in: a second (third, ...) gradient for this node
+                    acc = grads[pnode]
+                    if owned.get(pnode) is acc and acc.dtype is ig.dtype:
+                        np.add(acc, ig, out=acc)
+                    else:
+                        # NOTE: never in place into an array the sweep did not make: acc may be
+                        # a backward's pass-through of its own grad (Add), a view, a saved array
+                        # or the user's seed. The sum is the sweep's own: later ones go into it.
+                        acc = grads[pnode] = acc + ig
+                        if acc.ndim:  # (a sum of 0-d arrays is a numpy scalar: no out=)
+                            owned[pnode] = acc
                 else:
                     grads[pnode] = ig
                     if pending is None:
@@ -501,8 +514,14 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 ig = ig.copy()
             if parent.grad is None:
                 parent.grad = wrap(ig)
-            else:
-                parent.grad._data = parent.grad._data + ig
+                continue
+            acc = parent.grad._data
+            if owned.get(id(parent)) is acc and acc.dtype is ig.dtype:  # see fan-in above
+                np.add(acc, ig, out=acc)
+            else:  # the .grad of an earlier backward, which the user may hold, stays as it was
+                acc = parent.grad._data = acc + ig
+                if acc.ndim:
+                    owned[id(parent)] = acc
 
 
 def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:
