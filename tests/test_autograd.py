@@ -375,3 +375,36 @@ def test_a_method_missing_in_the_chosen_style_says_how_to_switch():
     with pytest.raises(AttributeError, match=r"NumpyLike.forward: .*'copy'.*Tensors \(it uses "
                                              r"no numpy\).*tensor_style = False"):
         NumpyLike.apply(x)
+
+
+def test_fan_in_gradients_sum_in_place_only_into_arrays_the_sweep_made():
+    # x feeds five consumers, w three (a leaf): the third and later gradients for a node or a
+    # leaf are added in place into the sweep's own sum, never into a consumer's array. Keep,
+    # Pass and Add hand back arrays the engine must not write into (a saved array, the
+    # incoming gradient itself).
+    torch = pytest.importorskip("torch")
+    kept = np.full((3, 4), 0.5)
+
+    class Keep(tg.Function):  # y = x + 0.5 * (const), backward hands back a kept array
+        @staticmethod
+        def forward(ctx, x):
+            return x + 0.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return kept
+
+    rng = np.random.default_rng(3)
+    w0, g0 = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    w = tg.tensor(w0, requires_grad=True)
+    x = w * 2.0
+    out = Keep.apply(x) + x + x * 3.0 + x.exp() + (x + w) + w.tanh() + Keep.apply(w)
+    out.backward(tg.tensor(g0))
+    tw = torch.tensor(w0, requires_grad=True)
+    tx = tw * 2.0
+    tout = tx + tx + tx * 3.0 + tx.exp() + (tx + tw) + tw.tanh() + tw
+    tout.backward(torch.tensor(g0))
+    # Keep's backward returns 0.5 everywhere instead of g (twice): correct the torch side
+    expected = tw.grad.numpy() + 2.0 * (kept - g0) + (kept - g0)
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(kept, np.full((3, 4), 0.5))  # never written into

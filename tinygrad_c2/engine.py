@@ -297,8 +297,13 @@ def _modified_after(a: Any, seq: int) -> str | None:
 
 def _check_versions(node: Function) -> None:
     """The slow path of the sweep, for a node older than the latest in-place op: refuse if an
-    array it saved was modified since; route the gradient of an input that an in-place op
-    rebased since (gave a new grad_fn) to the grad_fn it had when this node was made."""
+    array it saved was modified since, or if it is a view of an input that an in-place op
+    rebased since (gave a new grad_fn).
+
+    NOTE: no gradient needs rerouting after a rebase: a node holds each input another op made
+    as a stand-in carrying the producer of the moment it was recorded (Function.apply), and
+    a leaf that wants a gradient cannot be modified in place while recording.
+    """
     seq = node.seq
     for s in node.saved_tensors:
         for a in s if type(s) in (tuple, list) else (s,):
@@ -311,24 +316,18 @@ def _check_versions(node: Function) -> None:
                     f"{a.dtype}) for its backward, and {op} modified it afterwards. Compute on a "
                     "copy (.clone()), or modify it only after backward"
                 )
-    parents, changed = list(node.parents), False
-    for i, p in enumerate(parents):
+    if not node.returns_view:
+        return
+    for p, need in zip(node.parents, node.needs_input_grad):  # noqa: B905
         history = getattr(p, "_rebases", None)
-        if not history or history[-1][0] < seq:
-            continue
-        stamp, grad_fn, requires_grad, op = next(h for h in history if h[0] > seq)
-        if node.returns_view and node.needs_input_grad[i]:
+        if need and history and history[-1][0] > seq:
+            op = next(h for h in history if h[0] > seq)[3]
             raise RuntimeError(
                 f"{type(node).__name__} made a view of a tensor that {op} modified in place "
                 "afterwards, so the view's values changed with no record of it in the graph "
                 "(PyTorch rewrites the view's history; tinygrad_c2 does not). Take the view "
                 "after the in-place op, or .clone() it"
             )
-        old = object.__new__(type(p))
-        old._data, old.grad, old.grad_fn, old.requires_grad = p._data, None, grad_fn, requires_grad
-        parents[i], changed = old, True
-    if changed:
-        node.parents = tuple(parents)
 
 
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
@@ -413,6 +412,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
     """The backward sweep proper (see backward)."""
     released_inputs = _released_inputs or _bind_released_inputs()
     released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
+    # node (or a leaf's id) -> the gradient sum this sweep made for it: an array nothing else
+    # holds, so further gradients for it are added in place (np.add(..., out=)), bit for bit
+    # the same sum without a new array each time
+    owned: dict[Any, np.ndarray] = {}
     heap = [(-node.seq, node) for node in grads]
     heapq.heapify(heap)
     anomaly, profiling_on = mode.anomaly, mode.profiling
@@ -463,8 +466,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
         if not retain_graph:
             if saved:
                 node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
-            # the inputs' values too: the nodes no longer keep the activations alive
-            node.parents = released_inputs(parents, released)
+            if node.holds_constants:  # and the batch's values (activations are stand-ins)
+                node.parents = released_inputs(parents, released)
         if len(in_grads) != len(parents):
             raise RuntimeError(
                 f"{type(node).__name__}.backward returned {len(in_grads)} gradients for "
@@ -480,8 +483,17 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 ig = reduce_to_shape(ig, data.shape, node)
             pnode = parent.grad_fn
             if pnode is not None:
-                if pnode in grads:
-                    grads[pnode] = grads[pnode] + ig  # never in place: ig may alias another grad
+                if pnode in grads:  # fan-in: a second (third, ...) gradient for this node
+                    acc = grads[pnode]
+                    if owned.get(pnode) is acc and acc.dtype is ig.dtype:
+                        np.add(acc, ig, out=acc)
+                    else:
+                        # NOTE: never in place into an array the sweep did not make: acc may be
+                        # a backward's pass-through of its own grad (Add), a view, a saved array
+                        # or the user's seed. The sum is the sweep's own: later ones go into it.
+                        acc = grads[pnode] = acc + ig
+                        if acc.ndim:  # (a sum of 0-d arrays is a numpy scalar: no out=)
+                            owned[pnode] = acc
                 else:
                     grads[pnode] = ig
                     if pending is None:
@@ -494,7 +506,7 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                     _accumulate(leaves[id(parent)], ig, copy=True)
                 continue
             # A leaf: accumulate into .grad, in the leaf's dtype.
-            if ig.dtype != data.dtype:
+            if ig.dtype is not data.dtype and ig.dtype != data.dtype:
                 ig = ig.astype(data.dtype)
             elif ig is g or ig.base is not None:
                 # NOTE: a backward may pass its incoming gradient straight through (Add) or as a
@@ -502,8 +514,14 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 ig = ig.copy()
             if parent.grad is None:
                 parent.grad = wrap(ig)
-            else:
-                parent.grad._data = parent.grad._data + ig
+                continue
+            acc = parent.grad._data
+            if owned.get(id(parent)) is acc and acc.dtype is ig.dtype:  # see fan-in above
+                np.add(acc, ig, out=acc)
+            else:  # the .grad of an earlier backward, which the user may hold, stays as it was
+                acc = parent.grad._data = acc + ig
+                if acc.ndim:
+                    owned[id(parent)] = acc
 
 
 def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:

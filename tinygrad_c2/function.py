@@ -86,6 +86,9 @@ class Function:
     #: indexing): the version check refuses a backward through one whose input an in-place op
     #: rebased afterwards, since the view's values changed with it
     returns_view: bool = False
+    #: True for a node that holds a constant Tensor input (the batch, labels, a buffer), whose
+    #: value the engine releases after backward (released_inputs)
+    holds_constants: bool = False
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()
@@ -130,12 +133,40 @@ class Function:
         ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11.
         arrays, flags, i, last = list(args), [False] * len(args), 0, _NO_TENSOR
+        # The node holds an input another op made as a stand-in: a Tensor with that input's
+        # producer (grad_fn), shape and dtype whose values are read-only zeros using no memory
+        # (function._stand_in_array). The sweep needs the producer (where the gradient goes)
+        # and the shape (undoing broadcasting), a graph walk (viz, capture) the same; what
+        # backward needs of the values is in saved_tensors, so holding them too would double
+        # the graph's memory (a ReLU would keep its Linear's output alive). PyTorch's nodes
+        # likewise hold edges to their producers, not values. NOTE: a stand-in carries the
+        # grad_fn of this moment, so an in-place op on the input afterwards (which gives it a
+        # new grad_fn) does not change where this node's gradient goes. A view op holds its
+        # inputs as they are, for the version check (engine._check_versions).
+        grad_enabled = mode.grad_enabled
+        parents, held, record, constants = args, grad_enabled and not cls.returns_view, False, False
         for a in args:
             if isinstance(a, Tensor):
                 arrays[i] = last = a._data
-                flags[i] = a.requires_grad
+                if a.requires_grad:
+                    flags[i] = record = True
+                    node = a.grad_fn
+                    if node is not None and held:
+                        if parents is args:
+                            parents = list(args)
+                        if i and a is args[i - 1]:  # `x * x`: one tensor stays one in the graph
+                            parents[i] = parents[i - 1]
+                        else:
+                            view = _by_shape.get(last.shape)
+                            if view is None or view.dtype is not last.dtype:
+                                view = _stand_in_array(last)
+                            stand_in = parents[i] = _new(Tensor)
+                            stand_in._data, stand_in.grad, stand_in.grad_fn = view, None, node
+                            stand_in.requires_grad = True
+                else:
+                    constants = True
             i += 1
-        record = mode.grad_enabled and True in flags
+        record = record and grad_enabled
         ctx.needs_input_grad = tuple(flags) if record else (False,) * i
         instrumented = mode.instrumented
         try:
@@ -175,7 +206,9 @@ class Function:
                 out = mode.tracer.record(cls, ctx, args, out)
         if not record:
             return Tensor._wrap(out)
-        ctx.parents = args
+        ctx.parents = parents if parents is args else tuple(parents)
+        if constants:  # the engine releases their values after backward (released_inputs)
+            ctx.holds_constants = True
         ctx.seq = next(_seq)
         t = _new(Tensor)  # Tensor._from_op, inlined: this is the hottest line of the library
         t._data, t.grad, t.requires_grad, t.grad_fn = out, None, True, ctx
@@ -427,50 +460,52 @@ def forward_as(cls: type[Function], ctx: Function, arrays: list, want: np.dtype)
     return out if out.dtype == want else np.asarray(out).astype(want)
 
 
-_NO_VALUES = bytes(16)  # the one element every stand-in array views (read-only zeros)
+# dtype.str -> the one read-only 0-d zero that every stand-in array of that dtype views: the
+# memory of all stand-ins is one element a dtype
+_NO_VALUES: dict[str, np.ndarray] = {}
 # NOTE: a stand-in costs about a microsecond; an op on an array this large costs far more, and
 # smaller arrays are not worth releasing (a kept graph of 100 nodes holds at most 1.6 MB).
 RELEASE_BYTES = 16 * 1024
-_shape_only: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> a stand-in array, reused
+_shape_only: dict[tuple, np.ndarray] = {}  # (shape, dtype.str) -> a stand-in array, reused
+_by_shape: dict[tuple, np.ndarray] = {}  # shape -> the latest stand-in array of that shape
 
 
 def _stand_in_array(a: np.ndarray) -> np.ndarray:
     """A read-only array of a's shape and dtype that holds no memory (every stride 0)."""
     if len(_shape_only) > 4096:  # bounded: about one entry per shape the program uses
         _shape_only.clear()
-    if a.dtype.itemsize <= len(_NO_VALUES):
-        view = np.ndarray(a.shape, a.dtype, buffer=_NO_VALUES, strides=(0,) * a.ndim)
-    else:
-        view = np.broadcast_to(np.zeros((), a.dtype), a.shape)
-    _shape_only[a.shape, a.dtype.str] = view  # NOTE: .str: comparing dtypes is slow
+        _by_shape.clear()
+    key = (a.shape, a.dtype.str)  # NOTE: .str: comparing dtypes is slow
+    view = _shape_only.get(key)
+    if view is None:
+        zero = _NO_VALUES.get(a.dtype.str)
+        if zero is None:
+            zero = _NO_VALUES[a.dtype.str] = np.zeros((), a.dtype)
+            zero.flags.writeable = False
+        view = np.ndarray(a.shape, a.dtype, buffer=zero, strides=(0,) * a.ndim)
+        _shape_only[key] = view
+    _by_shape[a.shape] = view  # the fast lookup of Function.apply: no dtype in the key
     return view
 
 
 def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
-    """A node's inputs after a backward without retain_graph freed it: what a graph walk (viz)
-    or a backward through a node that saved nothing still needs, not the values.
-
-    Parameters (and other leaves that want a gradient) and tensors under RELEASE_BYTES stay.
-    Every other tensor (an activation, the input batch) becomes a stand-in with the same
-    producer (grad_fn), shape and dtype whose values are gone (read-only zeros that use no
-    memory), so a kept `loss` no longer keeps the activations alive; PyTorch's graph holds
-    none either.
+    """A node's constant inputs (tensors that neither want a gradient nor have a producer: the
+    batch, labels, buffers) after a backward without retain_graph freed it. Until then they
+    stay as they are, so that tg.viz can name them; from then on each one of RELEASE_BYTES or
+    more becomes a stand-in, so a kept `loss` no longer keeps the batch alive.
     `cache` maps a tensor's id to its stand-in during one backward, so a tensor used twice
-    (`x * x`) stays one tensor in the graph.
+    stays one tensor in the graph.
     """
     out, i = None, 0
-    for p in parents:  # NOTE: a plain loop and no helper calls: this runs once per node
-        if type(p) is Tensor and (p.grad_fn is not None or not p.requires_grad):
+    for p in parents:
+        if type(p) is Tensor and p.grad_fn is None and not p.requires_grad:
             data = p._data
             if data.nbytes >= RELEASE_BYTES:
                 stand_in = cache.get(id(p))
                 if stand_in is None:
-                    view = _shape_only.get((data.shape, data.dtype.str))
-                    if view is None:
-                        view = _stand_in_array(data)
                     stand_in = cache[id(p)] = _new(Tensor)
-                    stand_in._data, stand_in.grad, stand_in.grad_fn = view, p.grad, p.grad_fn
-                    stand_in.requires_grad = p.requires_grad
+                    stand_in._data, stand_in.grad = _stand_in_array(data), None
+                    stand_in.requires_grad, stand_in.grad_fn = False, None
                 if out is None:
                     out = list(parents)
                 out[i] = stand_in

@@ -41,8 +41,8 @@ def tinygrad_graph_bytes(loss) -> int:
 
     >>> import tinygrad_c2 as tg
     >>> x = tg.ones(3, 4, dtype=tg.float64, requires_grad=True)
-    >>> tinygrad_graph_bytes((x.exp() * 2.0).sum())  # Exp's output, and Mul's held by Sum
-    192
+    >>> tinygrad_graph_bytes((x.exp() * 2.0).sum())  # Exp's output, 8: Sum's stand-in
+    104
     """
     from tinygrad_c2.tensor import Tensor
 
