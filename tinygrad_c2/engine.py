@@ -533,3 +533,153 @@ def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:
         t.grad = t._wrap(g.copy() if copy else g)
     else:
         t.grad._data = t.grad._data + g
+
+
+# ---------------------------------------------------------------- create_graph (higher order)
+# NOTE: the first-order sweep above stays numpy-only. With create_graph=True this second sweep
+# runs instead: the same order and the same accumulation rules, but every gradient is a Tensor
+# and every node's `backward_graph` computes its input gradients with Tensor ops, which record
+# a graph of their own (grad mode is on inside), so the gradients can be differentiated again.
+
+
+def graph_gradients(outputs: list[tuple[Tensor, Tensor]], targets: list[Tensor] | None,
+                    retain_graph: bool) -> list[Tensor | None]:
+    """gradients() with create_graph=True: `outputs` pairs each output with its seed Tensor
+    (which may itself require grad). With `targets` None the gradients accumulate into the
+    leaves' .grad (as Tensors with a graph); otherwise they are returned, one per target."""
+    from .tensor import Tensor  # NOTE: higher order is no hot path: a local import is fine
+
+    if mode.tracer is not None:
+        from .capture import CaptureError
+
+        raise CaptureError("create_graph=True inside a captured step: a captured program "
+                           "replays first-order backward only; run this step eagerly")
+    leaves: dict[int, list] | None = None
+    nodes: dict[Function, list] = {}
+    if targets is not None:
+        leaves = {}
+        for t in targets:
+            if t.grad_fn is None:
+                leaves.setdefault(id(t), [None])
+            else:
+                nodes.setdefault(t.grad_fn, [None])
+    seeds: dict[Function, Tensor] = {}
+    for t, seed in outputs:
+        node = t.grad_fn
+        if node is not None:
+            seeds[node] = seeds[node] + seed if node in seeds else seed
+        elif leaves is None:
+            _accumulate_graph(t, seed)
+        elif id(t) in leaves:
+            cell = leaves[id(t)]
+            cell[0] = seed if cell[0] is None else cell[0] + seed
+    if seeds:
+        with enable_grad(), np.errstate(under="ignore"):
+            _sweep_graph(seeds, retain_graph, leaves, nodes, Tensor)
+    if targets is None:
+        return []
+    return [(leaves[id(t)] if t.grad_fn is None else nodes[t.grad_fn])[0]  # type: ignore
+            for t in targets]
+
+
+def _sweep_graph(grads: dict[Function, Tensor], retain_graph: bool,
+                 leaves: dict[int, list] | None, nodes: dict[Function, list],
+                 tensor_cls: type[Tensor]) -> None:
+    """The create_graph sweep (see graph_gradients): nodes in decreasing creation order, as in
+    _sweep, each calling its differentiable backward."""
+    heap = [(-node.seq, node) for node in grads]
+    heapq.heapify(heap)
+    stamp = last_inplace
+    while heap:
+        node = heapq.heappop(heap)[1]
+        g = grads.pop(node)
+        if node.saved_tensors is _FREED:
+            raise RuntimeError(
+                f"backward through {type(node).__name__} a second time: its saved arrays were "
+                "freed by an earlier backward. Pass retain_graph=True (or create_graph=True) to "
+                "the first .backward() if you need to walk the graph twice."
+            )
+        if node.seq < stamp:
+            _check_versions(node)
+        if node in nodes:  # an intermediate target of autograd.grad: its gradient is g
+            nodes[node][0] = g
+        if node.retained is not None:
+            _accumulate_graph(node.retained, g)
+        backward_graph = type(node).backward_graph
+        if backward_graph is None:
+            raise RuntimeError(_no_graph_backward(node))
+        in_grads = backward_graph(node, g)
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        parents = node.parents
+        if len(in_grads) != len(parents):
+            raise RuntimeError(
+                f"{type(node).__name__}.backward_graph returned {len(in_grads)} gradients for "
+                f"{len(parents)} forward inputs"
+            )
+        if mode.anomaly:
+            check_finite(node, tuple(getattr(ig, "_data", ig) for ig in in_grads), "backward")
+        if not retain_graph and node.saved_tensors:
+            node.saved_tensors = _FREED
+        for parent, need, ig in zip(parents, node.needs_input_grad, in_grads):  # noqa: B905
+            if not need or ig is None:
+                continue
+            if not isinstance(ig, tensor_cls):  # a user backward_graph may return an array
+                ig = tensor_cls._wrap(np.asarray(ig))
+            data = parent._data
+            if ig._data.shape != data.shape:
+                ig = _sum_to_shape(ig, data.shape, node)
+            pnode = parent.grad_fn
+            if pnode is not None:
+                if pnode in grads:
+                    grads[pnode] = grads[pnode] + ig
+                else:
+                    grads[pnode] = ig
+                    heapq.heappush(heap, (-pnode.seq, pnode))
+            elif leaves is not None:
+                cell = leaves.get(id(parent))
+                if cell is not None:
+                    cell[0] = ig if cell[0] is None else cell[0] + ig
+            else:
+                if ig._data.dtype != data.dtype:
+                    ig = ig.to(data.dtype)
+                _accumulate_graph(parent, ig)
+
+
+def _sum_to_shape(g: Tensor, shape: tuple, node: Function) -> Tensor:
+    """reduce_to_shape for a Tensor gradient, with Tensor ops (so it stays differentiable)."""
+    lead = g.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != g.shape[lead + i] for i, s in enumerate(shape)):
+        raise RuntimeError(
+            f"{type(node).__name__} backward_graph returned a gradient of shape {tuple(g.shape)} "
+            f"that does not broadcast to its input's shape {shape}"
+        )
+    axes = list(range(lead)) + [lead + i for i, s in enumerate(shape)
+                                if s == 1 and g.shape[lead + i] != 1]
+    if axes:
+        g = g.sum(dim=tuple(axes), keepdim=True)
+    return g.reshape(shape)
+
+
+def _accumulate_graph(t: Tensor, g: Tensor) -> None:
+    """Add g into t.grad keeping g's graph (PyTorch's accumulation under create_graph)."""
+    if g._data.dtype != t._data.dtype:
+        g = g.to(t._data.dtype)
+    if t.grad is None:
+        # NOTE: always a differentiable copy, as PyTorch's: g may be the seed, another leaf's
+        # gradient (Add passes it through) or a read-only broadcast view (Sum's)
+        t.grad = g.clone()
+    else:
+        t.grad = t.grad + g
+
+
+def _no_graph_backward(node: Function) -> str:
+    """The message for a node with no differentiable backward under create_graph=True."""
+    cls = type(node)
+    if cls.tensor_style is False:
+        return (f"{cls.__name__}: its backward works on numpy arrays, so its gradient cannot be "
+                "differentiated again (create_graph=True). Write it in Tensor style "
+                "(`tensor_style = True`, Tensor ops only), or give the class a "
+                "`backward_graph(ctx, grad)` made of Tensor ops")
+    return (f"{cls.__name__} has no differentiable backward yet, so create_graph=True cannot go "
+            "through it (higher-order gradients)")

@@ -93,6 +93,11 @@ class Function:
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()
     backward_time: float | None = None
+    #: the differentiable backward, `backward_graph(ctx, grad: Tensor)`: backward written with
+    #: Tensor ops (which record a graph), run instead of `backward` under create_graph=True so
+    #: the gradients can be differentiated again. It builds Tensors for what it saved with
+    #: ctx.graph_input / ctx.graph_output. None: the op cannot be differentiated twice.
+    backward_graph: Any = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -107,6 +112,12 @@ class Function:
         cls._style_why = "its tensor_style says so" if style is not None else _style_why(cls)
         cls.tensor_style = style = (cls._style_why != "it uses numpy") if style is None else style
         wrappers = (_tensor_forward, _tensor_backward) if style else (_numpy_op, _numpy_op)
+        own_backward = cls.__dict__.get("backward")
+        if style and own_backward is not None and "backward_graph" not in cls.__dict__:
+            # a Tensor-style backward is made of Tensor ops: run with grad mode on, it is its
+            # own differentiable form (PyTorch's custom Functions work the same way)
+            fn = own_backward.__func__ if isinstance(own_backward, staticmethod) else own_backward
+            cls.backward_graph = staticmethod(_tensor_backward_graph(fn))
         for name, wrapper in zip(("forward", "backward"), wrappers):  # noqa: B905
             fn = cls.__dict__.get(name)  # the class's own (an inherited one is wrapped already)
             if isinstance(fn, staticmethod):
@@ -117,6 +128,28 @@ class Function:
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays for backward; they are released after the first backward pass."""
         self.saved_tensors = arrays
+
+    def graph_input(self, i: int, saved: Any = None) -> Any:
+        """Forward argument i as a Tensor that carries its graph, for backward_graph: the input
+        itself, or (when the node no longer holds its values) a Tensor around `saved`, the
+        array this op saved of it, with the input's producer, so gradients reach the input.
+        Non-Tensor arguments (Python numbers, axes) come back as they are."""
+        p = self.parents[i]
+        if not isinstance(p, Tensor):
+            return p
+        if saved is None or p._data is saved or (p.grad_fn is None and p.requires_grad):
+            return p  # NOTE: a leaf that wants a gradient must be the leaf itself
+        t = _new(Tensor)
+        t._data, t.grad, t.grad_fn, t.requires_grad = saved, None, p.grad_fn, p.requires_grad
+        return t
+
+    def graph_output(self, saved: np.ndarray) -> Tensor:
+        """This op's output as a Tensor that carries the graph (its producer is this node),
+        around `saved`, the output array the op saved: for backward_graph of ops whose
+        gradient is written with their output (exp, tanh, sigmoid)."""
+        t = _new(Tensor)
+        t._data, t.grad, t.grad_fn, t.requires_grad = saved, None, self, True
+        return t
 
     @staticmethod
     def forward(ctx: Function, *args: Any) -> np.ndarray:
@@ -293,9 +326,13 @@ def _tensor_forward(fn: Any) -> Any:
     def forward(ctx: Function, *args: Any) -> Any:
         try:
             with no_grad():
-                return _as_array(fn(ctx, *[_as_tensor(a) for a in args]))
+                out = _as_array(fn(ctx, *[_as_tensor(a) for a in args]))
         except AttributeError as e:
             raise _explained(e, ctx, fn) from None
+        # which saved arrays are the inputs and the output, for backward_graph (the arrays are
+        # alive together here, so their ids cannot collide)
+        ctx._graph_ids = ([id(a) for a in args], id(out))
+        return out
 
     return _marked(forward, fn)
 
@@ -313,6 +350,34 @@ def _tensor_backward(fn: Any) -> Any:
         return tuple(_as_array(g) for g in out) if type(out) is tuple else _as_array(out)
 
     return _marked(backward, fn)
+
+
+def _tensor_backward_graph(fn: Any) -> Any:
+    """A Tensor-style backward as its own differentiable form (create_graph=True): the saved
+    Tensors that are the op's inputs or output are swapped for Tensors carrying their graph
+    while it runs, so the gradient it returns records how it depends on them. Other saved
+    Tensors (computed inside forward) are constants, as in PyTorch."""
+
+    def backward_graph(ctx: Function, grad: Tensor) -> Any:
+        saved = ctx.saved_tensors
+        ids = getattr(ctx, "_graph_ids", None) or ((), None)
+        linked = []
+        for s in saved:
+            a = s._data if isinstance(s, Tensor) else None
+            if a is not None and id(a) in ids[0]:
+                s = ctx.graph_input(ids[0].index(id(a)), a)
+            elif a is not None and id(a) == ids[1]:
+                s = ctx.graph_output(a)
+            linked.append(s)
+        ctx.saved_tensors = tuple(linked)
+        try:
+            return fn(ctx, grad)
+        except AttributeError as e:
+            raise _explained(e, ctx, fn) from None
+        finally:
+            ctx.saved_tensors = saved
+
+    return _marked(backward_graph, fn)
 
 
 def _instrumented_forward(cls: type[Function], ctx: Function, arrays: list) -> Any:

@@ -308,11 +308,20 @@ class Tensor:
         if self.grad_fn is not None:
             self.grad_fn.retained = self
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's .grad, then free the graph.
 
-        `gradient` is required when self is not a scalar (a vector-Jacobian product).
+        `gradient` is required when self is not a scalar (a vector-Jacobian product). With
+        `create_graph=True` the .grad Tensors get a graph of their own (higher-order
+        gradients; the graph is then kept unless retain_graph=False); with `inputs`, only
+        those tensors' .grad are filled (tg.autograd.backward).
         """
+        if create_graph or inputs is not None:
+            from . import autograd
+
+            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+            return
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(did you call it under no_grad, or on detached data?)")

@@ -1,7 +1,7 @@
 """tg.autograd: PyTorch's functional face of the engine. `grad` returns gradients without
 touching any .grad, `backward` accumulates from several outputs in one sweep; `Function` and
-`gradcheck` are tg.Function and tg.gradcheck. First order only: create_graph (and
-autograd.functional, which needs it) come with higher-order gradients.
+`gradcheck` are tg.Function and tg.gradcheck. With `create_graph=True` the gradients are
+Tensors with a graph of their own, so they can be differentiated again (higher order).
 
 >>> import tinygrad_c2 as tg
 >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
@@ -25,9 +25,6 @@ from ..tensor import Tensor
 __all__ = ["backward", "enable_grad", "Function", "grad", "gradcheck", "inference_mode",
            "no_grad", "set_grad_enabled"]
 
-_HIGHER_ORDER = ("create_graph=True (higher-order gradients) is not yet in tinygrad_c2 "
-                 "(planned with autograd.functional); gradients here are first order")
-
 
 def _tensors(xs: Tensor | Sequence[Tensor], who: str, what: str) -> list[Tensor]:
     """xs as a list of Tensors (one Tensor or a sequence), or a TypeError naming the call."""
@@ -38,8 +35,11 @@ def _tensors(xs: Tensor | Sequence[Tensor], who: str, what: str) -> list[Tensor]
     return items
 
 
-def _pairs(outputs: list[Tensor], grad_outputs: Any, who: str) -> list[tuple[Tensor, Any]]:
-    """(output, seed array) for each output, seeds checked against the outputs' shapes."""
+def _pairs(outputs: list[Tensor], grad_outputs: Any, who: str,
+           create_graph: bool = False) -> list[tuple[Tensor, Any]]:
+    """(output, seed array) for each output, seeds checked against the outputs' shapes. With
+    create_graph the seeds are Tensors: a seed Tensor given is kept as it is (with its graph,
+    so the result can be differentiated with respect to it too)."""
     if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     grad_outputs = list(grad_outputs)
@@ -51,7 +51,11 @@ def _pairs(outputs: list[Tensor], grad_outputs: Any, who: str) -> list[tuple[Ten
         if not t.requires_grad:
             raise RuntimeError(f"{who}: element {i} of the outputs does not require grad and "
                                "does not have a grad_fn")
-        pairs.append((t, t._seed(g, who, f"grad_outputs[{i}]")))
+        seed = t._seed(g, who, f"grad_outputs[{i}]")
+        if create_graph:
+            seed = g if isinstance(g, Tensor) and g._data.dtype == seed.dtype else Tensor._wrap(
+                seed)
+        pairs.append((t, seed))
     return pairs
 
 
@@ -69,8 +73,6 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     the outputs do not depend on raises RuntimeError, or gives None with `allow_unused=True`
     (zeros with `materialize_grads=True`).
     """
-    if create_graph:
-        raise NotImplementedError(f"autograd.grad: {_HIGHER_ORDER}")
     if is_grads_batched:
         raise NotImplementedError("autograd.grad: is_grads_batched=True is not part of "
                                   "tinygrad_c2: call grad once per row of grad_outputs")
@@ -83,9 +85,10 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         if not t.requires_grad:
             raise RuntimeError("autograd.grad: one of the differentiated Tensors (inputs) does "
                                "not require grad")
-    pairs = _pairs(outs, grad_outputs, "autograd.grad")
+    pairs = _pairs(outs, grad_outputs, "autograd.grad", create_graph)
     retain = create_graph if retain_graph is None else retain_graph
-    result = engine.gradients(pairs, ins, retain)
+    sweep = engine.graph_gradients if create_graph else engine.gradients
+    result = sweep(pairs, ins, retain)
     for i, g in enumerate(result):
         if g is None:
             if not allow_unused:
@@ -104,15 +107,18 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     """Accumulate the gradients of several outputs into the leaves' .grad in one sweep, as
     PyTorch's torch.autograd.backward (`t.backward(g)` for each, summed). With `inputs`, only
     those tensors' .grad are filled."""
-    if create_graph:
-        raise NotImplementedError(f"autograd.backward: {_HIGHER_ORDER}")
     pairs = _pairs(_tensors(tensors, "autograd.backward", "tensors"), grad_tensors,
-                   "autograd.backward")
+                   "autograd.backward", create_graph)
     retain = create_graph if retain_graph is None else retain_graph
+    sweep = engine.graph_gradients if create_graph else engine.gradients
     if inputs is None:
-        engine.gradients(pairs, None, retain)
+        sweep(pairs, None, retain)
         return
     ins = _tensors(inputs, "autograd.backward", "inputs")
-    for t, g in zip(ins, engine.gradients(pairs, ins, retain)):  # noqa: B905
-        if g is not None:
+    for t, g in zip(ins, sweep(pairs, ins, retain)):  # noqa: B905
+        if g is None:
+            continue
+        if create_graph:
+            engine._accumulate_graph(t, g)
+        else:
             engine._accumulate(t, g._data, copy=False)

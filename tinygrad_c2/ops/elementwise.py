@@ -22,6 +22,10 @@ class Add(Function):
     def backward(ctx, g):
         return g, g
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g, g
+
 
 class Sub(Function):
     """y = a - b   |   da = g, db = -g"""
@@ -34,6 +38,10 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
@@ -53,6 +61,13 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         da, db = ctx.needs_input_grad
         return (g * b if da else None), (g * a if db else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        return ((g * ctx.graph_input(1, b) if da else None),
+                (g * ctx.graph_input(0, a) if db else None))
 
 
 class Div(Function):
@@ -185,6 +200,10 @@ class Neg(Function):
     def backward(ctx, g):
         return -g
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return -g
+
 
 class Exp(Function):
     """y = e^x   |   dx = g * y"""
@@ -209,6 +228,10 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.saved_tensors[0]
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * ctx.graph_output(ctx.saved_tensors[0])
 
 
 class Log(Function):
@@ -341,6 +364,11 @@ class Tanh(Function):
         (y,) = ctx.saved_tensors
         return g * (1.0 - y * y)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        y = ctx.graph_output(ctx.saved_tensors[0])
+        return g * (1.0 - y * y)
+
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), exact in both tails: for very negative x, e^-x is huge and the quotient
@@ -380,6 +408,10 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, g):
         return g.astype(ctx.dtype), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.to(ctx.dtype), None
 
 
 # ---------------------------------------------------------------- more unary (PyTorch's names)

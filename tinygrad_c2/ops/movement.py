@@ -25,6 +25,10 @@ class Reshape(Function):
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g.reshape(ctx.shape), None
+
 
 class Permute(Function):
     """y = x with axes reordered   |   dx = g with the inverse order"""
@@ -56,6 +60,10 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
         return g, None
 
 

@@ -133,6 +133,16 @@ class Sum(Function):
         out[...] = g
         return out, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        if not ctx.keepdims and ctx.axis is not None:
+            axes = (ctx.axis,) if isinstance(ctx.axis, int) else ctx.axis
+            kept = list(ctx.shape)
+            for ax in axes:
+                kept[ax] = 1
+            g = g.reshape(tuple(kept))
+        return g.expand(ctx.shape), None, None
+
 
 class Std(Function):
     """y = sqrt(sum((x - mean)^2) / dof)   |   dx = g * (x - mean) / (dof * y), and 0 where
