@@ -46,6 +46,12 @@ EXPECTED = {
     "char_lm": ["rnn, clip_grad_norm_(0.5)", "rnn, no clipping", "lstm + adam, clipped",
                 "sampled at temperature 0.5"],
     "digits_rnn": ["each read as 8 rows of 8 pixels", "LSTM ", "GRU ", "test accuracy"],
+    "hessian_l2": ["Q (L + aI)^-1 L Q^T w*", "lambda/(lambda+alpha) =",
+                   "small network, Hessian at each optimum"],
+    "newton_logistic": ["Hessian (31x31) against X^T diag(p(1-p)) X / m + lambda I",
+                        "Newton reaches J* = "],
+    "gradient_penalty": ["(a gradient of a gradient): difference", "-> PASSED", "no penalty",
+                         "penalty, mu = 0.05"],
 }
 
 
@@ -130,3 +136,29 @@ def test_cnn_digits_reaches_its_stated_test_accuracy():
     assert accuracy >= 0.98
     assert accuracy == pytest.approx(cnn_digits.STATED_TEST_ACCURACY, abs=0.006)
     assert history.best_epoch is not None
+
+
+def _number_after(text, marker):
+    """The number printed right after `marker` in an example's output."""
+    tail = text.split(marker, 1)[1].split()[0].rstrip(":;,")
+    return float(tail)
+
+
+def test_newton_uses_an_exact_hessian_and_converges(runs):
+    done = runs[0]["newton_logistic"].result()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _number_after(done.stdout, "+ lambda I: max difference") < 1e-12
+    assert _number_after(done.stdout, "the gradient there has norm") < 1e-10
+
+
+def test_l2_shrinks_each_eigen_direction_as_the_quadratic_model_says(runs):
+    done = runs[0]["hessian_l2"].result()
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if "lambda/(lambda+alpha) =" in line]
+    assert len(lines) == 2
+    for line in lines:
+        predicted = _number_after(line, "lambda/(lambda+alpha) =")
+        measured = _number_after(line, "measured w~/w* along it =")
+        assert abs(predicted - measured) < 0.1, line
+    small, large = (_number_after(line, "lambda/(lambda+alpha) =") for line in lines)
+    assert small < 0.5 < large  # pulled towards zero along the flat direction only

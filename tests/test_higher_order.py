@@ -142,3 +142,15 @@ def test_first_order_backward_calls_no_differentiable_backward(monkeypatch):
     y = (x * x).sum()
     y.backward()
     assert calls == [] and x.grad.grad_fn is None and not x.grad.requires_grad
+
+
+def test_a_captured_step_refuses_create_graph():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        (g,) = tg.autograd.grad((w * x).sum(), w, create_graph=True)
+        return (g * g).sum()
+
+    captured = tg.capture(step)
+    with pytest.raises(tg.CaptureError, match="create_graph=True inside a captured step"):
+        captured(tg.tensor([3.0, 4.0]))

@@ -22,8 +22,8 @@ from ..function import Function
 from ..gradcheck import gradcheck
 from ..tensor import Tensor
 
-__all__ = ["backward", "enable_grad", "Function", "grad", "gradcheck", "inference_mode",
-           "no_grad", "set_grad_enabled"]
+__all__ = ["backward", "enable_grad", "Function", "functional", "grad", "gradcheck",
+           "inference_mode", "no_grad", "set_grad_enabled"]
 
 
 def _tensors(xs: Tensor | Sequence[Tensor], who: str, what: str) -> list[Tensor]:
@@ -122,3 +122,6 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
             engine._accumulate_graph(t, g)
         else:
             engine._accumulate(t, g._data, copy=False)
+
+
+from . import functional  # noqa: E402 (it uses grad, defined above)
