@@ -71,6 +71,27 @@ class Embedding(Function):
             gw[ctx.padding_idx] = 0
         return gw, None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (indices,) = ctx.saved_tensors
+        flat = indices.reshape(-1)
+        # the scatter-add as a constant (num, len(flat)) matrix times g's rows: linear in g,
+        # independent of the weight
+        spread = (np.arange(ctx.num)[:, None] == flat[None, :]).astype(g.dtype)
+        if ctx.padding_idx is not None:
+            spread[ctx.padding_idx] = 0
+        rows = g.reshape(flat.size, g.shape[-1])
+        if not ctx.scale:
+            return Tensor(spread) @ rows, None, None, None, None, None
+        # NOTE: scale_grad_by_freq's gradient is not a true derivative (each row is divided by
+        # its count), and the sweep back through the lookup divides again. PyTorch's double
+        # backward therefore differentiates the unscaled scatter: the values here are the
+        # scaled ones, the derivative with respect to g the unscaled one (so a Hessian-vector
+        # product through the weight is the numerical derivative of this gradient, as torch's)
+        scaled = spread / np.maximum(spread.sum(axis=1, keepdims=True), 1)
+        gw = Tensor(scaled) @ rows.detach() + Tensor(spread) @ (rows - rows.detach())
+        return gw, None, None, None, None, None
+
 
 def _check_indices(indices: np.ndarray, num_embeddings: int) -> None:
     """Integer indices within [0, num_embeddings), with PyTorch's message for other dtypes."""
