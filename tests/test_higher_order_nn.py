@@ -128,6 +128,11 @@ case("CrossEntropy", "weight", lambda z: F.cross_entropy(z, _Y, weight=_W),
      lambda z: TF.cross_entropy(z, t(_Y), weight=t(_W)), rand(5, 4))
 case("CrossEntropy", "ignore-index", lambda z: F.cross_entropy(z, _Y, ignore_index=2),
      lambda z: TF.cross_entropy(z, t(_Y), ignore_index=2), rand(5, 4))
+_FAR = rand(5, 4)
+_FAR[0, 0], _FAR[1, 2] = 800.0, -900.0  # probabilities that underflow to 0 (log p = -inf)
+case("CrossEntropy", "underflowed-probabilities",
+     lambda z: F.cross_entropy(z, _Y, label_smoothing=0.1, weight=_W),
+     lambda z: TF.cross_entropy(z, t(_Y), label_smoothing=0.1, weight=t(_W)), _FAR)
 case("CrossEntropy", "4d", lambda z: F.cross_entropy(z, _Y.reshape(1, 5, 1)),
      lambda z: TF.cross_entropy(z, t(_Y.reshape(1, 5, 1))), rand(1, 4, 5, 1))
 case("CrossEntropy", "probabilities-with-grad",

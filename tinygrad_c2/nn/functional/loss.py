@@ -82,19 +82,20 @@ def _mean_over(total: np.ndarray, denominator: Any) -> np.ndarray:
     return total / denominator if denominator else total * 0.0
 
 
-def _difference(ctx, d: np.ndarray) -> Tensor:
-    """The saved d = a - b (forward inputs 0 and 1) as a graph Tensor of a and b, for the
-    differentiable backward of losses that keep only d.
+def _linked(ctx, value: np.ndarray, slopes: tuple[float, ...]) -> Tensor:
+    """A saved array that the forward computed as sum_i slopes[i] * input_i + a constant, as a
+    graph Tensor of those inputs (for the differentiable backward of losses that keep it, not
+    the inputs): d = a - b has slopes (1, -1); log softmax(z) is z shifted per row, slopes (1,).
 
-    NOTE: d + (A - A) - (B - B), with the second A and B detached, has d's values and the
-    derivatives +1 for a and -1 for b to every order, as a - b itself: d is linear in a and b,
-    so the inputs' own values are not needed (the node does not keep them).
+    NOTE: value + sum_i slope_i (X_i - X_i.detach()) has value's values and the derivatives
+    slope_i to every order, as the affine function itself: the inputs' own values are not
+    needed (the node does not keep them).
     """
-    out = Tensor(d)
-    for i, sign_ in ((0, 1.0), (1, -1.0)):
+    out = Tensor(value)
+    for i, slope in enumerate(slopes):
         if ctx.needs_input_grad[i]:
-            t = ctx.graph_input(i, np.zeros_like(d))
-            out = out + sign_ * (t - t.detach())
+            t = ctx.graph_input(i, np.zeros_like(value))
+            out = out + slope * (t - t.detach())
     return out
 
 
@@ -225,12 +226,9 @@ class CrossEntropy(Function):
         s = ctx.smoothing
         # NOTE: the logits are not saved; log p (or -neg_logp, exact) is z shifted by a constant
         # per row, to which softmax is blind: softmax of it, linked to z, is p with z's graph
+        # (a probability that underflowed to 0 stays 0: log 0 = -inf is a valid logit here)
         with np.errstate(divide="ignore"):
-            base = -neg_logp if neg_logp is not None else np.log(p)
-        zt = Tensor(base)
-        if ctx.needs_input_grad[0]:
-            z_in = ctx.graph_input(0, np.zeros_like(p))
-            zt = zt + (z_in - z_in.detach())
+            zt = _linked(ctx, -neg_logp if neg_logp is not None else np.log(p), (1.0,))
         pt = zt.softmax(1)
         if ctx.reduction == "mean" and (row_weight is not None):
             scale = _mean_over(g, ctx.count)
@@ -435,7 +433,7 @@ class MSELoss(Function):
     @staticmethod
     def backward_graph(ctx, g):
         (d,) = ctx.saved_tensors
-        ga = 2.0 * _difference(ctx, d) * _scale(g, ctx.reduction, d.size, d.ndim)
+        ga = 2.0 * _linked(ctx, d, (1.0, -1.0)) * _scale(g, ctx.reduction, d.size, d.ndim)
         return ga, (-ga if ctx.needs_input_grad[1] else None), None
 
 
@@ -502,7 +500,7 @@ class SmoothL1Loss(Function):
         outside = beta * np.sign(d) if ctx.huber else np.sign(d)  # constants
         if ctx.huber or beta:
             slope = 1.0 if ctx.huber else 1.0 / beta
-            local = tg_where(inside, _difference(ctx, d) * slope, outside.astype(d.dtype))
+            local = tg_where(inside, _linked(ctx, d, (1.0, -1.0)) * slope, outside.astype(d.dtype))
         else:
             local = Tensor(outside.astype(d.dtype))
         ga = local * _scale(g, ctx.reduction, d.size, d.ndim)
