@@ -354,8 +354,18 @@ class BCE(Function):
         gp = (pt - yt) / (pt * (1.0 - pt)).clamp(min=1e-12) * scale
         gy = None
         if ctx.needs_input_grad[1]:  # the logs clamped at -100, as the forward's
-            gy = ((1.0 - pt).log().clamp(min=-100.0) - pt.log().clamp(min=-100.0)) * scale
+            gy = (_clamped_log(1.0 - pt, 1.0 - p) - _clamped_log(pt, p)) * scale
         return gp, gy, None
+
+
+def _clamped_log(x: Tensor, values: np.ndarray) -> Tensor:
+    """max(log x, -100) (BCE's clamp) with Tensor ops; where it clamps (x = 0 among them) the
+    constant -100, so no log of 0 (and no 1 / 0 in its derivative) is formed."""
+    with np.errstate(divide="ignore"):
+        low = np.log(values) < -100.0
+    if not low.any():
+        return x.log()
+    return tg_where(low, -100.0, tg_where(low, 1.0, x).log())
 
 
 class BCEWithLogits(Function):
