@@ -105,7 +105,7 @@ from .functions import (  # noqa: A004 (PyTorch's names: abs, all, any, max, min
     var,
 )
 from .generator import Generator
-from .gradcheck import GradcheckResult, check_gradients, gradcheck
+from .gradcheck import GradcheckResult, check_gradients, gradcheck, gradgradcheck
 from .rng import manual_seed
 from .serialization import CheckpointError, load, save
 from .tensor import (
@@ -150,7 +150,8 @@ __all__ = [
     "set_grad_enabled", "capture", "CapturedStep", "CaptureError", "cat",
     "check_gradients", "CheckpointError", "data", "detect_anomaly", "enable_grad", "eye",
     "float32", "float64", "full", "Function", "Generator", "get_default_dtype", "gradcheck",
-    "GradcheckResult", "int32", "int64", "is_grad_enabled", "load", "manual_seed", "nn",
+    "GradcheckResult", "gradgradcheck", "int32", "int64", "is_grad_enabled", "load",
+    "manual_seed", "nn",
     "no_grad", "ones", "ones_like", "OpError", "optim", "PRIMITIVES", "rand", "randn",
     "reference", "rng", "save", "set_default_dtype", "stack", "Tensor", "tensor", "train",
     "tune", "utils", "viz", "where", "zeros", "zeros_like",

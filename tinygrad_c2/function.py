@@ -148,7 +148,9 @@ class Function:
         around `saved`, the output array the op saved: for backward_graph of ops whose
         gradient is written with their output (exp, tanh, sigmoid)."""
         t = _new(Tensor)
-        t._data, t.grad, t.grad_fn, t.requires_grad = saved, None, self, True
+        # NOTE: numpy gives a 0-d result as a numpy scalar (np.tanh of a 0-d array), which as
+        # a Tensor's data would promote like a Python number (to float32): an array again
+        t._data, t.grad, t.grad_fn, t.requires_grad = np.asarray(saved), None, self, True
         return t
 
     @staticmethod

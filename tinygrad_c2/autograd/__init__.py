@@ -1,7 +1,8 @@
 """tg.autograd: PyTorch's functional face of the engine. `grad` returns gradients without
-touching any .grad, `backward` accumulates from several outputs in one sweep; `Function` and
-`gradcheck` are tg.Function and tg.gradcheck. With `create_graph=True` the gradients are
-Tensors with a graph of their own, so they can be differentiated again (higher order).
+touching any .grad, `backward` accumulates from several outputs in one sweep; `Function`,
+`gradcheck` and `gradgradcheck` are tg.Function, tg.gradcheck and tg.gradgradcheck. With
+`create_graph=True` the gradients are Tensors with a graph of their own, so they can be
+differentiated again (higher order).
 
 >>> import tinygrad_c2 as tg
 >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
@@ -19,10 +20,11 @@ import numpy as np
 from .. import engine
 from ..engine import enable_grad, inference_mode, no_grad, set_grad_enabled
 from ..function import Function
-from ..gradcheck import gradcheck
+from ..gradcheck import gradcheck, gradgradcheck
 from ..tensor import Tensor
 
 __all__ = ["backward", "enable_grad", "Function", "functional", "grad", "gradcheck",
+           "gradgradcheck",
            "inference_mode", "no_grad", "set_grad_enabled"]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, OpError, _NonDifferentiable
+from ..tensor import Tensor
 
 
 class Add(Function):
@@ -89,6 +90,13 @@ class Div(Function):
         ga = g / b if da else None
         return ga, (-(ga if da else g / b) * y if db else None)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        b, y = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        ga = g / ctx.graph_input(1, b)
+        return (ga if da else None), (-ga * ctx.graph_output(y) if db else None)
+
 
 class Pow(Function):
     """y = a ** b   |   da = g * b * a ** (b - 1), 0 where b == 0;
@@ -127,6 +135,32 @@ class Pow(Function):
                 gb = np.where(base_zero, 0, gb)
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b, y = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        base, exponent = ctx.graph_input(0, a), ctx.graph_input(1, b)
+        ga = gb = None
+        # NOTE: the first-order masks, as constants; under each mask the base is swapped for 1
+        # first, so that no 0 * inf (NaN) of the masked branch leaks into the next derivative
+        if da:
+            exponent_zero = np.asarray(b == 0)
+            if exponent_zero.any():
+                safe = Where.apply(exponent_zero, 1.0, base)
+                ga = Where.apply(exponent_zero, 0.0, g * exponent * safe ** (exponent - 1))
+            else:
+                ga = g * exponent * base ** (exponent - 1)
+        if db:
+            if type(a) is not np.ndarray:  # a Python base: its log is a constant
+                return ga, g * ctx.graph_output(y) * np.log(np.asarray(a, dtype=y.dtype))
+            base_zero = (a == 0) & (b >= 0)
+            if base_zero.any():
+                log_base = Where.apply(base_zero, 1.0, base).log()
+                gb = Where.apply(base_zero, 0.0, g * ctx.graph_output(y) * log_base)
+            else:
+                gb = g * ctx.graph_output(y) * base.log()
+        return ga, gb
+
 
 class Maximum(Function):
     """y = max(a, b)   |   g goes to the larger input; ties split it evenly (as PyTorch)"""
@@ -150,6 +184,16 @@ class Maximum(Function):
         # is NaN neither loses and BOTH get the full g (the output is NaN).
         ga = np.where(tie, g * 0.5, g * np.logical_not(loses(a, b))) if da else None
         gb = np.where(tie, g * 0.5, g * np.logical_not(loses(b, a))) if db else None
+        return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = ctx.saved_tensors
+        loses, tie = type(ctx).loses, a == b
+        da, db = ctx.needs_input_grad
+        dtype = g._data.dtype  # the shares are constants: who wins does not move under a nudge
+        ga = g * np.where(tie, 0.5, np.logical_not(loses(a, b))).astype(dtype) if da else None
+        gb = g * np.where(tie, 0.5, np.logical_not(loses(b, a))).astype(dtype) if db else None
         return ga, gb
 
 
@@ -176,6 +220,13 @@ class Where(Function):
         (cond,) = ctx.saved_tensors
         _, da, db = ctx.needs_input_grad
         return None, (np.where(cond, g, 0) if da else None), (np.where(cond, 0, g) if db else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (cond,) = ctx.saved_tensors
+        _, da, db = ctx.needs_input_grad
+        return (None, (Where.apply(cond, g, 0.0) if da else None),
+                (Where.apply(cond, 0.0, g) if db else None))
 
 
 class Compare(_NonDifferentiable):
@@ -249,6 +300,10 @@ class Log(Function):
     def backward(ctx, g):
         return g / ctx.saved_tensors[0]
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g / ctx.graph_input(0, ctx.saved_tensors[0])
+
 
 class Sqrt(Function):
     """y = sqrt(x)   |   dx = g / (2 y)"""
@@ -265,6 +320,10 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, g):
         return g * 0.5 / ctx.saved_tensors[0]
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * 0.5 / ctx.graph_output(ctx.saved_tensors[0])
 
 
 def sign(x: np.ndarray, dtype: Any) -> np.ndarray:
@@ -288,6 +347,10 @@ class Abs(Function):
     def backward(ctx, g):
         return g * sign(ctx.saved_tensors[0], g.dtype)  # 0 at NaN, as PyTorch
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * sign(ctx.saved_tensors[0], g._data.dtype)  # a constant: abs'' = 0
+
 
 class Clamp(Function):
     """y = min(max(x, lo), hi)   |   dx = g where lo <= x <= hi (PyTorch's inclusive rule)"""
@@ -304,13 +367,21 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        inside = np.ones(x.shape, dtype=bool)
-        if ctx.lo is not None:
-            inside &= x >= ctx.lo
-        if ctx.hi is not None:
-            inside &= x <= ctx.hi
-        return g * inside, None, None
+        return g * _inside(ctx, ctx.saved_tensors[0]), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _inside(ctx, ctx.saved_tensors[0]), None, None  # a constant mask
+
+
+def _inside(ctx: Function, x: np.ndarray) -> np.ndarray:
+    """Where x is within clamp's [lo, hi] (the bounds included): where the gradient passes."""
+    inside = np.ones(x.shape, dtype=bool)
+    if ctx.lo is not None:
+        inside &= x >= ctx.lo
+    if ctx.hi is not None:
+        inside &= x <= ctx.hi
+    return inside
 
 
 class Relu(Function):
@@ -326,6 +397,10 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         return g * (ctx.saved_tensors[0] != 0)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * (ctx.saved_tensors[0] != 0)  # a constant mask: relu'' = 0
 
 
 class LeakyRelu(Function):
@@ -345,6 +420,11 @@ class LeakyRelu(Function):
     def backward(ctx, g):
         (pos,) = ctx.saved_tensors
         return np.where(pos, g, g * ctx.slope), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (pos,) = ctx.saved_tensors
+        return Where.apply(pos, g, g * ctx.slope), None
 
 
 class Tanh(Function):
@@ -396,6 +476,11 @@ class Sigmoid(Function):
         (y,) = ctx.saved_tensors
         return g * y * (1.0 - y)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        y = ctx.graph_output(ctx.saved_tensors[0])
+        return g * y * (1.0 - y)
+
 
 class Cast(Function):
     """y = x as dtype   |   dx = g as x's dtype"""
@@ -432,6 +517,10 @@ class Sin(Function):
     def backward(ctx, g):
         return g * np.cos(ctx.saved_tensors[0])
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * ctx.graph_input(0, ctx.saved_tensors[0]).cos()
+
 
 class Cos(Function):
     """y = cos(x)   |   dx = -g * sin(x)"""
@@ -447,6 +536,10 @@ class Cos(Function):
     @staticmethod
     def backward(ctx, g):
         return -g * np.sin(ctx.saved_tensors[0])
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return -g * ctx.graph_input(0, ctx.saved_tensors[0]).sin()
 
 
 class Log1p(Function):
@@ -464,6 +557,10 @@ class Log1p(Function):
     def backward(ctx, g):
         return g / (1 + ctx.saved_tensors[0])
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g / (1 + ctx.graph_input(0, ctx.saved_tensors[0]))
+
 
 class Expm1(Function):
     """y = e^x - 1, exact for tiny x (exp(x) - 1 cancels)   |   dx = g * (y + 1)"""
@@ -480,6 +577,10 @@ class Expm1(Function):
     @staticmethod
     def backward(ctx, g):
         return g * (ctx.saved_tensors[0] + 1)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * (ctx.graph_output(ctx.saved_tensors[0]) + 1)
 
 
 def sign_of(x: np.ndarray) -> np.ndarray:
@@ -502,3 +603,7 @@ class Step(Function):
     @staticmethod
     def backward(ctx, g):
         return (np.zeros_like(g),) + (None,) * (ctx.nargs - 1)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return (Tensor._wrap(np.zeros_like(g._data)),) + (None,) * (ctx.nargs - 1)

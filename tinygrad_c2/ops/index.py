@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,20 @@ class Index(Function):
             out[idx] = g
         return (out, None) + (None,) * ctx.nparts
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return (added_at(g, ctx.shape, idx), None) + (None,) * ctx.nparts
+
+
+def added_at(g: Tensor, shape: tuple[int, ...], idx: Any) -> Tensor:
+    """zeros(shape) with g added at the places x[idx] reads (repeated places accumulate), with
+    Tensor ops so that it can be differentiated again: any numpy index becomes the flat offsets
+    it reads (a constant), and one scatter_add along them puts g back."""
+    offsets = np.arange(math.prod(shape)).reshape(shape)[idx].reshape(-1)
+    zeros = Tensor._wrap(np.zeros(math.prod(shape), dtype=g._data.dtype))
+    return ScatterAdd.apply(zeros, 0, offsets, g.reshape(-1)).reshape(shape)
+
 
 def along(shape: tuple[int, ...], index: np.ndarray, dim: int, name: str) -> tuple:
     """The numpy index that picks x[..., index[i, j, ...], ...] (index's values along dim, the
@@ -106,6 +121,11 @@ class Gather(Function):
         np.add.at(out, idx, g)  # NOTE: `out[idx] += g` would drop repeated positions
         return out, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return added_at(g, ctx.shape, idx), None, None
+
 
 class ScatterAdd(Function):
     """y = x, then y[index[i, j], j] += src[i, j] (dim 0; out of place)   |   dx = g,
@@ -135,6 +155,12 @@ class ScatterAdd(Function):
         if ctx.needs_input_grad[3]:
             dsrc = np.zeros(ctx.src_shape, dtype=g.dtype)
             dsrc[block] = g[idx]
+        return g, None, None, dsrc
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        idx, block = ctx.saved_tensors
+        dsrc = added_at(g[idx], ctx.src_shape, block) if ctx.needs_input_grad[3] else None
         return g, None, None, dsrc
 
 

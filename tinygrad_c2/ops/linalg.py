@@ -46,3 +46,22 @@ class MatMul(Function):
         if db and b.ndim == 1:
             gb = gb[..., 0]
         return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        a2, b2 = ctx.graph_input(0, a), ctx.graph_input(1, b)
+        if a.ndim == 1:  # promote vectors the way matmul does (the engine sums batch dims)
+            a2 = a2.unsqueeze(0)
+        if b.ndim == 1:
+            b2, g = b2.unsqueeze(-1), g.unsqueeze(-1)
+        if a.ndim == 1:
+            g = g.unsqueeze(-2)
+        ga = g @ b2.transpose(-1, -2) if da else None
+        gb = a2.transpose(-1, -2) @ g if db else None
+        if da and a.ndim == 1:
+            ga = ga.squeeze(-2)
+        if db and b.ndim == 1:
+            gb = gb.squeeze(-1)
+        return ga, gb

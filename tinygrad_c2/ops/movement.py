@@ -44,6 +44,10 @@ class Permute(Function):
     def backward(ctx, g):
         return g.transpose(np.argsort(ctx.axes)), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return Permute.apply(g, tuple(int(i) for i in np.argsort(ctx.axes))), None
+
 
 class Expand(Function):
     """y = x broadcast to shape   |   dx = g summed over the broadcast axes (by the engine)"""
@@ -86,6 +90,14 @@ class Cat(Function):
     def backward(ctx, g):
         return (None, *np.split(g, ctx.splits, axis=ctx.dim))
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        dim = ctx.dim % g.ndim
+        bounds = [0, *ctx.splits, g.shape[dim]]
+        return (None, *[g[(slice(None),) * dim + (slice(start, stop),)] if need else None
+                        for start, stop, need in zip(bounds[:-1], bounds[1:],  # noqa: B905
+                                                     ctx.needs_input_grad[1:])])
+
 
 class Flip(Function):
     """y = x reversed along dims (a copy, as torch's flip)   |   dx = g reversed back"""
@@ -98,3 +110,7 @@ class Flip(Function):
     @staticmethod
     def backward(ctx, g):
         return np.flip(g, ctx.dims), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return Flip.apply(g, ctx.dims), None

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, OpError, _NonDifferentiable
-from .elementwise import sign
+from ..tensor import Tensor
+from .elementwise import Where, sign
+from .index import ScatterAdd
 
 
 def max_keepdims(x: np.ndarray, dim: int) -> np.ndarray:
@@ -43,6 +45,11 @@ class Softmax(Function):
         (y,) = ctx.saved_tensors
         return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        y = ctx.graph_output(ctx.saved_tensors[0])
+        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
+
 
 def log_softmax_array(x: np.ndarray, dim: int) -> np.ndarray:
     """x - logsumexp(x) along dim, shifted by the max so it is exact for any magnitude."""
@@ -68,6 +75,11 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return g - np.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        y = ctx.graph_output(ctx.saved_tensors[0])
+        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
 
 
 class LogSumExp(Function):
@@ -95,20 +107,42 @@ class LogSumExp(Function):
             s = e.sum(axis=dim, keepdims=True)
             y = np.log(s) + m
             e /= s
-        ctx.save_for_backward(e)  # the softmax; backward needs nothing else
-        return y if keepdim else _squeeze(y, dim)
+        ctx.save_for_backward(e, x)  # the softmax (backward needs nothing else), x for
+        return y if keepdim else _squeeze(y, dim)  # backward_graph
 
     @staticmethod
     def backward(ctx, g):
-        (p,) = ctx.saved_tensors
+        p = ctx.saved_tensors[0]
         if not ctx.keepdim and ctx.dim is not None:
             g = np.expand_dims(g, ctx.dim)
         return g * p, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # the softmax again, from x and with Tensor ops: exp(x - logsumexp(x)) records how it
+        # depends on x (the saved one is an array); any order works, since logsumexp's is this
+        x = ctx.graph_input(0, ctx.saved_tensors[1])
+        p = (x - LogSumExp.apply(x, ctx.dim, True)).exp()
+        return _unreduced_graph(g, ctx.dim, ctx.keepdim) * p, None, None
 
 
 def _squeeze(y: np.ndarray, dim: Any) -> np.ndarray:
     """y (reduced with keepdims) without the reduced dims: every dim when dim is None."""
     return y.reshape(()) if dim is None else y.squeeze(dim)
+
+
+def _unreduced_graph(g: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    """_unreduced for a Tensor gradient (a Reshape, so it stays differentiable)."""
+    if keepdim or dim is None:
+        return g
+    return g.reshape(np.expand_dims(np.broadcast_to(0, g.shape), dim).shape)
+
+
+def _output_graph(ctx: Function, y: np.ndarray) -> Tensor:
+    """A reduction's output as a graph Tensor (ctx.graph_output) from `y`, the output it saved
+    with keepdims, in the keepdims shape (ready to broadcast against the input)."""
+    out = y if ctx.keepdim else _squeeze(y, ctx.dim)
+    return _unreduced_graph(ctx.graph_output(out), ctx.dim, ctx.keepdim)
 
 
 # ---------------------------------------------------------------- reductions
@@ -165,6 +199,22 @@ class Std(Function):
             scale = g / (ctx.dof * y)
         return xc * np.where(y == 0, 0, scale), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        xc, y = ctx.saved_tensors
+        # NOTE: std is the same for x and x - mean(x), so the centred xc stands in for x here:
+        # only its graph (x's producer) and xc = x - mean(x) recomputed from it are used
+        x = ctx.graph_input(0, xc)
+        xc = x - x.mean(ctx.dim, keepdim=True)
+        std = _output_graph(ctx, y)
+        zero = y == 0
+        if zero.any():  # 0 there, as first order; no 0 * inf of the masked branch leaks through
+            scale = Where.apply(zero, 0.0, _unreduced_graph(g, ctx.dim, ctx.keepdim)
+                                / (ctx.dof * Where.apply(zero, 1.0, std)))
+        else:
+            scale = _unreduced_graph(g, ctx.dim, ctx.keepdim) / (ctx.dof * std)
+        return xc * scale, None, None, None
+
 
 class Max(Function):
     """y = max of x (over a dim)   |   dx = g at the arg-max (the first, and a NaN is the max);
@@ -201,6 +251,15 @@ class Max(Function):
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.put_along_axis(out, saved, g if ctx.keepdim else np.expand_dims(g, ctx.dim), ctx.dim)
         return out, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (saved,) = ctx.saved_tensors  # the mask or the arg-max indices: constants
+        if ctx.dim is None:
+            return (g / ctx.count) * saved, None, None
+        zeros = Tensor._wrap(np.zeros(ctx.shape, dtype=g._data.dtype))
+        picked = g if ctx.keepdim else g.unsqueeze(ctx.dim)
+        return ScatterAdd.apply(zeros, ctx.dim, saved, picked), None, None  # put_along_axis
 
 
 class Min(Max):
@@ -261,6 +320,14 @@ class AMax(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return mask * (g / count), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (mask,) = ctx.saved_tensors
+        count = mask.sum(axis=ctx.dim, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a NaN max: NaN, as first order
+            share = (mask / count).astype(g._data.dtype)
+        return _unreduced_graph(g, ctx.dim, ctx.keepdim) * share, None, None
+
 
 class AMin(AMax):
     """y = min of x over dims   |   dx = g shared evenly by the elements equal to the min"""
@@ -294,6 +361,29 @@ class Prod(Function):
         dx = np.where(zeros == 0, plain, np.where(zero & (zeros == 1), g * others, 0))
         return dx.astype(g.dtype, copy=False), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, y = ctx.saved_tensors
+        g = _unreduced_graph(g, ctx.dim, ctx.keepdim)
+        xg = ctx.graph_input(0, x)
+        if not (x == 0).any():
+            return g * _output_graph(ctx, y) / xg, None, None
+        # NOTE: with zeros, y / x is 0/0; the product of the others is exact, and its own
+        # derivative is not 0 where a product holds two zeros (y / x masked would say 0)
+        return g * _products_of_others(xg, ctx.dim), None, None
+
+
+def _products_of_others(x: Tensor, dim: int | None) -> Tensor:
+    """out_i = the product of x_j over dim for j != i, with Tensor ops (so differentiable
+    again): row i of an n x n stack is x with x_i replaced by 1, and Prod reduces each row."""
+    if dim is None:
+        return _products_of_others(x.reshape(-1), 0).reshape(x.shape)
+    last = x.transpose(dim, -1)
+    n = last.shape[-1]
+    rows = Where.apply(np.eye(n, dtype=bool), 1.0, last.unsqueeze(-2).expand(
+        *last.shape[:-1], n, n))
+    return Prod.apply(rows, -1, False).transpose(dim, -1)
+
 
 class CumSum(Function):
     """y_i = x_0 + ... + x_i along dim   |   dx_i = g_i + ... + g_last (the reversed cumsum)"""
@@ -308,6 +398,12 @@ class CumSum(Function):
         if not g.ndim:
             return g, None
         return np.flip(np.cumsum(np.flip(g, ctx.dim), axis=ctx.dim), ctx.dim), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        if not g.ndim:
+            return g, None
+        return g.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None
 
 
 class Norm(Function):
@@ -334,3 +430,17 @@ class Norm(Function):
             else:
                 dx = sign(x, x.dtype) * np.power(np.abs(x), p - 1) * (g / np.power(y, p - 1))
         return np.where(y == 0, 0, dx).astype(x.dtype, copy=False), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, y = ctx.saved_tensors
+        g, p = _unreduced_graph(g, ctx.dim, ctx.keepdim), ctx.p
+        xg, norm = ctx.graph_input(0, x), _output_graph(ctx, y)
+        zero = y == 0
+        if zero.any():  # 0 there, as first order; no 0 * inf of the masked branch leaks through
+            norm = Where.apply(zero, 1.0, norm)
+        if p == 2:
+            dx = xg * (g / norm)
+        else:
+            dx = xg.abs() ** (p - 1) * sign(x, x.dtype) * (g / norm ** (p - 1))
+        return (Where.apply(zero, 0.0, dx) if zero.any() else dx), None, None, None

@@ -10,6 +10,7 @@ import numpy as np
 from ...function import Function, OpError
 from ...ops import LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh, stable_sigmoid
 from ...tensor import Tensor
+from ...tensor import where as tg_where
 
 _ERF = np.frompyfunc(math.erf, 1, 1)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -50,6 +51,42 @@ class GELU(Function):
             pdf = np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
         return g * (saved + x * pdf), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, saved = ctx.saved_tensors
+        xt = ctx.graph_input(0, x)
+        if ctx.approximate == "tanh":
+            t = (_SQRT_2_OVER_PI * (xt + 0.044715 * xt * xt * xt)).tanh()
+            du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * xt * xt)
+            return g * (0.5 * (1.0 + t) + 0.5 * xt * (1.0 - t * t) * du), None
+        return g * (_NormalCDF.apply(xt) + xt * _normal_pdf(xt)), None
+
+
+def _normal_pdf(x: Tensor) -> Tensor:
+    """phi(x) = e^(-x^2 / 2) / sqrt(2 pi) with Tensor ops (differentiable to any order)."""
+    return (x * x * -0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
+
+
+class _NormalCDF(Function):
+    """y = Phi(x), the standard normal CDF   |   dx = g phi(x): GELU's differentiable backward
+    needs Phi of a graph Tensor (no erf op exists). A private helper, not a registered
+    primitive (its name starts with "_"); GELU's tests cover it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 0.5 * (1.0 + _erf(x * (1.0 / math.sqrt(2.0))))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with np.errstate(under="ignore"):
+            return g * np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _normal_pdf(ctx.graph_input(0, ctx.saved_tensors[0]))
+
 
 class Softplus(Function):
     """y = log(1 + e^(beta x)) / beta, and y = x where beta x > threshold (PyTorch's rule)   |
@@ -70,6 +107,15 @@ class Softplus(Function):
         bx, linear = ctx.saved_tensors
         return g * np.where(linear, 1.0, stable_sigmoid(bx)), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        bx, linear = ctx.saved_tensors
+        beta = ctx.graph_input(1)
+        # NOTE: x is not saved, beta x is: x's graph Tensor around bx / beta (within an ulp of
+        # x, exactly x for beta = 1), so sigmoid sees beta x again
+        bxt = ctx.graph_input(0, bx / beta) * beta
+        return g * tg_where(linear, 1.0, bxt.sigmoid()), None, None
+
 
 class ELU(Function):
     """y = x if x > 0 else alpha (e^x - 1)   |   dx = g if x > 0 else g alpha e^x"""
@@ -87,6 +133,14 @@ class ELU(Function):
         with np.errstate(under="ignore"):
             return g * np.where(x > 0, 1.0, ctx.alpha * np.exp(neg)), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, _ = ctx.saved_tensors
+        pos = x > 0
+        # e^x of the negative side only (min(x, 0) as a where): no inf on the positive side
+        neg = tg_where(pos, 0.0, ctx.graph_input(0, x))
+        return g * tg_where(pos, 1.0, ctx.alpha * neg.exp()), None
+
 
 class Hardtanh(Function):
     """y = min(max(x, lo), hi)   |   dx = g where lo < x < hi (0 at the ends: PyTorch's
@@ -100,6 +154,10 @@ class Hardtanh(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.saved_tensors[0], None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * ctx.saved_tensors[0].astype(g.dtype), None, None  # a constant mask
 
 
 # ---------------------------------------------------------------- the F.* forms

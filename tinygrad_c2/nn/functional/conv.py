@@ -28,6 +28,7 @@ from numpy.lib.stride_tricks import as_strided
 from ...function import Function, OpError
 from ...tensor import Tensor
 from .linear import _dtype_error
+from .padding import Pad
 from .workspace import scratch
 
 # ---------------------------------------------------------------- the two kernels
@@ -218,6 +219,31 @@ class Conv2d(Function):
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # y = W2 @ unfold(x) per group: dx = fold(W2^T @ g), dW = sum_n g @ unfold(x)^T
+        xp, w2 = ctx.saved_tensors
+        xp_shape, (kh, kw, oh, ow), stride, padding, dilation = ctx.geometry
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        groups, og, k = w2.shape
+        n = g.shape[0]
+        g4 = g.reshape(n, groups, og, oh * ow)
+        wt = ctx.graph_input(1, w2.reshape(groups * og, k // (kh * kw), kh, kw))
+        w3 = wt.reshape(groups, og, k)
+        gx = gw = gb = None
+        if nx:
+            gcols = (w3.transpose(1, 2) @ g4).reshape(n, xp_shape[1] * kh * kw, oh * ow)
+            size = (xp_shape[2] - padding[0] - padding[1], xp_shape[3] - padding[2] - padding[3])
+            gx = Fold.apply(gcols, size, (kh, kw), dilation, padding, stride)
+        if nw:
+            x = ctx.graph_input(0, _crop4(xp, padding))
+            cols = Unfold.apply(x, (kh, kw), dilation, padding, stride).reshape(
+                n, groups, k, oh * ow)
+            gw = (g4 @ cols.transpose(2, 3)).sum(0).reshape(groups * og, k // (kh * kw), kh, kw)
+        if nb:
+            gb = g.sum(dim=(0, 2, 3))
+        return gx, gw, gb, None, None, None, None
+
 
 class ConvTranspose2d(Function):
     """y = col2im(W^T x) + b (conv2d's input gradient as a layer)   |   dx = W im2col(g),
@@ -263,6 +289,37 @@ class ConvTranspose2d(Function):
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # y = crop(fold(W2^T @ x)): dx = W2 @ unfold(g placed back), dW = sum_n x @ that^T
+        x, w2 = ctx.saved_tensors
+        full, (kh, kw, h, wd), stride, padding, dilation = ctx.geometry
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        n, cout = g.shape[:2]
+        groups, cin_g, k = w2.shape
+        gx = gw = gb = None
+        if nx or nw:
+            # the cropped rows and columns back as zeros (some output_padding among them), then
+            # the windows; Unfold may find more windows than the forward had: crop those
+            grown = (padding[0], full[0] - padding[0] - g.shape[2],
+                     padding[1], full[1] - padding[1] - g.shape[3])
+            gfull = Pad.apply(g, ((0, 0), (0, 0), grown[:2], grown[2:]), "constant", 0.0)
+            cols = Unfold.apply(gfull, (kh, kw), dilation, (0, 0, 0, 0), stride)
+            oh, ow = _out_size(full, (kh, kw), stride, dilation)
+            if (oh, ow) != (h, wd):
+                cols = Pad.apply(cols.reshape(n, cout * kh * kw, oh, ow),
+                                 ((0, 0), (0, 0), (0, h - oh), (0, wd - ow)), "constant", 0.0)
+            gcols = cols.reshape(n, groups, k, h * wd)
+            if nx:
+                wt = ctx.graph_input(1, w2.reshape(groups * cin_g, k // (kh * kw), kh, kw))
+                gx = (wt.reshape(groups, cin_g, k) @ gcols).reshape(x.shape)
+            if nw:
+                x4 = ctx.graph_input(0, x).reshape(n, groups, cin_g, h * wd)
+                gw = (x4 @ gcols.transpose(2, 3)).sum(0).reshape(groups * cin_g, -1, kh, kw)
+        if nb:
+            gb = g.sum(dim=(0, 2, 3))
+        return gx, gw, gb, None, None, None, None, None
+
 
 def _grouped_outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """sum over n and l of a[n, g, i, l] * b[n, g, j, l]: (G, I, J), for a the smaller operand
@@ -296,6 +353,12 @@ class Unfold(Function):
         cols = g.reshape(xp_shape[0], xp_shape[1], kh, kw, oh, ow)
         return _crop4(col2im(cols, xp_shape, stride, dilation), padding), None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):  # linear: the adjoint is Fold, whose own adjoint is Unfold
+        xp_shape, (kh, kw, _, _), stride, padding, dilation = ctx.geometry
+        size = (xp_shape[2] - padding[0] - padding[1], xp_shape[3] - padding[2] - padding[3])
+        return Fold.apply(g, size, (kh, kw), dilation, padding, stride), None, None, None, None
+
 
 class Fold(Function):
     """x = crop(col2im(cols)): (N, C, H, W) from (N, C*k_h*k_w, L), overlaps summed   |
@@ -317,6 +380,11 @@ class Fold(Function):
         gp = _pad4(g, padding)
         gcols = windows(gp, kernel, stride, dilation, out).reshape(g.shape[0], -1, out[0] * out[1])
         return gcols, None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        kernel, _, stride, padding, dilation = ctx.geometry
+        return Unfold.apply(g, kernel, dilation, padding, stride), None, None, None, None, None
 
 
 def _out_size(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],

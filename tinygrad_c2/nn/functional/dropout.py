@@ -43,6 +43,11 @@ class Dropout(Function):
         dx *= scale
         return dx, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        kept, scale = ctx.saved_tensors
+        return g * (kept * scale).astype(g.dtype), None, None  # the same mask: a constant
+
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
     """Inverted dropout: zero each element with probability p, scale survivors by 1/(1-p).

@@ -62,6 +62,33 @@ class LayerNorm(Function):
         gb = g.sum(axis=lead) if needs[2] else None
         return gx, gw, gb, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        axes, lead = ctx.axes, ctx.lead
+        # NOTE: x is not saved. x - mu = x_hat / inv_std is x shifted by a constant per group,
+        # and the normalization is blind to that shift: the statistics recomputed from it as
+        # graph Tensors of x have x's derivatives (values within an ulp of the forward's).
+        xc = ctx.graph_input(0, x_hat / inv_std)
+        xc = xc - xc.mean(dim=axes, keepdim=True)
+        inv = ((xc * xc).mean(dim=axes, keepdim=True) + ctx.graph_input(4)) ** -0.5
+        xh = xc * inv
+        w = ctx.graph_input(1, weight) if weight is not None else None
+        gx = None
+        if needs[0]:
+            gh = g * w if w is not None else g
+            gx = inv * (gh - gh.mean(dim=axes, keepdim=True)
+                        - xh * (gh * xh).mean(dim=axes, keepdim=True))
+        gw = _sum_lead(g * xh, lead) if needs[1] else None
+        gb = _sum_lead(g, lead) if needs[2] else None
+        return gx, gw, gb, None, None
+
+
+def _sum_lead(t: Tensor, lead: tuple) -> Tensor:
+    """t summed over the leading (batch) dims; t itself when there are none."""
+    return t.sum(dim=lead) if lead else t
+
 
 def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],  # noqa: A002
                weight: Tensor | None = None, bias: Tensor | None = None,

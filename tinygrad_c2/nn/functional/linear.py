@@ -53,6 +53,16 @@ class Linear(Function):
         gb = np.add.reduce(g, axis=0) if nb else None
         return gx, gw, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        gx = g @ ctx.graph_input(1, w) if nx else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = g2.transpose(0, 1) @ ctx.graph_input(0, x).reshape(-1, x.shape[-1]) if nw else None
+        gb = g2.sum(0) if nb else None
+        return gx, gw, gb
+
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """x @ W.T + b as one node.

@@ -14,6 +14,7 @@ from ...ops import (
     sign,
 )
 from ...tensor import Tensor
+from ...tensor import where as tg_where
 from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -79,6 +80,30 @@ def _mean_over(total: np.ndarray, denominator: Any) -> np.ndarray:
     batch), so a batch whose targets are all padding cannot poison the weights.
     """
     return total / denominator if denominator else total * 0.0
+
+
+def _linked(ctx, value: np.ndarray, slopes: tuple[float, ...]) -> Tensor:
+    """A saved array that the forward computed as sum_i slopes[i] * input_i + a constant, as a
+    graph Tensor of those inputs (for the differentiable backward of losses that keep it, not
+    the inputs): d = a - b has slopes (1, -1); log softmax(z) is z shifted per row, slopes (1,).
+
+    NOTE: value + sum_i slope_i (X_i - X_i.detach()) has value's values and the derivatives
+    slope_i to every order, as the affine function itself: the inputs' own values are not
+    needed (the node does not keep them).
+    """
+    out = Tensor(value)
+    for i, slope in enumerate(slopes):
+        if ctx.needs_input_grad[i]:
+            t = ctx.graph_input(i, np.zeros_like(value))
+            out = out + slope * (t - t.detach())
+    return out
+
+
+def _one_hot_rows(labels: np.ndarray, c: int, dtype: np.dtype) -> np.ndarray:
+    """(n, c) with a 1 at (i, labels[i]): the label positions as a constant."""
+    out = np.zeros((labels.size, c), dtype=dtype)
+    out[np.arange(labels.size), labels] = 1
+    return out
 
 
 class CrossEntropy(Function):
@@ -194,6 +219,49 @@ class CrossEntropy(Function):
                 gy = gy * weight
         return gz, gy, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        p, target, neg_logp, weight, labels, row_weight, counted = ctx.saved_tensors
+        n, c = p.shape
+        s = ctx.smoothing
+        # NOTE: the logits are not saved; log p (or -neg_logp, exact) is z shifted by a constant
+        # per row, to which softmax is blind: softmax of it, linked to z, is p with z's graph
+        # (a probability that underflowed to 0 stays 0: log 0 = -inf is a valid logit here)
+        with np.errstate(divide="ignore"):
+            zt = _linked(ctx, -neg_logp if neg_logp is not None else np.log(p), (1.0,))
+        pt = zt.softmax(1)
+        if ctx.reduction == "mean" and (row_weight is not None):
+            scale = _mean_over(g, ctx.count)
+        else:
+            scale = _scale(g, ctx.reduction, n, 2)
+        if ctx.index and row_weight is not None:
+            r = scale.reshape(1, 1) if scale.ndim == 0 else scale
+            if counted is not None:
+                r = r * counted[:, None]
+            w, w_sum = (1.0, c) if weight is None else (weight, weight.sum())
+            wy = row_weight[:, None]
+            gz = pt * (r * ((1.0 - s) * wy + (s / c) * w_sum))
+            gz = gz - _one_hot_rows(labels, c, p.dtype) * (r * ((1.0 - s) * wy))
+            if s:
+                gz = gz - r * ((s / c) * w)
+            return gz, None, None, None, None, None
+        if ctx.index:
+            gz = pt * scale - _one_hot_rows(target, c, p.dtype) * ((1.0 - s) * scale)
+            if s:
+                gz = gz - (s / c) * scale
+            return gz, None, None, None, None, None
+        y = ctx.graph_input(1, target) if ctx.needs_input_grad[1] else Tensor(target)
+        y = y * (1.0 - s) + s / c if s else y
+        if weight is not None:
+            y = y * weight
+        gz = pt * (y.sum(1, keepdim=True) * scale) - y * scale
+        gy = None
+        if ctx.needs_input_grad[1]:
+            gy = -zt.log_softmax(1) * ((1.0 - s) * scale)
+            if weight is not None:
+                gy = gy * weight
+        return gz, gy, None, None, None, None
+
 
 class NLLLoss(Function):
     """loss = -w_y logp[i, y_i]   |   dlogp = -w_y at each (i, y_i), scaled by the reduction
@@ -239,6 +307,17 @@ class NLLLoss(Function):
             out[np.arange(n), labels] = -scale * row_weight
         return out, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        labels, row_weight = ctx.saved_tensors
+        n, c = ctx.shape
+        picked = _one_hot_rows(labels, c, g.dtype)  # the gradient is linear in g alone
+        if row_weight is None:
+            return -picked * _scale(g, ctx.reduction, n, 2), None, None, None, None
+        scale = _mean_over(g, ctx.count) if ctx.reduction == "mean" else _scale(
+            g, ctx.reduction, n, 2)
+        return -picked * (scale * row_weight[:, None]), None, None, None, None
+
 
 class BCE(Function):
     """loss = -(y log p + (1-y) log(1-p)), logs clamped at -100 as PyTorch   |
@@ -266,6 +345,27 @@ class BCE(Function):
         gp = (p - y) / np.maximum(p * (1.0 - p), 1e-12) * scale
         gy = (log_q - log_p) * scale if ctx.needs_input_grad[1] else None
         return gp, gy, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        p, y, _, _ = ctx.saved_tensors
+        pt, yt = ctx.graph_input(0, p), ctx.graph_input(1, y)
+        scale = _scale(g, ctx.reduction, p.size, p.ndim)
+        gp = (pt - yt) / (pt * (1.0 - pt)).clamp(min=1e-12) * scale
+        gy = None
+        if ctx.needs_input_grad[1]:  # the logs clamped at -100, as the forward's
+            gy = (_clamped_log(1.0 - pt, 1.0 - p) - _clamped_log(pt, p)) * scale
+        return gp, gy, None
+
+
+def _clamped_log(x: Tensor, values: np.ndarray) -> Tensor:
+    """max(log x, -100) (BCE's clamp) with Tensor ops; where it clamps (x = 0 among them) the
+    constant -100, so no log of 0 (and no 1 / 0 in its derivative) is formed."""
+    with np.errstate(divide="ignore"):
+        low = np.log(values) < -100.0
+    if not low.any():
+        return x.log()
+    return tg_where(low, -100.0, tg_where(low, 1.0, x).log())
 
 
 class BCEWithLogits(Function):
@@ -303,6 +403,25 @@ class BCEWithLogits(Function):
             gy = gy * scale
         return gz, gy, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        z, y, lw, _ = ctx.saved_tensors
+        zt = ctx.graph_input(0, z)
+        yt = ctx.graph_input(1, y) if ctx.needs_input_grad[1] else Tensor(y)
+        scale = _scale(g, ctx.reduction, z.size, z.ndim)
+        sig = zt.sigmoid()
+        pw = ctx.pos_weight
+        if lw is None:
+            gz = (sig - yt) * scale
+        else:
+            gz = ((1.0 - yt) - (1.0 + (pw - 1.0) * yt) * (1.0 - sig)) * scale
+        gy = None
+        if ctx.needs_input_grad[1]:
+            # softplus(-z) in its exact form (no threshold), as the forward computes it
+            gy = -zt if lw is None else (pw - 1.0) * softplus(-zt, 1.0, np.inf) - zt
+            gy = gy * scale
+        return gz, gy, None, None
+
 
 class MSELoss(Function):
     """loss = (a - b)^2   |   da = 2 (a - b), db = -da, scaled by the reduction"""
@@ -321,6 +440,12 @@ class MSELoss(Function):
         ga = 2.0 * d * _scale(g, ctx.reduction, d.size, d.ndim)
         return ga, (-ga if ctx.needs_input_grad[1] else None), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (d,) = ctx.saved_tensors
+        ga = 2.0 * _linked(ctx, d, (1.0, -1.0)) * _scale(g, ctx.reduction, d.size, d.ndim)
+        return ga, (-ga if ctx.needs_input_grad[1] else None), None
+
 
 class L1Loss(Function):
     """loss = |a - b|   |   da = sign(a - b) (0 at NaN), db = -da, scaled by the reduction"""
@@ -337,6 +462,12 @@ class L1Loss(Function):
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
         ga = sign(d, g.dtype) * _scale(g, ctx.reduction, d.size, d.ndim)  # 0 at NaN, as PyTorch
+        return ga, (-ga if ctx.needs_input_grad[1] else None), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (d,) = ctx.saved_tensors  # sign(d) is piecewise constant: its derivative is 0
+        ga = sign(d, g.dtype) * _scale(g, ctx.reduction, d.size, d.ndim)
         return ga, (-ga if ctx.needs_input_grad[1] else None), None
 
 
@@ -369,6 +500,19 @@ class SmoothL1Loss(Function):
             local = np.where(inside, d, beta * np.sign(d))
         else:
             local = np.where(inside, d / beta, np.sign(d)) if beta else np.sign(d)
+        ga = local * _scale(g, ctx.reduction, d.size, d.ndim)
+        return ga, (-ga if ctx.needs_input_grad[1] else None), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        d, inside = ctx.saved_tensors
+        beta = ctx.beta
+        outside = beta * np.sign(d) if ctx.huber else np.sign(d)  # constants
+        if ctx.huber or beta:
+            slope = 1.0 if ctx.huber else 1.0 / beta
+            local = tg_where(inside, _linked(ctx, d, (1.0, -1.0)) * slope, outside.astype(d.dtype))
+        else:
+            local = Tensor(outside.astype(d.dtype))
         ga = local * _scale(g, ctx.reduction, d.size, d.ndim)
         return ga, (-ga if ctx.needs_input_grad[1] else None), None, None, None
 
@@ -412,6 +556,24 @@ class KLDivLoss(Function):
                 gt = et * (t - x + 1.0) * scale
             else:  # NOTE: d(t log t)/dt is -inf at t = 0: nan there, exactly as PyTorch
                 gt = np.where(t == 0, np.nan, log_t + 1.0 - x) * scale
+        return gx, gt, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, t, _, _ = ctx.saved_tensors
+        tt = ctx.graph_input(1, t) if ctx.needs_input_grad[1] else Tensor(t)
+        scale = _scale(g, ctx.reduction, ctx.count, x.ndim)
+        et = tt.exp() if ctx.log_target else None
+        gx = -(et if ctx.log_target else tt) * scale
+        gt = None
+        if ctx.needs_input_grad[1]:
+            xt = ctx.graph_input(0, x)
+            if ctx.log_target:
+                gt = et * (tt - xt + 1.0) * scale
+            else:  # nan at t = 0, as the first-order backward (and PyTorch)
+                zero = t == 0
+                log_t = tg_where(zero, 1.0, tt).log()
+                gt = tg_where(zero, np.nan, log_t + 1.0 - xt) * scale
         return gx, gt, None, None
 
 

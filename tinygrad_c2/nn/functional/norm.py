@@ -111,6 +111,35 @@ class BatchNorm(Function):
         return (gx, None, None, gw if needs[3] else None, gb if needs[4] else None,
                 None, None, None)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, shift, mean, inv_std, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        axes, shape = ctx.axes, ctx.shape
+        xt = ctx.graph_input(0, x)
+        if ctx.training:
+            # the batch statistics as graph Tensors of x (two passes from the shifted data, as
+            # the forward; the running statistics are not touched again)
+            xc = xt - shift
+            xc = xc - xc.mean(dim=axes, keepdim=True)
+            inv = ((xc * xc).mean(dim=axes, keepdim=True) + ctx.eps) ** -0.5
+            x_hat = xc * inv
+        else:  # the running statistics: constants
+            inv = inv_std.astype(x.dtype, copy=False)
+            x_hat = (xt - shift) * inv
+        w = ctx.graph_input(3, weight).reshape(shape) if weight is not None else None
+        gh = g * w if w is not None else g
+        gx = None
+        if needs[0]:
+            if ctx.training:
+                gx = inv * (gh - gh.mean(dim=axes, keepdim=True)
+                            - x_hat * (gh * x_hat).mean(dim=axes, keepdim=True))
+            else:
+                gx = gh * inv
+        gw = (g * x_hat).sum(dim=axes) if needs[3] else None
+        gb = g.sum(dim=axes) if needs[4] else None
+        return gx, None, None, gw, gb, None, None, None
+
 
 def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,

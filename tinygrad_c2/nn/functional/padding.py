@@ -63,6 +63,16 @@ class Pad(Function):
             g = np.moveaxis(np.tensordot(g, onehot, axes=([axis], [0])), -1, axis)
         return g, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        if ctx.mode == "constant":  # crop what the forward added, zero-pad what it cropped
+            return Pad.apply(g, tuple((-b, -e) for b, e in ctx.widths), "constant", 0.0), \
+                None, None, None
+        for axis, idx, n in reversed(ctx.index):
+            onehot = (idx[:, None] == np.arange(n)).astype(g.dtype)  # a constant
+            g = (g.transpose(axis, -1) @ Tensor(onehot)).transpose(axis, -1)
+        return g, None, None, None
+
 
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None  # noqa: A002
         ) -> Tensor:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...function import Function, OpError, _NonDifferentiable
 from ...tensor import Tensor
-from .conv import _batched, _crop4, _pad4, col2im, ntuple, windows
+from .conv import Fold, _batched, _crop4, _pad4, col2im, ntuple, windows
 from .workspace import scratch
 
 # ---------------------------------------------------------------- geometry
@@ -89,6 +89,17 @@ class MaxPool2d(Function):
         cols = cols.reshape(n, c, *kernel, *out)
         return _crop4(col2im(cols, xp_shape, stride, dilation), pads), None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (arg,) = ctx.saved_tensors
+        xp_shape, pads, out, kernel, stride, dilation = ctx.geometry
+        n, c = g.shape[:2]
+        kk = kernel[0] * kernel[1]
+        # the same first-maximum positions (a constant 0/1 mask), then col2im as Fold
+        first = (arg[:, :, None] == np.arange(kk).reshape(-1, 1, 1)).astype(g.dtype)
+        cols = (g.reshape(n, c, 1, *out) * first).reshape(n, c * kk, out[0] * out[1])
+        return _fold(cols, xp_shape, pads, kernel, stride, dilation), None, None, None, None, None
+
 
 class MaxPool2dIndices(_NonDifferentiable):
     """The flat index h * W + w (in the unpadded input plane) of each window's first maximum:
@@ -129,6 +140,24 @@ class AvgPool2d(Function):
         share = (g / divisor)[:, :, None, None]
         cols = np.broadcast_to(share, (*g.shape[:2], *kernel, *out))
         return _crop4(col2im(cols, xp_shape, stride, (1, 1)), pads), *([None] * 6)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (divisor,) = ctx.saved_tensors
+        xp_shape, pads, out, kernel, stride = ctx.geometry
+        n, c = g.shape[:2]
+        kk = kernel[0] * kernel[1]
+        share = (g * (1.0 / divisor).astype(g.dtype)).reshape(n, c, 1, *out)
+        cols = share.expand(n, c, kk, *out).reshape(n, c * kk, out[0] * out[1])
+        return _fold(cols, xp_shape, pads, kernel, stride, (1, 1)), *([None] * 6)
+
+
+def _fold(cols: Tensor, xp_shape: tuple, pads: tuple, kernel: tuple, stride: tuple,
+          dilation: tuple) -> Tensor:
+    """col2im of (N, C * k_h * k_w, L) window columns into the unpadded input, as the Fold
+    primitive (differentiable: its derivative is Unfold), for the pools' backward_graph."""
+    size = (xp_shape[2] - pads[0] - pads[1], xp_shape[3] - pads[2] - pads[3])
+    return Fold.apply(cols, size, kernel, dilation, pads, stride)
 
 
 def _window_sizes(size: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:

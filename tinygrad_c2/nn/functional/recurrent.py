@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...function import Function, OpError
-from ...tensor import Tensor
+from ...tensor import Tensor, cat, stack
 from .workspace import scratch
 
 
@@ -87,12 +87,14 @@ class RNNRecurrence(Function):
             else:
                 np.tanh(a, out=h)
         ctx.reverse, ctx.relu = reverse, relu
-        ctx.save_for_backward(hs, h0, w_hh)
+        # NOTE: gx and b_hh too (references, no copies), for backward_graph, which recomputes
+        # the pre-activations as graph Tensors (tanh's derivative alone would not give them)
+        ctx.save_for_backward(hs, h0, w_hh, gx, b_hh)
         return hs
 
     @staticmethod
     def backward(ctx, g):
-        hs, h0, w_hh = ctx.saved_tensors
+        hs, h0, w_hh = ctx.saved_tensors[:3]
         # act' for every step at once (1 - h^2, or h > 0): the loop multiplies it in place
         da = (hs > 0).astype(hs.dtype) if ctx.relu else 1.0 - hs * hs
         dh = None
@@ -102,6 +104,56 @@ class RNNRecurrence(Function):
         needs = ctx.needs_input_grad
         gw, gb = _weight_grads(da, hs, h0, ctx.reverse, needs[2], needs[3])
         return da, dh, gw, gb, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        hs, h0, w_hh, gx, b_hh = ctx.saved_tensors
+        gxt, h, w, b = _graph_inputs(ctx, gx, h0, w_hh, b_hh)
+        steps = _steps(hs.shape[0], ctx.reverse)
+        prev, states = {}, {}  # the forward again, as graph Tensors of the inputs
+        for t in steps:
+            a = h @ w.transpose(0, 1) + gxt[t]
+            if b is not None:
+                a = a + b
+            prev[t] = h
+            # relu as a product with its (constant) mask: the same values, and it is linear
+            h = states[t] = a * (hs[t] > 0).astype(hs.dtype) if ctx.relu else a.tanh()
+        da, dh = {}, None
+        for t in reversed(steps):  # back-propagation through time, the backward's formulas
+            d = g[t] if dh is None else g[t] + dh
+            da[t] = d * (hs[t] > 0).astype(hs.dtype) if ctx.relu else d * (
+                1.0 - states[t] * states[t])
+            dh = da[t] @ w
+        return (*_bptt_sums(ctx, da, prev, (2, 3), dh), None, None)
+
+
+def _graph_inputs(ctx: Function, *saved: np.ndarray | None) -> list[Tensor | None]:
+    """The forward inputs 0, 1, ... as graph Tensors around the arrays saved of them (None
+    stays None: a layer without a bias)."""
+    return [None if a is None else ctx.graph_input(i, a) for i, a in enumerate(saved)]
+
+
+def _sigmoid(a: Tensor) -> Tensor:
+    """sigmoid(a) = 0.5 tanh(a / 2) + 0.5, the forward's form, with Tensor ops."""
+    return (a * 0.5).tanh() * 0.5 + 0.5
+
+
+def _bptt_sums(ctx: Function, d: dict, prev: dict, weight_slots: tuple[int, int],
+               dh0: Tensor) -> tuple:
+    """The differentiable backward's results from the per-step pre-activation gradients d[t]
+    and the hidden states each step started from, prev[t]: (dgx stacked in time order, dh0,
+    dW_hh = sum_t d_t^T h_{t-1}, db_hh = sum_t d_t), None where no gradient is needed."""
+    needs = ctx.needs_input_grad
+    order = sorted(d)
+    dgx = stack([d[t] for t in order])
+    rows = dgx.reshape(-1, dgx.shape[-1])
+    gw = gb = None
+    if needs[weight_slots[0]]:
+        h_prev = stack([prev[t] for t in order])
+        gw = rows.transpose(0, 1) @ h_prev.reshape(-1, h_prev.shape[-1])
+    if needs[weight_slots[1]]:
+        gb = rows.sum(0)
+    return (dgx if needs[0] else None), (dh0 if needs[1] else None), gw, gb
 
 
 def _one_minus_times(a: np.ndarray, out: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -166,12 +218,12 @@ class LSTMRecurrence(Function):
             np.multiply(s[:, 3 * hidden:], tanh_cs[t], out=h)
         out[steps] = c
         ctx.reverse = reverse
-        ctx.save_for_backward(acts, cs, tanh_cs, out, h0, c0, w_hh)
+        ctx.save_for_backward(acts, cs, tanh_cs, out, h0, c0, w_hh, gx, b_hh)  # gx: as the RNN's
         return out
 
     @staticmethod
     def backward(ctx, g):
-        acts, cs, tanh_cs, out, h0, c0, w_hh = ctx.saved_tensors
+        acts, cs, tanh_cs, out, h0, c0, w_hh = ctx.saved_tensors[:7]
         steps, batch, hidden = cs.shape
         reverse = ctx.reverse
         i, f, gg, o = (acts[..., :hidden], acts[..., hidden:2 * hidden],
@@ -199,6 +251,38 @@ class LSTMRecurrence(Function):
         needs = ctx.needs_input_grad
         gw, gb = _weight_grads(d_gates, out[:steps], h0, reverse, needs[3], needs[4])
         return d_gates, dh, dc, gw, gb, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, _, _, out, h0, c0, w_hh, gx, b_hh = ctx.saved_tensors
+        gxt, h, c, w, b = _graph_inputs(ctx, gx, h0, c0, w_hh, b_hh)
+        n = out.shape[0] - 1
+        hidden = w_hh.shape[1]
+        steps = _steps(n, ctx.reverse)
+        prev, cells, gates = {}, {}, {}  # the forward again, as graph Tensors of the inputs
+        for t in steps:
+            a = h @ w.transpose(0, 1) + gxt[t]
+            if b is not None:
+                a = a + b
+            i, f = _sigmoid(a[:, :hidden]), _sigmoid(a[:, hidden:2 * hidden])
+            gg, o = a[:, 2 * hidden:3 * hidden].tanh(), _sigmoid(a[:, 3 * hidden:])
+            prev[t] = (h, c)
+            c = f * c + i * gg
+            tc = c.tanh()
+            h = o * tc
+            cells[t], gates[t] = tc, (i, f, gg, o)
+        dgates, dh, dc = {}, None, g[n]
+        for t in reversed(steps):  # back-propagation through time, the backward's formulas
+            i, f, gg, o = gates[t]
+            dh_t = g[t] if dh is None else g[t] + dh
+            dc = dc + dh_t * o * (1.0 - cells[t] * cells[t])
+            dgates[t] = cat([dc * gg * i * (1.0 - i), dc * prev[t][1] * f * (1.0 - f),
+                             dc * i * (1.0 - gg * gg), dh_t * cells[t] * o * (1.0 - o)], 1)
+            dh = dgates[t] @ w
+            dc = dc * f
+        hidden_prev = {t: prev[t][0] for t in steps}
+        d_gx, dh, gw, gb = _bptt_sums(ctx, dgates, hidden_prev, (3, 4), dh)
+        return d_gx, dh, (dc if ctx.needs_input_grad[2] else None), gw, gb, None
 
 
 class GRURecurrence(Function):
@@ -237,12 +321,12 @@ class GRURecurrence(Function):
             h_new += n
             h = h_new
         ctx.reverse = reverse
-        ctx.save_for_backward(acts, gh_ns, hs, h0, w_hh)
+        ctx.save_for_backward(acts, gh_ns, hs, h0, w_hh, gx, b_hh)  # gx: as the RNN's
         return hs
 
     @staticmethod
     def backward(ctx, g):
-        acts, gh_ns, hs, h0, w_hh = ctx.saved_tensors
+        acts, gh_ns, hs, h0, w_hh = ctx.saved_tensors[:5]
         steps, batch, hidden = hs.shape
         reverse = ctx.reverse
         r, z, n = acts[..., :hidden], acts[..., hidden:2 * hidden], acts[..., 2 * hidden:]
@@ -266,6 +350,37 @@ class GRURecurrence(Function):
         needs = ctx.needs_input_grad
         gw, gb = _weight_grads(d_gh, hs, h0, reverse, needs[2], needs[3])
         return d_gx, dh, gw, gb, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, _, hs, h0, w_hh, gx, b_hh = ctx.saved_tensors
+        gxt, h, w, b = _graph_inputs(ctx, gx, h0, w_hh, b_hh)
+        hidden = w_hh.shape[1]
+        rz, ngate = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+        steps = _steps(hs.shape[0], ctx.reverse)
+        prev, parts = {}, {}  # the forward again, as graph Tensors of the inputs
+        for t in steps:
+            gh = h @ w.transpose(0, 1)
+            if b is not None:
+                gh = gh + b
+            s = _sigmoid(gxt[t][:, rz] + gh[:, rz])
+            r, z = s[:, :hidden], s[:, hidden:]
+            n = (gxt[t][:, ngate] + r * gh[:, ngate]).tanh()
+            prev[t], parts[t] = h, (r, z, n, gh[:, ngate])
+            h = (1.0 - z) * n + z * h
+        d_gx, d_gh, dh = {}, {}, None
+        for t in reversed(steps):  # back-propagation through time, the backward's formulas
+            r, z, n, gh_n = parts[t]
+            dh_t = g[t] if dh is None else g[t] + dh
+            da_n = dh_t * (1.0 - z) * (1.0 - n * n)
+            da_r = da_n * gh_n * r * (1.0 - r)
+            da_z = dh_t * (prev[t] - n) * z * (1.0 - z)
+            d_gx[t] = cat([da_r, da_z, da_n], 1)
+            d_gh[t] = cat([da_r, da_z, r * da_n], 1)
+            dh = dh_t * z + d_gh[t] @ w
+        dgx = stack([d_gx[t] for t in range(hs.shape[0])])
+        _, dh, gw, gb = _bptt_sums(ctx, d_gh, prev, (2, 3), dh)
+        return (dgx if ctx.needs_input_grad[0] else None), dh, gw, gb, None
 
 
 # ---------------------------------------------------------------- one layer, one direction

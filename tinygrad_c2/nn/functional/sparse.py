@@ -71,6 +71,28 @@ class Embedding(Function):
             gw[ctx.padding_idx] = 0
         return gw, None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (indices,) = ctx.saved_tensors
+        flat = indices.reshape(-1)
+        rows = g.reshape(flat.size, g.shape[-1])
+        if ctx.padding_idx is not None:
+            rows = rows * (flat != ctx.padding_idx).astype(g.dtype)[:, None]
+        # the scatter-add with Tensor ops: linear in g, independent of the weight
+        where = np.broadcast_to(flat[:, None], rows.shape)
+        zeros = Tensor(np.zeros((ctx.num, g.shape[-1]), dtype=g.dtype))
+        if not ctx.scale:
+            return zeros.scatter_add(0, where, rows), None, None, None, None, None
+        # NOTE: scale_grad_by_freq's gradient is not a true derivative (each row is divided by
+        # its count), and the sweep back through the lookup divides again. PyTorch's double
+        # backward therefore differentiates the unscaled scatter: the values here are the
+        # scaled ones, the derivative with respect to g the unscaled one (so a Hessian-vector
+        # product through the weight is the numerical derivative of this gradient, as torch's)
+        counts = np.bincount(flat, minlength=ctx.num)[flat, None].astype(g.dtype)
+        gw = zeros.scatter_add(0, where, rows.detach() / counts) + zeros.scatter_add(
+            0, where, rows - rows.detach())
+        return gw, None, None, None, None, None
+
 
 def _check_indices(indices: np.ndarray, num_embeddings: int) -> None:
     """Integer indices within [0, num_embeddings), with PyTorch's message for other dtypes."""
