@@ -114,7 +114,7 @@ def draw(path, picture, spectra):
     a = np.linspace(-0.5, max(w_star[0], 0.5) * 1.3, 60)
     b = np.linspace(-0.5, max(w_star[1], 0.5) * 1.3, 60)
     with tg.no_grad():
-        grid = np.array([[J(tg.tensor([u, v])).item() for u in a] for v in b])
+        grid = np.array([[J(tg.tensor([u, v], dtype=tg.float64)).item() for u in a] for v in b])
     left.contour(a, b, grid, levels=12, colors="tab:blue", linewidths=1)
     for r in np.linspace(0.25, 2.5, 8):
         t = np.linspace(0, 2 * np.pi, 200)

@@ -174,3 +174,17 @@ def test_check_gradients_catches_a_broken_conv_backward_and_names_its_weight():
     assert not result.passed
     assert result.worst_input == "0.weight" and result.per_input["0.weight"] > 1e-3
     assert result.per_input["4.weight"] < 1e-7  # the layers after it are still right
+
+
+def test_gradcheck_of_a_function_that_takes_a_gradient_inside():
+    # a gradient penalty: the function itself calls autograd.grad(create_graph=True), so its
+    # numerical evaluations must run with grad mode on (they did not: "does not require grad")
+    x = tg.tensor([[0.3, -0.7], [1.1, 0.4]], dtype=tg.float64)
+
+    def penalized(w):
+        xi = x.detach().requires_grad_()
+        (gx,) = tg.autograd.grad((xi @ w).tanh().sum(), xi, create_graph=True)
+        return (gx * gx).sum()
+
+    w = tg.tensor([[0.5], [-1.5]], dtype=tg.float64, requires_grad=True)
+    assert tg.gradcheck(penalized, w).passed

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from . import rng
-from .engine import no_grad
 from .tensor import Tensor
 
 #: The pass line. The course's thresholds: ~1e-7 great, ~1e-5 suspect, ~1e-3 almost surely a
@@ -130,9 +129,10 @@ def _check(evaluate: Callable[[], Tensor], named: dict[str, Tensor], eps: float,
                 for n, t in named.items()}
 
     def f() -> float:
+        # NOTE: in the caller's grad mode, not no_grad: a function may take a gradient inside
+        # (a gradient penalty, gradgradcheck's own first-order gradient), as in PyTorch
         rng.set_state(copy.deepcopy(state))
-        with no_grad():
-            return float(evaluate()._data.item())  # (1,)-shaped outputs too
+        return float(evaluate()._data.item())  # (1,)-shaped outputs too
 
     numeric = {name: _centered_differences(t, f, eps).reshape(t.shape)
                for name, t in named.items()}
