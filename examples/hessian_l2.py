@@ -26,14 +26,15 @@ from tinygrad_c2.autograd.functional import hessian
 from tinygrad_c2.data import make_moons
 from tinygrad_c2.nn import functional as F
 
-ALPHA = 0.5  # the L2 strength: alpha/2 ||w||^2 added to the mean cross-entropy
+ALPHA = 0.08  # the L2 strength: alpha/2 ||w||^2 added to the mean cross-entropy
+MLP_ALPHA = 0.05  # the same for the small network
 
 
 def two_feature_data(m=400, seed=0):
-    """Two features with spreads 0.3 and 1.5 and labels drawn from a logistic model."""
+    """Two features with spreads 0.2 and 2.0 and labels drawn from a logistic model."""
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(m, 2)) * np.array([0.3, 1.5])
-    p = 1 / (1 + np.exp(-(X @ np.array([2.0, 1.0]))))
+    X = rng.normal(size=(m, 2)) * np.array([0.2, 2.0])
+    p = 1 / (1 + np.exp(-(X @ np.array([3.0, 1.0]))))
     y = (rng.random(m) < p).astype(np.float64)
     return tg.tensor(X), tg.tensor(y)
 
@@ -90,7 +91,7 @@ def mlp_spectra(iterations):
     X, y = make_moons(200, noise=0.25, seed=1, dtype=np.float64)
     X, y = tg.tensor(X), tg.tensor(y.astype(np.float64))
     spectra = {}
-    for name, alpha in (("no L2", 0.0), (f"L2, alpha = {ALPHA / 10}", ALPHA / 10)):
+    for name, alpha in (("no L2", 0.0), (f"L2, alpha = {MLP_ALPHA}", MLP_ALPHA)):
         cost = mlp_cost(X, y, alpha)
         tg.manual_seed(0)
         theta = (tg.randn(17, dtype=tg.float64) * 0.5).requires_grad_()
@@ -110,29 +111,33 @@ def draw(path, picture, spectra):
     import matplotlib.pyplot as plt
 
     J, J_l2, w_star, w_tilde, lam, Q = picture
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
-    a = np.linspace(-0.5, max(w_star[0], 0.5) * 1.3, 60)
-    b = np.linspace(-0.5, max(w_star[1], 0.5) * 1.3, 60)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    a = np.linspace(-0.4, w_star[0] + 0.8, 80)
+    b = np.linspace(-0.4, w_star[1] + 0.8, 80)
     with tg.no_grad():
         grid = np.array([[J(tg.tensor([u, v], dtype=tg.float64)).item() for u in a] for v in b])
-    left.contour(a, b, grid, levels=12, colors="tab:blue", linewidths=1)
-    for r in np.linspace(0.25, 2.5, 8):
-        t = np.linspace(0, 2 * np.pi, 200)
+    best = grid.min()
+    left.contour(a, b, grid, levels=best + np.array([0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16]),
+                 colors="tab:blue", linewidths=1)
+    t = np.linspace(0, 2 * np.pi, 200)
+    for r in np.linspace(0.3, 3.0, 10):
         left.plot(r * np.cos(t), r * np.sin(t), ":", color="tab:orange", linewidth=1)
-    left.plot(*w_star, "o", color="tab:blue", label="w* (no L2)")
-    left.plot(*w_tilde, "o", color="tab:red", label=f"w~ (L2, alpha = {ALPHA})")
+    left.plot(*w_star, "o", color="tab:blue", label="w*: no L2")
+    left.plot(*w_tilde, "o", color="tab:red", label=f"w~: L2, alpha = {ALPHA}")
     for i in range(2):
-        left.annotate("", w_star + 0.6 * Q[:, i], w_star,
-                      arrowprops={"arrowstyle": "->", "color": "gray"})
-        left.text(*(w_star + 0.65 * Q[:, i]), f"lambda = {lam[i]:.3f}", color="gray")
-    left.set(xlabel="w1", ylabel="w2", aspect="equal", xlim=(a[0], a[-1]), ylim=(b[0], b[-1]),
-             title="solid: cost J; dotted: alpha/2 ||w||^2; arrows: eigenvectors of H")
+        tip = w_star - 0.5 * Q[:, i] * np.sign(Q[0, i] + Q[1, i])
+        left.annotate("", tip, w_star, arrowprops={"arrowstyle": "->", "color": "gray"})
+        left.text(tip[0], tip[1] + 0.06, f"lambda = {lam[i]:.3f}", color="dimgray", fontsize=9)
+    left.set(xlabel="w1", ylabel="w2", aspect="equal", xlim=(a[0], a[-1]), ylim=(b[0], b[-1]))
+    left.set_title("solid: cost J, dotted: alpha/2 ||w||^2, arrows: eigenvectors of H\n"
+                   "flat direction (small lambda): w1 pulled to 0; steep: w2 kept", fontsize=10)
     left.legend(loc="lower right")
     for name, s in spectra.items():
         right.plot(range(1, 18), s, "o-", label=name)
     right.set_yscale("symlog", linthresh=1e-3)
-    right.set(xlabel="eigenvalue index (sorted)", ylabel="eigenvalue of the Hessian",
-              title="2-4-1 tanh network on the moons: Hessian at the optimum")
+    right.set(xlabel="eigenvalue index (sorted)", ylabel="eigenvalue of the Hessian")
+    right.set_title("2-4-1 tanh network on the moons, Hessian at each optimum:\n"
+                    "L2 lifts the flat directions", fontsize=10)
     right.axhline(0, color="gray", linewidth=0.5)
     right.legend()
     fig.savefig(path, dpi=110)
