@@ -114,6 +114,12 @@ def _one_minus_times(a: np.ndarray, out: np.ndarray, b: np.ndarray | None = None
     return np.subtract(1.0, out, out=out)
 
 
+def _gate_major(w: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(4 H, n) gate-stacked weight rows as (4, n, H) W_k^T blocks, times a per-gate scale."""
+    out = np.empty((4, w.shape[1], w.shape[0] // 4), dtype=w.dtype)
+    return np.multiply(w.reshape(4, -1, w.shape[1]).transpose(0, 2, 1), scale, out=out)
+
+
 def _lstm_check(x: np.ndarray, w_ih: np.ndarray, h0: np.ndarray, c0: np.ndarray,
                 w_hh: np.ndarray) -> None:
     """The shapes and dtypes the LSTM needs (the layers check first, with their own messages)."""
@@ -168,9 +174,9 @@ class LSTMRecurrence(Function):
         half[2] = 1.0
         shift = np.full((4, 1, 1), 0.5, dtype=dtype)
         shift[2] = 0.0
-        # (4, I, H) and (4, H, H): C-contiguous, or each gate's GEMM runs at half speed
-        w_ih4 = np.ascontiguousarray(w_ih.reshape(4, hidden, -1).transpose(0, 2, 1)) * half
-        w_hh4 = np.ascontiguousarray(w_hh.reshape(4, hidden, hidden).transpose(0, 2, 1)) * half
+        # (4, I, H) and (4, H, H), C-contiguous (or each gate's GEMM runs at half speed)
+        w_ih4 = _gate_major(w_ih, half)
+        w_hh4 = _gate_major(w_hh, half)
         # a scratch buffer (workspace.py): a fresh 4H x T x B temporary faults in every step
         a_x = scratch("lstm.gates_x", (4, rows, hidden), dtype)
         np.matmul(x2, w_ih4, out=a_x)  # x W_ih^T for every step, gate-major
@@ -178,7 +184,12 @@ class LSTMRecurrence(Function):
             if b is not None:
                 a_x += b.reshape(4, 1, hidden) * half.reshape(4, 1, 1)
         a_x = a_x.reshape(4, steps, batch, hidden)
-        out = np.empty((steps + 1, batch, hidden), dtype=dtype)
+        # out[:T] are the hidden states in time order, out[T] the last cell state; going forwards
+        # the buffer starts with h0, so that the steps' inputs h_{t-1} are hs[:T] (for dW_hh)
+        hs = np.empty((steps + (1 if reverse else 2), batch, hidden), dtype=dtype)
+        if not reverse:
+            hs[0] = h0
+        out = hs if reverse else hs[1:]
         acts = np.empty((4, steps, batch, hidden), dtype=dtype)  # i, f, g, o of every step
         # cells[1:] are the states in time order and cells[:-1] what each step started from
         # (cells[T] is c0 going backwards)
@@ -204,12 +215,12 @@ class LSTMRecurrence(Function):
             np.multiply(s[3], tanh_cs[t], out=h)
         out[steps] = c
         ctx.reverse = reverse
-        ctx.save_for_backward(x2, w_ih, w_hh, acts, cells, tanh_cs, out, h0)
+        ctx.save_for_backward(x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        x2, w_ih, w_hh, acts, cells, tanh_cs, out, h0 = ctx.saved_tensors
+        x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0 = ctx.saved_tensors
         steps, batch, hidden = tanh_cs.shape
         reverse = ctx.reverse
         i, f, gg, o = acts
@@ -236,9 +247,7 @@ class LSTMRecurrence(Function):
             d[:3] *= dc
             d[3] *= dh_t
             np.matmul(d, w_hh4, out=parts)  # dh_prev = sum over the gates of dA_k W_hh_k
-            dh = np.add(parts[0], parts[1])
-            dh += parts[2]
-            dh += parts[3]
+            dh = np.add.reduce(parts, axis=0)
             dc *= f[t]
         needs = ctx.needs_input_grad
         rows = d_gates.reshape(4, steps * batch, hidden)
@@ -252,8 +261,10 @@ class LSTMRecurrence(Function):
         if needs[1]:
             gw_ih = np.matmul(rows_t, x2).reshape(4 * hidden, -1)
         if needs[5]:
-            prev = scratch("lstm.h_prev", tanh_cs.shape, tanh_cs.dtype)
-            np.copyto(prev, _previous(out[:steps], h0, reverse))
+            prev = hs[:steps]  # going forwards h0, h_1, ..., h_{T-1}; backwards a copy
+            if reverse:
+                prev = scratch("lstm.h_prev", tanh_cs.shape, tanh_cs.dtype)
+                np.copyto(prev, _previous(hs[:steps], h0, reverse))
             gw_hh = np.matmul(rows_t, prev.reshape(-1, hidden)).reshape(4 * hidden, hidden)
         if needs[2] or needs[6]:
             gb = rows.sum(axis=1).reshape(4 * hidden)
