@@ -1,9 +1,10 @@
 """Recurrences of RNN, LSTM and GRU layers: one primitive a layer and direction, BPTT backward.
 
-A layer first projects its whole input sequence in one GEMM, gx = x W_ih^T + b_ih (F.linear,
-shape (T, B, gates * H)); the primitives below then run the recurrence over the T steps, one
-small GEMM h W_hh^T a step, and their backward is back-propagation through time in closed form:
-one GEMM a step for dh_prev, then dW_hh and db_hh for all steps at once (one large GEMM).
+The input part of every step is one GEMM over all T * B rows, gx = x W_ih^T + b_ih (the RNN and
+GRU layers call F.linear for it, shape (T, B, gates * H); the LSTM primitive does it itself, see
+its NOTE); the primitives then run the recurrence over the T steps, one small GEMM h W_hh^T a
+step, and their backward is back-propagation through time in closed form: one GEMM a step for
+dh_prev, then dW_hh and db_hh for all steps at once (one large GEMM).
 
 NOTE: one primitive for the whole sequence, not one node a step: the graph of a sequence is a
 handful of nodes, the per-step Python is a few numpy calls, and the weight gradients are one
