@@ -240,6 +240,8 @@ class LSTMRecurrence(Function):
         w_hh4 = w_hh.reshape(4, hidden, hidden)
         parts = np.empty((4, batch, hidden), dtype=d_gates.dtype)  # each gate's share of dh
         through_h = np.empty((batch, hidden), dtype=d_gates.dtype)
+        needs = ctx.needs_input_grad
+        first = steps - 1 if reverse else 0  # the step that started from h0 and c0
         dh, dc = None, g[steps].copy()
         for t in reversed(_steps(steps, reverse)):
             dh_t = g[t] if dh is None else np.add(g[t], dh, out=dh)
@@ -247,10 +249,13 @@ class LSTMRecurrence(Function):
             d = d_gates[:, t]
             d[:3] *= dc
             d[3] *= dh_t
+            if t == first:  # dh0 and dc0 only when asked for (not for zero initial states)
+                dh = np.add.reduce(np.matmul(d, w_hh4, out=parts), axis=0) if needs[3] else None
+                dc = dc * f[t] if needs[4] else None
+                break
             np.matmul(d, w_hh4, out=parts)  # dh_prev = sum over the gates of dA_k W_hh_k
             dh = np.add.reduce(parts, axis=0)
             dc *= f[t]
-        needs = ctx.needs_input_grad
         rows = d_gates.reshape(4, steps * batch, hidden)
         rows_t = rows.transpose(0, 2, 1)
         gx = gw_ih = gb_ih = gw_hh = gb_hh = None
