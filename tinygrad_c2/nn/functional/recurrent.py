@@ -183,7 +183,7 @@ class LSTMRecurrence(Function):
         np.matmul(x2, w_ih4, out=a_x)  # x W_ih^T for every step, gate-major
         for b in (b_ih, b_hh):  # ((x W_ih^T + b_ih) + b_hh) / 2: the unfused order's roundings
             if b is not None:
-                a_x += b.reshape(4, 1, hidden) * half.reshape(4, 1, 1)
+                a_x += b.reshape(4, 1, hidden) * half
         a_x = a_x.reshape(4, steps, batch, hidden)
         # out[:T] are the hidden states in time order, out[T] the last cell state; going forwards
         # the buffer starts with h0, so that the steps' inputs h_{t-1} are hs[:T] (for dW_hh)
