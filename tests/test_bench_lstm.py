@@ -82,3 +82,22 @@ def test_lstm_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
 def test_the_lstm_workload_is_the_issue_s_shape():
     w = bench.WORKLOADS["lstm"]
     assert (w.input_size, w.hidden_size, w.steps, w.batch) == (64, 128, 32, 32)
+
+
+def test_a_kept_lstm_loss_holds_the_gates_and_states_but_not_the_projected_inputs():
+    # what backward needs: the four gates (4 T), the cell states with c0 (T + 1), tanh(c) (T),
+    # the hidden states with h0 and the last c (T + 2), and the loss's difference (T); no
+    # (T, B, 4 H) copy of x W_ih^T + b_ih (it used to be held by the graph as well)
+    impls, _ = bench_lstm.build_implementations(SMALL, "float64", ["reference", "tinygrad_c2"])
+    T, B, H = SMALL.steps, SMALL.batch, SMALL.hidden_size
+    # (+ 8: the one float64 zero behind every value-free stand-in of a node's inputs)
+    assert impls[1].graph_bytes() <= 8 * B * H * (4 * T + (T + 1) + T + (T + 2) + T) + 8
+
+
+def test_an_lstm_step_peaks_below_the_hand_derived_step_s_memory():
+    # issue 18: peak step memory no more than the reference's (tracemalloc, the bench's count)
+    impls, _ = bench_lstm.build_implementations(
+        bench.WORKLOADS["lstm"], "float32", ["reference", "tinygrad_c2", "tinygrad_c2_captured"])
+    reference_peak, eager_peak, captured_peak = (bench._peak_step_memory(i) for i in impls)
+    assert eager_peak <= reference_peak
+    assert captured_peak <= reference_peak

@@ -101,8 +101,9 @@ def _rnn_ref(xp: Any, act: str, reverse: bool) -> Callable:
 
 def _lstm_ref(xp: Any, reverse: bool, bias: bool = True) -> Callable:
     """h_t for every step, then the last c: (T + 1, B, H), gates i, f, g, o (PyTorch's)."""
-    def ref(gx, h0, c0, w, *b):
+    def ref(x, w_ih, h0, c0, w, *b):
         hid = w.shape[1]
+        gx = x @ w_ih.T + (b[1] if len(b) > 1 else 0.0)  # the input projection, b_ih
 
         def cell(g, state):
             h, c = state
@@ -361,12 +362,14 @@ ROWS = [
         _rnn_ref(np, "relu", True), _rnn_ref(torch, "relu", True),
         [((4, 2, 3), (2, 3), (3, 3), (3,))]),
     Row("lstm_recurrence", ("LSTMRecurrence",),
-        lambda gx, h, c, w, b: LSTMRecurrence.apply(gx, h, c, w, b, False),
+        lambda x, wi, h, c, w, b, bi: LSTMRecurrence.apply(x, wi, bi, h, c, w, b, False),
         _lstm_ref(np, False), _lstm_ref(torch, False),
-        [((3, 2, 8), (2, 2), (2, 2), (8, 2), (8,)), ((1, 3, 12), (3, 3), (3, 3), (12, 3), (12,))]),
+        [((3, 2, 3), (8, 3), (2, 2), (2, 2), (8, 2), (8,), (8,)),
+         ((1, 3, 2), (12, 2), (3, 3), (3, 3), (12, 3), (12,), (12,))]),
     Row("lstm_recurrence_reverse_nobias", ("LSTMRecurrence",),
-        lambda gx, h, c, w: LSTMRecurrence.apply(gx, h, c, w, None, True),
-        _lstm_ref(np, True), _lstm_ref(torch, True), [((4, 2, 8), (2, 2), (2, 2), (8, 2))]),
+        lambda x, wi, h, c, w: LSTMRecurrence.apply(x, wi, None, h, c, w, None, True),
+        _lstm_ref(np, True), _lstm_ref(torch, True),
+        [((4, 2, 3), (8, 3), (2, 2), (2, 2), (8, 2))]),
     Row("gru_recurrence", ("GRURecurrence",),
         lambda gx, h, w, b: GRURecurrence.apply(gx, h, w, b, False),
         _gru_ref(np, False), _gru_ref(torch, False),

@@ -1,9 +1,10 @@
 """Recurrences of RNN, LSTM and GRU layers: one primitive a layer and direction, BPTT backward.
 
-A layer first projects its whole input sequence in one GEMM, gx = x W_ih^T + b_ih (F.linear,
-shape (T, B, gates * H)); the primitives below then run the recurrence over the T steps, one
-small GEMM h W_hh^T a step, and their backward is back-propagation through time in closed form:
-one GEMM a step for dh_prev, then dW_hh and db_hh for all steps at once (one large GEMM).
+The input part of every step is one GEMM over all T * B rows, gx = x W_ih^T + b_ih (the RNN and
+GRU layers call F.linear for it, shape (T, B, gates * H); the LSTM primitive does it itself, see
+its NOTE); the primitives then run the recurrence over the T steps, one small GEMM h W_hh^T a
+step, and their backward is back-propagation through time in closed form: one GEMM a step for
+dh_prev, then dW_hh and db_hh for all steps at once (one large GEMM).
 
 NOTE: one primitive for the whole sequence, not one node a step: the graph of a sequence is a
 handful of nodes, the per-step Python is a few numpy calls, and the weight gradients are one
@@ -166,123 +167,200 @@ def _one_minus_times(a: np.ndarray, out: np.ndarray, b: np.ndarray | None = None
     return np.subtract(1.0, out, out=out)
 
 
+def _gate_major(w: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(4 H, n) gate-stacked weight rows as (4, n, H) W_k^T blocks, times a per-gate scale."""
+    out = np.empty((4, w.shape[1], w.shape[0] // 4), dtype=w.dtype)
+    return np.multiply(w.reshape(4, -1, w.shape[1]).transpose(0, 2, 1), scale, out=out)
+
+
+def _lstm_check(x: np.ndarray, w_ih: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+                w_hh: np.ndarray) -> None:
+    """The shapes and dtypes the LSTM needs (the layers check first, with their own messages)."""
+    from .linear import _dtype_error
+
+    hidden = w_hh.shape[1] if w_hh.ndim == 2 else -1
+    if (x.ndim != 3 or w_hh.shape != (4 * hidden, hidden) or w_ih.ndim != 2
+            or w_ih.shape != (4 * hidden, x.shape[2])):
+        raise OpError(f"lstm: expected input (T, B, I), weight_ih (4 * H, I) and weight_hh "
+                      f"(4 * H, H), got {x.shape}, {w_ih.shape} and {w_hh.shape}")
+    if x.shape[0] == 0:
+        raise OpError(f"lstm: expected a sequence length larger than 0, got input of shape "
+                      f"{x.shape}")
+    if x.dtype != w_ih.dtype:
+        raise _dtype_error("lstm", x.dtype, w_ih.dtype)
+    for name, state in (("hidden", h0), ("cell", c0)):
+        if state.shape != (x.shape[1], hidden):
+            raise OpError(f"lstm: expected an initial {name} state of shape "
+                          f"{(x.shape[1], hidden)}, got {state.shape}")
+
+
 class LSTMRecurrence(Function):
-    """i, f, g, o = sig, sig, tanh, sig of (gx_t + h W_hh^T + b_hh); c = f c + i g; h = o tanh(c)
+    """i, f, g, o = sig, sig, tanh, sig of (x_t W_ih^T + b_ih + h W_hh^T + b_hh);
+    c = f c + i g; h = o tanh(c), for t = 1..T (or T..1)
 
     Returns (T + 1, B, H): h for every step in time order, then the final cell state. Backward,
     from the last step processed to the first: dh = g_t + dh_next, dc = dc_next + dh o (1 -
-    tanh(c)^2), pre-activation grads di i(1-i) = dc g i(1-i), df f(1-f) = dc c_prev f(1-f),
-    dg (1-g^2) = dc i (1-g^2), do o(1-o) = dh tanh(c) o(1-o); dh_prev = dG W_hh, dc_prev = dc f;
-    dgx = dG, dW_hh = sum dG_t^T h_{t-1}, db_hh = sum dG_t.
+    tanh(c)^2), pre-activation grads dA = [dc g i(1-i), dc c_prev f(1-f), dc i (1-g^2),
+    dh tanh(c) o(1-o)]; dh_prev = dA W_hh, dc_prev = dc f; dx = dA W_ih, dW_ih = sum dA_t^T
+    x_t, dW_hh = sum dA_t^T h_{t-1}, db_ih = db_hh = sum dA_t.
     """
 
+    # NOTE: the layout is gate-major, (4, T, B, H): gate k of step t is one contiguous (B, H)
+    # block, so every element-wise pass (per step, or over all steps in backward) runs over
+    # contiguous memory, and the step's GEMMs are one batched matmul of the four gates' (B, H)
+    # @ (H, H) products (faster here than one (B, H) @ (H, 4 H) GEMM whose gate columns are
+    # strided). The input projection is part of the primitive for the same reason: it is
+    # computed straight into that layout (a scratch buffer), and its weight gradient is one
+    # GEMM over all T * B rows of the same gradient buffer.
+
     @staticmethod
-    def forward(ctx, gx, h0, c0, w_hh, b_hh, reverse):
-        _check("lstm", gx, h0, w_hh, 4)
-        if c0.shape != h0.shape:
-            raise OpError(f"lstm: expected an initial cell state of shape {h0.shape}, got "
-                          f"{c0.shape}")
-        steps, batch, hidden = gx.shape[0], gx.shape[1], w_hh.shape[1]
-        dtype = np.result_type(gx, h0, c0)
+    def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, reverse):
+        _lstm_check(x, w_ih, h0, c0, w_hh)
+        steps, batch, hidden = x.shape[0], x.shape[1], w_hh.shape[1]
+        dtype = np.result_type(x, h0, c0)
+        rows = steps * batch
+        x2 = x.reshape(rows, x.shape[2])
         # NOTE: sigmoid(a) = 0.5 tanh(a / 2) + 0.5, so one tanh serves all four gates: the
         # pre-activations of i, f, o are halved (exact: a power of two) by halving their rows
-        # of W_hh and of gx + b_hh once, and after the tanh the sigmoid rows get * 0.5 + 0.5.
-        g_gate = slice(2 * hidden, 3 * hidden)
-        half = np.full(4 * hidden, 0.5, dtype=dtype)
-        half[g_gate] = 1.0
-        shift = np.full(4 * hidden, 0.5, dtype=dtype)
-        shift[g_gate] = 0.0
+        # of the weights and biases, and after the tanh the sigmoid gates get * 0.5 + 0.5.
+        half = np.full((4, 1, 1), 0.5, dtype=dtype)
+        half[2] = 1.0
+        shift = np.full((4, 1, 1), 0.5, dtype=dtype)
+        shift[2] = 0.0
+        # (4, I, H) and (4, H, H), C-contiguous (or each gate's GEMM runs at half speed)
+        w_ih4 = _gate_major(w_ih, half)
+        w_hh4 = _gate_major(w_hh, half)
         # a scratch buffer (workspace.py): a fresh 4H x T x B temporary faults in every step
-        a_all = scratch("lstm.a_all", gx.shape, dtype)
-        np.multiply(gx if b_hh is None else np.add(gx, b_hh, out=a_all), half, out=a_all)
-        w_t = np.ascontiguousarray(w_hh.T) * half  # contiguous: twice the GEMM speed of .T
-        out = np.empty((steps + 1, batch, hidden), dtype=dtype)
-        acts = np.empty((steps, batch, 4 * hidden), dtype=dtype)  # i, f, g, o of every step
-        cs = np.empty((steps, batch, hidden), dtype=dtype)
-        tanh_cs = np.empty_like(cs)
+        a_x = scratch("lstm.gates_x", (4, rows, hidden), dtype)
+        np.matmul(x2, w_ih4, out=a_x)  # x W_ih^T for every step, gate-major
+        for b in (b_ih, b_hh):  # ((x W_ih^T + b_ih) + b_hh) / 2: the unfused order's roundings
+            if b is not None:
+                a_x += b.reshape(4, 1, hidden) * half
+        a_x = a_x.reshape(4, steps, batch, hidden)
+        # out[:T] are the hidden states in time order, out[T] the last cell state; going forwards
+        # the buffer starts with h0, so that the steps' inputs h_{t-1} are hs[:T] (for dW_hh)
+        hs = np.empty((steps + (1 if reverse else 2), batch, hidden), dtype=dtype)
+        if not reverse:
+            hs[0] = h0
+        out = hs if reverse else hs[1:]
+        acts = np.empty((4, steps, batch, hidden), dtype=dtype)  # i, f, g, o of every step
+        # cells[1:] are the states in time order and cells[:-1] what each step started from
+        # (cells[T] is c0 going backwards)
+        cells = np.empty((steps + 1, batch, hidden), dtype=dtype)
+        cells[steps if reverse else 0] = c0
+        c_new = cells[:-1] if reverse else cells[1:]
+        tanh_cs = np.empty((steps, batch, hidden), dtype=dtype)
         ig = np.empty((batch, hidden), dtype=dtype)
         h, c = h0, c0
         for t in _steps(steps, reverse):
-            s = acts[t]
-            np.matmul(h, w_t, out=s)
-            s += a_all[t]
+            s = acts[:, t]
+            np.matmul(h, w_hh4, out=s)
+            s += a_x[:, t]
             np.tanh(s, out=s)
             s *= half
             s += shift
-            np.multiply(s[:, hidden:2 * hidden], c, out=cs[t])  # c = f c_prev + i g
-            np.multiply(s[:, :hidden], s[:, g_gate], out=ig)
-            c = cs[t]
+            c = c_new[t]
+            np.multiply(s[1], cells[t + 1 if reverse else t], out=c)  # c = f c_prev + i g
+            np.multiply(s[0], s[2], out=ig)
             c += ig
             np.tanh(c, out=tanh_cs[t])
             h = out[t]
-            np.multiply(s[:, 3 * hidden:], tanh_cs[t], out=h)
+            np.multiply(s[3], tanh_cs[t], out=h)
         out[steps] = c
         ctx.reverse = reverse
-        ctx.save_for_backward(acts, cs, tanh_cs, out, h0, c0, w_hh, gx, b_hh)  # gx: as the RNN's
+        # NOTE: b_ih and b_hh too (references, no copies), for backward_graph, which computes
+        # the layer again from its inputs (c0 is in cells)
+        ctx.save_for_backward(x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0, b_ih, b_hh)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        acts, cs, tanh_cs, out, h0, c0, w_hh = ctx.saved_tensors[:7]
-        steps, batch, hidden = cs.shape
+        x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0 = ctx.saved_tensors[:8]
+        steps, batch, hidden = tanh_cs.shape
         reverse = ctx.reverse
-        i, f, gg, o = (acts[..., :hidden], acts[..., hidden:2 * hidden],
-                       acts[..., 2 * hidden:3 * hidden], acts[..., 3 * hidden:])
+        i, f, gg, o = acts
         # NOTE: everything but dh and dc is known for all steps at once: the factors that turn
         # dc (for i, f, g) and dh (for o) into pre-activation gradients are computed in four
-        # vectorized passes, so the loop below is five small numpy calls and one GEMM a step.
-        d_gates = np.empty_like(acts)
-        tmp = scratch("lstm.backward", cs.shape, cs.dtype)  # the factors' temporaries
-        np.multiply(gg, _one_minus_times(i, tmp), out=d_gates[..., :hidden])
-        np.multiply(_previous(cs, c0, reverse), _one_minus_times(f, tmp),
-                    out=d_gates[..., hidden:2 * hidden])
-        np.multiply(i, _one_minus_times(gg, tmp, gg), out=d_gates[..., 2 * hidden:3 * hidden])
-        np.multiply(tanh_cs, _one_minus_times(o, tmp), out=d_gates[..., 3 * hidden:])
+        # vectorized passes, so the loop below is a few small numpy calls and one batched GEMM
+        # a step. d_gates is scratch: nothing returned or saved is a view of it.
+        d_gates = scratch("lstm.d_gates", acts.shape, acts.dtype)
+        tmp = scratch("lstm.backward", tanh_cs.shape, tanh_cs.dtype)  # the factors' temporaries
+        np.multiply(gg, _one_minus_times(i, tmp), out=d_gates[0])
+        np.multiply(cells[1:] if reverse else cells[:-1], _one_minus_times(f, tmp),
+                    out=d_gates[1])
+        np.multiply(i, _one_minus_times(gg, tmp, gg), out=d_gates[2])
+        np.multiply(tanh_cs, _one_minus_times(o, tmp), out=d_gates[3])
         dc_dh = np.multiply(o, _one_minus_times(tanh_cs, tmp, tanh_cs), out=tmp)  # dc_t / dh_t
+        w_hh4 = w_hh.reshape(4, hidden, hidden)
+        parts = np.empty((4, batch, hidden), dtype=d_gates.dtype)  # each gate's share of dh
+        through_h = np.empty((batch, hidden), dtype=d_gates.dtype)
+        needs = ctx.needs_input_grad
+        first = steps - 1 if reverse else 0  # the step that started from h0 and c0
         dh, dc = None, g[steps].copy()
         for t in reversed(_steps(steps, reverse)):
-            dh_t = g[t] if dh is None else g[t] + dh
-            dc += dh_t * dc_dh[t]
-            d = d_gates[t]
-            d.reshape(batch, 4, hidden)[:, :3] *= dc[:, None]
-            d[:, 3 * hidden:] *= dh_t
-            dh = d @ w_hh
+            dh_t = g[t] if dh is None else np.add(g[t], dh, out=dh)
+            dc += np.multiply(dh_t, dc_dh[t], out=through_h)
+            d = d_gates[:, t]
+            d[:3] *= dc
+            d[3] *= dh_t
+            if t == first:  # dh0 and dc0 only when asked for (not for zero initial states)
+                dh = np.add.reduce(np.matmul(d, w_hh4, out=parts), axis=0) if needs[3] else None
+                dc = dc * f[t] if needs[4] else None
+                break
+            np.matmul(d, w_hh4, out=parts)  # dh_prev = sum over the gates of dA_k W_hh_k
+            dh = np.add.reduce(parts, axis=0)
             dc *= f[t]
-        needs = ctx.needs_input_grad
-        gw, gb = _weight_grads(d_gates, out[:steps], h0, reverse, needs[3], needs[4])
-        return d_gates, dh, dc, gw, gb, None
+        rows = d_gates.reshape(4, steps * batch, hidden)
+        rows_t = rows.transpose(0, 2, 1)
+        gx = gw_ih = gb_ih = gw_hh = gb_hh = None
+        if needs[0]:  # NOTE: skipped for the input layer: nobody needs dX
+            # one GEMM over the 4 H gate columns (the (T B, 4 H) layout, a scratch copy)
+            flat = scratch("lstm.d_rows", (steps * batch, 4, hidden), d_gates.dtype)
+            np.copyto(flat, rows.transpose(1, 0, 2))
+            gx = (flat.reshape(steps * batch, 4 * hidden) @ w_ih).reshape(steps, batch, -1)
+        if needs[1]:
+            gw_ih = np.matmul(rows_t, x2).reshape(4 * hidden, -1)
+        if needs[5]:
+            prev = hs[:steps]  # going forwards h0, h_1, ..., h_{T-1}; backwards a copy
+            if reverse:
+                prev = scratch("lstm.h_prev", tanh_cs.shape, tanh_cs.dtype)
+                np.copyto(prev, _previous(hs[:steps], h0, reverse))
+            gw_hh = np.matmul(rows_t, prev.reshape(-1, hidden)).reshape(4 * hidden, hidden)
+        if needs[2] or needs[6]:
+            gb = rows.sum(axis=1).reshape(4 * hidden)
+            gb_ih = gb if needs[2] else None
+            gb_hh = (gb.copy() if needs[2] else gb) if needs[6] else None
+        return gx, gw_ih, gb_ih, dh, dc, gw_hh, gb_hh, None
 
     @staticmethod
     def backward_graph(ctx, g):
-        _, _, _, out, h0, c0, w_hh, gx, b_hh = ctx.saved_tensors
-        gxt, h, c, w, b = _graph_inputs(ctx, gx, h0, c0, w_hh, b_hh)
-        n = out.shape[0] - 1
-        hidden = w_hh.shape[1]
-        steps = _steps(n, ctx.reverse)
-        prev, cells, gates = {}, {}, {}  # the forward again, as graph Tensors of the inputs
-        for t in steps:
-            a = h @ w.transpose(0, 1) + gxt[t]
-            if b is not None:
-                a = a + b
+        # The layer again, from graph Tensors of its inputs (the same maths as forward, with
+        # Tensor ops), then its gradient along g with create_graph: exact to any order.
+        from ...autograd import grad
+
+        x2, w_ih, w_hh, _, cells, tanh_cs, _, h0, b_ih, b_hh = ctx.saved_tensors
+        steps, batch, hidden = tanh_cs.shape
+        c0 = cells[steps if ctx.reverse else 0]
+        saved = (x2.reshape(steps, batch, -1), w_ih, b_ih, h0, c0, w_hh, b_hh)
+        inputs = [None if a is None else ctx.graph_input(i, a) for i, a in enumerate(saved)]
+        x, wi, bi, h, c, wh, bh = inputs
+        hs = {}
+        for t in _steps(steps, ctx.reverse):
+            a = x[t] @ wi.transpose(0, 1) + h @ wh.transpose(0, 1)
+            for b in (bi, bh):
+                if b is not None:
+                    a = a + b
             i, f = _sigmoid(a[:, :hidden]), _sigmoid(a[:, hidden:2 * hidden])
             gg, o = a[:, 2 * hidden:3 * hidden].tanh(), _sigmoid(a[:, 3 * hidden:])
-            prev[t] = (h, c)
             c = f * c + i * gg
-            tc = c.tanh()
-            h = o * tc
-            cells[t], gates[t] = tc, (i, f, gg, o)
-        dgates, dh, dc = {}, None, g[n]
-        for t in reversed(steps):  # back-propagation through time, the backward's formulas
-            i, f, gg, o = gates[t]
-            dh_t = g[t] if dh is None else g[t] + dh
-            dc = dc + dh_t * o * (1.0 - cells[t] * cells[t])
-            dgates[t] = cat([dc * gg * i * (1.0 - i), dc * prev[t][1] * f * (1.0 - f),
-                             dc * i * (1.0 - gg * gg), dh_t * cells[t] * o * (1.0 - o)], 1)
-            dh = dgates[t] @ w
-            dc = dc * f
-        hidden_prev = {t: prev[t][0] for t in steps}
-        d_gx, dh, gw, gb = _bptt_sums(ctx, dgates, hidden_prev, (3, 4), dh)
-        return d_gx, dh, (dc if ctx.needs_input_grad[2] else None), gw, gb, None
+            h = hs[t] = o * c.tanh()
+        y = stack([hs[t] for t in range(steps)] + [c])
+        wanted = [k for k, need in enumerate(ctx.needs_input_grad[:7]) if need]
+        grads = grad(y, [inputs[k] for k in wanted], g, create_graph=True, allow_unused=True)
+        out: list = [None] * 8
+        for k, gk in zip(wanted, grads):  # noqa: B905
+            out[k] = gk
+        return tuple(out)
 
 
 class GRURecurrence(Function):
@@ -423,7 +501,8 @@ def lstm_layer(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor,
     >>> out.shape, h.shape, c.shape
     ((5, 2, 4), (2, 4), (2, 4))
     """
-    y = LSTMRecurrence.apply(_project(x, w_ih, b_ih, batch_first), h0, c0, w_hh, b_hh, reverse)
+    y = LSTMRecurrence.apply(x.transpose(0, 1) if batch_first else x, w_ih, b_ih, h0, c0, w_hh,
+                             b_hh, reverse)
     steps = y.shape[0] - 1
     return y[:steps], y[0 if reverse else steps - 1], y[steps]
 

@@ -201,7 +201,8 @@ class RNNBase(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
         output = x.transpose(0, 1) if self.batch_first and batched else x
-        finals = [stack(s) for s in last]
+        # one layer and direction: a view, not a Stack node's copy
+        finals = [s[0].unsqueeze(0) if len(s) == 1 else stack(s) for s in last]
         if not batched:
             output, finals = output.squeeze(1), [s.squeeze(1) for s in finals]
         if self.mode == "LSTM":
