@@ -230,20 +230,21 @@ class LSTMRecurrence(Function):
         # (4, I, H) and (4, H, H), C-contiguous (or each gate's GEMM runs at half speed)
         w_ih4 = _gate_major(w_ih, half)
         w_hh4 = _gate_major(w_hh, half)
-        # a scratch buffer (workspace.py): a fresh 4H x T x B temporary faults in every step
-        a_x = scratch("lstm.gates_x", (4, rows, hidden), dtype)
+        # NOTE: the input projection goes straight into the buffer of the gates' activations
+        # (saved anyway): each step adds h W_hh^T to its slice and applies the nonlinearity in
+        # place, so no second (4, T, B, H) array (a + b == b + a: the same bits as before)
+        acts = np.empty((4, steps, batch, hidden), dtype=dtype)  # i, f, g, o of every step
+        a_x = acts.reshape(4, rows, hidden)
         np.matmul(x2, w_ih4, out=a_x)  # x W_ih^T for every step, gate-major
         for b in (b_ih, b_hh):  # ((x W_ih^T + b_ih) + b_hh) / 2: the unfused order's roundings
             if b is not None:
                 a_x += b.reshape(4, 1, hidden) * half
-        a_x = a_x.reshape(4, steps, batch, hidden)
         # out[:T] are the hidden states in time order, out[T] the last cell state; going forwards
         # the buffer starts with h0, so that the steps' inputs h_{t-1} are hs[:T] (for dW_hh)
         hs = np.empty((steps + (1 if reverse else 2), batch, hidden), dtype=dtype)
         if not reverse:
             hs[0] = h0
         out = hs if reverse else hs[1:]
-        acts = np.empty((4, steps, batch, hidden), dtype=dtype)  # i, f, g, o of every step
         # cells[1:] are the states in time order and cells[:-1] what each step started from
         # (cells[T] is c0 going backwards)
         cells = np.empty((steps + 1, batch, hidden), dtype=dtype)
@@ -251,11 +252,11 @@ class LSTMRecurrence(Function):
         c_new = cells[:-1] if reverse else cells[1:]
         tanh_cs = np.empty((steps, batch, hidden), dtype=dtype)
         ig = np.empty((batch, hidden), dtype=dtype)
+        hw = np.empty((4, batch, hidden), dtype=dtype)  # one step's h W_hh^T, gate-major
         h, c = h0, c0
         for t in _steps(steps, reverse):
             s = acts[:, t]
-            np.matmul(h, w_hh4, out=s)
-            s += a_x[:, t]
+            s += np.matmul(h, w_hh4, out=hw)
             np.tanh(s, out=s)
             s *= half
             s += shift
