@@ -151,11 +151,9 @@ def _padded_rows(g: np.ndarray, width: int, f: int) -> np.ndarray:
     to `width` with zeros, and f zeros before the first row and after the last."""
     lead, (oh, ow) = g.shape[:-2], g.shape[-2:]
     gpad = scratch("conv2d.padded_g", (*lead, f + oh * width + f), g.dtype)
-    gpad[..., :f] = 0
-    gpad[..., f + oh * width:] = 0
-    body = gpad[..., f:f + oh * width].reshape(*lead, oh, width)
-    body[..., :ow] = g
-    body[..., ow:] = 0
+    gpad[...] = 0  # NOTE: one contiguous fill: zeroing the k_w - 1 wrapped columns of each
+    # row alone runs numpy's loop over rows of 4 values (LeNet's first layer: 9216 of them)
+    gpad[..., f:f + oh * width].reshape(*lead, oh, width)[..., :ow] = g
     return gpad
 
 
