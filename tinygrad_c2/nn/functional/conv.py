@@ -51,6 +51,19 @@ def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                       writeable=False)
 
 
+def strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...],
+            offset: int = 0) -> np.ndarray:
+    """A view (no copy) of the C-contiguous array a with these shape and byte strides, from
+    `offset` bytes in; numpy checks that it stays inside a. NOTE: as_strided's job at a sixth
+    of its cost (0.6 vs 4 µs: a step of LeNet makes about twenty of them).
+
+    >>> strided(np.arange(6.0), (2, 3), (8, 8), offset=8)  # overlapping rows
+    array([[1., 2., 3.],
+           [2., 3., 4.]])
+    """
+    return np.ndarray(shape, a.dtype, a, offset, strides)
+
+
 def col2im(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
            dilation: tuple[int, int]) -> np.ndarray:
     """The adjoint of `windows`: cols (N, C, k_h, k_w, OH, OW) summed into a zero array of
@@ -98,8 +111,8 @@ def _col2im_rows(gpad: np.ndarray, w: np.ndarray, xp_shape: tuple[int, ...],
     f = (kw - 1) * dw
     span = padded - f  # positions r = p - i * d_h * W that receive a gradient
     s0, s1, s2, s3 = gpad.strides
-    shifted = as_strided(gpad[..., f:], (n, groups, og, kw, span), (s0, s1, s2, -dw * s3, s3),
-                         writeable=False)  # [..., j, r] = g's rows at r - j * d_w
+    shifted = strided(gpad, (n, groups, og, kw, span), (s0, s1, s2, -dw * s3, s3),
+                      f * s3)  # [..., j, r] = g's rows at r - j * d_w
     rows = scratch("conv2d.shifted_g", (n, groups, og * kw, span), gpad.dtype)
     rows.reshape(shifted.shape)[...] = shifted
     wm = w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 2, 1, 4).reshape(groups, kh * cg,
@@ -133,8 +146,8 @@ def _weight_grad_rows(xp: np.ndarray, gpad: np.ndarray, kernel: tuple[int, int],
     reach = hp * wp - f  # the positions q + i d_h W of the copies
     sn, sc, _, sw = xp.strides
     cg = c // groups
-    shifted = as_strided(xp, (n, groups, cg, kw, reach), (sn, cg * sc, sc, dw * sw, sw),
-                         writeable=False)  # [..., c, j, q] = xp[c, q + j * d_w] (flat plane)
+    shifted = strided(xp, (n, groups, cg, kw, reach), (sn, cg * sc, sc, dw * sw, sw))
+    # [..., c, j, q] = xp[c, q + j * d_w] in the flattened plane
     rows = scratch("conv2d.shifted_x", (n, groups, cg * kw, reach), xp.dtype)
     rows.reshape(shifted.shape)[...] = shifted
     wide = gpad[..., f:f + span]  # g's widened rows
@@ -172,8 +185,8 @@ def _columns(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     if stride == (1, 1):
         span = out[0] * wp - (kw - 1) * dilation[1]
         sn, sc, sh, sw = xp.strides
-        view = as_strided(xp, (n, c, kh, kw, span), (sn, sc, sh * dilation[0], sw * dilation[1],
-                                                     sw), writeable=False)
+        view = strided(xp, (n, c, kh, kw, span), (sn, sc, sh * dilation[0], sw * dilation[1],
+                                                  sw))
     else:
         span = out[0] * out[1]
         view = windows(xp, kernel, stride, dilation, out)
@@ -220,7 +233,7 @@ class Conv2d(Function):
                                                                    cols.shape[-1]), xp.dtype))
             s0, _, s2, s3 = yw.strides
             y = np.empty((n, o, oh, ow), dtype=yw.dtype)
-            y[...] = as_strided(yw, y.shape, (s0, s2, wd * s3, s3), writeable=False)
+            y[...] = strided(yw, y.shape, (s0, s2, wd * s3, s3))
         else:
             y = np.matmul(w2, cols).reshape(n, o, oh, ow)
         if b is not None:

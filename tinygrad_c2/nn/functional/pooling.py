@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ...function import Function, OpError, _NonDifferentiable
 from ...tensor import Tensor
-from .conv import _batched, _crop4, _pad4, col2im, ntuple, windows
+from .conv import _batched, _crop4, _pad4, col2im, ntuple, strided, windows
 from .workspace import scratch
 
 # ---------------------------------------------------------------- geometry
@@ -105,8 +104,8 @@ def _separable_max(xp: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple
             base, base_arg = best, arg
     corners = ((c * hp * wp, hp * wp, sh * wp, sw), (n, c, *out))
     y, offsets = np.empty(corners[1], xp.dtype), np.empty(corners[1], index)
-    y[...] = as_strided(best, corners[1], [s * best.itemsize for s in corners[0]])
-    offsets[...] = as_strided(arg, corners[1], [s * arg.itemsize for s in corners[0]])
+    y[...] = strided(best, corners[1], [s * best.itemsize for s in corners[0]])
+    offsets[...] = strided(arg, corners[1], [s * arg.itemsize for s in corners[0]])
     return y, offsets
 
 
@@ -160,7 +159,7 @@ class MaxPool2d(Function):
             hit = scratch("max_pool2d.hit", arg.shape, np.bool_)
             for k in range(kh * kw):
                 i, j = divmod(k, kw)
-                cells = as_strided(gx[:, :, i * dh:, j * dw:], g.shape, (s0, s1, sh * s2, sw * s3))
+                cells = strided(gx, g.shape, (s0, s1, sh * s2, sw * s3), i * dh * s2 + j * dw * s3)
                 _at_max(np.equal(arg, k, out=hit), g, cells, finite)
         else:
             n, c = g.shape[:2]
