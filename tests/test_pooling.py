@@ -89,6 +89,30 @@ def test_a_tied_window_sends_the_whole_gradient_to_its_first_maximum_as_torch():
     assert course.sum() == 9 and mine.grad.numpy().sum() == 4
 
 
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 1), ((2, 3), (1, 2))])
+def test_a_window_holding_nan_gives_nan_and_its_last_nan_the_gradient_as_torch(kernel, stride):
+    # torch's kernel takes a value if it is larger or NaN: the window's LAST NaN (row-major)
+    x = np.random.default_rng(3).standard_normal((2, 3, 6, 7))
+    x[0, 0, 0, :2] = np.nan  # two NaNs side by side, in the first window
+    x[0, 1, 1, 1] = x[1, 2, 3, 4] = x[1, 2, 4, 3] = np.nan
+    _compare(lambda x: F.max_pool2d(x, kernel, stride, return_indices=True),
+             lambda x: TF.max_pool2d(x, kernel, stride, return_indices=True), [x])
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 1)])
+def test_an_infinite_output_gradient_reaches_only_the_maximum_as_torch(kernel, stride):
+    # everything but a window's maximum gets exactly 0, never inf * 0 = nan
+    x = np.random.default_rng(4).standard_normal((1, 2, 6, 6))
+    mine = tg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y, ty = F.max_pool2d(mine, kernel, stride), TF.max_pool2d(theirs, kernel, stride)
+    cot = np.ones(y.shape)
+    cot[0, 0, 0, 0], cot[0, 1, 1, 1] = np.inf, -np.inf
+    y.backward(tg.tensor(cot))
+    ty.backward(torch.tensor(cot))
+    np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
+
+
 def test_a_constant_input_gives_each_window_one_gradient_entry():
     x = tg.ones(1, 2, 4, 4, dtype=tg.float64, requires_grad=True)
     y, idx = F.max_pool2d(x, 2, return_indices=True)
