@@ -483,6 +483,7 @@ class _Program:
         self.modules = list(tracer.modules.values())
         self.ops = tracer.ops
         self.loss = tracer.values[id(loss._data)][1]
+        self.loss_dtype = loss._data.dtype
         self.effects = tracer.effects
         self.leaves: list[Tensor] = []
         leaf_pos: dict[int, int] = {}
@@ -575,14 +576,17 @@ class _Program:
                     last_use[ref] = max(last_use.get(ref, i), i)
         code.append("    # forward")
         for i, op in enumerate(ops):
+            # NOTE: F{i}/B{i} are the class's forward/backward looked up once, as apply would
+            # find them: one attribute lookup less per call
             env[f"K{i}"], env[f"N{i}"] = op.cls, op.needs
+            env[f"F{i}"], env[f"B{i}"] = op.cls.forward, op.cls.backward
             args = [const(ref) if kind == _CONST else f"L{ref}._data" if kind == _LEAF
                     else f"o{ref}" if kind == _NODE else f"X{ref}" for kind, ref in op.args]
             c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
             code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
                         f"{c}.needs_input_grad = N{i}")
             if op.dtype is None:
-                code.append(f"    o{i} = K{i}.forward({c}, {', '.join(args)})  # {op.cls.__name__}")
+                code.append(f"    o{i} = F{i}({c}, {', '.join(args)})  # {op.cls.__name__}")
             else:  # numpy's dtype is not PyTorch's here: cast the operands, as apply did
                 env[f"P{i}"] = op.dtype
                 code.append(f"    o{i} = forward_as(K{i}, {c}, [{', '.join(args)}], P{i})  "
@@ -597,27 +601,39 @@ class _Program:
         backward_start = len(code)
         code.append("    " + " = ".join([f"g{i}" for i in grad_ops if i != loss] +
                                         [f"lg{j}" for j in self.trained] + ["None"]))
-        code.append(f"    g{loss} = ones(o{loss}.shape, o{loss}.dtype)")
+        # the seed: a copy of ones made once (np.ones is a Python function: slower than .copy())
+        env["SEED"] = np.ones(ops[loss].shape, self.loss_dtype)
+        code.append(f"    g{loss} = SEED.copy() if o{loss}.dtype == SEED.dtype else "
+                    f"ones(o{loss}.shape, o{loss}.dtype)")
+        # A gradient's first contribution (in this fixed order) finds it None for sure: it is
+        # assigned, not tested; later ones add. The loss's own gradient is never None.
+        routed: set[tuple] = set()
         for i in reversed(grad_ops):
             op = ops[i]
-            code.append(f"    if g{i} is not None:  # {op.cls.__name__}")
-            code.append(f"        r = K{i}.backward(c{i}, g{i})")
-            code.append("        if type(r) is not tuple: r = (r,)")
+            body = [f"r = B{i}(c{i}, g{i})", "if type(r) is not tuple: r = (r,)"]
             for k, route in enumerate(op.routes):
                 if route is None:
                     continue
                 kind, j = route
                 env[f"S{i}_{k}"] = self.leaves[j]._data.shape if kind == _LEAF else ops[j].shape
-                code.append(f"        x = r[{k}]")
-                code.append("        if x is not None:")
-                code.append(f"            if type(x) is not ndarray or x.shape != S{i}_{k}: "
-                            f"x = fix(x, S{i}_{k}, c{i})")
+                body += [f"x = r[{k}]", "if x is not None:",
+                         f"    if type(x) is not ndarray or x.shape != S{i}_{k}: "
+                         f"x = fix(x, S{i}_{k}, c{i})"]
+                first = route not in routed
+                routed.add(route)
                 if kind == _NODE:
-                    code.append(f"            g{j} = x if g{j} is None else g{j} + x")
+                    body.append(f"    g{j} = x" if first else
+                                f"    g{j} = x if g{j} is None else g{j} + x")
                 else:  # a leaf: never keep a view of (or the very) gradient another node holds
-                    code.append(f"            lg{j} = (x.copy() if x is g{i} or x.base is not None "
-                                f"else x) if lg{j} is None else lg{j} + x")
-            code.append(f"        c{i} = g{i} = None")
+                    own = f"(x.copy() if x is g{i} or x.base is not None else x)"
+                    body.append(f"    lg{j} = {own}" if first else
+                                f"    lg{j} = {own} if lg{j} is None else lg{j} + x")
+            body.append(f"c{i} = g{i} = None")
+            if i == loss:
+                code += [f"    # {op.cls.__name__}", *("    " + line for line in body)]
+            else:
+                code += [f"    if g{i} is not None:  # {op.cls.__name__}",
+                         *("        " + line for line in body)]
         code[backward_start:] = ["    with errstate(under='ignore'):",
                                  *("    " + line for line in code[backward_start:])]
         for j in self.trained:
@@ -669,8 +685,13 @@ class CapturedStep:
     def __call__(self, *inputs: Any) -> Tensor:
         if mode.tracer is not None:
             raise CaptureError("capture: a captured step cannot run inside another step's trace")
-        arrays = [x._data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
-        key = tuple((a.shape, a.dtype.str) for a in arrays)
+        # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11
+        arrays, shapes = [], []
+        for x in inputs:
+            a = x._data if isinstance(x, Tensor) else np.asarray(x)
+            arrays.append(a)
+            shapes.append((a.shape, a.dtype.str))
+        key = tuple(shapes)
         loss = None
         if not mode.instrumented and mode.grad_enabled:
             for program in self._programs.get(key, ()):
