@@ -83,6 +83,20 @@ _SCALARS = (bool, int, float, complex, str, type(None))
 _METADATA = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.may_share_memory,
              np.shares_memory, np.result_type)
 _WRITES_FIRST = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis)
+# NOTE: numpy's private home of the floating-point error state (numpy >= 2): a context
+# variable holding one immutable object per state; None where numpy keeps it elsewhere
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+except ImportError:  # pragma: no cover (another numpy layout: always enter np.errstate)
+    _ERRSTATE = None
+
+
+def _quiet_errstate() -> Any:
+    """The current error-state object if it already ignores underflow (np.errstate(
+    under='ignore') would change nothing under it), else a marker nothing equals."""
+    if _ERRSTATE is not None and np.geterr()["under"] == "ignore":
+        return _ERRSTATE.get()
+    return _MISSING
 
 
 class CaptureError(RuntimeError):
@@ -523,6 +537,34 @@ class _Program:
             return True
         return False
 
+    def _optimizer_step(self, env: dict[str, Any]) -> list[str]:
+        """The lines of the optimizer's step: plain SGD's update written out (w -= lr * g per
+        trained parameter, SGD.step's own expression, so the bits are the same), else a call
+        of optimizer.step() (any other optimizer, or a group with momentum, weight decay or
+        maximize at this replay: the hyperparameters are read at every replay, as step does).
+        """
+        from .optim.sgd import SGD
+
+        opt = self.optimizer
+        if opt is None:
+            return []
+        env["OPT"] = opt
+        if type(opt) is not SGD or "step" in vars(opt):
+            return ["    OPT.step()"]
+        trained = {id(self.leaves[j]): j for j in self.trained}
+        plain, lines = [], []
+        for k, group in enumerate(opt.param_groups):
+            env[f"G{k}"] = group
+            plain.append(f'not (G{k}["maximize"] or G{k}["weight_decay"] or G{k}["momentum"])')
+            rows = [j for p in group["params"] if (j := trained.get(id(p))) is not None]
+            if rows:
+                lines.append(f'        lr = G{k}["lr"]')
+            for j in rows:
+                lines.append(f"        if lg{j} is not None: w = L{j}._data; w -= lr * lg{j}")
+        return ["    # the optimizer's step (SGD: w -= lr * g)",
+                f"    if {' and '.join(plain)}:", *(lines or ["        pass"]),
+                "    else:", "        OPT.step()"]
+
     def _compile(self, n_inputs: int) -> tuple[str, Callable[..., Any]]:
         """Write the step as straight-line Python (guards, forward calls, then backward calls in
         reverse, each gradient routed to a local variable) and compile it once.
@@ -634,12 +676,22 @@ class _Program:
             else:
                 code += [f"    if g{i} is not None:  # {op.cls.__name__}",
                          *("        " + line for line in body)]
-        code[backward_start:] = ["    with errstate(under='ignore'):",
-                                 *("    " + line for line in code[backward_start:])]
         for j in self.trained:
-            cast = f"lg{j} if lg{j}.dtype == L{j}._data.dtype else lg{j}.astype(L{j}._data.dtype)"
-            code.append(f"    L{j}.grad = None if lg{j} is None else wrap({cast})")
+            code += [f"    if lg{j} is not None and lg{j}.dtype != L{j}._data.dtype: "
+                     f"lg{j} = lg{j}.astype(L{j}._data.dtype)",
+                     f"    L{j}.grad = None if lg{j} is None else wrap(lg{j})"]
         code += [f"    Z{j}.grad = None" for j in range(len(self.untouched))]
+        code += self._optimizer_step(env)
+        # NOTE: np.errstate costs about as much as two ufunc calls; under numpy's default error
+        # state (underflow already ignored) the program skips it, else it enters one
+        env["ERRSTATE"], env["QUIET"] = _ERRSTATE, _quiet_errstate()
+        code[backward_start:] = [
+            "    quiet = ERRSTATE is not None and ERRSTATE.get() is QUIET",
+            "    if not quiet: es = errstate(under='ignore'); es.__enter__()",
+            "    try:",
+            *("    " + line for line in code[backward_start:]),
+            "    finally:",
+            "        if not quiet: es.__exit__(None, None, None)"]
         code.append(f"    return o{loss}")
         source = "\n".join(code) + "\n"
         exec(compile(source, "<captured step>", "exec"), env)  # noqa: S102 (our own source)
@@ -692,15 +744,12 @@ class CapturedStep:
             arrays.append(a)
             shapes.append((a.shape, a.dtype.str))
         key = tuple(shapes)
-        loss = None
         if not mode.instrumented and mode.grad_enabled:
             for program in self._programs.get(key, ()):
-                out = program.run(*arrays)
+                out = program.run(*arrays)  # the optimizer's step included
                 if out is not _RETRACE:
-                    loss = Tensor._wrap(out)
-                    break
-            else:
-                loss = self._trace(arrays, key)
+                    return Tensor._wrap(out)
+            loss = self._trace(arrays, key)
         else:  # anomaly mode, profiling or no_grad: the ordinary engine, nothing recorded
             loss = self._eager(arrays, None)
         if self.optimizer is not None:
