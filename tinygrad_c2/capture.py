@@ -742,7 +742,7 @@ class CapturedStep:
         for x in inputs:
             a = x._data if isinstance(x, Tensor) else np.asarray(x)
             arrays.append(a)
-            shapes.append((a.shape, a.dtype.str))
+            shapes.append((a.shape, a.dtype))  # NOTE: a dtype hashes faster than its .str
         key = tuple(shapes)
         if not mode.instrumented and mode.grad_enabled:
             for program in self._programs.get(key, ()):
