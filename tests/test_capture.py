@@ -154,3 +154,30 @@ def test_a_replay_ignores_underflow_under_an_error_state_set_after_the_trace():
             np.float32(1e38) * np.float32(10)
     step(X)
     np.testing.assert_array_equal(w.grad.numpy(), expected)
+
+
+def test_a_replay_drops_pure_ops_nothing_reads_but_keeps_the_ones_with_effects():
+    # h_n of an LSTM, or a metric computed beside the loss: a pure primitive whose output
+    # nothing reads is dropped; a dropout nobody reads still draws its mask (the generator
+    # moves on as in the eager step), and the values stay the eager ones
+    tg.manual_seed(4)
+    model = nn.Sequential(nn.Linear(5, 3)).float()
+    w0 = model[0].weight.numpy().copy()
+
+    def loss(X, y):
+        out = model(X)
+        (out.argmax(1) == y).float().mean()  # a metric nothing reads
+        F.dropout(out, 0.5, training=True)  # an effect nothing reads
+        return F.cross_entropy(out, y)
+
+    step = tg.capture(loss)
+    X, y = np.ones((4, 5), np.float32), np.array([0, 1, 2, 0])
+    step(X, y)
+    tg.manual_seed(11)
+    replayed = step(X, y).item()
+    after_replay = tg.rand(3).numpy()
+    assert "ArgMax: dropped" in step.source and "Dropout: dropped" not in step.source
+    model[0].weight.data = w0
+    tg.manual_seed(11)
+    assert loss(tg.tensor(X), tg.tensor(y)).item() == replayed
+    np.testing.assert_array_equal(tg.rand(3).numpy(), after_replay)

@@ -77,6 +77,9 @@ _new = object.__new__
 _RETRACE = object()  # what a program's run returns when a guard fails
 _MISSING = object()
 _PROGRAMS_PER_SHAPE = 8
+# NOTE: the primitives of these modules compute their outputs from their arguments and nothing
+# else (no generator, no buffer writes): a replay may drop one whose output nothing reads
+_PURE_MODULES = "tinygrad_c2.ops."
 _SCALARS = (bool, int, float, complex, str, type(None))
 # numpy functions whose results say nothing about the values (they stay untraced), and the
 # ones that write into their first argument
@@ -537,6 +540,24 @@ class _Program:
             return True
         return False
 
+    def _live_ops(self) -> set[int]:
+        """The ops a replay runs: the loss, the ops backward reaches, every op that is not one
+        of the library's pure primitives (dropout draws, batch norm updates its statistics, a
+        user Function may do anything), and every op whose output one of those reads.
+
+        A pure primitive of `tinygrad_c2.ops` whose output nothing live reads (h_n of an LSTM
+        the loss ignores, a metric computed beside the loss) is dropped.
+        NOTE: so are its checks: an index out of range in a dropped op raises in the eager step
+        but not in a replay (no value a replay returns or writes depends on it).
+        """
+        live = {self.loss, *self.reached}
+        for i in range(len(self.ops) - 1, -1, -1):
+            op = self.ops[i]
+            if i in live or not op.cls.__module__.startswith(_PURE_MODULES):
+                live.add(i)
+                live.update(ref for kind, ref in op.args if kind == _NODE)
+        return live
+
     def _optimizer_step(self, env: dict[str, Any]) -> list[str]:
         """The lines of the optimizer's step: plain SGD's update written out (w -= lr * g per
         trained parameter, SGD.step's own expression, so the bits are the same), else a call
@@ -611,13 +632,17 @@ class _Program:
         env.update({f"E{e}": fn for e, fn in enumerate(self.effects)})
         env.update({f"L{j}": t for j, t in enumerate(self.leaves)})
         env.update({f"Z{j}": p for j, p in enumerate(self.untouched)})
+        live = self._live_ops()
         last_use = {loss: n}
         for i, op in enumerate(ops):
             for kind, ref in op.args:
-                if kind == _NODE:
+                if kind == _NODE and i in live:
                     last_use[ref] = max(last_use.get(ref, i), i)
         code.append("    # forward")
         for i, op in enumerate(ops):
+            if i not in live:
+                code.append(f"    # {op.cls.__name__}: dropped, nothing reads its output")
+                continue
             # NOTE: F{i}/B{i} are the class's forward/backward looked up once, as apply would
             # find them: one attribute lookup less per call
             env[f"K{i}"], env[f"N{i}"] = op.cls, op.needs
