@@ -11,7 +11,9 @@ naming the op and the reason. The rule that makes this hold:
 - Every primitive applied while tracing is recorded, whether or not it needs a gradient, and
   every replay recomputes all of them (a primitive may have effects: dropout draws from the
   generator, batch norm updates its running statistics), then runs backward through the ones
-  that need it. Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
+  that need it. Only a pure primitive (of tinygrad_c2.ops) whose output nothing else the
+  replay runs reads is dropped (an LSTM's h_n that the loss ignores, a metric beside it).
+  Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
   Tensor or array components of an index are primitives (or op arguments) too, so masks and
   labels are recomputed, never frozen.
 - While tracing, the step's inputs and op outputs are *traced* arrays, and so is the array
@@ -29,7 +31,8 @@ naming the op and the reason. The rule that makes this hold:
   read; the attributes of every module called during the trace (`training`, its parameters,
   buffers and sub-modules by identity, its plain attributes such as `p` or `momentum`),
   re-checked only when some module changed (nn.modules.module.edit_count); the number and sizes of
-  the optimizer's parameter groups (replays clear the gradients it holds); and grad mode
+  the optimizer's parameter groups (replays clear the gradients it holds; a parameter swapped
+  for another inside a group's list is not seen); and grad mode
   (under no_grad or anomaly mode the step runs eagerly, untraced). A change
   traces a new program (up to 8 are kept per input shape, so switching `train()`/`eval()` back
   and forth does not re-trace).
@@ -734,7 +737,8 @@ class CapturedStep:
 
     `fn(*inputs) -> loss` builds the loss from Tensors (e.g. `lambda X, y: F.cross_entropy(
     model(X), y)`). Each call computes fresh gradients (as `optimizer.zero_grad()` then
-    `backward()` would), runs `optimizer.step()` if given, and returns the loss. A replay
+    `backward()` would), runs `optimizer.step()` if given (a replay writes plain
+    SGD's update into its program), and returns the loss. A replay
     equals the eager step bit for bit, or tracing raises CaptureError. Dropout draws new masks
     and batch norm updates its running statistics on every replay. A new input shape (say a
     smaller last batch), a changed `requires_grad`, `train()`/`eval()` or a replaced parameter
