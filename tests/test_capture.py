@@ -78,3 +78,106 @@ def test_batch_norm_counts_batches_on_replay_and_refuses_momentum_none():
 def test_a_step_that_returns_no_scalar_loss_is_refused():
     with pytest.raises(tg.CaptureError, match="scalar loss"):
         tg.capture(lambda x: x * 2)(np.ones(3))
+
+
+def _two_layer_float32() -> nn.Module:
+    tg.manual_seed(3)
+    return nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 2)).float()
+
+
+def test_a_replay_runs_plain_sgd_as_the_eager_step_with_the_groups_current_hyperparameters():
+    # A replay writes SGD's update into the program; a scheduler's new lr, a group's own lr,
+    # momentum or weight decay switched on after the trace must all act as in eager steps.
+    eager_model, captured_model = _two_layer_float32(), _two_layer_float32()
+
+    def groups(model):
+        return [{"params": [model[0].weight, model[0].bias], "lr": 0.05},
+                {"params": [model[2].weight, model[2].bias]}]
+
+    eager_opt, captured_opt = optim.SGD(groups(eager_model), lr=0.1), optim.SGD(
+        groups(captured_model), lr=0.1)
+    eager_sched = optim.lr_scheduler.StepLR(eager_opt, step_size=2, gamma=0.5)
+    captured_sched = optim.lr_scheduler.StepLR(captured_opt, step_size=2, gamma=0.5)
+    step = tg.capture(lambda X, y: F.cross_entropy(captured_model(X), y), optimizer=captured_opt)
+    gen = np.random.default_rng(2)
+    for i in range(8):
+        if i == 5:  # momentum and weight decay from now on: SGD's general update
+            for opt in (eager_opt, captured_opt):
+                opt.param_groups[1]["momentum"] = 0.9
+                opt.param_groups[0]["weight_decay"] = 1e-3
+        X = gen.standard_normal((9, 5)).astype(np.float32)
+        y = gen.integers(0, 2, 9)
+        eager_opt.zero_grad()
+        eager_loss = F.cross_entropy(eager_model(tg.tensor(X)), tg.tensor(y))
+        eager_loss.backward()
+        eager_opt.step()
+        captured_loss = step(X, y)
+        eager_sched.step()
+        captured_sched.step()
+        assert captured_loss.item() == eager_loss.item()
+        for a, b in zip(eager_model.parameters(), captured_model.parameters(), strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"step {i}")
+            np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy(), err_msg=f"step {i}")
+    assert len(step._programs[next(iter(step._programs))]) == 1  # nothing traced again
+
+
+def test_a_replay_leaves_the_gradients_of_the_previous_step_untouched():
+    # .grad is a fresh array at every step (zero_grad sets it to None in eager steps): a
+    # gradient read after one step keeps its values through the next
+    model = _two_layer_float32()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = tg.capture(lambda X, y: F.cross_entropy(model(X), y), optimizer=opt)
+    X, y = np.ones((4, 5), np.float32), np.array([0, 1, 1, 0])
+    step(X, y)
+    step(X, y)
+    kept = model[0].weight.grad
+    values = kept.numpy().copy()
+    step(X * 2, y)
+    np.testing.assert_array_equal(kept.numpy(), values)
+    assert model[0].weight.grad is not kept
+
+
+def test_a_replay_ignores_underflow_under_an_error_state_set_after_the_trace():
+    # the program skips np.errstate only under an error state that already ignores underflow:
+    # traced under numpy's default, replayed under all="raise", the underflow stays ignored,
+    # and the user's state is theirs again after the step (an overflow still raises)
+    w = nn.Parameter(np.ones(3, np.float32))
+    step = tg.capture(lambda X: (X * w).sigmoid().mean())
+    X = np.full((4, 3), -87.0, np.float32)
+    step(X)
+    expected = w.grad.numpy().copy()
+    with np.errstate(all="raise"):
+        for _ in range(2):
+            step(X)
+            np.testing.assert_array_equal(w.grad.numpy(), expected)
+        with pytest.raises(FloatingPointError):
+            np.float32(1e38) * np.float32(10)
+    step(X)
+    np.testing.assert_array_equal(w.grad.numpy(), expected)
+
+
+def test_a_replay_drops_pure_ops_nothing_reads_but_keeps_the_ones_with_effects():
+    # h_n of an LSTM, or a metric computed beside the loss: a pure primitive whose output
+    # nothing reads is dropped; a dropout nobody reads still draws its mask (the generator
+    # moves on as in the eager step), and the values stay the eager ones
+    tg.manual_seed(4)
+    model = nn.Sequential(nn.Linear(5, 3)).float()
+    w0 = model[0].weight.numpy().copy()
+
+    def loss(X, y):
+        out = model(X)
+        (out.argmax(1) == y).float().mean()  # a metric nothing reads
+        F.dropout(out, 0.5, training=True)  # an effect nothing reads
+        return F.cross_entropy(out, y)
+
+    step = tg.capture(loss)
+    X, y = np.ones((4, 5), np.float32), np.array([0, 1, 2, 0])
+    step(X, y)
+    tg.manual_seed(11)
+    replayed = step(X, y).item()
+    after_replay = tg.rand(3).numpy()
+    assert "ArgMax: dropped" in step.source and "Dropout: dropped" not in step.source
+    model[0].weight.data = w0
+    tg.manual_seed(11)
+    assert loss(tg.tensor(X), tg.tensor(y)).item() == replayed
+    np.testing.assert_array_equal(tg.rand(3).numpy(), after_replay)

@@ -11,7 +11,9 @@ naming the op and the reason. The rule that makes this hold:
 - Every primitive applied while tracing is recorded, whether or not it needs a gradient, and
   every replay recomputes all of them (a primitive may have effects: dropout draws from the
   generator, batch norm updates its running statistics), then runs backward through the ones
-  that need it. Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
+  that need it. Only a pure primitive (of tinygrad_c2.ops) whose output nothing else the
+  replay runs reads is dropped (an LSTM's h_n that the loss ignores, a metric beside it).
+  Comparisons, argmax/argmin, the indices of max/min(dim), F.one_hot and the
   Tensor or array components of an index are primitives (or op arguments) too, so masks and
   labels are recomputed, never frozen.
 - While tracing, the step's inputs and op outputs are *traced* arrays, and so is the array
@@ -29,7 +31,8 @@ naming the op and the reason. The rule that makes this hold:
   read; the attributes of every module called during the trace (`training`, its parameters,
   buffers and sub-modules by identity, its plain attributes such as `p` or `momentum`),
   re-checked only when some module changed (nn.modules.module.edit_count); the number and sizes of
-  the optimizer's parameter groups (replays clear the gradients it holds); and grad mode
+  the optimizer's parameter groups (replays clear the gradients it holds; a parameter swapped
+  for another inside a group's list is not seen); and grad mode
   (under no_grad or anomaly mode the step runs eagerly, untraced). A change
   traces a new program (up to 8 are kept per input shape, so switching `train()`/`eval()` back
   and forth does not re-trace).
@@ -77,12 +80,29 @@ _new = object.__new__
 _RETRACE = object()  # what a program's run returns when a guard fails
 _MISSING = object()
 _PROGRAMS_PER_SHAPE = 8
+# NOTE: the primitives of these modules compute their outputs from their arguments and nothing
+# else (no generator, no buffer writes): a replay may drop one whose output nothing reads
+_PURE_MODULES = "tinygrad_c2.ops."
 _SCALARS = (bool, int, float, complex, str, type(None))
 # numpy functions whose results say nothing about the values (they stay untraced), and the
 # ones that write into their first argument
 _METADATA = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.may_share_memory,
              np.shares_memory, np.result_type)
 _WRITES_FIRST = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis)
+# NOTE: numpy's private home of the floating-point error state (numpy >= 2): a context
+# variable holding one immutable object per state; None where numpy keeps it elsewhere
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+except ImportError:  # pragma: no cover (another numpy layout: always enter np.errstate)
+    _ERRSTATE = None
+
+
+def _quiet_errstate() -> Any:
+    """The current error-state object if it already ignores underflow (np.errstate(
+    under='ignore') would change nothing under it), else a marker nothing equals."""
+    if _ERRSTATE is not None and np.geterr()["under"] == "ignore":
+        return _ERRSTATE.get()
+    return _MISSING
 
 
 class CaptureError(RuntimeError):
@@ -483,6 +503,7 @@ class _Program:
         self.modules = list(tracer.modules.values())
         self.ops = tracer.ops
         self.loss = tracer.values[id(loss._data)][1]
+        self.loss_dtype = loss._data.dtype
         self.effects = tracer.effects
         self.leaves: list[Tensor] = []
         leaf_pos: dict[int, int] = {}
@@ -521,6 +542,52 @@ class _Program:
             self.seen[0] = self.edit_count[0]
             return True
         return False
+
+    def _live_ops(self) -> set[int]:
+        """The ops a replay runs: the loss, the ops backward reaches, every op that is not one
+        of the library's pure primitives (dropout draws, batch norm updates its statistics, a
+        user Function may do anything), and every op whose output one of those reads.
+
+        A pure primitive of `tinygrad_c2.ops` whose output nothing live reads (h_n of an LSTM
+        the loss ignores, a metric computed beside the loss) is dropped.
+        NOTE: so are its checks: an index out of range in a dropped op raises in the eager step
+        but not in a replay (no value a replay returns or writes depends on it).
+        """
+        live = {self.loss, *self.reached}
+        for i in range(len(self.ops) - 1, -1, -1):
+            op = self.ops[i]
+            if i in live or not op.cls.__module__.startswith(_PURE_MODULES):
+                live.add(i)
+                live.update(ref for kind, ref in op.args if kind == _NODE)
+        return live
+
+    def _optimizer_step(self, env: dict[str, Any]) -> list[str]:
+        """The lines of the optimizer's step: plain SGD's update written out (w -= lr * g per
+        trained parameter, SGD.step's own expression, so the bits are the same), else a call
+        of optimizer.step() (any other optimizer, or a group with momentum, weight decay or
+        maximize at this replay: the hyperparameters are read at every replay, as step does).
+        """
+        from .optim.sgd import SGD
+
+        opt = self.optimizer
+        if opt is None:
+            return []
+        env["OPT"] = opt
+        if type(opt) is not SGD or "step" in vars(opt):
+            return ["    OPT.step()"]
+        trained = {id(self.leaves[j]): j for j in self.trained}
+        plain, lines = [], []
+        for k, group in enumerate(opt.param_groups):
+            env[f"G{k}"] = group
+            plain.append(f'not (G{k}["maximize"] or G{k}["weight_decay"] or G{k}["momentum"])')
+            rows = [j for p in group["params"] if (j := trained.get(id(p))) is not None]
+            if rows:
+                lines.append(f'        lr = G{k}["lr"]')
+            for j in rows:
+                lines.append(f"        if lg{j} is not None: w = L{j}._data; w -= lr * lg{j}")
+        return ["    # the optimizer's step (SGD: w -= lr * g)",
+                f"    if {' and '.join(plain)}:", *(lines or ["        pass"]),
+                "    else:", "        OPT.step()"]
 
     def _compile(self, n_inputs: int) -> tuple[str, Callable[..., Any]]:
         """Write the step as straight-line Python (guards, forward calls, then backward calls in
@@ -568,21 +635,28 @@ class _Program:
         env.update({f"E{e}": fn for e, fn in enumerate(self.effects)})
         env.update({f"L{j}": t for j, t in enumerate(self.leaves)})
         env.update({f"Z{j}": p for j, p in enumerate(self.untouched)})
+        live = self._live_ops()
         last_use = {loss: n}
         for i, op in enumerate(ops):
             for kind, ref in op.args:
-                if kind == _NODE:
+                if kind == _NODE and i in live:
                     last_use[ref] = max(last_use.get(ref, i), i)
         code.append("    # forward")
         for i, op in enumerate(ops):
+            if i not in live:
+                code.append(f"    # {op.cls.__name__}: dropped, nothing reads its output")
+                continue
+            # NOTE: F{i}/B{i} are the class's forward/backward looked up once, as apply would
+            # find them: one attribute lookup less per call
             env[f"K{i}"], env[f"N{i}"] = op.cls, op.needs
+            env[f"F{i}"], env[f"B{i}"] = op.cls.forward, op.cls.backward
             args = [const(ref) if kind == _CONST else f"L{ref}._data" if kind == _LEAF
                     else f"o{ref}" if kind == _NODE else f"X{ref}" for kind, ref in op.args]
             c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
             code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
                         f"{c}.needs_input_grad = N{i}")
             if op.dtype is None:
-                code.append(f"    o{i} = K{i}.forward({c}, {', '.join(args)})  # {op.cls.__name__}")
+                code.append(f"    o{i} = F{i}({c}, {', '.join(args)})  # {op.cls.__name__}")
             else:  # numpy's dtype is not PyTorch's here: cast the operands, as apply did
                 env[f"P{i}"] = op.dtype
                 code.append(f"    o{i} = forward_as(K{i}, {c}, [{', '.join(args)}], P{i})  "
@@ -597,33 +671,55 @@ class _Program:
         backward_start = len(code)
         code.append("    " + " = ".join([f"g{i}" for i in grad_ops if i != loss] +
                                         [f"lg{j}" for j in self.trained] + ["None"]))
-        code.append(f"    g{loss} = ones(o{loss}.shape, o{loss}.dtype)")
+        # the seed: a copy of ones made once (np.ones is a Python function: slower than .copy())
+        env["SEED"] = np.ones(ops[loss].shape, self.loss_dtype)
+        code.append(f"    g{loss} = SEED.copy() if o{loss}.dtype == SEED.dtype else "
+                    f"ones(o{loss}.shape, o{loss}.dtype)")
+        # A gradient's first contribution (in this fixed order) finds it None for sure: it is
+        # assigned, not tested; later ones add. The loss's own gradient is never None.
+        routed: set[tuple] = set()
         for i in reversed(grad_ops):
             op = ops[i]
-            code.append(f"    if g{i} is not None:  # {op.cls.__name__}")
-            code.append(f"        r = K{i}.backward(c{i}, g{i})")
-            code.append("        if type(r) is not tuple: r = (r,)")
+            body = [f"r = B{i}(c{i}, g{i})", "if type(r) is not tuple: r = (r,)"]
             for k, route in enumerate(op.routes):
                 if route is None:
                     continue
                 kind, j = route
                 env[f"S{i}_{k}"] = self.leaves[j]._data.shape if kind == _LEAF else ops[j].shape
-                code.append(f"        x = r[{k}]")
-                code.append("        if x is not None:")
-                code.append(f"            if type(x) is not ndarray or x.shape != S{i}_{k}: "
-                            f"x = fix(x, S{i}_{k}, c{i})")
+                body += [f"x = r[{k}]", "if x is not None:",
+                         f"    if type(x) is not ndarray or x.shape != S{i}_{k}: "
+                         f"x = fix(x, S{i}_{k}, c{i})"]
+                first = route not in routed
+                routed.add(route)
                 if kind == _NODE:
-                    code.append(f"            g{j} = x if g{j} is None else g{j} + x")
+                    body.append(f"    g{j} = x" if first else
+                                f"    g{j} = x if g{j} is None else g{j} + x")
                 else:  # a leaf: never keep a view of (or the very) gradient another node holds
-                    code.append(f"            lg{j} = (x.copy() if x is g{i} or x.base is not None "
-                                f"else x) if lg{j} is None else lg{j} + x")
-            code.append(f"        c{i} = g{i} = None")
-        code[backward_start:] = ["    with errstate(under='ignore'):",
-                                 *("    " + line for line in code[backward_start:])]
+                    own = f"(x.copy() if x is g{i} or x.base is not None else x)"
+                    body.append(f"    lg{j} = {own}" if first else
+                                f"    lg{j} = {own} if lg{j} is None else lg{j} + x")
+            body.append(f"c{i} = g{i} = None")
+            if i == loss:
+                code += [f"    # {op.cls.__name__}", *("    " + line for line in body)]
+            else:
+                code += [f"    if g{i} is not None:  # {op.cls.__name__}",
+                         *("        " + line for line in body)]
         for j in self.trained:
-            cast = f"lg{j} if lg{j}.dtype == L{j}._data.dtype else lg{j}.astype(L{j}._data.dtype)"
-            code.append(f"    L{j}.grad = None if lg{j} is None else wrap({cast})")
+            code += [f"    if lg{j} is not None and lg{j}.dtype != L{j}._data.dtype: "
+                     f"lg{j} = lg{j}.astype(L{j}._data.dtype)",
+                     f"    L{j}.grad = None if lg{j} is None else wrap(lg{j})"]
         code += [f"    Z{j}.grad = None" for j in range(len(self.untouched))]
+        code += self._optimizer_step(env)
+        # NOTE: np.errstate costs about as much as two ufunc calls; under numpy's default error
+        # state (underflow already ignored) the program skips it, else it enters one
+        env["ERRSTATE"], env["QUIET"] = _ERRSTATE, _quiet_errstate()
+        code[backward_start:] = [
+            "    quiet = ERRSTATE is not None and ERRSTATE.get() is QUIET",
+            "    if not quiet: es = errstate(under='ignore'); es.__enter__()",
+            "    try:",
+            *("    " + line for line in code[backward_start:]),
+            "    finally:",
+            "        if not quiet: es.__exit__(None, None, None)"]
         code.append(f"    return o{loss}")
         source = "\n".join(code) + "\n"
         exec(compile(source, "<captured step>", "exec"), env)  # noqa: S102 (our own source)
@@ -641,7 +737,8 @@ class CapturedStep:
 
     `fn(*inputs) -> loss` builds the loss from Tensors (e.g. `lambda X, y: F.cross_entropy(
     model(X), y)`). Each call computes fresh gradients (as `optimizer.zero_grad()` then
-    `backward()` would), runs `optimizer.step()` if given, and returns the loss. A replay
+    `backward()` would), runs `optimizer.step()` if given (a replay writes plain
+    SGD's update into its program), and returns the loss. A replay
     equals the eager step bit for bit, or tracing raises CaptureError. Dropout draws new masks
     and batch norm updates its running statistics on every replay. A new input shape (say a
     smaller last batch), a changed `requires_grad`, `train()`/`eval()` or a replaced parameter
@@ -669,17 +766,19 @@ class CapturedStep:
     def __call__(self, *inputs: Any) -> Tensor:
         if mode.tracer is not None:
             raise CaptureError("capture: a captured step cannot run inside another step's trace")
-        arrays = [x._data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
-        key = tuple((a.shape, a.dtype.str) for a in arrays)
-        loss = None
+        # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11
+        arrays, shapes = [], []
+        for x in inputs:
+            a = x._data if isinstance(x, Tensor) else np.asarray(x)
+            arrays.append(a)
+            shapes.append((a.shape, a.dtype))  # NOTE: a dtype hashes faster than its .str
+        key = tuple(shapes)
         if not mode.instrumented and mode.grad_enabled:
             for program in self._programs.get(key, ()):
-                out = program.run(*arrays)
+                out = program.run(*arrays)  # the optimizer's step included
                 if out is not _RETRACE:
-                    loss = Tensor._wrap(out)
-                    break
-            else:
-                loss = self._trace(arrays, key)
+                    return Tensor._wrap(out)
+            loss = self._trace(arrays, key)
         else:  # anomaly mode, profiling or no_grad: the ordinary engine, nothing recorded
             loss = self._eager(arrays, None)
         if self.optimizer is not None:
