@@ -169,14 +169,6 @@ class MaxPool2d(Function):
             gx = col2im(cols.reshape(n, c, *kernel, *out), xp_shape, stride, dilation)
         return _crop4(gx, pads), None, None, None, None, None
 
-
-def _at_max(hit: np.ndarray, g: np.ndarray, out: np.ndarray, finite: bool) -> None:
-    """out = g where hit, else 0 (the multiplication when g is finite: fast, branch-free)."""
-    if finite:
-        np.multiply(hit, g, out=out)
-    else:
-        out[...] = np.where(hit, g, 0)
-
     @staticmethod
     def backward_graph(ctx, g):
         (arg,) = ctx.saved_tensors
@@ -187,6 +179,14 @@ def _at_max(hit: np.ndarray, g: np.ndarray, out: np.ndarray, finite: bool) -> No
         first = (arg[:, :, None] == np.arange(kk).reshape(-1, 1, 1)).astype(g.dtype)
         cols = (g.reshape(n, c, 1, *out) * first).reshape(n, c * kk, out[0] * out[1])
         return _fold(cols, xp_shape, pads, kernel, stride, dilation), None, None, None, None, None
+
+
+def _at_max(hit: np.ndarray, g: np.ndarray, out: np.ndarray, finite: bool) -> None:
+    """out = g where hit, else 0 (the multiplication when g is finite: fast, branch-free)."""
+    if finite:
+        np.multiply(hit, g, out=out)
+    else:
+        out[...] = np.where(hit, g, 0)
 
 
 class MaxPool2dIndices(_NonDifferentiable):
