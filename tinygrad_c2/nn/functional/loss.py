@@ -112,7 +112,8 @@ class CrossEntropy(Function):
         if z.ndim != 2:
             raise OpError(f"cross_entropy: expected logits of shape (N, C), got {z.shape}")
         n, c = z.shape
-        _check_weight("cross_entropy", weight, c)
+        if weight is not None:
+            _check_weight("cross_entropy", weight, c)
         index = target.dtype.kind in "iu"
         keep = None
         if index:
@@ -504,12 +505,13 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target = target if isinstance(target, Tensor) else Tensor(target)
-    w = _class_weight("cross_entropy", weight, input)
-    if input.ndim == 1:
+    w = None if weight is None else _class_weight("cross_entropy", weight, input)
+    ndim = input.ndim
+    if ndim == 1:
         out = CrossEntropy.apply(input.unsqueeze(0), target.unsqueeze(0), reduction,
                                  label_smoothing, w, ignore_index)
         return out.squeeze(0) if reduction == "none" else out
-    if input.ndim > 2:
+    if ndim > 2:
         rows, flat, shape = _classes_last("cross_entropy", input, target,
                                           target.dtype.kind == "f")
         out = CrossEntropy.apply(rows, flat, reduction, label_smoothing, w, ignore_index)
