@@ -124,6 +124,29 @@ def test_an_optimizer_step_whose_squared_gradient_underflows_matches_torch(name,
     np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype, g", [(np.float32, 1e-38), (np.float64, 1e-307)])
+def test_a_plain_sgd_step_whose_update_underflows_matches_torch(dtype, g):
+    # lr * g is subnormal: plain SGD runs without an errstate and retries quietly
+    w0 = np.array([1.0, -2.0, g], dtype)
+    grads = np.array([g, -g, 3.0], dtype)
+    p, tp = tg.tensor(w0.copy(), requires_grad=True), torch.tensor(w0.copy(), requires_grad=True)
+    opt, topt = optim.SGD([p], lr=0.01), torch.optim.SGD([tp], lr=0.01)
+    for _ in range(2):
+        p.grad, tp.grad = tg.tensor(grads.copy()), torch.tensor(grads.copy())
+        with np.errstate(all="raise"):
+            opt.step()
+        topt.step()
+    np.testing.assert_array_equal(p.numpy(), tp.detach().numpy())
+
+
+def test_a_plain_sgd_step_still_raises_on_an_overflow_and_updates_once():
+    p = tg.tensor(np.array([1.0, -3e38], np.float32), requires_grad=True)
+    p.grad = tg.tensor(np.array([1.0, 1e38], np.float32))
+    with np.errstate(all="raise"), pytest.raises(FloatingPointError, match="overflow"):
+        optim.SGD([p], lr=1.0).step()
+    np.testing.assert_array_equal(p.numpy(), np.array([0.0, -np.inf], np.float32))
+
+
 def test_a_training_step_with_saturated_logits_runs_under_errstate_raise():
     tg.manual_seed(0)
     model = tg.nn.Sequential(tg.nn.Linear(4, 8), tg.nn.Tanh(), tg.nn.Linear(8, 3))

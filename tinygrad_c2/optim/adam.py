@@ -94,7 +94,9 @@ class Adam(Optimizer):
             m, v = state["exp_avg"], state["exp_avg_sq"]
             _lerp_(m, g, one_minus_beta1)
             v *= beta2
-            v += (one_minus_beta2 * g) * g
+            g2 = one_minus_beta2 * g
+            g2 *= g  # (1 - b2) * g * g, in one temporary
+            v += g2
             step_size = lr / (1 - beta1**step)
             bias_correction2_sqrt = (1 - beta2**step) ** 0.5
             if amsgrad:
@@ -103,7 +105,9 @@ class Adam(Optimizer):
             denom = np.sqrt(v)
             denom /= bias_correction2_sqrt
             denom += eps
-            w -= (step_size * m) / denom
+            update = step_size * m
+            update /= denom  # in place: one temporary less
+            w -= update
 
 
 class AdamW(Adam):

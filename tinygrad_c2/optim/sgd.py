@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from .optimizer import Optimizer
 
 
@@ -52,6 +54,9 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise self._invalid(where, "nesterov", True, "momentum > 0 and dampening == 0")
 
+    def _quiet_update(self, group: dict[str, Any]) -> bool:
+        return not (group["maximize"] or group["weight_decay"] or group["momentum"])
+
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         one_minus_dampening = 1 - group["dampening"]
@@ -63,7 +68,15 @@ class SGD(Optimizer):
                     w, g = p._data, grad._data
                     if g.shape != w.shape:
                         raise self._shape_error(w, g)
-                    w -= lr * g
+                    try:
+                        update = lr * g
+                    except FloatingPointError:
+                        # NOTE: only under a raising np.errstate: lr * g underflowed to 0, the
+                        # correct value (w is untouched yet), so compute it again quietly. The
+                        # subtraction cannot underflow (a subnormal difference is exact).
+                        with np.errstate(under="ignore"):
+                            update = lr * g
+                    w -= update
             return
         for p, g in self._grads(group):
             w = p._data

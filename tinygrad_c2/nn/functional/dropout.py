@@ -26,13 +26,17 @@ class Dropout(Function):
         keep = 1.0 - p
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         shape = x.shape if mask_shape is None else mask_shape
+        y = None
         if keep == 0.0:
             kept, scale = np.zeros(shape, dtype=bool), dtype.type(0.0)
         else:
-            kept = rng.generator().random(shape, dtype=dtype) < keep
+            u = rng.generator().random(shape, dtype=dtype)
+            kept = u < keep
             scale = dtype.type(1.0 / keep)
+            if u.shape == x.shape and u.dtype is x.dtype:
+                y = u  # the output in the draws' memory: one activation-sized allocation less
         ctx.save_for_backward(kept, scale)
-        y = x * kept  # NOTE: then *= scale: the same rounding as x * (kept * scale)
+        y = np.multiply(x, kept, out=y)  # NOTE: then *= scale: the rounding of x * (kept * scale)
         y *= scale
         return y
 

@@ -49,10 +49,18 @@ def _same_shape(op: str, a: np.ndarray, b: np.ndarray) -> None:
                       "match exactly (broadcasting here is almost always a bug: (N, 1) vs (N,))")
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
+
+
 def _check_labels(op: str, target: np.ndarray, c: int, ignore_index: int) -> np.ndarray | None:
     """Labels in [0, c) or equal to ignore_index; returns the mask of counted rows (None: all)."""
     if not target.size:
         return None
+    if ignore_index < 0 and target.dtype.kind == "i":
+        # NOTE: the common case (no label ignored, as none can be negative here) in one pass:
+        # seen as unsigned, a negative label is larger than any class count.
+        if np.maximum.reduce(target.view(_UNSIGNED[target.itemsize]), axis=None) < c:
+            return None
     lo, hi = target.min(), target.max()
     if 0 <= lo and hi < c and not lo <= ignore_index <= hi:
         return None  # NOTE: the common case decided by min and max alone, as before weights
@@ -106,6 +114,14 @@ def _one_hot_rows(labels: np.ndarray, c: int, dtype: np.dtype) -> np.ndarray:
     return out
 
 
+def _softmax_lse(shifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The softmax of rows shifted by their max, and their (n, 1) logsumexp."""
+    p = np.exp(shifted)
+    total = np.add.reduce(p, axis=1, keepdims=True)  # p.sum, without its wrapper
+    p /= total
+    return p, np.log(total)
+
+
 class CrossEntropy(Function):
     """Softmax + cross-entropy in one node   |   dZ = softmax(Z) - Y   (the course's closed form)
 
@@ -121,7 +137,8 @@ class CrossEntropy(Function):
         if z.ndim != 2:
             raise OpError(f"cross_entropy: expected logits of shape (N, C), got {z.shape}")
         n, c = z.shape
-        _check_weight("cross_entropy", weight, c)
+        if weight is not None:
+            _check_weight("cross_entropy", weight, c)
         index = target.dtype.kind in "iu"
         keep = None
         if index:
@@ -141,11 +158,14 @@ class CrossEntropy(Function):
                           f"probabilities, got dtype {target.dtype}")
         # -log softmax(z)_j = logsumexp(z) - z_j, with z shifted by its row max for stability
         shifted = z - max_keepdims(z, 1)
-        with np.errstate(under="ignore"):  # a far-below-max logit's probability is 0: correct
-            p = np.exp(shifted)
-            total = np.add.reduce(p, axis=1, keepdims=True)  # p.sum, without its wrapper
-            lse = np.log(total)  # (n, 1): logsumexp of the shifted row
-            p /= total  # the softmax, which backward needs
+        try:
+            p, lse = _softmax_lse(shifted)
+        except FloatingPointError:
+            # NOTE: only under np.errstate(under="raise"): a far-below-max logit's probability
+            # is 0, the correct result, so compute it again quietly (an errstate around every
+            # call would cost a microsecond; under="warn" still warns, as Exp does).
+            with np.errstate(under="ignore"):
+                p, lse = _softmax_lse(shifted)
         plain = weight is None and keep is None  # the common case keeps its short path
         rows = np.arange(n) if index else None
         labels = target if keep is None else np.where(keep, target, 0)  # ignored: any class
@@ -203,7 +223,8 @@ class CrossEntropy(Function):
             return gz, None, None, None, None, None
         gz = p * scale  # a fresh array: the saved softmax stays intact for retain_graph
         if ctx.index:
-            gz[rows, target] -= (1.0 - s) * (scale if np.ndim(scale) == 0 else scale[:, 0])
+            per_row = scale[:, 0] if ctx.reduction == "none" else scale
+            gz[rows, target] -= (1.0 - s) * per_row if s else per_row  # (1 - 0) x: x exactly
             if s:
                 gz -= (s / c) * scale
             return gz, None, None, None, None, None
@@ -368,6 +389,16 @@ def _clamped_log(x: Tensor, values: np.ndarray) -> Tensor:
     return tg_where(low, -100.0, tg_where(low, 1.0, x).log())
 
 
+def _log1p_exp_minus_abs(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^-|z|), in one array (integer logits: in float64, as numpy promotes them)."""
+    if z.dtype.kind != "f":
+        return np.log1p(np.exp(-np.abs(z)))
+    t = np.abs(z)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    return np.log1p(t, out=t)
+
+
 class BCEWithLogits(Function):
     """loss = max(z, 0) - y z + t, t = log(1 + e^-|z|); with pos_weight, (1-y) z + l softplus(-z),
     l = 1 + (pw-1) y   |   dz = sigmoid(z) - y   (with pos_weight: (1-y) - l (1 - sigmoid(z)))"""
@@ -378,8 +409,11 @@ class BCEWithLogits(Function):
         # NOTE: softplus(z) = max(z, 0) + log1p(e^-|z|): no overflow at +-1000, and for a
         # well-classified example the large terms cancel exactly, so a loss of 1e-14 keeps its
         # digits (logaddexp(0, z) - y z would lose them).
-        with np.errstate(under="ignore"):  # e^-|z| of a confident logit is 0: correct
-            t = np.log1p(np.exp(-np.abs(z)))
+        try:
+            t = _log1p_exp_minus_abs(z)
+        except FloatingPointError:  # NOTE: as in CrossEntropy: e^-|z| of a confident logit is 0
+            with np.errstate(under="ignore"):
+                t = _log1p_exp_minus_abs(z)
         if pos_weight is None:
             lw = None
             losses = np.maximum(z, 0) - z * y
@@ -633,12 +667,13 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target = target if isinstance(target, Tensor) else Tensor(target)
-    w = _class_weight("cross_entropy", weight, input)
-    if input.ndim == 1:
+    w = None if weight is None else _class_weight("cross_entropy", weight, input)
+    ndim = input.ndim
+    if ndim == 1:
         out = CrossEntropy.apply(input.unsqueeze(0), target.unsqueeze(0), reduction,
                                  label_smoothing, w, ignore_index)
         return out.squeeze(0) if reduction == "none" else out
-    if input.ndim > 2:
+    if ndim > 2:
         rows, flat, shape = _classes_last("cross_entropy", input, target,
                                           target.dtype.kind == "f")
         out = CrossEntropy.apply(rows, flat, reduction, label_smoothing, w, ignore_index)

@@ -47,10 +47,11 @@ class BatchNorm(Function):
             # arithmetic without numpy's Python wrapper.
             shift = np.array(x[(slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2)])
             xc = x - shift
-            mean = xc.sum(axis=axes, keepdims=True)
+            mean = np.add.reduce(xc, axis=axes, keepdims=True)  # xc.sum, without its wrapper
             mean /= n  # the mean of the shifted data
             xc -= mean
-            var = np.square(xc).sum(axis=axes, keepdims=True)
+            squares = np.square(xc)
+            var = np.add.reduce(squares, axis=axes, keepdims=True)
             var /= n  # biased, as the normalization uses
             inv_std = 1.0 / np.sqrt(var + eps)
             # NOTE: the running estimates are the course's EWA with beta = 1 - momentum; the
@@ -65,38 +66,37 @@ class BatchNorm(Function):
             if running_mean is None or running_var is None:
                 raise OpError("batch_norm: eval mode (training=False) needs running_mean and "
                               "running_var")
-            shift, mean = running_mean.reshape(shape).copy(), None  # copied: updated in place
-            xc = x - shift
+            xc = x - running_mean.reshape(shape)
             inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
+            squares = None
         x_hat = xc  # xc is ours: normalize it in place
         x_hat *= inv_std
-        y = x_hat * weight.reshape(shape) if weight is not None else x_hat.copy()
+        if weight is None:
+            y = x_hat.copy()
+        elif squares is not None and weight.dtype == x_hat.dtype:
+            # y in the squares' memory, which nothing needs any more: one allocation less
+            y = np.multiply(x_hat, weight.reshape(shape), out=squares)
+        else:
+            y = x_hat * weight.reshape(shape)
         if bias is not None:
             y += bias.reshape(shape)
-        # NOTE: x, not x_hat: x is the node's input, held anyway, and x_hat would be a second
-        # activation-sized array; backward recomputes x_hat from x with the same arithmetic.
-        ctx.save_for_backward(x, shift, mean, inv_std, weight)
+        # NOTE: x_hat, not x: backward needs x_hat, and recomputing it from x costs three passes
+        # over the data. x is then held by nobody (a node keeps what its backward needs, not
+        # its inputs' values), so the graph holds one activation-sized array here either way.
+        ctx.save_for_backward(x_hat, inv_std, weight)
         return y
 
     @staticmethod
-    def _x_hat(x, shift, mean, inv_std):
-        """The forward's x_hat, bit for bit: ((x - shift) - mean) * inv_std."""
-        x_hat = x - shift
-        if mean is not None:
-            x_hat -= mean
-        x_hat *= inv_std
-        return x_hat
-
-    @staticmethod
     def backward(ctx, g):
-        x, shift, mean, inv_std, weight = ctx.saved_tensors
+        x_hat, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         axes, shape, training = ctx.axes, ctx.shape, ctx.training
-        gb = g.sum(axis=axes) if needs[4] or (needs[0] and training) else None
-        gw = None
+        # NOTE: np.add.reduce: what ndarray.sum runs, without its Python wrapper
+        gb = np.add.reduce(g, axis=axes) if needs[4] or (needs[0] and training) else None
+        gw = product = None
         if needs[3] or (needs[0] and training):
-            x_hat = BatchNorm._x_hat(x, shift, mean, inv_std)
-            gw = (g * x_hat).sum(axis=axes)
+            product = g * x_hat
+            gw = np.add.reduce(product, axis=axes)
         gx = None
         if needs[0]:
             k = inv_std if weight is None else weight.reshape(shape) * inv_std  # per channel
@@ -104,7 +104,9 @@ class BatchNorm(Function):
                 m = g.size // shape[1]
                 gx = g * m
                 gx -= gb.reshape(shape)
-                gx -= x_hat * gw.reshape(shape)
+                # x_hat * dgamma into the product's memory, which nothing needs any more
+                gx -= np.multiply(x_hat, gw.reshape(shape),
+                                  out=product if product.dtype == gx.dtype else None)
                 gx *= k / m
             else:
                 gx = g * k
