@@ -115,20 +115,23 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        x, shift, mean, inv_std, weight = ctx.saved_tensors
+        x_hat, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         axes, shape = ctx.axes, ctx.shape
-        xt = ctx.graph_input(0, x)
         if ctx.training:
-            # the batch statistics as graph Tensors of x (two passes from the shifted data, as
-            # the forward; the running statistics are not touched again)
-            xc = xt - shift
-            xc = xc - xc.mean(dim=axes, keepdim=True)
+            # NOTE: the node keeps x_hat, not x. Batch normalization ignores a per-channel
+            # shift of its input, so x - mu = x_hat / inv_std stands for x: its batch
+            # statistics as graph Tensors give x_hat and their derivatives exactly (a leaf x
+            # comes back as itself, with the same result). The running statistics are not
+            # touched again.
+            xt = ctx.graph_input(0, x_hat / inv_std)
+            xc = xt - xt.mean(dim=axes, keepdim=True)
             inv = ((xc * xc).mean(dim=axes, keepdim=True) + ctx.eps) ** -0.5
             x_hat = xc * inv
-        else:  # the running statistics: constants
-            inv = inv_std.astype(x.dtype, copy=False)
-            x_hat = (xt - shift) * inv
+        else:  # the running statistics are constants: x_hat is affine in x, slope inv_std
+            inv = inv_std.astype(x_hat.dtype, copy=False)
+            xt = ctx.graph_input(0, np.zeros_like(x_hat))
+            x_hat = Tensor._wrap(x_hat) + (xt - xt.detach()) * inv
         w = ctx.graph_input(3, weight).reshape(shape) if weight is not None else None
         gh = g * w if w is not None else g
         gx = None
