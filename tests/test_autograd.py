@@ -133,7 +133,8 @@ def test_namespace_is_the_same_objects():
     assert tg.autograd.gradcheck is tg.gradcheck
     assert tg.autograd.no_grad is tg.no_grad and tg.autograd.enable_grad is tg.enable_grad
     assert tg.autograd.set_grad_enabled is tg.set_grad_enabled
-    assert not hasattr(tg.autograd, "functional")  # comes with higher-order gradients
+    assert tg.autograd.gradgradcheck is tg.gradgradcheck
+    assert callable(tg.autograd.functional.hessian)  # higher-order gradients (issue 19)
 
 
 def test_set_grad_enabled_as_a_call_and_as_a_context_manager():
