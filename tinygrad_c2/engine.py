@@ -349,17 +349,18 @@ def _default_errstate() -> tuple[Any, Any]:
 _errstate, _DEFAULT_ERRSTATE = _default_errstate()
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
 _wrap: Callable = None  # type: ignore[assignment]  # Tensor._wrap, bound with it
+_Tensor: Any = None  # the Tensor class, bound with it
 
 
 def _bind_released_inputs() -> Callable:
     """function.released_inputs (and Tensor._wrap). NOTE: bound at the first backward, not
     imported at the top (function.py imports this module), and not imported per call (about a
     microsecond)."""
-    global _released_inputs, _wrap
+    global _released_inputs, _wrap, _Tensor
     from .function import released_inputs
     from .tensor import Tensor
 
-    _released_inputs, _wrap = released_inputs, Tensor._wrap
+    _released_inputs, _wrap, _Tensor = released_inputs, Tensor._wrap, Tensor
     return released_inputs
 
 
@@ -442,7 +443,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
     heapq.heapify(heap)
     instrumented = mode.instrumented and (mode.anomaly or mode.profiling)
     anomaly = instrumented and mode.anomaly
-    heappop, heappush, heapreplace, wrap = heapq.heappop, heapq.heappush, heapq.heapreplace, _wrap
+    heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace
+    new, tensor = object.__new__, _Tensor
     stamp = last_inplace  # nodes created before it may have seen an in-place op
     # NOTE: `pending` holds the latest node found, outside the heap: in a chain (an MLP's
     # backward) it is the next node, so most nodes skip a heap push and pop. The node processed
@@ -535,7 +537,9 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 # view (Reshape); copy so that two leaves never share one .grad buffer.
                 ig = ig.copy()
             if parent.grad is None:
-                parent.grad = wrap(ig)
+                t = new(tensor)  # Tensor._wrap(ig), inlined: once per parameter and step
+                t._data, t.grad, t.requires_grad, t.grad_fn = ig, None, False, None
+                parent.grad = t
                 continue
             acc = parent.grad._data
             if owned.get(id(parent)) is acc and acc.dtype is ig.dtype:  # see fan-in above
