@@ -3,6 +3,7 @@ anomaly modes. No op repeats this work."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import heapq
 import threading
@@ -330,19 +331,36 @@ def _check_versions(node: Function) -> None:
             )
 
 
+def _default_errstate() -> tuple[Any, Any]:
+    """numpy's error-state context variable and its default value if that default ignores
+    underflow, else (None, None). NOTE: numpy 2 keeps the state in the private
+    `numpy._core.umath._extobj_contextvar`; a fresh Context sees its default. Without it
+    (another numpy), backward simply always enters np.errstate."""
+    try:
+        from numpy._core.umath import _extobj_contextvar
+    except ImportError:
+        return None, None
+    fresh = contextvars.Context()
+    if fresh.run(np.geterr)["under"] != "ignore":
+        return None, None
+    return _extobj_contextvar, fresh.run(_extobj_contextvar.get)
+
+
+_errstate, _DEFAULT_ERRSTATE = _default_errstate()
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
 _wrap: Callable = None  # type: ignore[assignment]  # Tensor._wrap, bound with it
+_Tensor: Any = None  # the Tensor class, bound with it
 
 
 def _bind_released_inputs() -> Callable:
     """function.released_inputs (and Tensor._wrap). NOTE: bound at the first backward, not
     imported at the top (function.py imports this module), and not imported per call (about a
     microsecond)."""
-    global _released_inputs, _wrap
+    global _released_inputs, _wrap, _Tensor
     from .function import released_inputs
     from .tensor import Tensor
 
-    _released_inputs, _wrap = released_inputs, Tensor._wrap
+    _released_inputs, _wrap, _Tensor = released_inputs, Tensor._wrap, Tensor
     return released_inputs
 
 
@@ -355,9 +373,14 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     """
     # NOTE: a gradient that underflows to 0 is the correct result (PyTorch never reports it),
     # so backward ignores underflow even under np.errstate(all="raise"): one errstate per
-    # backward call (about 1.5 us), not one per node. Overflow and invalid still raise.
-    with np.errstate(under="ignore"):
+    # backward call, not one per node, and none in numpy's default state, which ignores
+    # underflow already (an errstate costs about 10,000 instructions, 1% of a tiny step).
+    # Overflow and invalid still raise.
+    if _errstate is not None and _errstate.get() is _DEFAULT_ERRSTATE:
         _sweep({root.grad_fn: seed}, retain_graph, None)
+    else:
+        with np.errstate(under="ignore"):
+            _sweep({root.grad_fn: seed}, retain_graph, None)
 
 
 def gradients(outputs: list[tuple[Tensor, np.ndarray]], targets: list[Tensor] | None,
@@ -416,16 +439,17 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
     # holds, so further gradients for it are added in place (np.add(..., out=)), bit for bit
     # the same sum without a new array each time
     owned: dict[Any, np.ndarray] = {}
-    heap = [(-node.seq, node) for node in grads]
+    heap = [(-node.seq, node) for node in grads] if len(grads) > 1 else []
     heapq.heapify(heap)
-    anomaly, profiling_on = mode.anomaly, mode.profiling
-    instrumented = anomaly or profiling_on
-    heappop, heappush, heapreplace, wrap = heapq.heappop, heapq.heappush, heapq.heapreplace, _wrap
+    instrumented = mode.instrumented and (mode.anomaly or mode.profiling)
+    anomaly = instrumented and mode.anomaly
+    heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace
+    new, tensor = object.__new__, _Tensor
     stamp = last_inplace  # nodes created before it may have seen an in-place op
     # NOTE: `pending` holds the latest node found, outside the heap: in a chain (an MLP's
     # backward) it is the next node, so most nodes skip a heap push and pop. The node processed
     # is still the newest of the heap and pending together.
-    pending = None
+    pending = None if heap else next(iter(grads), None)
     while heap or pending is not None:
         if pending is None:
             node = heappop(heap)[1]
@@ -513,7 +537,9 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 # view (Reshape); copy so that two leaves never share one .grad buffer.
                 ig = ig.copy()
             if parent.grad is None:
-                parent.grad = wrap(ig)
+                t = new(tensor)  # Tensor._wrap(ig), inlined: once per parameter and step
+                t._data, t.grad, t.requires_grad, t.grad_fn = ig, None, False, None
+                parent.grad = t
                 continue
             acc = parent.grad._data
             if owned.get(id(parent)) is acc and acc.dtype is ig.dtype:  # see fan-in above
