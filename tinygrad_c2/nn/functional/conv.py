@@ -30,7 +30,7 @@ from ...function import Function, OpError
 from ...tensor import Tensor
 from .linear import _dtype_error
 from .padding import Pad
-from .workspace import scratch
+from .workspace import kernel, scratch
 
 # ---------------------------------------------------------------- the two kernels
 
@@ -235,6 +235,7 @@ class Conv2d(Function):
     dW = sum_n g cols^T, db = sum(g)   (padding: (top, bottom, left, right), zeros)"""
 
     @staticmethod
+    @kernel
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
         # NOTE: xp is saved, not the columns (the input's size, not k_h*k_w times it: PyTorch's
         # graph memory); backward copies the columns again, which costs less than it saves.
@@ -263,6 +264,7 @@ class Conv2d(Function):
         return y
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         xp, w2 = ctx.saved_tensors
         xp_shape, (kh, kw, oh, ow), stride, padding, dilation = ctx.geometry
@@ -330,6 +332,7 @@ class ConvTranspose2d(Function):
     dW = sum_n x im2col(g)^T, db = sum(g)   (weight (C_in, C_out/G, k_h, k_w))"""
 
     @staticmethod
+    @kernel
     def forward(ctx, x, w, b, stride, padding, output_padding, groups, dilation):
         n, cin, h, wd = x.shape
         _, og, kh, kw = w.shape
@@ -347,6 +350,7 @@ class ConvTranspose2d(Function):
         return y
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         x, w2 = ctx.saved_tensors
         full, (kh, kw, h, wd), stride, padding, dilation = ctx.geometry
@@ -418,6 +422,7 @@ class Unfold(Function):
     """cols = im2col(pad(x)): (N, C*k_h*k_w, L)   |   dx = crop(col2im(g))"""
 
     @staticmethod
+    @kernel
     def forward(ctx, x, kernel, dilation, padding, stride):
         xp = _pad4(x, padding)
         out = _out_size(xp.shape[2:], kernel, stride, dilation)
@@ -428,6 +433,7 @@ class Unfold(Function):
         return cols
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         xp_shape, (kh, kw, oh, ow), stride, padding, dilation = ctx.geometry
         cols = g.reshape(xp_shape[0], xp_shape[1], kh, kw, oh, ow)
@@ -445,6 +451,7 @@ class Fold(Function):
     dcols = im2col(pad(g))"""
 
     @staticmethod
+    @kernel
     def forward(ctx, cols, output_size, kernel, dilation, padding, stride):
         n, ckk, _ = cols.shape
         xp_shape = (n, ckk // (kernel[0] * kernel[1]), output_size[0] + padding[0] + padding[1],
@@ -455,6 +462,7 @@ class Fold(Function):
                              dilation), padding)
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         kernel, out, stride, padding, dilation = ctx.geometry
         gp = _pad4(g, padding)

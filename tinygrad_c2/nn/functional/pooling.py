@@ -17,7 +17,7 @@ import numpy as np
 from ...function import Function, OpError, _NonDifferentiable
 from ...tensor import Tensor
 from .conv import Fold, _batched, _crop4, _pad4, col2im, ntuple, strided, windows
-from .workspace import scratch
+from .workspace import kernel, scratch
 
 # ---------------------------------------------------------------- geometry
 
@@ -135,6 +135,7 @@ class MaxPool2d(Function):
     """y = max over each window   |   dx: all of g to the window's first maximum (row-major)"""
 
     @staticmethod
+    @kernel
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
         y, arg, geometry = _max_windows(x, kernel, stride, padding, dilation, ceil_mode)
         ctx.geometry = (*geometry, kernel, stride, dilation)
@@ -142,6 +143,7 @@ class MaxPool2d(Function):
         return y
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         (arg,) = ctx.saved_tensors
         xp_shape, pads, out, kernel, stride, dilation = ctx.geometry
@@ -194,6 +196,7 @@ class MaxPool2dIndices(_NonDifferentiable):
     max_pool2d's return_indices, recomputed as its own op so a captured step never freezes it."""
 
     @staticmethod
+    @kernel
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
         _, arg, (_, pads, out) = _max_windows(x, kernel, stride, padding, dilation, ceil_mode)
         i, j = np.divmod(arg.astype(np.intp), kernel[1])
@@ -206,6 +209,7 @@ class AvgPool2d(Function):
     """y = sum over each window / divisor   |   dx = col2im(g / divisor) (spread evenly)"""
 
     @staticmethod
+    @kernel
     def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
         out, pads = _geometry(x, kernel, stride, padding, (1, 1), ceil_mode)
         xp = _pad4(x, pads)
@@ -222,6 +226,7 @@ class AvgPool2d(Function):
         return total
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         (divisor,) = ctx.saved_tensors
         xp_shape, pads, out, kernel, stride = ctx.geometry

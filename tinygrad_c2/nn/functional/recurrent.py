@@ -19,7 +19,7 @@ import numpy as np
 
 from ...function import Function, OpError
 from ...tensor import Tensor, cat, stack
-from .workspace import scratch
+from .workspace import kernel, scratch
 
 
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
@@ -73,6 +73,7 @@ class RNNRecurrence(Function):
     """
 
     @staticmethod
+    @kernel
     def forward(ctx, gx, h0, w_hh, b_hh, reverse, nonlinearity):
         _check("rnn", gx, h0, w_hh, 1)
         a_all = gx + b_hh if b_hh is not None else gx
@@ -94,6 +95,7 @@ class RNNRecurrence(Function):
         return hs
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         hs, h0, w_hh = ctx.saved_tensors[:3]
         # act' for every step at once (1 - h^2, or h > 0): the loop multiplies it in place
@@ -214,6 +216,7 @@ class LSTMRecurrence(Function):
     # GEMM over all T * B rows of the same gradient buffer.
 
     @staticmethod
+    @kernel
     def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, reverse):
         _lstm_check(x, w_ih, h0, c0, w_hh)
         steps, batch, hidden = x.shape[0], x.shape[1], w_hh.shape[1]
@@ -275,6 +278,7 @@ class LSTMRecurrence(Function):
         return out
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0 = ctx.saved_tensors[:8]
         steps, batch, hidden = tanh_cs.shape
@@ -374,6 +378,7 @@ class GRURecurrence(Function):
     """
 
     @staticmethod
+    @kernel
     def forward(ctx, gx, h0, w_hh, b_hh, reverse):
         _check("gru", gx, h0, w_hh, 3)
         steps, hidden = gx.shape[0], w_hh.shape[1]
@@ -404,6 +409,7 @@ class GRURecurrence(Function):
         return hs
 
     @staticmethod
+    @kernel
     def backward(ctx, g):
         acts, gh_ns, hs, h0, w_hh = ctx.saved_tensors[:5]
         steps, batch, hidden = hs.shape
