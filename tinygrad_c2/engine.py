@@ -226,21 +226,34 @@ def check_finite(node: Function, arrays: tuple, phase: str) -> None:
             )
 
 
+def _broadcast_axes(gshape: tuple, shape: tuple, node: Function, method: str) -> tuple:
+    """The axes of a gradient of shape `gshape` that broadcasting expanded from `shape` (to sum
+    away), or a RuntimeError naming the node's `method` that returned it."""
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(s != 1 and s != gshape[lead + i] for i, s in enumerate(shape)):
+        raise RuntimeError(
+            f"{type(node).__name__} {method} returned a gradient of shape {tuple(gshape)} that "
+            f"does not broadcast to its input's shape {shape}"
+        )
+    return (*range(lead), *(lead + i for i, s in enumerate(shape)
+                            if s == 1 and gshape[lead + i] != 1))
+
+
 def reduce_to_shape(g: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
     """Sum a gradient over the axes that broadcasting expanded, back to the input's shape."""
-    lead = g.ndim - len(shape)
-    axes = list(range(lead))
-    for i, s in enumerate(shape):
-        if s == 1 and g.shape[lead + i] != 1:
-            axes.append(lead + i)
-    if lead < 0 or any(s != 1 and s != g.shape[lead + i] for i, s in enumerate(shape)):
-        raise RuntimeError(
-            f"{type(node).__name__} backward returned a gradient of shape {g.shape} that does "
-            f"not broadcast to its input's shape {shape}"
-        )
+    axes = _broadcast_axes(g.shape, shape, node, "backward")
     if axes:
-        g = g.sum(axis=tuple(axes), keepdims=True)
+        g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+def _second_walk(node: Function) -> RuntimeError:
+    """The error for a backward through a node whose saved arrays an earlier one freed."""
+    return RuntimeError(
+        f"backward through {type(node).__name__} a second time: its saved arrays were freed by "
+        "the first backward. Pass retain_graph=True (or create_graph=True) to the first "
+        ".backward() if you need to walk the graph twice."
+    )
 
 
 _FREED = object()  # sentinel for saved_tensors after a backward without retain_graph
@@ -461,11 +474,7 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
         g = grads.pop(node)
         saved = node.saved_tensors
         if saved is _FREED:
-            raise RuntimeError(
-                f"backward through {type(node).__name__} a second time: its saved arrays were "
-                "freed by the first backward. Pass retain_graph=True to the first "
-                ".backward() if you need to walk the graph twice."
-            )
+            raise _second_walk(node)
         if node.seq < stamp:
             _check_versions(node)
         if node.retained is not None:
@@ -620,11 +629,7 @@ def _sweep_graph(grads: dict[Function, Tensor], retain_graph: bool,
         node = heapq.heappop(heap)[1]
         g = grads.pop(node)
         if node.saved_tensors is _FREED:
-            raise RuntimeError(
-                f"backward through {type(node).__name__} a second time: its saved arrays were "
-                "freed by an earlier backward. Pass retain_graph=True (or create_graph=True) to "
-                "the first .backward() if you need to walk the graph twice."
-            )
+            raise _second_walk(node)
         if node.seq < stamp:
             _check_versions(node)
         if node in nodes:  # an intermediate target of autograd.grad: its gradient is g
@@ -674,16 +679,9 @@ def _sweep_graph(grads: dict[Function, Tensor], retain_graph: bool,
 
 def _sum_to_shape(g: Tensor, shape: tuple, node: Function) -> Tensor:
     """reduce_to_shape for a Tensor gradient, with Tensor ops (so it stays differentiable)."""
-    lead = g.ndim - len(shape)
-    if lead < 0 or any(s != 1 and s != g.shape[lead + i] for i, s in enumerate(shape)):
-        raise RuntimeError(
-            f"{type(node).__name__} backward_graph returned a gradient of shape {tuple(g.shape)} "
-            f"that does not broadcast to its input's shape {shape}"
-        )
-    axes = list(range(lead)) + [lead + i for i, s in enumerate(shape)
-                                if s == 1 and g.shape[lead + i] != 1]
+    axes = _broadcast_axes(tuple(g.shape), shape, node, "backward_graph")
     if axes:
-        g = g.sum(dim=tuple(axes), keepdim=True)
+        g = g.sum(dim=axes, keepdim=True)
     return g.reshape(shape)
 
 
