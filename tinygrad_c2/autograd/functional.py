@@ -287,8 +287,8 @@ def _stack(parts: list[Tensor], lead: tuple, tail: tuple) -> Tensor:
     """Rows (or columns) of a Jacobian block as one Tensor of shape lead + tail."""
     from .. import stack
 
-    if not parts:
-        return zeros_like(Tensor._wrap(np.zeros(lead + tail)))
+    if not parts:  # an empty output or input: no rows to stack
+        return Tensor._wrap(np.zeros(lead + tail))
     return stack(parts).reshape(lead + tail)
 
 
