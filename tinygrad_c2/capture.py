@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import mode, reduce_to_shape
+from .engine import errstate_var, mode, reduce_to_shape
 from .function import forward_as
 from .tensor import Tensor
 
@@ -89,12 +89,10 @@ _SCALARS = (bool, int, float, complex, str, type(None))
 _METADATA = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.may_share_memory,
              np.shares_memory, np.result_type)
 _WRITES_FIRST = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis)
-# NOTE: numpy's private home of the floating-point error state (numpy >= 2): a context
-# variable holding one immutable object per state; None where numpy keeps it elsewhere
-try:
-    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
-except ImportError:  # pragma: no cover (another numpy layout: always enter np.errstate)
-    _ERRSTATE = None
+# NOTE: numpy's private home of the floating-point error state (numpy >= 2), found once in
+# engine.py: a context variable holding one immutable object per state; None where numpy keeps
+# it elsewhere (then a replay always enters np.errstate)
+_ERRSTATE = errstate_var
 
 
 def _quiet_errstate() -> Any:

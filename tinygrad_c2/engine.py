@@ -359,7 +359,9 @@ def _default_errstate() -> tuple[Any, Any]:
     return _extobj_contextvar, fresh.run(_extobj_contextvar.get)
 
 
-_errstate, _DEFAULT_ERRSTATE = _default_errstate()
+#: numpy's error-state context variable (None: another numpy layout, or a default that does
+#: not ignore underflow); capture.py reads it too
+errstate_var, _DEFAULT_ERRSTATE = _default_errstate()
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
 _wrap: Callable = None  # type: ignore[assignment]  # Tensor._wrap, bound with it
 _Tensor: Any = None  # the Tensor class, bound with it
@@ -389,7 +391,7 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     # backward call, not one per node, and none in numpy's default state, which ignores
     # underflow already (an errstate costs about 10,000 instructions, 1% of a tiny step).
     # Overflow and invalid still raise.
-    if _errstate is not None and _errstate.get() is _DEFAULT_ERRSTATE:
+    if errstate_var is not None and errstate_var.get() is _DEFAULT_ERRSTATE:
         _sweep({root.grad_fn: seed}, retain_graph, None)
     else:
         with np.errstate(under="ignore"):
