@@ -90,6 +90,15 @@ class Function:
     #: value the engine releases after backward (released_inputs)
     holds_constants: bool = False
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
+    #: Gradient ownership, so a chain of backwards can work in place instead of allocating:
+    #: `fresh_grads = True` declares that backward returns new arrays, aliasing neither its
+    #: grad, its saved arrays nor each other; `overwrites_grad = True` declares that backward
+    #: writes into its incoming grad when `ctx.grad_owned` is True, which the engine (and a
+    #: captured replay) sets only for an array nobody else holds: one the sweep made itself, or
+    #: a fresh_grads backward's result handed to this node alone.
+    fresh_grads: bool = False
+    overwrites_grad: bool = False
+    grad_owned: bool = False
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()
     backward_time: float | None = None
