@@ -653,6 +653,8 @@ class _Program:
             c = f"c{i}" if i in self.reached else "c"  # a context backward needs, or scratch
             code.append(f"    {c} = new(K{i}); {c}.saved_tensors = (); "
                         f"{c}.needs_input_grad = N{i}")
+            if op.cls.reuses_saved:  # its one backward call is its saved arrays' last use
+                code.append(f"    {c}.saved_last_use = True")
             if op.dtype is None:
                 code.append(f"    o{i} = F{i}({c}, {', '.join(args)})  # {op.cls.__name__}")
             else:  # numpy's dtype is not PyTorch's here: cast the operands, as apply did

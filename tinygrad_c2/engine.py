@@ -481,6 +481,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             _check_versions(node)
         if node.retained is not None:
             _accumulate(node.retained, g, copy=True)
+        if not retain_graph and node.reuses_saved:  # the graph is freed after this backward
+            node.saved_last_use = True
         try:
             if not instrumented:
                 in_grads = node.backward(node, g)

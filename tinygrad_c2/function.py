@@ -99,6 +99,12 @@ class Function:
     fresh_grads: bool = False
     overwrites_grad: bool = False
     grad_owned: bool = False
+    #: The saved arrays' last use: `reuses_saved = True` declares that backward may overwrite
+    #: arrays it saved itself (never an input or output) when `ctx.saved_last_use` is True,
+    #: which the engine sets just before calling it in a sweep that frees the graph afterwards
+    #: (not retain_graph, not create_graph), and a captured replay for its one backward call.
+    reuses_saved: bool = False
+    saved_last_use: bool = False
     created_at: str | None = None  # file:line of the user code that made it (anomaly mode)
     forward_time: float | None = None  # seconds, recorded under engine.profiling()
     backward_time: float | None = None

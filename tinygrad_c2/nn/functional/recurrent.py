@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...engine import _FREED
 from ...function import Function, OpError
 from ...tensor import Tensor, cat, stack
 from .workspace import kernel, scratch
@@ -215,6 +216,11 @@ class LSTMRecurrence(Function):
     # computed straight into that layout (a scratch buffer), and its weight gradient is one
     # GEMM over all T * B rows of the same gradient buffer.
 
+    #: at the graph's last use backward writes its gate gradients over the saved activations
+    #: (acts, 4 T B H numbers), dc/dh over tanh(c): no scratch buffer of that size, which the
+    #: workspace would keep between steps (see _lstm_gate_factors)
+    reuses_saved = True
+
     @staticmethod
     @kernel
     def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, reverse):
@@ -283,19 +289,14 @@ class LSTMRecurrence(Function):
         x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0 = ctx.saved_tensors[:8]
         steps, batch, hidden = tanh_cs.shape
         reverse = ctx.reverse
-        i, f, gg, o = acts
-        # NOTE: everything but dh and dc is known for all steps at once: the factors that turn
-        # dc (for i, f, g) and dh (for o) into pre-activation gradients are computed in four
-        # vectorized passes, so the loop below is a few small numpy calls and one batched GEMM
-        # a step. d_gates is scratch: nothing returned or saved is a view of it.
-        d_gates = scratch("lstm.d_gates", acts.shape, acts.dtype)
-        tmp = scratch("lstm.backward", tanh_cs.shape, tanh_cs.dtype)  # the factors' temporaries
-        np.multiply(gg, _one_minus_times(i, tmp), out=d_gates[0])
-        np.multiply(cells[1:] if reverse else cells[:-1], _one_minus_times(f, tmp),
-                    out=d_gates[1])
-        np.multiply(i, _one_minus_times(gg, tmp, gg), out=d_gates[2])
-        np.multiply(tanh_cs, _one_minus_times(o, tmp), out=d_gates[3])
-        dc_dh = np.multiply(o, _one_minus_times(tanh_cs, tmp, tanh_cs), out=tmp)  # dc_t / dh_t
+        last_use = ctx.saved_last_use
+        if last_use:
+            # NOTE: acts, cells and tanh_cs are overwritten below: from here on the graph is
+            # freed (the engine frees it after this call anyway), so that a second walk after
+            # an error inside this backward (or anomaly mode's check) raises, never reads them
+            ctx.saved_tensors = _FREED
+        d_gates, f, dc_dh = _lstm_gate_factors(acts, cells[1:] if reverse else cells[:-1],
+                                               tanh_cs, last_use)
         w_hh4 = w_hh.reshape(4, hidden, hidden)
         parts = np.empty((4, batch, hidden), dtype=d_gates.dtype)  # each gate's share of dh
         through_h = np.empty((batch, hidden), dtype=d_gates.dtype)
@@ -366,6 +367,47 @@ class LSTMRecurrence(Function):
         for k, gk in zip(wanted, grads):  # noqa: B905
             out[k] = gk
         return tuple(out)
+
+
+def _lstm_gate_factors(acts: np.ndarray, c_prev: np.ndarray, tanh_cs: np.ndarray,
+                       last_use: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The LSTM backward's per-step factors for all steps at once: (d_gates, f, dc_dh) with
+    d_gates = [g i(1-i), c_prev f(1-f), i (1-g^2), tanh(c) o(1-o)] (4, T, B, H), which the
+    loop turns into pre-activation gradients in place (times dc for i, f, g, dh for o), the
+    forget gate f that carries dc back a step, and dc_dh = o (1 - tanh(c)^2).
+
+    At the saved arrays' last use (`last_use`) the results go over them: d_gates over acts,
+    dc_dh over tanh_cs, c_prev serving as the temporary, and only f (which the loop still
+    reads, but whose slot d_gates takes) is copied out to scratch. Otherwise none of them is
+    touched and the results go to scratch. NOTE: the same ufuncs on the same operands either
+    way, so both give the same bits as each other (and as the former all-scratch code).
+    """
+    i, f, gg, o = acts
+    if last_use:
+        d_gates = acts
+        f = scratch("lstm.forget", f.shape, f.dtype)
+        np.copyto(f, acts[1])
+        dc_dh = tanh_cs
+    else:
+        d_gates = scratch("lstm.d_gates", acts.shape, acts.dtype)
+        dc_dh = scratch("lstm.dc_dh", tanh_cs.shape, tanh_cs.dtype)
+    # c_prev f(1-f), in its slot (over f itself at the last use: f is read from the copy)
+    _one_minus_times(f, d_gates[1])
+    np.multiply(c_prev, d_gates[1], out=d_gates[1])
+    # o and tanh(c) give two factors: tanh(c) o(1-o) to a spare (c_prev, no longer needed, at
+    # the last use: it cannot go over o, which dc_dh still reads), then o (1 - tanh(c)^2)
+    spare = c_prev if last_use else d_gates[3]
+    np.multiply(tanh_cs, _one_minus_times(o, spare), out=spare)
+    np.multiply(o, _one_minus_times(tanh_cs, dc_dh, tanh_cs), out=dc_dh)
+    if last_use:
+        np.copyto(d_gates[3], spare)
+    # i and g likewise: g i(1-i) to a spare, then i (1 - g^2) in g's slot (over g itself)
+    spare = c_prev if last_use else d_gates[0]
+    np.multiply(gg, _one_minus_times(i, spare), out=spare)
+    np.multiply(i, _one_minus_times(gg, d_gates[2], gg), out=d_gates[2])
+    if last_use:
+        np.copyto(d_gates[0], spare)
+    return d_gates, f, dc_dh
 
 
 class GRURecurrence(Function):
