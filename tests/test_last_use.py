@@ -100,86 +100,85 @@ def test_a_captured_replay_tells_a_reusing_backward_its_one_call_is_the_last_use
     np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])
 
 
-# ---------------------------------------------------------------- the LSTM's reuse
+# ---------------------------------------------------------------- the recurrences' reuse
+
+LAYERS = {"LSTM": (nn.LSTM, torch.nn.LSTM), "GRU": (nn.GRU, torch.nn.GRU)}
+SHAPES = [{}, {"num_layers": 2, "bidirectional": True}]  # the second: reverse, and dX
 
 
-def _lstm_pair(dtype=tg.float64, **kwargs):
+def _pair(mode: str, dtype=tg.float64, **kwargs):
+    """Our layer and torch's (float64), torch's weights loaded into ours in `dtype`."""
+    ours_cls, theirs_cls = LAYERS[mode]
     torch.manual_seed(0)
-    theirs = torch.nn.LSTM(3, 4, dtype=torch.float64, **kwargs)
-    ours = nn.LSTM(3, 4, dtype=dtype, **kwargs)
+    theirs = theirs_cls(3, 4, dtype=torch.float64, **kwargs)
+    ours = ours_cls(3, 4, dtype=dtype, **kwargs)
     ours.load_state_dict({k: v.detach().numpy().astype(dtype).copy()
                           for k, v in theirs.state_dict().items()})
     return ours, theirs
 
 
-def _inputs(dtype, layers: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _inputs(mode: str, dtype, kwargs: dict) -> tuple[np.ndarray, list[np.ndarray]]:
+    layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
     gen = np.random.default_rng(1)
     x = gen.standard_normal((5, 2, 3)).astype(dtype)
-    return x, [gen.standard_normal((layers, 2, 4)).astype(dtype) for _ in range(2)]
+    n = 2 if mode == "LSTM" else 1
+    return x, [gen.standard_normal((layers, 2, 4)).astype(dtype) for _ in range(n)]
 
 
-def _our_grads(model, x, states, retain: bool, backwards: int = 1) -> list[np.ndarray]:
-    """Gradients of input, states and weights of a loss with random cotangents."""
-    X = tg.tensor(x, requires_grad=True)
-    S = [tg.tensor(s, requires_grad=True) for s in states]
-    out, (h, c) = model(X, tuple(S))
+def _grads(lib, model, x, states, backwards: int = 1, retain: bool = False) -> list[np.ndarray]:
+    """Gradients of input, initial states and weights of the outputs times fixed random
+    cotangents, after `backwards` backward calls (all but the last retaining the graph)."""
+    leaf = (lambda a: lib.tensor(a, requires_grad=True)) if lib is tg else (
+        lambda a: torch.tensor(a, dtype=torch.float64, requires_grad=True))
+    X, S = leaf(x), [leaf(s) for s in states]
+    out, h = model(X, tuple(S) if len(S) == 2 else S[0])
     gen = np.random.default_rng(7)
-    loss = sum(((o * tg.tensor(gen.standard_normal(o.shape).astype(o.dtype))).sum()
-                for o in (out, h, c)), tg.tensor(0.0, dtype=out.dtype))
-    model.zero_grad()
+    loss = 0
+    for o in (out, *(h if isinstance(h, tuple) else (h,))):
+        cot = gen.standard_normal(tuple(o.shape)).astype(x.dtype)
+        loss = loss + (o * (lib.tensor(cot) if lib is tg else torch.tensor(cot))).sum()
     for k in range(backwards):
         loss.backward(retain_graph=retain or k < backwards - 1)
     return [X.grad.numpy(), *(s.grad.numpy() for s in S),
             *(p.grad.numpy() for p in model.parameters())]
 
 
-def _torch_grads(model, x, states) -> list[np.ndarray]:
-    X = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    S = [torch.tensor(s, dtype=torch.float64, requires_grad=True) for s in states]
-    out, (h, c) = model(X, tuple(S))
-    gen = np.random.default_rng(7)
-    loss = sum((o * torch.tensor(gen.standard_normal(tuple(o.shape)))).sum() for o in (out, h, c))
-    loss.backward()
-    return [X.grad.numpy(), *(s.grad.numpy() for s in S),
-            *(p.grad.numpy() for p in model.parameters())]
-
-
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("kwargs", [{}, {"num_layers": 2, "bidirectional": True}])
-def test_lstm_gradients_at_the_last_use_equal_the_retained_graph_s_bit_for_bit(dtype, kwargs):
+@pytest.mark.parametrize("kwargs", SHAPES)
+def test_gradients_at_the_last_use_equal_the_retained_graph_s_bit_for_bit(mode, dtype, kwargs):
     # retain_graph=True runs the backward that overwrites nothing (the former code's arithmetic,
     # into scratch); the last use writes over the saved activations: the same bits
-    model, _ = _lstm_pair(dtype, **kwargs)
-    layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
-    x, states = _inputs(dtype, layers)
-    kept = _our_grads(model, x, states, retain=True)
-    freed = _our_grads(model, x, states, retain=False)
+    x, states = _inputs(mode, dtype, kwargs)
+    kept = _grads(tg, _pair(mode, dtype, **kwargs)[0], x, states, retain=True)
+    freed = _grads(tg, _pair(mode, dtype, **kwargs)[0], x, states)
     for a, b in zip(kept, freed, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"num_layers": 2, "bidirectional": True}])
-def test_lstm_gradients_at_the_last_use_match_torch(kwargs):
-    ours, theirs = _lstm_pair(**kwargs)
-    layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
-    x, states = _inputs("float64", layers)
-    for a, b in zip(_our_grads(ours, x, states, retain=False), _torch_grads(theirs, x, states),
-                    strict=True):
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kwargs", SHAPES)
+def test_gradients_at_the_last_use_match_torch(mode, kwargs):
+    ours, theirs = _pair(mode, **kwargs)
+    x, states = _inputs(mode, "float64", kwargs)
+    for a, b in zip(_grads(tg, ours, x, states), _grads(torch, theirs, x, states), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_two_lstm_backwards_through_a_retained_graph_accumulate_torch_s_gradients_twice():
-    ours, theirs = _lstm_pair(num_layers=2)
-    x, states = _inputs("float64", 2)
-    twice = _our_grads(ours, x, states, retain=True, backwards=2)  # the second one frees
-    for a, b in zip(twice, _torch_grads(theirs, x, states), strict=True):
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_two_backwards_through_a_retained_graph_accumulate_torch_s_gradients_twice(mode):
+    kwargs = {"num_layers": 2}
+    ours, theirs = _pair(mode, **kwargs)
+    x, states = _inputs(mode, "float64", kwargs)
+    twice = _grads(tg, ours, x, states, backwards=2)  # the first retains, the second frees
+    for a, b in zip(twice, _grads(torch, theirs, x, states), strict=True):
         np.testing.assert_allclose(a, 2 * b, rtol=1e-9, atol=1e-12)
 
 
 def test_an_lstm_double_backward_matches_torch():
     # create_graph: the differentiable backward recomputes from the inputs and nothing is
     # overwritten; then the gradient's own backward (a last use of other nodes) on top
-    ours, theirs = _lstm_pair()
+    ours, theirs = _pair("LSTM")
     x = np.random.default_rng(2).standard_normal((5, 2, 3))
     out, _ = ours(tg.tensor(x))
     grads = tg.autograd.grad((out * out).sum(), list(ours.parameters()), create_graph=True)
@@ -192,34 +191,44 @@ def test_an_lstm_double_backward_matches_torch():
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-8, atol=1e-11)
 
 
-def test_an_lstm_backward_that_fails_after_overwriting_refuses_a_second_walk():
-    # a huge (finite) upstream gradient overflows inside the LSTM's loop, after its gate
-    # factors went over the saved activations: a retry (with a harmless gradient) must raise,
-    # never compute from the overwritten arrays
-    from tinygrad_c2.nn.functional.recurrent import LSTMRecurrence
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_a_backward_that_fails_after_overwriting_refuses_a_second_walk(mode):
+    # a huge (finite) upstream gradient overflows inside the recurrence's loop, after it began
+    # writing over its saved activations: a retry (with a harmless gradient) must raise, never
+    # compute from the overwritten arrays
+    from tinygrad_c2.nn.functional.recurrent import GRURecurrence, LSTMRecurrence
 
     calls = []
 
     class Total(tg.Function):  # y.sum(), whose first backward hands on a huge gradient
         @staticmethod
         def forward(ctx, y):
+            ctx.shape = y.shape
             return y.sum()
 
         @staticmethod
         def backward(ctx, g):
             calls.append(1)
             fill = np.finfo(np.float32).max if len(calls) == 1 else 1.0
-            return np.full((6, 2, 4), fill, dtype=np.float32)  # (T + 1, B, H)
+            return np.full(ctx.shape, fill, dtype=np.float32)
 
     gen = np.random.default_rng(3)
-    w_ih, w_hh = (tg.tensor(gen.standard_normal(s).astype(np.float32), requires_grad=True)
-                  for s in ((16, 3), (16, 4)))
+
+    def weight(*shape):
+        return tg.tensor(gen.standard_normal(shape).astype(np.float32), requires_grad=True)
+
     zeros = tg.zeros(2, 4)
-    y = LSTMRecurrence.apply(tg.ones(5, 2, 3), w_ih, None, zeros, zeros, w_hh, None, False)
+    if mode == "LSTM":
+        prim = "LSTMRecurrence"
+        y = LSTMRecurrence.apply(tg.ones(5, 2, 3), weight(16, 3), None, zeros, zeros,
+                                 weight(16, 4), None, False)
+    else:
+        prim = "GRURecurrence"
+        y = GRURecurrence.apply(weight(5, 2, 12), zeros, weight(12, 4), None, False)
     loss = Total.apply(y)
-    with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="LSTMRecurrence"):
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError, match=prim):
         loss.backward()
-    with pytest.raises(RuntimeError, match="LSTMRecurrence a second time"):
+    with pytest.raises(RuntimeError, match=f"{prim} a second time"):
         loss.backward()
 
 
@@ -236,3 +245,29 @@ def test_an_lstm_training_step_keeps_no_gate_sized_scratch_buffer():
     (out * out).mean().backward()
     kept = sum(a.nbytes for a in tinygrad_scratch().values())
     assert 0 < kept <= T * B * H * 4 + 64
+
+
+def test_a_gru_backward_at_the_last_use_peaks_lower():
+    # dgh (T, B, 3 H) goes over the saved gates instead of a new array: the backward's peak
+    # (tracemalloc) drops, by more than a (T, B, H) array (the peak then moves to the
+    # temporaries of the factors computed before the loop)
+    import tracemalloc
+
+    T, B, H = 8, 4, 16
+    model = nn.GRU(5, H, dtype=tg.float64)
+    x = tg.tensor(np.random.default_rng(0).standard_normal((T, B, 5)))
+
+    def backward_peak(retain: bool) -> int:
+        out, _ = model(x)
+        loss = (out * out).sum()
+        tracemalloc.start()
+        try:
+            loss.backward(retain_graph=retain)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    backward_peak(False)  # lazily made state (the .grad arrays) out of the way
+    model.zero_grad(set_to_none=False)
+    kept, freed = backward_peak(True), backward_peak(False)
+    assert freed <= kept - T * B * H * 8

@@ -11,6 +11,11 @@ handful of nodes, the per-step Python is a few numpy calls, and the weight gradi
 GEMM over T*B rows instead of T small ones. A cell (nn.LSTMCell) is the same primitive with
 T = 1. The Function mechanism returns one array, so the LSTM returns h for every step with the
 final cell state stacked after them; the layer splits them with views.
+
+The LSTM and GRU declare `reuses_saved`: when the engine says the backward is the last use of
+the saved arrays (`ctx.saved_last_use`: the graph is freed after it), their backward writes
+its gate gradients over the saved gate activations instead of new (or kept scratch) arrays,
+with the same ufuncs on the same operands, so the same bits as with retain_graph=True.
 """
 
 from __future__ import annotations
@@ -419,6 +424,8 @@ class GRURecurrence(Function):
     r da_n]; dh_prev = dh z + dgh W_hh, dW_hh = sum dgh_t^T h_{t-1}, db_hh = sum dgh_t.
     """
 
+    reuses_saved = True  # at the graph's last use dgh goes over the saved gates r, z, n
+
     @staticmethod
     @kernel
     def forward(ctx, gx, h0, w_hh, b_hh, reverse):
@@ -464,16 +471,21 @@ class GRURecurrence(Function):
         np.multiply(1.0 - z, 1.0 - n * n, out=a)
         np.multiply(a, gh_ns * (r * (1.0 - r)), out=d_gx[..., :hidden])
         np.multiply(_previous(hs, h0, reverse) - n, z * (1.0 - z), out=d_gx[..., hidden:2 * hidden])
-        d_gh = np.empty_like(acts)
+        if ctx.saved_last_use:  # d_gh over acts: step t's gates are read before it is written
+            ctx.saved_tensors = _FREED  # (as the LSTM's: a retry after an error must raise)
+            d_gh = acts
+        else:
+            d_gh = np.empty_like(acts)
         dh = None
         for t in reversed(_steps(steps, reverse)):
             dh_t = g[t] if dh is None else g[t] + dh
             dx, dg = d_gx[t], d_gh[t]
             dx.reshape(batch, 3, hidden)[...] *= dh_t[:, None]
-            dg[:, :2 * hidden] = dx[:, :2 * hidden]
+            through_z = dh_t * z[t]
             np.multiply(dx[:, 2 * hidden:], r[t], out=dg[:, 2 * hidden:])  # gh_n sits inside r *
+            dg[:, :2 * hidden] = dx[:, :2 * hidden]  # NOTE: last, over r and z at the last use
             dh = dg @ w_hh
-            dh += dh_t * z[t]
+            dh += through_z
         needs = ctx.needs_input_grad
         gw, gb = _weight_grads(d_gh, hs, h0, reverse, needs[2], needs[3])
         return d_gx, dh, gw, gb, None
