@@ -300,6 +300,10 @@ class LSTMRecurrence(Function):
             # freed (the engine frees it after this call anyway), so that a second walk after
             # an error inside this backward (or anomaly mode's check) raises, never reads them
             ctx.saved_tensors = _FREED
+        # NOTE: everything but dh and dc is known for all steps at once: the factors that turn
+        # dc (for i, f, g) and dh (for o) into pre-activation gradients are computed in a few
+        # vectorized passes, so the loop below is a few small numpy calls and one batched GEMM
+        # a step. d_gates is scratch or acts: nothing returned is a view of it.
         d_gates, f, dc_dh = _lstm_gate_factors(acts, cells[1:] if reverse else cells[:-1],
                                                tanh_cs, last_use)
         w_hh4 = w_hh.reshape(4, hidden, hidden)
