@@ -633,6 +633,13 @@ class _Program:
         env.update({f"E{e}": fn for e, fn in enumerate(self.effects)})
         env.update({f"L{j}": t for j, t in enumerate(self.leaves)})
         env.update({f"Z{j}": p for j, p in enumerate(self.untouched)})
+        # NOTE: the last step's gradients go first, as optimizer.zero_grad() before the forward
+        # would drop them: kept until the new ones are assigned, they would sit beside the new
+        # ones through the whole step (the peak was one set of gradients above eager's)
+        cleared = [f"L{j}.grad" for j in self.trained] + [
+            f"Z{j}.grad" for j in range(len(self.untouched))]
+        if cleared:
+            code.append(f"    {' = '.join(cleared)} = None")
         live = self._live_ops()
         last_use = {loss: n}
         for i, op in enumerate(ops):
@@ -706,7 +713,6 @@ class _Program:
             code += [f"    if lg{j} is not None and lg{j}.dtype != L{j}._data.dtype: "
                      f"lg{j} = lg{j}.astype(L{j}._data.dtype)",
                      f"    L{j}.grad = None if lg{j} is None else wrap(lg{j})"]
-        code += [f"    Z{j}.grad = None" for j in range(len(self.untouched))]
         code += self._optimizer_step(env)
         # NOTE: np.errstate costs about as much as two ufunc calls; under numpy's default error
         # state (underflow already ignored) the program skips it, else it enters one
