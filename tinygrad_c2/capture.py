@@ -596,6 +596,7 @@ class _Program:
         whole training step the way a static graph framework sees it.
         """
         env: dict[str, Any] = {"new": _new, "ndarray": np.ndarray, "asarray": np.asarray,
+                               "add": np.add,
                                "ones": np.ones, "fix": _fix_grad, "wrap": Tensor._wrap,
                                "errstate": np.errstate, "forward_as": forward_as,
                                "RETRACE": _RETRACE, "EDITS": self.edit_count, "SEEN": self.seen,
@@ -676,6 +677,7 @@ class _Program:
         backward_start = len(code)
         code.append("    " + " = ".join([f"g{i}" for i in grad_ops if i != loss] +
                                         [f"lg{j}" for j in self.trained] + ["None"]))
+        flags_at = len(code)
         # the seed: a copy of ones made once (np.ones is a Python function: slower than .copy())
         env["SEED"] = np.ones(ops[loss].shape, self.loss_dtype)
         code.append(f"    g{loss} = SEED.copy() if o{loss}.dtype == SEED.dtype else "
@@ -683,9 +685,20 @@ class _Program:
         # A gradient's first contribution (in this fixed order) finds it None for sure: it is
         # assigned, not tested; later ones add. The loss's own gradient is never None.
         routed: set[tuple] = set()
+        owned: dict[int, bool | str] = {loss: True}  # see _contribution
+        flags: list[str] = []  # the h{j} variables ownership needs at run time
         for i in reversed(grad_ops):
             op = ops[i]
             body = [f"r = B{i}(c{i}, g{i})", "if type(r) is not tuple: r = (r,)"]
+            mine = owned.get(i, False) if op.cls.overwrites_grad else False
+            if mine is not False:  # ctx.grad_owned: backward may write into g{i}
+                body.insert(0, f"c{i}.grad_owned = {mine}")
+            # what a contribution of this backward is: its own array (fresh_grads), maybe the
+            # owned g{i} handed on (an overwrites_grad backward's only routed result), or neither
+            n_routes = sum(route is not None for route in op.routes)
+            cur: bool | str = (True if op.cls.fresh_grads else
+                               f"x is g{i}" if mine is True and n_routes == 1 else
+                               f"{mine} and x is g{i}" if mine and n_routes == 1 else False)
             for k, route in enumerate(op.routes):
                 if route is None:
                     continue
@@ -697,10 +710,13 @@ class _Program:
                 first = route not in routed
                 routed.add(route)
                 if kind == _NODE:
-                    body.append(f"    g{j} = x" if first else
-                                f"    g{j} = x if g{j} is None else g{j} + x")
+                    lines, owned[j] = _contribution(j, first, owned.get(j, False), cur)
+                    body += ["    " + line for line in lines]
+                    if owned[j] == f"h{j}" and owned[j] not in flags:
+                        flags.append(owned[j])
                 else:  # a leaf: never keep a view of (or the very) gradient another node holds
                     own = f"(x.copy() if x is g{i} or x.base is not None else x)"
+                    own = "x" if cur is True else f"(x if {cur} else {own})" if cur else own
                     body.append(f"    lg{j} = {own}" if first else
                                 f"    lg{j} = {own} if lg{j} is None else lg{j} + x")
             body.append(f"c{i} = g{i} = None")
@@ -713,6 +729,8 @@ class _Program:
             code += [f"    if lg{j} is not None and lg{j}.dtype != L{j}._data.dtype: "
                      f"lg{j} = lg{j}.astype(L{j}._data.dtype)",
                      f"    L{j}.grad = None if lg{j} is None else wrap(lg{j})"]
+        if flags:
+            code.insert(flags_at, f"    {' = '.join(flags)} = False")
         code += self._optimizer_step(env)
         # NOTE: np.errstate costs about as much as two ufunc calls; under numpy's default error
         # state (underflow already ignored) the program skips it, else it enters one
@@ -728,6 +746,33 @@ class _Program:
         source = "\n".join(code) + "\n"
         exec(compile(source, "<captured step>", "exec"), env)  # noqa: S102 (our own source)
         return source, env["run"]
+
+
+def _contribution(j: int, first: bool, before: bool | str, cur: bool | str) -> tuple:
+    """The lines that add a backward's result x (inside `if x is not None:`) to node j's
+    gradient g{j}, and whether g{j} is then the program's alone: True, False, or "h{j}", a
+    variable the lines set at run time.
+
+    `before` says whether g{j} is owned before this contribution, `cur` whether x is (True,
+    False or an expression). Owned arrays take the sum in place (np.add(..., out=): the same
+    bits as g + x, a + b == b + a), where the sum keeps their dtype; any other sum is a new
+    array, owned too. NOTE: x that finds g{j} None becomes g{j} itself, owned only if x is.
+    """
+    if first:
+        if cur is True or cur is False:
+            return [f"g{j} = x"], cur
+        return [f"g{j} = x", f"h{j} = {cur}"], f"h{j}"
+    dynamic = cur is not True  # then x alone (g{j} was None) may be an array others hold
+    mark = [f"    h{j} = True"] if dynamic else []
+    lines = [f"if g{j} is None:", f"    g{j} = x", *([f"    h{j} = {cur}"] if dynamic else [])]
+    if before is not False:
+        lines += [f"elif {before} and g{j}.dtype == x.dtype:", f"    add(g{j}, x, out=g{j})",
+                  *mark]
+    if cur is not False:
+        lines += [f"elif {cur} and g{j}.dtype == x.dtype:", f"    g{j} = add(x, g{j}, out=x)",
+                  *mark]
+    lines += ["else:", f"    g{j} = g{j} + x", *mark]
+    return lines, f"h{j}" if dynamic else True
 
 
 def _fix_grad(x: Any, shape: tuple, ctx: Any) -> np.ndarray:
