@@ -54,6 +54,18 @@ numpy max); boolean-mask indexing by the step's data and `F.one_hot(y)` without 
 in-place writes into the step's values; item assignment of them; a loss that is not a scalar
 requiring grad; BatchNorm1d(momentum=None); a captured step inside another's trace.
 
+Memory and gradient ownership. A replay holds no more than the eager step: it drops the last
+step's gradients before its forward (as `optimizer.zero_grad()` does), frees each op output at
+its last use, and a context (with what it saved) right after its backward. Every array it hands
+out (the loss, each `.grad`) is new at every replay, so one kept from an earlier step keeps its
+values. The program knows statically which gradients no one else holds (function.py,
+Function.fresh_grads / overwrites_grad): the seed, a fresh_grads backward's result, a sum the
+program made, or an owned gradient an overwrites_grad backward handed on; it adds later
+contributions into those in place and sets `ctx.grad_owned` for an overwrites_grad backward,
+the same rule as the eager engine's. Nothing is preallocated between replays: a buffer kept
+for the next step would count in the step's peak (a layer's output that eager frees after the
+next op would stay alive), and the matrix products are not where a replay loses time.
+
 What a replay does not see (the holes, which capture cannot detect): Python values the step
 reads that are neither tensors nor module attributes (closure variables, globals); a leaf
 that is not traced yet (not held by the optimizer, not of a module called so far, not yet
