@@ -135,12 +135,14 @@ def _run_fused(step: tuple, x: Any) -> Tensor:
         _check_input(x, "Linear")
     tracer = mode.tracer if mode.instrumented else None
     stages = []
+    start = next(_seq)
     for m in modules:
         if tracer is not None:
             tracer.module_called(m)
-        start, stage = next(_seq), next(_seq)
-        record_call(m, start, next(_seq))
-        stages.append(stage)
+        stages.append(next(_seq))
+        end = next(_seq)
+        record_call(m, start, end)
+        start = end  # the ranges are open: the next module's call begins where this one ends
     args = [x, acts]
     for m in linears:
         args += (m.weight, m.bias)
