@@ -2,6 +2,8 @@
 values and gradients bit for bit those of the unfused layers, and nothing else a user can see
 changes (errors, anomaly mode, viz clusters, captured steps, module guards)."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -234,3 +236,23 @@ def test_a_captured_step_guards_the_modules_a_fused_run_skipped():
     assert step(X).item() == expected
     setattr(model, "2", nn.Linear(6, 5).double())  # a new layer: the guard re-traces
     assert step(X).item() == unfused(model, tg.tensor(X)).sum().item()
+
+
+def test_a_captured_step_is_told_of_every_module_a_fused_run_stands_for(monkeypatch):
+    tracer = importlib.import_module("tinygrad_c2.capture")._Tracer  # tg.capture: a function
+    seen = []
+    original = tracer.module_called
+    monkeypatch.setattr(tracer, "module_called",
+                        lambda self, m: seen.append(m) or original(self, m))
+    model = mlp(dtype=tg.float64)
+    tg.capture(lambda X: model(X).sum())(np.ones((2, 3)))
+    assert [id(m) for m in seen] == [id(model), *(id(m) for m in model)]
+
+
+def test_each_skipped_module_call_is_recorded_for_viz():
+    model = mlp()
+    model(tg.ones(2, 3))
+    node = model(tg.ones(2, 3)).grad_fn
+    for m, seq in zip(model, node.stage_seqs, strict=True):
+        ((start, end),) = m.__dict__["_calls"][1]  # this forward's call only
+        assert start < seq < end
