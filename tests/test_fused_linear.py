@@ -256,3 +256,28 @@ def test_each_skipped_module_call_is_recorded_for_viz():
     for m, seq in zip(model, node.stage_seqs, strict=True):
         ((start, end),) = m.__dict__["_calls"][1]  # this forward's call only
         assert start < seq < end
+
+
+def test_a_profile_times_each_layer_unfused():
+    model = mlp()
+    x = tg.ones(4, 3)
+
+    def step():
+        loss = model(x).sum()
+        loss.backward()
+        return loss
+
+    names = sorted(node.name() for node in viz.profile(step).forward)
+    assert names == ["Linear", "Linear", "Linear", "Relu", "Relu", "Sum"]
+
+
+def test_second_derivatives_through_a_fused_sequential_equal_the_unfused_ones():
+    model = mlp("tanh", dtype=tg.float64, last_act=True)
+    x = tg.tensor(np.random.default_rng(4).standard_normal((5, 3)), requires_grad=True)
+    results = []
+    for run in (nn.Sequential.forward, unfused):
+        (gx,) = tg.autograd.grad(run(model, x).sum(), x, create_graph=True)
+        (hx,) = tg.autograd.grad((gx * gx).sum(), x)
+        results.append((gx.numpy(), hx.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
