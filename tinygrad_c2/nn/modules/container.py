@@ -145,7 +145,8 @@ def _run_fused(step: tuple, x: Any) -> Tensor:
         start = end  # the ranges are open: the next module's call begins where this one ends
     args = [x, acts]
     for m in linears:
-        args += (m.weight, m.bias)
+        args.append(m.weight)
+        args.append(m.bias)
     out = LinearRun.apply(*args)
     if out.grad_fn is not None:
         out.grad_fn.stage_seqs = stages

@@ -36,11 +36,19 @@ def record_call(module: Module, start: int, end: int) -> None:
     of one forward (a cell called once per time step) as sub-clusters; only the latest
     forward's calls are kept. Module.__call__ records every call; nn.Sequential records the
     calls that a fused LinearRun stands for."""
-    # NOTE: one dict lookup and no len() for the ordinary call (once a step per module).
-    record = module.__dict__
-    calls = record.get("_calls")
-    if calls is None or calls[0] != _forward[1]:
-        record["_calls"] = (_forward[1], [(start, end)])
+    # NOTE: one dict lookup and no len() for the ordinary call (once a step per module), and
+    # the record [forward, [(start, end), ...]] reused from one forward to the next: each new
+    # container object is work for Python's cyclic garbage collector, whose collections are
+    # a measurable part of a small model's step (callgrind: a tiny MLP's forward runs ~15%
+    # fewer instructions with the collector off).
+    calls = module.__dict__.get("_calls")
+    if calls is None:
+        module.__dict__["_calls"] = [_forward[1], [(start, end)]]
+    elif calls[0] != _forward[1]:
+        calls[0] = _forward[1]
+        spans = calls[1]
+        spans.clear()
+        spans.append((start, end))
     elif len(calls[1]) < MAX_CALLS:
         calls[1].append((start, end))
 
