@@ -15,6 +15,7 @@ import pytest
 
 import tinygrad_c2 as tg
 from tinygrad_c2.function import PRIMITIVES
+from tinygrad_c2.nn.functional.linear import LinearRun
 
 torch = pytest.importorskip("torch")
 F = tg.nn.functional
@@ -100,6 +101,16 @@ case("Linear", "bias", lambda x, w, b: F.linear(x, w, b).tanh(),
      lambda x, w, b: TF.linear(x, w, b).tanh(), rand(4, 3), rand(5, 3), rand(5))
 case("Linear", "3d-no-bias", lambda x, w: F.linear(x, w).tanh(),
      lambda x, w: TF.linear(x, w).tanh(), rand(2, 4, 3), rand(5, 3))
+case("LinearRun", "tanh-relu-sigmoid-bias",
+     lambda x, w1, b1, w2, w3, b3: LinearRun.apply(x, ("tanh", "relu", "sigmoid"), w1, b1, w2,
+                                                   None, w3, b3),
+     lambda x, w1, b1, w2, w3, b3: torch.sigmoid(TF.linear(torch.relu(TF.linear(torch.tanh(
+         TF.linear(x, w1, b1)), w2)), w3, b3)),
+     rand(4, 3), rand(5, 3), rand(5), rand(6, 5), rand(2, 6), rand(2))
+case("LinearRun", "3d-last-linear", lambda x, w1, w2: LinearRun.apply(x, ("tanh", None), w1,
+                                                                      None, w2, None),
+     lambda x, w1, w2: TF.linear(torch.tanh(TF.linear(x, w1)), w2), rand(2, 4, 3), rand(5, 3),
+     rand(2, 5))
 case("GELU", "erf", lambda x: F.gelu(x), lambda x: TF.gelu(x), rand(3, 4, low=-3, high=3))
 case("GELU", "tanh", lambda x: F.gelu(x, approximate="tanh"),
      lambda x: TF.gelu(x, approximate="tanh"), rand(3, 4, low=-3, high=3))

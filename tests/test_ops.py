@@ -13,6 +13,7 @@ import pytest
 
 import tinygrad_c2 as tg
 from tinygrad_c2.function import PRIMITIVES
+from tinygrad_c2.nn.functional.linear import LinearRun
 from tinygrad_c2.nn.functional.recurrent import GRURecurrence, LSTMRecurrence, RNNRecurrence
 
 F = tg.nn.functional
@@ -286,6 +287,17 @@ ROWS = [
         [((5, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 5, 3), (4, 3), (4,))]),
     Row("linear_nobias", ("Linear",), lambda x, w: F.linear(x, w), lambda x, w: x @ w.T,
         lambda x, w: TF.linear(x, w), [((5, 3), (4, 3))]),
+    Row("linear_run", ("LinearRun",),
+        lambda x, w1, b1, w2, b2: LinearRun.apply(x, ("tanh", "sigmoid"), w1, b1, w2, b2),
+        lambda x, w1, b1, w2, b2: 1 / (1 + np.exp(-(np.tanh(x @ w1.T + b1) @ w2.T + b2))),
+        lambda x, w1, b1, w2, b2: torch.sigmoid(TF.linear(torch.tanh(TF.linear(x, w1, b1)), w2,
+                                                          b2)),
+        [((5, 3), (4, 3), (4,), (2, 4), (2,)), ((2, 5, 3), (4, 3), (4,), (2, 4), (2,))]),
+    Row("linear_run_last_linear", ("LinearRun",),
+        lambda x, w1, w2: LinearRun.apply(x, ("sigmoid", None), w1, None, w2, None),
+        lambda x, w1, w2: (1 / (1 + np.exp(-(x @ w1.T)))) @ w2.T,
+        lambda x, w1, w2: TF.linear(torch.sigmoid(TF.linear(x, w1)), w2),
+        [((5, 3), (4, 3), (2, 4))]),
     Row("batch_norm_train", ("BatchNorm",),
         lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
         _bn, lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True),

@@ -1,10 +1,14 @@
-"""The fused linear layer: y = x W^T + b as one primitive (one GEMM forward, two backward)."""
+"""The fused linear layer: y = x W^T + b as one primitive (one GEMM forward, two backward), and
+LinearRun: a run of linear layers with activations between them (an MLP) as one primitive."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from ...function import Function, OpError
+from ...ops import Relu, Sigmoid, Tanh
 from ...tensor import Tensor
 from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
 
@@ -34,60 +38,192 @@ def _shape_error(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> OpError:
                    f"expected ({w.shape[0]},)")
 
 
-class Linear(Function):
-    """y = x W^T + b   |   dx = g W, dW = g^T x, db = sum(g)   (one node instead of three)"""
-
+def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """x W^T + b, a fresh array, with the layer's shape and dtype errors (Linear, LinearRun)."""
+    # NOTE: the ordinary call pays for three cheap tests; numpy's own shape error (or a
+    # wrong shape that numpy would broadcast: a 1-D weight, a bias of one element) is
+    # translated into ours by _shape_error.
+    if w.ndim != 2 or (b is not None and b.shape != w.shape[:1]):
+        raise _shape_error(x, w, b)
     # NOTE: np.dot, not @, for small contiguous 2-D products (up to _DOT_MACS multiply-adds):
     # both run the same BLAS GEMM (bit-identical results), but dot skips the gufunc machinery,
     # ~0.5 us a call, a third of a tiny layer's product. From 64 x 64 x 10 up dot's BLAS call
     # costs more than it saves (callgrind: +12% instructions on the small workload's
     # products). Strided operands go to matmul too: it may take another loop than dot (other
     # roundings), and dot of N-d input would not use BLAS at all.
+    try:
+        y = (np.dot(x, w.T) if x.ndim == 2 and x.shape[0] * w.size <= _DOT_MACS
+             and x.flags.c_contiguous and w.flags.c_contiguous else np.matmul(x, w.T))
+    except ValueError:
+        raise _shape_error(x, w, b) from None
+    if x.dtype is not w.dtype and x.dtype != w.dtype:  # PyTorch refuses: a float64 batch
+        raise _dtype_error("linear", x.dtype, w.dtype)
+    if b is not None:
+        y += b
+    return y
+
+
+def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: bool,
+                  nb: bool) -> tuple:
+    """(dx, dW, db) of y = x W^T + b, each only if asked (None otherwise)."""
+    blas = (x.ndim == 2 and x.shape[0] * w.size <= _DOT_MACS and g.flags.c_contiguous
+            and x.flags.c_contiguous)
+    gx = None  # NOTE: skipped for the input layer: nobody needs dX
+    if nx:
+        gx = np.dot(g, w) if blas and w.flags.c_contiguous else np.matmul(g, w)
+    if x.ndim != 2:
+        x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+    gw = (np.dot(g.T, x) if blas else g.T @ x) if nw else None
+    # NOTE: np.add.reduce is what ndarray.sum runs, without its Python wrapper (a frame)
+    gb = np.add.reduce(g, axis=0) if nb else None
+    return gx, gw, gb
+
+
+class Linear(Function):
+    """y = x W^T + b   |   dx = g W, dW = g^T x, db = sum(g)   (one node instead of three)"""
 
     @staticmethod
     def forward(ctx, x, w, b):
-        # NOTE: the ordinary call pays for three cheap tests; numpy's own shape error (or a
-        # wrong shape that numpy would broadcast: a 1-D weight, a bias of one element) is
-        # translated into ours by _shape_error.
-        if w.ndim != 2 or (b is not None and b.shape != w.shape[:1]):
-            raise _shape_error(x, w, b)
-        try:
-            y = (np.dot(x, w.T) if x.ndim == 2 and x.shape[0] * w.size <= _DOT_MACS
-                 and x.flags.c_contiguous and w.flags.c_contiguous else np.matmul(x, w.T))
-        except ValueError:
-            raise _shape_error(x, w, b) from None
-        if x.dtype is not w.dtype and x.dtype != w.dtype:  # PyTorch refuses: a float64 batch
-            raise _dtype_error("linear", x.dtype, w.dtype)
+        y = _affine(x, w, b)
         ctx.save_for_backward(x, w)
-        if b is not None:
-            y += b
         return y
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        nx, nw, nb = ctx.needs_input_grad
-        blas = (x.ndim == 2 and x.shape[0] * w.size <= _DOT_MACS and g.flags.c_contiguous
-                and x.flags.c_contiguous)
-        gx = None  # NOTE: skipped for the input layer: nobody needs dX
-        if nx:
-            gx = np.dot(g, w) if blas and w.flags.c_contiguous else np.matmul(g, w)
-        if x.ndim != 2:
-            x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
-        gw = (np.dot(g.T, x) if blas else g.T @ x) if nw else None
-        # NOTE: np.add.reduce is what ndarray.sum runs, without its Python wrapper (a frame)
-        gb = np.add.reduce(g, axis=0) if nb else None
-        return gx, gw, gb
+        return _affine_grads(g, x, w, *ctx.needs_input_grad)
 
     @staticmethod
     def backward_graph(ctx, g):
         x, w = ctx.saved_tensors
-        nx, nw, nb = ctx.needs_input_grad
-        gx = g @ ctx.graph_input(1, w) if nx else None
-        g2 = g.reshape(-1, g.shape[-1])
-        gw = g2.transpose(0, 1) @ ctx.graph_input(0, x).reshape(-1, x.shape[-1]) if nw else None
-        gb = g2.sum(0) if nb else None
-        return gx, gw, gb
+        return _affine_graph_grads(g, ctx.graph_input(0, x), ctx.graph_input(1, w),
+                                   *ctx.needs_input_grad)
+
+
+def _affine_graph_grads(g: Tensor, x: Any, w: Tensor, nx: bool, nw: bool, nb: bool) -> tuple:
+    """_affine_grads written with Tensor ops (they record a graph: create_graph=True)."""
+    gx = g @ w if nx else None
+    g2 = g.reshape(-1, g.shape[-1])
+    gw = g2.transpose(0, 1) @ x.reshape(-1, x.shape[-1]) if nw else None
+    gb = g2.sum(0) if nb else None
+    return gx, gw, gb
+
+
+#: the activations LinearRun applies, by the names its `acts` argument uses (the unfused ops)
+ACTIVATIONS = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
+class LinearRun(Function):
+    """h[i+1] = act[i](h[i] W[i]^T + b[i]) for the layers i of an MLP, one node for all of them
+    |   from the top layer down: dz = g * act'(h[i+1]), then Linear's dx, dW, db of dz
+
+    nn.Sequential applies it to a run of Linear layers each directly followed by ReLU, Tanh,
+    Sigmoid or nothing (see Sequential.forward); values and gradients are bit for bit those of
+    the Linear, Relu, Tanh and Sigmoid nodes it replaces: the same numpy calls on the same
+    arrays. Arguments: the input, the activations (a tuple of "relu", "tanh", "sigmoid" or
+    None, one a layer), then each layer's weight and bias (None: no bias). What it saves: every
+    layer's input, the last output if an activation made it, and the parameters' arrays.
+    """
+
+    # the new arrays of backward: dx, dW and db are products and sums, never g or saved arrays
+    fresh_grads = True
+    overwrites_grad = True  # the top activation's g * act' is written into g when it is owned
+    #: the seq each layer is drawn at (tg.viz), one within each module call it stands for; set
+    #: by nn.Sequential (None: all at the node's own seq)
+    stage_seqs: list[int] | None = None
+
+    @staticmethod
+    def forward(ctx, x, acts, *params):
+        ctx.acts = acts
+        h, saved = x, [x]
+        for i, act in enumerate(acts):
+            h = _affine(h, params[2 * i], params[2 * i + 1])
+            # NOTE: in place on the fresh product, which nothing else holds (the unfused
+            # activation allocates its output here): the same ufunc, the same values
+            if act == "relu":
+                np.maximum(h, 0, out=h)
+            elif act == "tanh":
+                np.tanh(h, out=h)
+            elif act == "sigmoid":  # stable_sigmoid's 1 / (1 + e^-x), one step at a time
+                with np.errstate(over="ignore", under="ignore"):
+                    np.exp(np.negative(h, out=h), out=h)
+                    np.divide(1, np.add(1, h, out=h), out=h)
+            saved.append(h)
+        if acts[-1] is None:
+            saved[-1] = None  # the last layer's gradient does not need its output
+        ctx.save_for_backward(*saved, *params)
+        return h
+
+    @staticmethod
+    def backward(ctx, g):
+        acts, saved, needs = ctx.acts, ctx.saved_tensors, ctx.needs_input_grad
+        layers = len(acts)
+        # the lowest layer whose input gradient is needed: dx stops there
+        first = 0
+        if not needs[0]:
+            while not (needs[2 + 2 * first] or needs[3 + 2 * first]):
+                first += 1
+        grads = [None] * len(needs)
+        owned = ctx.grad_owned
+        for i in range(layers - 1, first - 1, -1):
+            act = acts[i]
+            if act is not None:
+                # NOTE: in place only into a C-contiguous g we own: the unfused node's new
+                # array is C-contiguous there, so the products below take the same BLAS path
+                y, inplace = saved[i + 1], owned and g.flags.c_contiguous
+                if act == "relu":  # Relu's subgradient: 0 where y == 0, g where y is NaN
+                    g = np.multiply(g, y != 0, out=g) if inplace else g * (y != 0)
+                elif act == "tanh":
+                    d = y * y
+                    d = np.subtract(1.0, d, out=d)
+                    g = np.multiply(g, d, out=g) if inplace else g * d
+                else:  # sigmoid: (g * y) * (1 - y), Sigmoid's order
+                    g = np.multiply(g, y, out=g) if inplace else g * y
+                    g = np.multiply(g, 1.0 - y, out=g)
+            w = saved[layers + 1 + 2 * i]
+            g, grads[2 + 2 * i], grads[3 + 2 * i] = _affine_grads(
+                g, saved[i], w, i > first or needs[0], needs[2 + 2 * i], needs[3 + 2 * i])
+            owned = True  # every g below the top is a product made here
+        grads[0] = g if needs[0] else None
+        return tuple(grads)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # the forward again, with recording ops on the inputs as graph Tensors, so that the
+        # gradients below (written as the unfused nodes' backward_graph) can be differentiated
+        acts, saved, needs = ctx.acts, ctx.saved_tensors, ctx.needs_input_grad
+        layers = len(acts)
+        h = ctx.graph_input(0, saved[0])
+        hs, ws = [h], []
+        for i, act in enumerate(acts):
+            w = ctx.graph_input(2 + 2 * i, saved[layers + 1 + 2 * i])
+            b = ctx.graph_input(3 + 2 * i, saved[layers + 2 + 2 * i])
+            h = Linear.apply(h, w, b)
+            h = ACTIVATIONS[act].apply(h) if act is not None else h
+            hs.append(h)
+            ws.append(w)
+        grads = [None] * len(needs)
+        for i in range(layers - 1, -1, -1):
+            act, y = acts[i], hs[i + 1]
+            if act == "relu":
+                g = g * (y._data != 0)  # a constant mask: relu'' = 0
+            elif act == "tanh":
+                g = g * (1.0 - y * y)
+            elif act == "sigmoid":
+                g = g * y * (1.0 - y)
+            g, grads[2 + 2 * i], grads[3 + 2 * i] = _affine_graph_grads(
+                g, hs[i], ws[i], i > 0 or needs[0], needs[2 + 2 * i], needs[3 + 2 * i])
+        grads[0] = g
+        return tuple(grads)
+
+    def name(self) -> str:
+        """The ops it stands for, e.g. 'Linear+Relu+Linear' (tg.viz draws them one by one)."""
+        parts = []
+        for act in self.acts:
+            parts.append("Linear")
+            if act is not None:
+                parts.append(ACTIVATIONS[act].__name__)
+        return "+".join(parts)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002

@@ -8,16 +8,27 @@ from typing import Any
 
 import numpy as np
 
+from ...engine import mode
+from ...function import _seq
 from ...tensor import Tensor
+from ..functional.linear import LinearRun
 from ..parameter import Parameter
-from .module import Module
+from .activation import ReLU, Sigmoid, Tanh
+from .linear import Linear
+from .module import Module, edit_count, record_call
+from .utils import _check_input
+
+#: the activation layers a LinearRun absorbs after a Linear, by the name LinearRun knows them
+_FUSIBLE = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
 
 
 class Sequential(Module):
     """Chain modules: the output of each is the input of the next.
 
     Children are named '0', '1', ... (or by the keys of an OrderedDict), so parameter
-    names match PyTorch's ('0.weight').
+    names match PyTorch's ('0.weight'). Consecutive Linear layers with ReLU, Tanh or Sigmoid
+    after them run as one LinearRun node, with the values and gradients of the layers one by
+    one (the README's "Eager MLPs" says when, and what tg.viz and a profile show).
 
     >>> from tinygrad_c2 import nn
     >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
@@ -40,10 +51,59 @@ class Sequential(Module):
                 self.add_module(str(index), module)
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            if module is not None:
-                x = module(x)
+        """Each module on the output of the previous one; a run of Linear layers with ReLU,
+        Tanh or Sigmoid after them runs as one LinearRun node (see _plan)."""
+        plan = self.__dict__.get("_plan")
+        if plan is None or plan[0] != edit_count[0] or plan[1] != _library_forwards():
+            plan = self._make_plan()
+        if mode.instrumented and (mode.anomaly or mode.profiling):
+            # NOTE: unfused: anomaly mode names the failing op (Relu, Linear) as it always
+            # did, and a profile times every layer's op on its own
+            steps = [m for m in self._modules.values() if m is not None]
+        else:
+            steps = plan[2]
+        for step in steps:
+            x = step(x) if type(step) is not tuple else _run_fused(step, x)
         return x
+
+    def _make_plan(self) -> tuple:
+        """The steps of forward, cached until a module changes (edit_count): each a module
+        to call, or a run to apply as one LinearRun: (its modules, the activations, the
+        Linear layers). A run is two or more consecutive modules: Linear layers, each
+        optionally followed by an activation of _FUSIBLE. Only the library's exact classes
+        fuse, with their own forward: a subclass, or an instance whose forward was replaced,
+        runs as written."""
+        steps: list[Any] = []
+        run: list[Module] = []
+        forwards = _library_forwards()
+        intact = forwards == _LIBRARY_FORWARDS
+
+        def close() -> None:
+            if len(run) > 1:
+                linears = tuple(m for m in run if type(m) is Linear)
+                acts = tuple(_FUSIBLE.get(type(nxt)) if type(nxt) is not Linear else None
+                             for m, nxt in zip(run, run[1:] + [None], strict=True)
+                             if type(m) is Linear)
+                steps.append((tuple(run), acts, linears))
+            else:
+                steps.extend(run)
+            run.clear()
+
+        for m in self._modules.values():
+            if m is None:
+                continue
+            own_forward = "forward" in m.__dict__ or not intact
+            if type(m) is Linear and not own_forward and isinstance(m.weight, Tensor):
+                run.append(m)
+            elif type(m) in _FUSIBLE and not own_forward and run and type(run[-1]) is Linear:
+                run.append(m)
+            else:
+                close()
+                steps.append(m)
+        close()
+        plan = (edit_count[0], forwards, steps)
+        self.__dict__["_plan"] = plan  # NOTE: not through __setattr__: no edit of the model
+        return plan
 
     def __getitem__(self, index: int | slice) -> Module:
         items = list(self._modules.items())
@@ -61,6 +121,41 @@ class Sequential(Module):
         """Add `module` at the end (named by its position)."""
         self.add_module(str(len(self)), module)
         return self
+
+
+def _library_forwards() -> tuple:
+    """The functions a fused run stands for: a patched class (a test's mock) unfuses."""
+    return (Module.__call__, Linear.forward, ReLU.forward, Tanh.forward, Sigmoid.forward)
+
+
+def _run_fused(step: tuple, x: Any) -> Tensor:
+    """One LinearRun for the run's modules, doing what Module.__call__ does for each of them:
+    the captured step's guard and the call record tg.viz groups the nodes by (each module's
+    call range holds one seq, the one its layer is drawn at: LinearRun.stage_seqs)."""
+    modules, acts, linears = step
+    if type(x) is not Tensor:  # Linear.forward's check
+        _check_input(x, "Linear")
+    tracer = mode.tracer if mode.instrumented else None
+    stages = []
+    start = next(_seq)
+    for m in modules:
+        if tracer is not None:
+            tracer.module_called(m)
+        stages.append(next(_seq))
+        end = next(_seq)
+        record_call(m, start, end)
+        start = end  # the ranges are open: the next module's call begins where this one ends
+    args = [x, acts]
+    for m in linears:
+        args.append(m.weight)
+        args.append(m.bias)
+    out = LinearRun.apply(*args)
+    if out.grad_fn is not None:
+        out.grad_fn.stage_seqs = stages
+    return out
+
+
+_LIBRARY_FORWARDS = _library_forwards()
 
 
 class ModuleList(Module):
