@@ -37,6 +37,8 @@ def _shape_error(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> OpError:
 class Linear(Function):
     """y = x W^T + b   |   dx = g W, dW = g^T x, db = sum(g)   (one node instead of three)"""
 
+    fresh_grads = True  # three new products: the next backward may work in dx
+
     # NOTE: np.dot, not @, for small contiguous 2-D products (up to _DOT_MACS multiply-adds):
     # both run the same BLAS GEMM (bit-identical results), but dot skips the gufunc machinery,
     # ~0.5 us a call, a third of a tiny layer's product. From 64 x 64 x 10 up dot's BLAS call

@@ -132,6 +132,8 @@ class CrossEntropy(Function):
     counted rows' labels, sum w_y.
     """
 
+    fresh_grads = True  # dZ (and dY) are new arrays: the next backward may work in them
+
     @staticmethod
     def forward(ctx, z, target, reduction, smoothing, weight=None, ignore_index=-100):
         if z.ndim != 2:
@@ -402,6 +404,8 @@ def _log1p_exp_minus_abs(z: np.ndarray) -> np.ndarray:
 class BCEWithLogits(Function):
     """loss = max(z, 0) - y z + t, t = log(1 + e^-|z|); with pos_weight, (1-y) z + l softplus(-z),
     l = 1 + (pw-1) y   |   dz = sigmoid(z) - y   (with pos_weight: (1-y) - l (1 - sigmoid(z)))"""
+
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, z, y, reduction, pos_weight):
