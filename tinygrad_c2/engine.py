@@ -496,9 +496,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             _check_versions(node)
         if node.retained is not None:
             _accumulate(node.retained, g, copy=True)
-        overwrites = node.overwrites_grad
-        if overwrites:
-            node.grad_owned = mine
+        if mine and node.overwrites_grad:  # NOTE: the flag is read for owned gradients only
+            node.grad_owned = True
+        else:
+            mine = False
         try:
             if not instrumented:
                 in_grads = node.backward(node, g)
@@ -512,14 +513,15 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
         except FloatingPointError as e:  # only under a raising np.errstate: name the op
             raise FloatingPointError(f"{type(node).__name__} backward: {e}") from None
         finally:
-            if overwrites:
+            if mine:
                 node.grad_owned = False  # True only while its backward runs
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
         # which of the input gradients nobody else holds: all of a fresh_grads backward's, or
         # the owned g an overwrites_grad backward returned for exactly one input
+        if type(in_grads) is not tuple:
+            in_grads, handoff = (in_grads,), mine
+        else:
+            handoff = mine and _returned_once(g, in_grads)
         fresh = node.fresh_grads
-        handoff = mine and overwrites and sum(ig is g for ig in in_grads) == 1
         if anomaly:
             check_finite(node, in_grads, "backward")
         parents = node.parents
@@ -590,6 +592,15 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 acc = parent.grad._data = acc + ig
                 if acc.ndim:
                     owned[id(parent)] = acc
+
+
+def _returned_once(g: np.ndarray, in_grads: tuple) -> bool:
+    """True if g is among a backward's results exactly once (twice: two inputs share it)."""
+    count = 0
+    for ig in in_grads:
+        if ig is g:
+            count += 1
+    return count == 1
 
 
 def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:
