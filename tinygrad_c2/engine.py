@@ -362,6 +362,14 @@ def _default_errstate() -> tuple[Any, Any]:
 #: numpy's error-state context variable (None: another numpy layout, or a default that does
 #: not ignore underflow); capture.py reads it too
 errstate_var, _DEFAULT_ERRSTATE = _default_errstate()
+
+
+def default_errstate() -> bool:
+    """True when numpy's error state is its default, which ignores underflow: then backward
+    and the optimizers need no np.errstate(under="ignore") (about 10,000 instructions)."""
+    return errstate_var is not None and errstate_var.get() is _DEFAULT_ERRSTATE
+
+
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
 _wrap: Callable = None  # type: ignore[assignment]  # Tensor._wrap, bound with it
 _Tensor: Any = None  # the Tensor class, bound with it
@@ -395,7 +403,7 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool,
     # underflow already (an errstate costs about 10,000 instructions, 1% of a tiny step).
     # Overflow and invalid still raise.
     owned = {root.grad_fn: seed} if seed_owned else None
-    if errstate_var is not None and errstate_var.get() is _DEFAULT_ERRSTATE:
+    if default_errstate():
         _sweep({root.grad_fn: seed}, retain_graph, None, owned)
     else:
         with np.errstate(under="ignore"):
