@@ -65,7 +65,9 @@ class Split(tg.Function):
 
 
 @pytest.fixture(autouse=True)
-def _clear():
+def _clear(monkeypatch):
+    # the semantics hold at every size: track the small arrays of these tests too
+    monkeypatch.setattr(tg.engine, "OWNED_MIN_SIZE", 1)
     calls.clear()
     yield
     calls.clear()
@@ -178,6 +180,16 @@ def test_grad_owned_is_false_outside_backward_and_under_create_graph():
     gx.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [18.0, 0.0])
     assert node.grad_owned is False
+
+
+def test_small_gradients_are_not_tracked_by_default(monkeypatch):
+    monkeypatch.setattr(tg.engine, "OWNED_MIN_SIZE", 4096)
+    x = leaf(3, 4)
+    Triple.apply(Double.apply(x, "small")).sum().backward()
+    big = leaf(64, 64)
+    Triple.apply(Double.apply(big, "big")).sum().backward()
+    assert calls == [("small", False), ("big", True)]
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 6.0))
 
 
 def test_relu_masks_its_owned_gradient_in_place(monkeypatch):
