@@ -555,18 +555,16 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 continue
             if type(ig) is not np.ndarray:
                 ig = np.asarray(ig)
-            ours = fresh or (handoff and ig is g)
             data = parent._data
-            if ig.shape != data.shape:
+            if ig.shape != data.shape:  # (a reshape of g is not g: not handed on as owned)
                 ig = reduce_to_shape(ig, data.shape, node)
-                ours = False  # (a reshape may be a view of g)
             pnode = parent.grad_fn
             if pnode is not None:
                 if pnode in grads:  # fan-in: a second (third, ...) gradient for this node
                     acc = grads[pnode]
                     if owned.get(pnode) is acc and acc.dtype is ig.dtype:
                         np.add(acc, ig, out=acc)
-                    elif ours and acc.dtype is ig.dtype:
+                    elif (fresh or (handoff and ig is g)) and acc.dtype is ig.dtype:
                         owned[pnode] = grads[pnode] = np.add(ig, acc, out=ig)  # a + b == b + a
                     else:
                         # NOTE: never in place into an array the sweep does not own: acc may be
@@ -577,8 +575,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                             owned[pnode] = acc
                 else:
                     grads[pnode] = ig
-                    if ours and ig.size >= min_size:
-                        owned[pnode] = ig
+                    if (fresh or (handoff and ig is g)) and ig.size >= min_size:
+                        owned[pnode] = ig  # nobody else holds it: see the docstring
                     if pending is None:
                         pending = pnode
                     else:
@@ -591,9 +589,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             # A leaf: accumulate into .grad, in the leaf's dtype.
             if ig.dtype is not data.dtype and ig.dtype != data.dtype:
                 ig = ig.astype(data.dtype)
-            elif not ours and (ig is g or ig.base is not None):
+            elif (ig is g or ig.base is not None) and not (handoff and ig is g):
                 # NOTE: a backward may pass its incoming gradient straight through (Add) or as a
-                # view (Reshape); copy so that two leaves never share one .grad buffer.
+                # view (Reshape); copy so that two leaves never share one .grad buffer (an
+                # owned g handed on once is this leaf's alone).
                 ig = ig.copy()
             if parent.grad is None:
                 t = new(tensor)  # Tensor._wrap(ig), inlined: once per parameter and step

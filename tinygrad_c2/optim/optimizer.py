@@ -137,9 +137,9 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        quiet = default_errstate()  # numpy's default ignores underflow already
         for group in self.param_groups:
-            if quiet or self._quiet_update(group):
+            # numpy's default state ignores underflow already
+            if self._quiet_update(group) or default_errstate():
                 self._update_group(group)
             else:
                 # NOTE: g*g of a tiny gradient (1e-30 in float32) underflows to 0, the correct
