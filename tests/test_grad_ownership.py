@@ -183,10 +183,10 @@ def test_grad_owned_is_false_outside_backward_and_under_create_graph():
 
 
 def test_small_gradients_are_not_tracked_by_default(monkeypatch):
-    monkeypatch.setattr(tg.engine, "OWNED_MIN_SIZE", 4096)
+    monkeypatch.setattr(tg.engine, "OWNED_MIN_SIZE", 16384)
     x = leaf(3, 4)
     Triple.apply(Double.apply(x, "small")).sum().backward()
-    big = leaf(64, 64)
+    big = leaf(128, 128)
     Triple.apply(Double.apply(big, "big")).sum().backward()
     assert calls == [("small", False), ("big", True)]
     np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 6.0))

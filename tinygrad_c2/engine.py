@@ -459,8 +459,8 @@ def gradients(outputs: list[tuple[Tensor, np.ndarray]], targets: list[Tensor] | 
 
 #: the smallest gradient (in elements) whose ownership the sweep tracks: below it a new array
 #: costs less than the bookkeeping (callgrind: tracking every array made the tiny MLP step
-#: 1.4% slower, its arrays are 64 x 20 at most); a module global so tests can lower it
-OWNED_MIN_SIZE = 4096
+#: 1.4% slower, the small one's 64 x 128 arrays 0.6%); a module global so tests can lower it
+OWNED_MIN_SIZE = 16384
 
 
 def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
