@@ -362,6 +362,14 @@ def _default_errstate() -> tuple[Any, Any]:
 #: numpy's error-state context variable (None: another numpy layout, or a default that does
 #: not ignore underflow); capture.py reads it too
 errstate_var, _DEFAULT_ERRSTATE = _default_errstate()
+
+
+def default_errstate() -> bool:
+    """True when numpy's error state is its default, which ignores underflow: then backward
+    and the optimizers need no np.errstate(under="ignore") (about 10,000 instructions)."""
+    return errstate_var is not None and errstate_var.get() is _DEFAULT_ERRSTATE
+
+
 _released_inputs: Callable | None = None  # function.released_inputs, once backward first runs
 _wrap: Callable = None  # type: ignore[assignment]  # Tensor._wrap, bound with it
 _Tensor: Any = None  # the Tensor class, bound with it
@@ -379,23 +387,27 @@ def _bind_released_inputs() -> Callable:
     return released_inputs
 
 
-def backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+def backward(root: Tensor, seed: np.ndarray, retain_graph: bool,
+             seed_owned: bool = False) -> None:
     """Propagate `seed` from `root` to every leaf that requires grad.
 
     Nodes are processed in decreasing creation order (a max-heap on their sequence number):
     every consumer of a tensor was created after it, so when a node is popped all gradient
     contributions to its output have arrived. One pass, no recursion, any depth.
+    `seed_owned`: the seed is an array the caller made for this call and nobody else holds
+    (Tensor.backward's ones), so the root's backward may overwrite it (gradient ownership).
     """
     # NOTE: a gradient that underflows to 0 is the correct result (PyTorch never reports it),
     # so backward ignores underflow even under np.errstate(all="raise"): one errstate per
     # backward call, not one per node, and none in numpy's default state, which ignores
     # underflow already (an errstate costs about 10,000 instructions, 1% of a tiny step).
     # Overflow and invalid still raise.
-    if errstate_var is not None and errstate_var.get() is _DEFAULT_ERRSTATE:
-        _sweep({root.grad_fn: seed}, retain_graph, None)
+    owned = {root.grad_fn: seed} if seed_owned and seed.size >= OWNED_MIN_SIZE else None
+    if default_errstate():
+        _sweep({root.grad_fn: seed}, retain_graph, None, owned)
     else:
         with np.errstate(under="ignore"):
-            _sweep({root.grad_fn: seed}, retain_graph, None)
+            _sweep({root.grad_fn: seed}, retain_graph, None, owned)
 
 
 def gradients(outputs: list[tuple[Tensor, np.ndarray]], targets: list[Tensor] | None,
@@ -445,15 +457,31 @@ def gradients(outputs: list[tuple[Tensor, np.ndarray]], targets: list[Tensor] | 
             for t in targets]
 
 
+#: the smallest gradient (in elements) whose ownership the sweep tracks: below it a new array
+#: costs less than the bookkeeping (callgrind: tracking every array made the tiny MLP step
+#: 1.4% slower, the small one's 64 x 128 arrays 0.6%); a module global so tests can lower it
+OWNED_MIN_SIZE = 16384
+
+
 def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
-           leaves: dict[int, Tensor] | None) -> None:
-    """The backward sweep proper (see backward)."""
+           leaves: dict[int, Tensor] | None, owned: dict[Any, np.ndarray] | None = None) -> None:
+    """The backward sweep proper (see backward).
+
+    Gradient ownership: `owned` maps a node (or a leaf's id) to its pending gradient when that
+    array is one nobody else holds: the seed the caller made (`owned` given), a sum this sweep
+    made, a `fresh_grads` backward's result handed to this node alone, or an owned gradient an
+    `overwrites_grad` backward returned once. Such a gradient takes further contributions in
+    place (np.add(..., out=), bit for bit the same sum), and an `overwrites_grad` node gets
+    `grad_owned = True` for its backward, which may then write into it. Everything else (a
+    pass-through such as Add's, a view such as Reshape's, the user's `gradient=`, a saved
+    array) is never written into. NOTE: a retained gradient (retain_grad, autograd.grad's
+    targets) is copied before backward runs, so it never sees an overwrite.
+    """
     released_inputs = _released_inputs or _bind_released_inputs()
     released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
-    # node (or a leaf's id) -> the gradient sum this sweep made for it: an array nothing else
-    # holds, so further gradients for it are added in place (np.add(..., out=)), bit for bit
-    # the same sum without a new array each time
-    owned: dict[Any, np.ndarray] = {}
+    if owned is None:
+        owned = {}
+    min_size = OWNED_MIN_SIZE
     heap = [(-node.seq, node) for node in grads] if len(grads) > 1 else []
     heapq.heapify(heap)
     instrumented = mode.instrumented and (mode.anomaly or mode.profiling)
@@ -474,6 +502,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
         else:
             node, pending = pending, None
         g = grads.pop(node)
+        # NOTE: popped, not looked up: the dict must not keep a gradient alive after its node
+        mine = owned.pop(node, None) is g if owned else False
         saved = node.saved_tensors
         if saved is _FREED:
             raise _second_walk(node)
@@ -483,6 +513,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             _accumulate(node.retained, g, copy=True)
         if not retain_graph and node.reuses_saved:  # the graph is freed after this backward
             node.saved_last_use = True
+        if mine and node.overwrites_grad:  # NOTE: the flag is read for owned gradients only
+            node.grad_owned = True
+        else:
+            mine = False
         try:
             if not instrumented:
                 in_grads = node.backward(node, g)
@@ -495,8 +529,16 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 node.backward_time = time.perf_counter() - t0
         except FloatingPointError as e:  # only under a raising np.errstate: name the op
             raise FloatingPointError(f"{type(node).__name__} backward: {e}") from None
+        finally:
+            if mine:
+                node.grad_owned = False  # True only while its backward runs
+        # which of the input gradients nobody else holds: all of a fresh_grads backward's, or
+        # the owned g an overwrites_grad backward returned for exactly one input
         if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+            in_grads, handoff = (in_grads,), mine
+        else:
+            handoff = mine and _returned_once(g, in_grads)
+        fresh = node.fresh_grads
         if anomaly:
             check_finite(node, in_grads, "backward")
         parents = node.parents
@@ -516,7 +558,7 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             if type(ig) is not np.ndarray:
                 ig = np.asarray(ig)
             data = parent._data
-            if ig.shape != data.shape:
+            if ig.shape != data.shape:  # (a reshape of g is not g: not handed on as owned)
                 ig = reduce_to_shape(ig, data.shape, node)
             pnode = parent.grad_fn
             if pnode is not None:
@@ -524,8 +566,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                     acc = grads[pnode]
                     if owned.get(pnode) is acc and acc.dtype is ig.dtype:
                         np.add(acc, ig, out=acc)
+                    elif (fresh or (handoff and ig is g)) and acc.dtype is ig.dtype:
+                        owned[pnode] = grads[pnode] = np.add(ig, acc, out=ig)  # a + b == b + a
                     else:
-                        # NOTE: never in place into an array the sweep did not make: acc may be
+                        # NOTE: never in place into an array the sweep does not own: acc may be
                         # a backward's pass-through of its own grad (Add), a view, a saved array
                         # or the user's seed. The sum is the sweep's own: later ones go into it.
                         acc = grads[pnode] = acc + ig
@@ -533,6 +577,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                             owned[pnode] = acc
                 else:
                     grads[pnode] = ig
+                    if (fresh or (handoff and ig is g)) and ig.size >= min_size:
+                        owned[pnode] = ig  # nobody else holds it: see the docstring
                     if pending is None:
                         pending = pnode
                     else:
@@ -545,9 +591,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             # A leaf: accumulate into .grad, in the leaf's dtype.
             if ig.dtype is not data.dtype and ig.dtype != data.dtype:
                 ig = ig.astype(data.dtype)
-            elif ig is g or ig.base is not None:
+            elif (ig is g or ig.base is not None) and not (handoff and ig is g):
                 # NOTE: a backward may pass its incoming gradient straight through (Add) or as a
-                # view (Reshape); copy so that two leaves never share one .grad buffer.
+                # view (Reshape); copy so that two leaves never share one .grad buffer (an
+                # owned g handed on once is this leaf's alone).
                 ig = ig.copy()
             if parent.grad is None:
                 t = new(tensor)  # Tensor._wrap(ig), inlined: once per parameter and step
@@ -561,6 +608,15 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 acc = parent.grad._data = acc + ig
                 if acc.ndim:
                     owned[id(parent)] = acc
+
+
+def _returned_once(g: np.ndarray, in_grads: tuple) -> bool:
+    """True if g is among a backward's results exactly once (twice: two inputs share it)."""
+    count = 0
+    for ig in in_grads:
+        if ig is g:
+            count += 1
+    return count == 1
 
 
 def _accumulate(t: Tensor, g: np.ndarray, copy: bool) -> None:

@@ -54,7 +54,8 @@ class Function:
     Saved values are freed after backward; keep only small scalars as ctx attributes.
     `ctx.needs_input_grad[i]` tells whether argument i wants a gradient.
     The instance `ctx` is also the graph node: `tensor.grad_fn`. NOTE: backward must not
-    modify `grad` in place; the engine may hand the same array to several consumers.
+    modify `grad` in place (the engine may hand the same array to several consumers), unless
+    the class sets `overwrites_grad = True` and `ctx.grad_owned` is True (see below).
 
     >>> import numpy as np, tinygrad_c2 as tg
     >>> class Cube(tg.Function):

@@ -329,7 +329,8 @@ class Tensor:
         if self.grad_fn is None:
             engine._accumulate(self, seed, copy=True)
         else:
-            engine.backward(self, seed, retain_graph)
+            # the ones made here are the sweep's own; a user's `gradient` never is
+            engine.backward(self, seed, retain_graph, gradient is None)
 
     def _seed(self, gradient: Any, who: str, what: str) -> np.ndarray:
         """The array a backward from self starts with: ones for a scalar, else `gradient`

@@ -388,6 +388,8 @@ class Relu(Function):
     """y = max(x, 0)   |   dx = g where y != 0: 0 at 0 (the subgradient PyTorch uses), and g
     at NaN (y is NaN there; PyTorch passes the gradient)"""
 
+    overwrites_grad = True  # an owned g is masked in place (the reference's `dA *= A > 0`)
+
     @staticmethod
     def forward(ctx, x):
         y = np.maximum(x, 0)
@@ -396,6 +398,9 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.grad_owned:
+            g *= ctx.saved_tensors[0] != 0
+            return g
         return g * (ctx.saved_tensors[0] != 0)
 
     @staticmethod
@@ -416,9 +421,14 @@ class LeakyRelu(Function):
         ctx.save_for_backward(pos)
         return np.where(pos, x, x * slope)
 
+    overwrites_grad = True
+
     @staticmethod
     def backward(ctx, g):
         (pos,) = ctx.saved_tensors
+        if ctx.grad_owned and type(ctx.slope) is float:  # (a numpy slope may widen g * slope)
+            np.multiply(g, ctx.slope, out=g, where=np.logical_not(pos))
+            return g, None
         return np.where(pos, g, g * ctx.slope), None
 
     @staticmethod
@@ -442,7 +452,12 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (1.0 - y * y)
+        t = y * y
+        if type(t) is not np.ndarray or t.dtype != g.dtype:  # (0-d y: a numpy scalar)
+            return g * (1.0 - t)
+        np.subtract(1.0, t, out=t)  # 1 - y^2 and then the product in this one temporary
+        t *= g  # t g == g t: the same roundings as g * (1 - y * y)
+        return t
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -471,10 +486,15 @@ class Sigmoid(Function):
         ctx.save_for_backward(y)
         return y
 
+    overwrites_grad = True
+
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * y * (1.0 - y)
+        dx = g if ctx.grad_owned and g.dtype == y.dtype else None
+        dx = np.multiply(g, y, out=dx)  # (g y) (1 - y): the roundings of g * y * (1 - y)
+        dx *= 1.0 - y
+        return dx
 
     @staticmethod
     def backward_graph(ctx, g):

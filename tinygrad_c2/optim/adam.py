@@ -74,6 +74,7 @@ class Adam(Optimizer):
         decoupled = group["decoupled_weight_decay"]
         one_minus_beta1, one_minus_beta2 = 1 - beta1, 1 - beta2
         shrink = 1 - lr * wd
+        last_step = None  # the bias corrections of the last step count (usually every param's)
         for p, g in self._grads(group):
             w = p._data
             state = self.state.get(p)
@@ -97,8 +98,10 @@ class Adam(Optimizer):
             g2 = one_minus_beta2 * g
             g2 *= g  # (1 - b2) * g * g, in one temporary
             v += g2
-            step_size = lr / (1 - beta1**step)
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+            if step != last_step:
+                step_size = lr / (1 - beta1**step)
+                bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+                last_step = step
             if amsgrad:
                 v = state["max_exp_avg_sq"]
                 np.maximum(v, state["exp_avg_sq"], out=v)

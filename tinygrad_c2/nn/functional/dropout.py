@@ -40,10 +40,16 @@ class Dropout(Function):
         y *= scale
         return y
 
+    overwrites_grad = True  # an owned g is masked and scaled in place
+
     @staticmethod
     def backward(ctx, g):
         kept, scale = ctx.saved_tensors
-        dx = g * kept
+        if ctx.grad_owned and kept.shape == g.shape:  # (a dropout2d mask broadcasts: g * kept)
+            g *= kept
+            dx = g
+        else:
+            dx = g * kept
         dx *= scale
         return dx, None, None
 

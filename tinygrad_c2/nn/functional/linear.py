@@ -82,6 +82,8 @@ def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: boo
 class Linear(Function):
     """y = x W^T + b   |   dx = g W, dW = g^T x, db = sum(g)   (one node instead of three)"""
 
+    fresh_grads = True  # three new products: the next backward may work in dx
+
     @staticmethod
     def forward(ctx, x, w, b):
         y = _affine(x, w, b)

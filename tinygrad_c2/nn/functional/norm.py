@@ -18,7 +18,10 @@ class BatchNorm(Function):
     Backward, closed form over the m values of a channel: dbeta = sum(g),
     dgamma = sum(g * x_hat), dx = gamma / (m * std) * (m * g - dbeta - x_hat * dgamma).
     In eval mode mu and var are the running averages, constants, so dx = gamma * g / std.
+    An owned g (gradient ownership) becomes dx in place, after dbeta and dgamma are read.
     """
+
+    overwrites_grad = True
 
     @staticmethod
     def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps):
@@ -102,12 +105,19 @@ class BatchNorm(Function):
             k = inv_std if weight is None else weight.reshape(shape) * inv_std  # per channel
             if training:
                 m = g.size // shape[1]
-                gx = g * m
+                if ctx.grad_owned:  # gb and product are made: g is read no more
+                    g *= m
+                    gx = g
+                else:
+                    gx = g * m
                 gx -= gb.reshape(shape)
                 # x_hat * dgamma into the product's memory, which nothing needs any more
                 gx -= np.multiply(x_hat, gw.reshape(shape),
                                   out=product if product.dtype == gx.dtype else None)
                 gx *= k / m
+            elif ctx.grad_owned and k.dtype == g.dtype:
+                g *= k
+                gx = g
             else:
                 gx = g * k
         return (gx, None, None, gw if needs[3] else None, gb if needs[4] else None,
