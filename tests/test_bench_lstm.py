@@ -90,8 +90,7 @@ def test_a_kept_lstm_loss_holds_the_gates_and_states_but_not_the_projected_input
     # (T, B, 4 H) copy of x W_ih^T + b_ih (it used to be held by the graph as well)
     impls, _ = bench_lstm.build_implementations(SMALL, "float64", ["reference", "tinygrad_c2"])
     T, B, H = SMALL.steps, SMALL.batch, SMALL.hidden_size
-    # (+ 8: the one float64 zero behind every value-free stand-in of a node's inputs)
-    assert impls[1].graph_bytes() <= 8 * B * H * (4 * T + (T + 1) + T + (T + 2) + T) + 8
+    assert impls[1].graph_bytes() <= 8 * B * H * (4 * T + (T + 1) + T + (T + 2) + T)
 
 
 def test_an_lstm_step_peaks_below_the_hand_derived_step_s_memory():
@@ -99,8 +98,11 @@ def test_an_lstm_step_peaks_below_the_hand_derived_step_s_memory():
     # (scratch buffers, .grad) plus what it allocates at its peak (the bench's count). It was
     # 7.5 MiB eager against 6.7 until the backward wrote its gate gradients over the saved
     # activations at the graph's last use (no 2 MiB d_gates scratch kept by the workspace)
-    from tinygrad_c2.bench.measure import held_bytes
+    from tinygrad_c2.bench.measure import held_bytes, tinygrad_scratch
 
+    # NOTE: the kernels' scratch buffers count as held memory; those earlier tests left in this
+    # thread (a conv's) are not this workload's (the bench clears them the same way)
+    tinygrad_scratch().clear()
     impls, _ = bench_lstm.build_implementations(
         bench.WORKLOADS["lstm"], "float32", ["reference", "tinygrad_c2", "tinygrad_c2_captured"])
     reference, eager, captured = (

@@ -37,16 +37,19 @@ def tinygrad_graph_bytes(loss) -> int:
     """Bytes of the distinct arrays a tinygrad_c2 ``loss`` keeps alive through its graph
     before backward: the nodes' saved arrays and attributes, and the non-leaf inputs the nodes
     hold (a node keeps its parent Tensors, so their values too). Leaves (parameters, inputs)
-    and the loss's own value are not counted: they live without the graph.
+    and the loss's own value are not counted: they live without the graph. Neither is the one
+    zero per dtype that every value-free stand-in views (function._NO_VALUES): made once for
+    the process, it is alive with or without any graph.
 
     >>> import tinygrad_c2 as tg
     >>> x = tg.ones(3, 4, dtype=tg.float64, requires_grad=True)
-    >>> tinygrad_graph_bytes((x.exp() * 2.0).sum())  # Exp's output, 8: Sum's stand-in
-    104
+    >>> tinygrad_graph_bytes((x.exp() * 2.0).sum())  # Exp's output; Sum's stand-in holds none
+    96
     """
+    from tinygrad_c2.function import _NO_VALUES
     from tinygrad_c2.tensor import Tensor
 
-    leaves, held = set(), {}
+    leaves, held = {id(zero) for zero in _NO_VALUES.values()}, {}
     stack, seen = [loss.grad_fn], set()
     while stack:
         node = stack.pop()
