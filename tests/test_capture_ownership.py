@@ -4,6 +4,7 @@ and adds into owned gradients in place, with the eager step's values bit for bit
 
 import numpy as np
 import pytest
+from _ownership_ops import Triple as Fresh
 
 import tinygrad_c2 as tg
 
@@ -28,19 +29,6 @@ class Scale(tg.Function):
             return g
         return g * 2.0
 
-
-class Fresh(tg.Function):
-    """y = 3x; backward returns a new array (fresh_grads)."""
-
-    fresh_grads = True
-
-    @staticmethod
-    def forward(ctx, x):
-        return np.multiply(x, 3.0)
-
-    @staticmethod
-    def backward(ctx, g):
-        return np.multiply(g, 3.0)
 
 
 class Pass(tg.Function):
