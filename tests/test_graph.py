@@ -222,6 +222,19 @@ def test_detect_anomaly_catches_a_backward_that_produces_inf():
             y.sum().backward()
 
 
+def test_an_anomaly_is_a_runtime_error_as_in_pytorch():
+    # PyTorch's anomaly mode raises RuntimeError ("Function 'SqrtBackward0' returned nan
+    # values..."), and API.md promises op errors catchable as RuntimeError: a PyTorch user's
+    # `except RuntimeError` must catch ours too (it stays a FloatingPointError for numpy code)
+    x = tg.tensor([0.0, 1.0], requires_grad=True)
+    with tg.detect_anomaly():
+        y = x.sqrt() * 2.0
+        with pytest.raises(RuntimeError, match="Sqrt backward produced inf"):
+            y.sum().backward()
+    with tg.detect_anomaly(), pytest.raises(FloatingPointError, match="Sqrt forward"):
+        tg.tensor([-1.0], requires_grad=True).sqrt()
+
+
 def test_without_anomaly_mode_nan_passes_silently_through_numpy_warnings_only():
     with np.errstate(invalid="ignore"):
         y = tg.tensor([-1.0]).sqrt()

@@ -210,8 +210,10 @@ class profiling(_InstrumentedMode):  # noqa: N801
     flag = "profiling"
 
 
-class AnomalyError(FloatingPointError):
-    """Raised in anomaly mode when an op produces NaN/inf."""
+class AnomalyError(FloatingPointError, RuntimeError):
+    """Raised in anomaly mode when an op produces NaN/inf: a RuntimeError, as PyTorch's anomaly
+    error is (a PyTorch user's `except RuntimeError` catches it), and a FloatingPointError for
+    numpy-style code."""
 
 
 def check_finite(node: Function, arrays: tuple, phase: str) -> None:
