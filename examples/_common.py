@@ -1,4 +1,4 @@
-"""What the examples share: where their pictures go.
+"""What the examples share: where their pictures go, and matplotlib when it is there.
 
 A full run writes into examples/images/ (the pictures the README shows); a `--quick` smoke
 run writes into a fresh temporary folder unless `--images` names one, so it never
@@ -28,3 +28,16 @@ def images_folder(args: argparse.Namespace) -> Path:
         print(f"--quick: pictures go to {folder} (pass --images DIR to choose)")
         return folder
     return IMAGES
+
+
+def pyplot_and_folder(args: argparse.Namespace):
+    """(matplotlib.pyplot, the images folder, created), or (None, None) with a note when
+    matplotlib is not installed: the example's figures are printed either way."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: no picture (matplotlib is not installed: pip install 'tinygrad_c2[plot]')")
+        return None, None
+    folder = images_folder(args)
+    folder.mkdir(parents=True, exist_ok=True)
+    return plt, folder

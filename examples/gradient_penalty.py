@@ -12,7 +12,7 @@ Run: python examples/gradient_penalty.py [--quick] [--images DIR]
 import argparse
 
 import numpy as np
-from _common import add_images_argument, images_folder
+from _common import add_images_argument, pyplot_and_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim
@@ -99,13 +99,9 @@ def main(argv=None):
         models[name] = model = train(mu, X, y, iterations)
         print(f"{name:22s} {accuracy(model, X, y):7.1%} {accuracy(model, Xd, yd):7.1%}  "
               f"{input_gradient_norm(model, Xd, yd):24.3f}")
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("note: no picture (matplotlib is not installed: pip install 'tinygrad_c2[plot]')")
+    plt, folder = pyplot_and_folder(args)
+    if plt is None:
         return
-    folder = images_folder(args)
-    folder.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained", sharey=True)
     u, v = np.meshgrid(np.linspace(-1.6, 2.6, 200), np.linspace(-1.2, 1.7, 150))
     grid = tg.tensor(np.stack([u.ravel(), v.ravel()], axis=1).astype(np.float32))

@@ -19,7 +19,7 @@ Run: python examples/hessian_l2.py [--quick] [--images DIR]
 import argparse
 
 import numpy as np
-from _common import add_images_argument, images_folder
+from _common import add_images_argument, pyplot_and_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2.autograd.functional import hessian
@@ -153,13 +153,9 @@ def main(argv=None):
     picture = logistic_picture(X, y)
     print("small network, Hessian at each optimum")
     spectra = mlp_spectra(60 if args.quick else 1500)
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        print("note: no picture (matplotlib is not installed: pip install 'tinygrad_c2[plot]')")
+    plt, folder = pyplot_and_folder(args)
+    if plt is None:
         return
-    folder = images_folder(args)
-    folder.mkdir(parents=True, exist_ok=True)
     draw(folder / "hessian_l2.png", picture, spectra)
 
 

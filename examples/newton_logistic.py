@@ -12,7 +12,7 @@ Run: python examples/newton_logistic.py [--quick] [--images DIR]
 import argparse
 
 import numpy as np
-from _common import add_images_argument, images_folder
+from _common import add_images_argument, pyplot_and_folder
 
 import tinygrad_c2 as tg
 from tinygrad_c2.autograd.functional import hessian
@@ -84,13 +84,9 @@ def main(argv=None):
             print(f"{k:5d}  {newton}  {gd_costs[k] - best:26.3e}")
     print(f"Newton reaches J* = {best:.10f} in {len(newton_costs) - 1} steps; the gradient "
           f"there has norm {np.linalg.norm(gradient(cost, w_newton)):.1e}")
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("note: no picture (matplotlib is not installed: pip install 'tinygrad_c2[plot]')")
+    plt, folder = pyplot_and_folder(args)
+    if plt is None:
         return
-    folder = images_folder(args)
-    folder.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     floor = 1e-16
     ax.semilogy(np.maximum(gd_costs - best, floor), label=f"gradient descent, lr = {lr:.2f}")
