@@ -274,11 +274,7 @@ def test_held_memory_counts_the_kernels_scratch_buffers_a_conv_step_keeps():
     assert held_bytes(tinygrad, tinygrad.baseline()) == grads + scratch
 
 
-@pytest.mark.parametrize("workload", [
-    pytest.param("tiny", marks=pytest.mark.xfail(strict=True, reason=(
-        "BCE-with-logits keeps t = log1p(e^-|z|) besides the logits: 8704 bytes against "
-        "torch's 8448; making t again in backward costs 4% of the tiny step (callgrind)"))),
-    "small", "mnist", "mnist_bn", "cnn", "lstm"])
+@pytest.mark.parametrize("workload", ["tiny", "small", "mnist", "mnist_bn", "cnn", "lstm"])
 def test_a_kept_loss_holds_no_more_graph_memory_than_pytorchs(workload):
     # issue 18: "graph memory of one step held by a kept loss: no more than PyTorch's,
     # measured"

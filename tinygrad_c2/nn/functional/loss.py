@@ -10,9 +10,11 @@ import numpy as np
 
 from ...function import Function, OpError
 from ...ops import (
+    Sigmoid,
     max_keepdims,
     sign,
 )
+from ...ops.constants import scalar
 from ...tensor import Tensor
 from ...tensor import where as tg_where
 from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
@@ -391,14 +393,42 @@ def _clamped_log(x: Tensor, values: np.ndarray) -> Tensor:
     return tg_where(low, -100.0, tg_where(low, 1.0, x).log())
 
 
-def _log1p_exp_minus_abs(z: np.ndarray) -> np.ndarray:
-    """log(1 + e^-|z|), in one array (integer logits: in float64, as numpy promotes them)."""
+def _softplus_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(max(z, 0), t, sigmoid(z)) with t = log(1 + e^-|z|), each exact in both tails:
+    softplus(z) = max(z, 0) + t, and sigmoid(z) = e^(min(z, 0) - t) (= e^-softplus(-z)), whose
+    exponent is <= 0, so nothing overflows (integer logits: in float64, as numpy promotes them).
+    """
     if z.dtype.kind != "f":
-        return np.log1p(np.exp(-np.abs(z)))
-    t = np.abs(z)
-    np.negative(t, out=t)
+        t = np.log1p(np.exp(-np.abs(z)))
+        return np.maximum(z, 0), t, np.exp(np.minimum(z, 0) - t)
+    zero = scalar(0, z.dtype)
+    low = np.minimum(z, zero)
+    high = np.maximum(z, zero)
+    t = np.subtract(low, high)  # -|z|, exactly
     np.exp(t, out=t)
-    return np.log1p(t, out=t)
+    np.log1p(t, out=t)
+    low -= t  # log sigmoid(z)
+    return high, t, np.exp(low, out=low)
+
+
+class _SavedSigmoid(Sigmoid):
+    """sigmoid(x) given as the array y its caller computed already: Sigmoid's node, whose
+    gradient reads only y, for a backward_graph whose node keeps sigmoid(z) but not z."""
+
+    promote = ()
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return Sigmoid.backward(ctx, g), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return Sigmoid.backward_graph(ctx, g), None
 
 
 class BCEWithLogits(Function):
@@ -414,47 +444,48 @@ class BCEWithLogits(Function):
         # well-classified example the large terms cancel exactly, so a loss of 1e-14 keeps its
         # digits (logaddexp(0, z) - y z would lose them).
         try:
-            t = _log1p_exp_minus_abs(z)
+            high, t, s = _softplus_parts(z)
         except FloatingPointError:  # NOTE: as in CrossEntropy: e^-|z| of a confident logit is 0
             with np.errstate(under="ignore"):
-                t = _log1p_exp_minus_abs(z)
+                high, t, s = _softplus_parts(z)
         if pos_weight is None:
             lw = None
-            losses = np.maximum(z, 0) - z * y
+            # in max(z, 0)'s memory when y has z's dtype (else the result is of a wider one)
+            losses = np.subtract(high, np.multiply(z, y), out=high if y.dtype == z.dtype else None)
             losses += t
         else:
             lw = 1.0 + (pos_weight - 1.0) * y
             losses = (1.0 - y) * z + lw * (np.maximum(-z, 0) + t)  # softplus(-z)
         ctx.reduction, ctx.pos_weight = reduction, pos_weight
-        # NOTE: t is saved, which PyTorch's node does not keep (64 numbers on the tiny
-        # workload): making it again from z in backward costs three to four more numpy calls
-        # (about 10,000 instructions, 1% of the tiny step), more than the bytes are worth
-        ctx.save_for_backward(z, y, lw, t)
+        # NOTE: the node keeps sigmoid(z), which the backward needs, and not z or t (PyTorch's
+        # node keeps z): the logits and t only for the target's gradient (soft targets that
+        # require grad), which reads them. backward_graph makes sigmoid(z) a node of z's graph
+        # from s alone (_SavedSigmoid), so the second derivative needs no z either.
+        keep = ctx.needs_input_grad[1]
+        ctx.save_for_backward(s, y, lw, z if keep else None, t if keep else None)
         return _reduce(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        z, y, lw, t = ctx.saved_tensors
-        s = np.minimum(z, 0) - t  # sigmoid(z) = e^(-softplus(-z)), exact in both tails
-        np.exp(s, out=s)
-        scale = _scale(g, ctx.reduction, z.size, z.ndim)
+        s, y, lw, z, t = ctx.saved_tensors
+        scale = _scale(g, ctx.reduction, s.size, s.ndim)
         gy = None
         if ctx.needs_input_grad[1]:  # dloss/dy = -z + (pos_weight - 1) softplus(-z)
             gy = -z if lw is None else (ctx.pos_weight - 1.0) * (np.maximum(-z, 0) + t) - z
             gy = gy * scale
         if lw is None and s.dtype == y.dtype == scale.dtype:
-            s -= y  # (s - y) * scale in s's memory: the same roundings
-            s *= scale
-            return s, gy, None, None
+            gz = np.subtract(s, y)  # (s - y) * scale, the second step in place: same roundings
+            gz *= scale
+            return gz, gy, None, None
         return (s - y if lw is None else (1.0 - y) - lw * (1.0 - s)) * scale, gy, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
-        z, y, lw, _ = ctx.saved_tensors
-        zt = ctx.graph_input(0, z)
+        s, y, lw, z, _ = ctx.saved_tensors
+        zt = ctx.graph_input(0, z)  # z itself when saved, else the input's stand-in
         yt = ctx.graph_input(1, y) if ctx.needs_input_grad[1] else Tensor(y)
-        scale = _scale(g, ctx.reduction, z.size, z.ndim)
-        sig = zt.sigmoid()
+        scale = _scale(g, ctx.reduction, s.size, s.ndim)
+        sig = _SavedSigmoid.apply(zt, s)  # sigmoid(z) with z's graph, the value backward uses
         pw = ctx.pos_weight
         if lw is None:
             gz = (sig - yt) * scale
