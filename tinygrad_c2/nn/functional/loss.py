@@ -28,18 +28,26 @@ def _check_reduction(op: str, reduction: str) -> None:
 
 
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
-    if reduction == "mean":  # sum / n: what ndarray.mean computes, minus its Python wrapper
-        # np.add.reduce: ndarray.sum's arithmetic without its Python wrapper (once per step)
-        return np.add.reduce(losses, axis=None) / max(losses.size, 1)
+    # NOTE: np.add.reduce is ndarray.sum's arithmetic without its Python wrapper; out=... makes
+    # the total a 0-d array (not a numpy scalar), so the mean divides in place by a 0-d n of
+    # its dtype (a Python int is converted afresh each call) and apply need not wrap it again
+    if reduction == "mean":  # sum / n: what ndarray.mean computes
+        total = np.add.reduce(losses, axis=None, out=...)
+        n = scalar(max(losses.size, 1), total.dtype)
+        return np.divide(total, n, out=total if total.dtype.kind == "f" else ...)  # int: float
     if reduction == "sum":
-        return np.add.reduce(losses, axis=None)
+        return np.add.reduce(losses, axis=None, out=...)
     return losses
 
 
 def _scale(g: np.ndarray, reduction: str, n: int, ndim: int) -> Any:
     """The upstream gradient of each element's loss: g/n for mean, g for sum, g per item."""
-    if reduction == "mean":
-        return g / max(n, 1)  # an empty batch: the forward's mean is 0, its gradient empty
+    if reduction == "mean":  # an empty batch: the forward's mean is 0, its gradient empty
+        if type(g) is not np.ndarray:  # a Tensor: backward_graph's
+            return g / max(n, 1)
+        # a 0-d n of g's dtype and a 0-d result (out=...): g / n's bits, without converting a
+        # Python int here or a numpy scalar in the kernel that multiplies by it
+        return np.divide(g, scalar(max(n, 1), g.dtype), out=...)
     if reduction == "sum":
         return g
     return g.reshape(g.shape + (1,) * (ndim - g.ndim))
