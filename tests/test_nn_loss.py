@@ -162,3 +162,22 @@ def test_bce_with_logits_gradients_of_gradients_through_a_computed_logit_match_t
     cols = [1, 2, 3] if dtype == np.float32 else [0, 1, 2, 3]
     np.testing.assert_allclose(g, tg_g, rtol=rtol, atol=1e-30)
     np.testing.assert_allclose(h[cols], tg_h[cols], rtol=rtol, atol=1e-30)
+
+
+@pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.uint64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_picks_and_updates_each_rows_label_in_any_layout_and_label_dtype(
+        torch, reduction, label_dtype):
+    # the plain path finds (i, y_i) by its flat position i C + y_i: logits in Fortran order
+    # (a transposed product) and unsigned labels must land on the same entries as PyTorch's
+    logits = np.asfortranarray(LOGITS)
+    x = tg.Tensor(logits, requires_grad=True)
+    loss = nn.functional.cross_entropy(x, tg.Tensor(LABELS.astype(label_dtype)),
+                                       reduction=reduction)
+    xt = torch.tensor(LOGITS, requires_grad=True)
+    loss_t = torch.nn.functional.cross_entropy(xt, torch.tensor(LABELS), reduction=reduction)
+    g = np.random.default_rng(5).standard_normal(tuple(loss_t.shape))
+    loss.backward(tg.Tensor(g))
+    loss_t.backward(torch.tensor(g))
+    np.testing.assert_allclose(loss.numpy(), loss_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-15)

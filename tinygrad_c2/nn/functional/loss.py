@@ -124,6 +124,24 @@ def _one_hot_rows(labels: np.ndarray, c: int, dtype: np.dtype) -> np.ndarray:
     return out
 
 
+_ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}  # (n, c) -> 0, c, 2c, ... (read-only)
+
+
+def _flat_index(labels: np.ndarray, c: int) -> np.ndarray:
+    """i c + labels[i]: where (i, labels[i]) sits in a C-ordered (n, c) array, so picking and
+    updating those entries is a 1-D take / index, several times cheaper than numpy's 2-D
+    fancy indexing [rows, labels]. The labels are checked to lie in [0, c) already."""
+    n = labels.shape[0]
+    starts = _ROW_STARTS.get((n, c))
+    if starts is None:
+        if len(_ROW_STARTS) > 64:  # bounded: a few batch shapes a program
+            _ROW_STARTS.clear()
+        starts = _ROW_STARTS[(n, c)] = np.arange(0, n * c, c)
+        starts.flags.writeable = False
+    # NOTE: intp whatever the labels' integer type (uint64 + int64 would give float64)
+    return np.add(starts, labels, dtype=np.intp, casting="unsafe")
+
+
 def _softmax_lse(shifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The softmax of rows shifted by their max, and their (n, 1) logsumexp."""
     p = np.exp(shifted)
@@ -179,12 +197,11 @@ class CrossEntropy(Function):
             with np.errstate(under="ignore"):
                 p, lse = _softmax_lse(shifted)
         plain = weight is None and keep is None  # the common case keeps its short path
-        rows = np.arange(n) if index else None
         labels = target if keep is None else np.where(keep, target, 0)  # ignored: any class
         row_weight = None  # per row: w_y (0 for an ignored row), or None when plain
         count = n
         if index and plain:
-            losses = lse[:, 0] - shifted[rows, target]
+            losses = lse[:, 0] - shifted.reshape(-1).take(_flat_index(target, c))
             if smoothing:  # mix in the uniform target: -(1/c) sum_j log p_j
                 uniform = lse[:, 0] - shifted.sum(axis=1) / c
                 losses = (1.0 - smoothing) * losses + smoothing * uniform
@@ -193,7 +210,7 @@ class CrossEntropy(Function):
                           else weight[labels].astype(z.dtype))
             if keep is not None:
                 row_weight = row_weight * keep
-            losses = row_weight * (lse[:, 0] - shifted[rows, labels])
+            losses = row_weight * (lse[:, 0] - shifted[np.arange(n), labels])
             if smoothing:
                 w = 1.0 if weight is None else weight
                 smooth = (w * (lse - shifted)).sum(axis=1)
@@ -216,7 +233,6 @@ class CrossEntropy(Function):
     def backward(ctx, g):
         p, target, neg_logp, weight, labels, row_weight, counted = ctx.saved_tensors
         n, c = p.shape
-        rows = np.arange(n)  # recomputed: cheaper to make than to keep
         s = ctx.smoothing
         if ctx.reduction == "mean" and (row_weight is not None):
             scale = _mean_over(g, ctx.count)  # the weighted mean divides by sum w_y, not n
@@ -229,14 +245,17 @@ class CrossEntropy(Function):
             w, w_sum = (1.0, c) if weight is None else (weight, weight.sum())
             wy = row_weight[:, None]
             gz = p * (((1.0 - s) * wy + (s / c) * w_sum) * r)
-            gz[rows, labels] -= (1.0 - s) * (wy * r)[:, 0]
+            gz[np.arange(n), labels] -= (1.0 - s) * (wy * r)[:, 0]
             if s:
                 gz -= (s / c) * w * r
             return gz, None, None, None, None, None
-        gz = p * scale  # a fresh array: the saved softmax stays intact for retain_graph
+        # a fresh array (the saved softmax stays intact for retain_graph), in C order: the
+        # flat view below writes into it
+        gz = np.multiply(p, scale, order="C")
         if ctx.index:
             per_row = scale[:, 0] if ctx.reduction == "none" else scale
-            gz[rows, target] -= (1.0 - s) * per_row if s else per_row  # (1 - 0) x: x exactly
+            flat = gz.reshape(-1)
+            flat[_flat_index(target, c)] -= (1.0 - s) * per_row if s else per_row  # (1-0) x: x
             if s:
                 gz -= (s / c) * scale
             return gz, None, None, None, None, None
