@@ -74,3 +74,31 @@ def test_fused_relu_layers_give_the_unfused_bits_for_edge_inputs_and_gradients(r
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
         assert a.dtype == b.dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "3-d", "broadcast"])
+def test_linear_bias_gradient_equals_pytorch_for_every_layout_and_batch_size(dtype, layout):
+    # the bias gradient takes BLAS's ones @ g for a C-contiguous g and numpy's sum otherwise
+    rng = np.random.default_rng(5)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 0}
+    w, b = rng.standard_normal((6, 4)).astype(dtype), rng.standard_normal(6).astype(dtype)
+    for batch in (64, 7, 64):  # a smaller last batch, then the first size again
+        shape = (batch // 7 + 1, 7, 4) if layout == "3-d" else (batch, 4)
+        x = rng.standard_normal(shape).astype(dtype)
+        up = rng.standard_normal((*shape[:-1], 6)).astype(dtype)
+        ours_b = tg.tensor(b, requires_grad=True)
+        theirs_b = torch.tensor(b, requires_grad=True)
+        y = nn.functional.linear(tg.tensor(x), tg.tensor(w), ours_b)
+        ty = torch.nn.functional.linear(torch.tensor(x), torch.tensor(w), theirs_b)
+        if layout == "transposed":  # an upstream gradient in F order
+            y.backward(tg.tensor(np.asfortranarray(up)))
+            ty.backward(torch.tensor(up))
+        elif layout == "broadcast":  # sum's gradient: a stride-0 array
+            (y * 1.0).sum().backward()
+            ty.sum().backward()
+        else:
+            y.backward(tg.tensor(up))
+            ty.backward(torch.tensor(up))
+        assert ours_b.grad.dtype == dtype
+        np.testing.assert_allclose(ours_b.grad.numpy(), theirs_b.grad.numpy(), **tol)

@@ -68,13 +68,15 @@ def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
 def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: bool,
                   nb: bool) -> tuple:
     """(dx, dW, db) of y = x W^T + b, each only if asked (None otherwise)."""
-    blas = (x.ndim == 2 and x.shape[0] * w.size <= _DOT_MACS and g.flags.c_contiguous
+    two_d, g_contiguous = x.ndim == 2, g.flags.c_contiguous  # (a flags object per look)
+    blas = (two_d and g_contiguous and x.shape[0] * w.size <= _DOT_MACS
             and x.flags.c_contiguous)
     gx = None  # NOTE: skipped for the input layer: nobody needs dX
     if nx:
         gx = np.dot(g, w) if blas and w.flags.c_contiguous else np.matmul(g, w)
-    if x.ndim != 2:
+    if not two_d:
         x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+        g_contiguous = g.flags.c_contiguous
     gw = (np.dot(g.T, x) if blas else g.T @ x) if nw else None
     gb = None
     if nb:
@@ -84,7 +86,7 @@ def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: boo
         # row by row (and PyTorch's): the sums differ in their last bits, well within the torch
         # parity tests' tolerances. Linear and LinearRun both come here: they stay identical.
         ones = None
-        if g.flags.c_contiguous:
+        if g_contiguous:
             ones = _ONES.get((g.shape[0], g.dtype))
             if ones is None and g.dtype in _BLAS_DTYPES:
                 ones = _ones(g.shape[0], g.dtype)
