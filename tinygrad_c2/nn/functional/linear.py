@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from ...function import Function, OpError
-from ...ops import Relu, Sigmoid, Tanh
+from ...ops import Relu, Sigmoid, Tanh, Where
+from ...ops.constants import scalar
+from ...ops.elementwise import relu_backward, relu_forward, stable_sigmoid
 from ...tensor import Tensor
 from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
 
@@ -66,17 +68,46 @@ def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
 def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: bool,
                   nb: bool) -> tuple:
     """(dx, dW, db) of y = x W^T + b, each only if asked (None otherwise)."""
-    blas = (x.ndim == 2 and x.shape[0] * w.size <= _DOT_MACS and g.flags.c_contiguous
+    two_d, g_contiguous = x.ndim == 2, g.flags.c_contiguous  # (a flags object per look)
+    blas = (two_d and g_contiguous and x.shape[0] * w.size <= _DOT_MACS
             and x.flags.c_contiguous)
     gx = None  # NOTE: skipped for the input layer: nobody needs dX
     if nx:
         gx = np.dot(g, w) if blas and w.flags.c_contiguous else np.matmul(g, w)
-    if x.ndim != 2:
+    if not two_d:
         x, g = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+        g_contiguous = g.flags.c_contiguous
     gw = (np.dot(g.T, x) if blas else g.T @ x) if nw else None
-    # NOTE: np.add.reduce is what ndarray.sum runs, without its Python wrapper (a frame)
-    gb = np.add.reduce(g, axis=0) if nb else None
+    gb = None
+    if nb:
+        # NOTE: the bias gradient as ones @ g, BLAS's matrix-vector product, for a C-contiguous
+        # float32 / float64 g: 2-3x faster than np.add.reduce(g, axis=0) (0.7 us against 2.1 on
+        # 64 x 20 float32, 2.0 against 5.7 on 128 x 256). Another summation order than numpy's
+        # row by row (and PyTorch's): the sums differ in their last bits, well within the torch
+        # parity tests' tolerances. Linear and LinearRun both come here: they stay identical.
+        ones = None
+        if g_contiguous:
+            ones = _ONES.get((g.shape[0], g.dtype))
+            if ones is None and g.dtype in _BLAS_DTYPES:
+                ones = _ones(g.shape[0], g.dtype)
+        gb = np.add.reduce(g, axis=0) if ones is None else np.dot(ones, g)
     return gx, gw, gb
+
+
+_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: read-only vectors of ones by (length, dtype), the bias gradient's left operand; a few batch
+#: sizes a model sees (the last batch of an epoch is often smaller), capped in number
+_ONES: dict[tuple, np.ndarray] = {}
+
+
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of n ones in dtype, made once (the oldest goes past 16 of them)."""
+    if len(_ONES) >= 16:
+        del _ONES[next(iter(_ONES))]
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    _ONES[n, dtype] = ones
+    return ones
 
 
 class Linear(Function):
@@ -141,15 +172,13 @@ class LinearRun(Function):
         for i, act in enumerate(acts):
             h = _affine(h, params[2 * i], params[2 * i + 1])
             # NOTE: in place on the fresh product, which nothing else holds (the unfused
-            # activation allocates its output here): the same ufunc, the same values
+            # activation allocates its output here): the same kernels, the same values
             if act == "relu":
-                np.maximum(h, 0, out=h)
+                relu_forward(h, out=h)
             elif act == "tanh":
                 np.tanh(h, out=h)
-            elif act == "sigmoid":  # stable_sigmoid's 1 / (1 + e^-x), one step at a time
-                with np.errstate(over="ignore", under="ignore"):
-                    np.exp(np.negative(h, out=h), out=h)
-                    np.divide(1, np.add(1, h, out=h), out=h)
+            elif act == "sigmoid":
+                stable_sigmoid(h, out=h)
             saved.append(h)
         if acts[-1] is None:
             saved[-1] = None  # the last layer's gradient does not need its output
@@ -174,14 +203,14 @@ class LinearRun(Function):
                 # array is C-contiguous there, so the products below take the same BLAS path
                 y, inplace = saved[i + 1], owned and g.flags.c_contiguous
                 if act == "relu":  # Relu's subgradient: 0 where y == 0, g where y is NaN
-                    g = np.multiply(g, y != 0, out=g) if inplace else g * (y != 0)
+                    g = relu_backward(g, y, inplace)
                 elif act == "tanh":
                     d = y * y
-                    d = np.subtract(1.0, d, out=d)
+                    d = np.subtract(scalar(1, d.dtype), d, out=d)
                     g = np.multiply(g, d, out=g) if inplace else g * d
                 else:  # sigmoid: (g * y) * (1 - y), Sigmoid's order
                     g = np.multiply(g, y, out=g) if inplace else g * y
-                    g = np.multiply(g, 1.0 - y, out=g)
+                    g = np.multiply(g, np.subtract(scalar(1, y.dtype), y), out=g)
             w = saved[layers + 1 + 2 * i]
             g, grads[2 + 2 * i], grads[3 + 2 * i] = _affine_grads(
                 g, saved[i], w, i > first or needs[0], needs[2 + 2 * i], needs[3 + 2 * i])
@@ -208,7 +237,7 @@ class LinearRun(Function):
         for i in range(layers - 1, -1, -1):
             act, y = acts[i], hs[i + 1]
             if act == "relu":
-                g = g * (y._data != 0)  # a constant mask: relu'' = 0
+                g = Where.apply(y._data != 0, g, 0.0)  # a constant select: relu'' = 0
             elif act == "tanh":
                 g = g * (1.0 - y * y)
             elif act == "sigmoid":
