@@ -177,6 +177,45 @@ def test_dropout_with_p_one_zeroes_everything_like_torch():
     np.testing.assert_array_equal(nn.Dropout(p=1.0)(x).numpy(), np.zeros((3, 4)))
 
 
+def _dropout_case(dtype, shape, seed):
+    """x and g of `dtype` with NaN, +-inf and -0 in both (the mask must multiply them)."""
+    rng = np.random.default_rng(seed)
+    x, g = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    x.flat[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    g.flat[4:8] = [np.nan, np.inf, -np.inf, -0.0]
+    return x, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.2, 0.5, 1.0])
+@pytest.mark.parametrize("owned", [False, True])
+@pytest.mark.parametrize("channels", [False, True])
+def test_dropout_is_bit_for_bit_x_times_kept_times_one_over_keep(dtype, p, owned, channels):
+    # The kernel's mask is a float array (0 or 1/keep); the values must stay those of
+    # x * kept * (1 / keep) with kept = u < keep, the reference's draws, NaN * 0 included.
+    shape = (128, 160) if not channels else (4, 8, 32, 32)  # owned: big enough to be tracked
+    x, g = _dropout_case(dtype, shape, seed=int(p * 10) + owned)
+    tg.manual_seed(3)
+    xt = tg.tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        y = (nn.functional.dropout2d if channels else nn.functional.dropout)(xt, p)
+        # (y * 1).backward hands dropout a fresh gradient it may overwrite (ownership)
+        (y * 1.0 if owned else y).backward(tg.tensor(g))
+        mask_shape = shape if not channels else shape[:2] + (1, 1)
+        kept = np.random.default_rng(3).random(mask_shape, dtype=dtype) < dtype(1.0 - p)
+        scale = dtype(0.0 if p == 1.0 else 1.0 / (1.0 - p))
+        expected_y, expected_dx = x * kept * scale, g * kept * scale
+    assert y.dtype == dtype and xt.grad.dtype == dtype
+    np.testing.assert_array_equal(y.numpy(), expected_y, strict=True)
+    np.testing.assert_array_equal(xt.grad.numpy(), expected_dx, strict=True)
+    assert np.array_equal(np.signbit(y.numpy()), np.signbit(expected_y))  # -0 stays -0
+
+
+def test_dropout_of_an_integer_input_raises_a_type_error():
+    with pytest.raises(TypeError, match="Dropout"):
+        nn.functional.dropout(tg.tensor(np.arange(6).reshape(2, 3)), p=0.5)
+
+
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", True])
 def test_dropout_rejects_a_probability_outside_zero_one(p):
     with pytest.raises(ValueError, match="drop probability"):
@@ -273,6 +312,63 @@ def test_batchnorm1d_names_a_channel_mismatch():
         nn.BatchNorm1d(3)(tg.zeros(1, 3))
     with pytest.raises(ValueError, match="num_features"):
         nn.BatchNorm1d(0)
+
+
+def _batch_norm_closed_form(x, g, weight, bias, eps):
+    """y, dx, dgamma, dbeta by the kernel's formulas in numpy, in x's dtype: the shifted
+    two-pass statistics, then dx = gamma / (m sigma) * (m g - dbeta - x_hat dgamma)."""
+    m = x.shape[0]
+    xc = x - x[:1]
+    mean = xc.sum(0, keepdims=True) / m
+    xc -= mean
+    var = np.square(xc).sum(0, keepdims=True) / m
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = xc * inv_std
+    y = x_hat * weight + bias
+    db, dw = g.sum(0), (g * x_hat).sum(0)
+    dx = (g * m - db - x_hat * dw) * (weight * inv_std / m)
+    return y, dx, dw, db
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("owned", [False, True])
+def test_batch_norm_training_is_bit_for_bit_its_closed_form(dtype, owned):
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((128, 160)) * 3 + 50).astype(dtype)
+    g = rng.standard_normal((128, 160)).astype(dtype)
+    layer = nn.BatchNorm1d(160, eps=1e-3, dtype=dtype)
+    layer.weight.data[...] = rng.standard_normal(160)
+    layer.bias.data[...] = rng.standard_normal(160)
+    weight, bias = layer.weight.numpy().copy(), layer.bias.numpy().copy()
+    x_before = x.copy()
+    xt = tg.tensor(x, requires_grad=True)
+    y = layer(xt)
+    (y * 1.0 if owned else y).backward(tg.tensor(g))  # y * 1: an owned gradient
+    expected = _batch_norm_closed_form(x_before, g, weight, bias, dtype(1e-3))
+    got = y.numpy(), xt.grad.numpy(), layer.weight.grad.numpy(), layer.bias.grad.numpy()
+    for name, a, b in zip(["y", "dx", "dgamma", "dbeta"], got, expected, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name, strict=True)
+    np.testing.assert_array_equal(x, x_before)  # the shift is a view of x: x is not written
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_in_eval_gives_the_same_bits_with_and_without_a_graph(dtype):
+    # without a graph y takes x_hat's memory; the values must not notice
+    rng = np.random.default_rng(10)
+    layer = nn.BatchNorm1d(6, dtype=dtype).eval()
+    layer.running_mean.data[...] = rng.standard_normal(6)
+    layer.running_var.data[...] = rng.random(6) + 0.5
+    layer.weight.data[...] = rng.standard_normal(6)
+    layer.bias.data[...] = rng.standard_normal(6)
+    x = rng.standard_normal((5, 6)).astype(dtype)
+    rm, rv = layer.running_mean.numpy(), layer.running_var.numpy()
+    expected = (x - rm) * (1.0 / np.sqrt(rv + dtype(1e-5))) * layer.weight.numpy()
+    expected += layer.bias.numpy()
+    with_graph = layer(tg.tensor(x, requires_grad=True)).numpy()
+    with tg.no_grad():
+        without = layer(tg.tensor(x)).numpy()
+    np.testing.assert_array_equal(with_graph, expected, strict=True)
+    np.testing.assert_array_equal(without, expected, strict=True)
 
 
 def _batch_norm_run(lib, module, x, g):

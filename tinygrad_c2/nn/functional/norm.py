@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ...function import Function, OpError
+from ...ops.constants import scalar
 from ...tensor import Tensor
 from .activation import elu, gelu, hardtanh, silu, softplus  # noqa: F401 (F.* names)
 
@@ -47,16 +48,20 @@ class BatchNorm(Function):
             # passes see values the size of the spread, not of the mean: with features of mean
             # 1e5 in float32 an unshifted sum loses the spread's digits (x - shift is exact
             # for values within a factor 2 of the shift). sum / n, not .mean(): the same
-            # arithmetic without numpy's Python wrapper.
-            shift = np.array(x[(slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2)])
-            xc = x - shift
+            # arithmetic without numpy's Python wrapper. The shift is a view of x's first
+            # sample (x is not written to); the constants are 0-d arrays of the data's dtype,
+            # the very values a Python number converts to (ops.constants).
+            shift = x[:1] if x.ndim == 2 else x[(slice(0, 1), slice(None))
+                                               + (slice(0, 1),) * (x.ndim - 2)]
+            xc = np.subtract(x, shift)
             mean = np.add.reduce(xc, axis=axes, keepdims=True)  # xc.sum, without its wrapper
-            mean /= n  # the mean of the shifted data
+            count = scalar(n, mean.dtype)
+            np.divide(mean, count, out=mean)  # the mean of the shifted data
             xc -= mean
             squares = np.square(xc)
             var = np.add.reduce(squares, axis=axes, keepdims=True)
-            var /= n  # biased, as the normalization uses
-            inv_std = 1.0 / np.sqrt(var + eps)
+            np.divide(var, count, out=var)  # biased, as the normalization uses
+            inv_std = _inv_std(var, eps)
             # NOTE: the running estimates are the course's EWA with beta = 1 - momentum; the
             # variance estimate is unbiased (n / (n - 1)), PyTorch's rule.
             if running_mean is not None:
@@ -69,16 +74,18 @@ class BatchNorm(Function):
             if running_mean is None or running_var is None:
                 raise OpError("batch_norm: eval mode (training=False) needs running_mean and "
                               "running_var")
-            xc = x - running_mean.reshape(shape)
-            inv_std = 1.0 / np.sqrt(running_var.reshape(shape) + eps)
+            xc = np.subtract(x, running_mean.reshape(shape))
+            inv_std = _inv_std(running_var.reshape(shape), eps)
             squares = None
         x_hat = xc  # xc is ours: normalize it in place
         x_hat *= inv_std
+        # Without a graph (eval under no_grad, the usual inference) nothing keeps x_hat, so y
+        # may take its memory; otherwise the squares', which nothing needs any more.
+        free = x_hat if not any(ctx.needs_input_grad) else squares
         if weight is None:
-            y = x_hat.copy()
-        elif squares is not None and weight.dtype == x_hat.dtype:
-            # y in the squares' memory, which nothing needs any more: one allocation less
-            y = np.multiply(x_hat, weight.reshape(shape), out=squares)
+            y = x_hat if free is x_hat else x_hat.copy()
+        elif free is not None and weight.dtype == x_hat.dtype:
+            y = np.multiply(x_hat, weight.reshape(shape), out=free)  # one allocation less
         else:
             y = x_hat * weight.reshape(shape)
         if bias is not None:
@@ -105,16 +112,14 @@ class BatchNorm(Function):
             k = inv_std if weight is None else weight.reshape(shape) * inv_std  # per channel
             if training:
                 m = g.size // shape[1]
-                if ctx.grad_owned:  # gb and product are made: g is read no more
-                    g *= m
-                    gx = g
-                else:
-                    gx = g * m
+                # NOTE: the count as a 0-d array of g's dtype: what the Python int converts to
+                gx = np.multiply(g, scalar(m, g.dtype),
+                                 out=g if ctx.grad_owned else None)  # owned: g is read no more
                 gx -= gb.reshape(shape)
                 # x_hat * dgamma into the product's memory, which nothing needs any more
                 gx -= np.multiply(x_hat, gw.reshape(shape),
                                   out=product if product.dtype == gx.dtype else None)
-                gx *= k / m
+                gx *= np.divide(k, scalar(m, k.dtype), out=k if k is not inv_std else None)
             elif ctx.grad_owned and k.dtype == g.dtype:
                 g *= k
                 gx = g
@@ -154,6 +159,16 @@ class BatchNorm(Function):
         gw = (g * x_hat).sum(dim=axes) if needs[3] else None
         gb = g.sum(dim=axes) if needs[4] else None
         return gx, None, None, gw, gb, None, None, None
+
+
+def _inv_std(var: np.ndarray, eps: float) -> np.ndarray:
+    """1 / sqrt(var + eps) in a new array, the constants in var's dtype (as Python's convert)."""
+    if type(eps) is not float:  # e.g. a numpy float64, a strong operand: numpy's promotion
+        return 1.0 / np.sqrt(var + eps)
+    dtype = var.dtype
+    s = np.add(var, scalar(eps, dtype))
+    np.sqrt(s, out=s)
+    return np.divide(scalar(1.0, dtype), s, out=s)
 
 
 def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
