@@ -101,7 +101,11 @@ class Adam(Optimizer):
                 # the same numbers as 0-d operands of w's dtype (the values numpy casts them
                 # to on every call otherwise), for a gradient and state of w's dtype (always,
                 # unless a user swapped arrays): the same results bit for bit
-                operands = tuple(number_operand(x, dtype) for x in numbers)
+                operands = (number_operand(numbers[0], dtype), number_operand(beta2, dtype),
+                            number_operand(one_minus_beta2, dtype),
+                            number_operand(bias_correction2_sqrt, dtype, keep=False),
+                            number_operand(eps, dtype),
+                            number_operand(step_size, dtype, keep=False))
             m, v = state["exp_avg"], state["exp_avg_sq"]
             factor, b2, one_minus_b2, correction2, epsilon, size = (
                 operands if g.dtype is dtype and m.dtype is dtype and v.dtype is dtype
