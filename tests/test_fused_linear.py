@@ -148,6 +148,17 @@ def test_replacing_a_layer_replans():
     assert model(tg.ones(2, 3)).grad_fn.name() == "Linear+Relu+Linear"
 
 
+def test_a_rebound_or_deleted_parameter_is_the_one_the_next_forward_uses():
+    model, x = mlp(), tg.tensor(np.random.default_rng(1).standard_normal((4, 3)), dtype=tg.float32)
+    model(x)  # the plan is made, with the parameters of this moment
+    model[0].weight = nn.Parameter(np.full((6, 3), 0.5, np.float32))
+    model[2].bias = None
+    fused, by_layer = grads_of(model, x, lambda m, v: m(v)), grads_of(model, x, unfused)
+    assert_bit_identical(fused, by_layer)
+    assert model(x).grad_fn.parents[2] is model[0].weight  # the new Parameter itself
+    assert len(list(model.parameters())) == 5
+
+
 def test_anomaly_mode_runs_unfused_and_names_the_failing_op():
     model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
     with tg.detect_anomaly():

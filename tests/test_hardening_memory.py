@@ -189,6 +189,25 @@ def test_a_loss_kept_after_backward_does_not_keep_the_input_batch():
     assert batch() is None and np.isfinite(loss.item())
 
 
+def test_backward_releases_large_constant_inputs_and_keeps_small_ones_as_they_are():
+    from tinygrad_c2.function import RELEASE_BYTES
+
+    big = tg.tensor(np.full((RELEASE_BYTES // 4,), 2.0, np.float32))  # RELEASE_BYTES bytes
+    small = tg.tensor(np.full((4,), 3.0, np.float32))
+    w = tg.ones(RELEASE_BYTES // 4, requires_grad=True)
+    v = tg.ones(4, requires_grad=True)
+    loss = (w * big).sum() + (v * small).sum()
+    big_mul = loss.grad_fn.parents[0].grad_fn.parents[0].grad_fn
+    small_mul = loss.grad_fn.parents[1].grad_fn.parents[0].grad_fn
+    assert big_mul.parents[1] is big and small_mul.parents[1] is small  # until backward
+    loss.backward()
+    assert (w.grad.numpy() == 2.0).all() and (v.grad.numpy() == 3.0).all()
+    released = big_mul.parents[1]
+    assert released is not big and released.shape == big.shape
+    assert released.numpy().strides == (0,)  # its values no longer held
+    assert small_mul.parents[1] is small  # not worth releasing: tg.viz still names it
+
+
 def test_a_second_backward_through_nodes_that_saved_nothing_still_works_after_the_free():
     w = tg.ones(100, 100, requires_grad=True)
     h = w + 1.0  # Add saves nothing, so PyTorch allows this second backward too

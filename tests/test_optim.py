@@ -510,3 +510,61 @@ def test_ewa_is_the_velocity_of_momentum():
         opt.step()
         avg.update(g)
     np.testing.assert_allclose(opt.state[w]["velocity"], avg.raw, rtol=1e-14)
+
+
+def _adam_with_python_numbers(w, grads, lr, betas, eps, amsgrad=False):
+    """PyTorch's single-tensor Adam written with Python-number operands (numpy casts each one
+    to the array's dtype on every call): what the optimizer's 0-d operands must reproduce."""
+    b1, b2 = betas
+    m, v, vmax = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    for step, g in enumerate(grads, start=1):
+        diff = g - m
+        if 1 - b1 < 0.5:
+            m += diff * (1 - b1)
+        else:
+            m[...] = g - diff * (1 - (1 - b1))
+        v *= b2
+        v += ((1 - b2) * g) * g
+        if amsgrad:
+            np.maximum(vmax, v, out=vmax)
+        denom = np.sqrt(vmax if amsgrad else v) / (1 - b2**step) ** 0.5 + eps
+        w -= (lr / (1 - b1**step) * m) / denom
+    return w
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lr", [0.1, 0.0123456789, 3, np.float64(0.0123456789)],
+                         ids=["0.1", "0.0123456789", "int-3", "numpy-float64"])
+def test_plain_sgd_is_w_minus_lr_times_g_bit_for_bit(dtype, lr):
+    # the captured step replays w -= lr * g with the Python number: the eager step must give
+    # the same bits whatever form of lr it uses (a numpy float64 lr promotes the product)
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((7, 5)).astype(dtype)
+    grads = [rng.standard_normal((7, 5)).astype(dtype) for _ in range(3)]
+    w = tg.Tensor(w0.copy(), requires_grad=True)
+    opt = optim.SGD([w], lr=lr)
+    expected = w0.copy()
+    for g in grads:
+        w.grad = tg.Tensor(g.copy())
+        opt.step()
+        expected -= lr * g
+    assert w.numpy().dtype == dtype
+    np.testing.assert_array_equal(w.numpy(), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs", [dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8),
+                                    dict(lr=0.02, betas=(0.3, 0.9), eps=1e-6, amsgrad=True)],
+                         ids=["defaults", "lerp-upper-branch-amsgrad"])
+def test_adam_equals_its_formula_with_python_numbers_bit_for_bit(dtype, kwargs):
+    rng = np.random.default_rng(4)
+    w0 = rng.standard_normal((6, 4)).astype(dtype)
+    grads = [rng.standard_normal((6, 4)).astype(dtype) for _ in range(4)]
+    w = tg.Tensor(w0.copy(), requires_grad=True)
+    opt = optim.Adam([w], **kwargs)
+    for g in grads:
+        w.grad = tg.Tensor(g.copy())
+        opt.step()
+    expected = _adam_with_python_numbers(w0.copy(), grads, **kwargs)
+    assert w.numpy().dtype == dtype
+    np.testing.assert_array_equal(w.numpy(), expected)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import heapq
 import threading
 import time
 import weakref
 from collections.abc import Callable
+from heapq import heapify, heappop, heappush, heapreplace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -480,16 +480,18 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
     targets) is copied before backward runs, so it never sees an overwrite.
     """
     released_inputs = _released_inputs or _bind_released_inputs()
-    released: dict[int, Tensor] = {}  # tensor id -> its stand-in, once the graph is freed
+    released: dict[int, Tensor] | None = None  # tensor id -> its stand-in, once it is freed
     if owned is None:
         owned = {}
     min_size = OWNED_MIN_SIZE
-    heap = [(-node.seq, node) for node in grads] if len(grads) > 1 else []
-    heapq.heapify(heap)
+    if len(grads) > 1:
+        heap = [(-node.seq, node) for node in grads]
+        heapify(heap)
+    else:  # one root, the usual backward: no heap until a node has two inputs with producers
+        heap = []
     instrumented = mode.instrumented and (mode.anomaly or mode.profiling)
     anomaly = instrumented and mode.anomaly
-    heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace
-    new, tensor = object.__new__, _Tensor
+    new, tensor, ndarray = object.__new__, _Tensor, np.ndarray
     stamp = last_inplace  # nodes created before it may have seen an in-place op
     # NOTE: `pending` holds the latest node found, outside the heap: in a chain (an MLP's
     # backward) it is the next node, so most nodes skip a heap push and pop. The node processed
@@ -548,6 +550,8 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
             if saved:
                 node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
             if node.holds_constants:  # and the batch's values (activations are stand-ins)
+                if released is None:
+                    released = {}
                 node.parents = released_inputs(parents, released)
         if len(in_grads) != len(parents):
             raise RuntimeError(
@@ -557,7 +561,7 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
         for parent, need, ig in zip(parents, node.needs_input_grad, in_grads):  # noqa: B905
             if not need or ig is None:
                 continue
-            if type(ig) is not np.ndarray:
+            if type(ig) is not ndarray:
                 ig = np.asarray(ig)
             data = parent._data
             if ig.shape != data.shape:  # (a reshape of g is not g: not handed on as owned)
@@ -685,10 +689,10 @@ def _sweep_graph(grads: dict[Function, Tensor], retain_graph: bool,
     """The create_graph sweep (see graph_gradients): nodes in decreasing creation order, as in
     _sweep, each calling its differentiable backward."""
     heap = [(-node.seq, node) for node in grads]
-    heapq.heapify(heap)
+    heapify(heap)
     stamp = last_inplace
     while heap:
-        node = heapq.heappop(heap)[1]
+        node = heappop(heap)[1]
         g = grads.pop(node)
         if node.saved_tensors is _FREED:
             raise _second_walk(node)
@@ -728,7 +732,7 @@ def _sweep_graph(grads: dict[Function, Tensor], retain_graph: bool,
                     grads[pnode] = grads[pnode] + ig
                 else:
                     grads[pnode] = ig
-                    heapq.heappush(heap, (-pnode.seq, pnode))
+                    heappush(heap, (-pnode.seq, pnode))
             elif leaves is not None:
                 cell = leaves.get(id(parent))
                 if cell is not None:

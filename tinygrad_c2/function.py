@@ -214,7 +214,7 @@ class Function:
                             stand_in = parents[i] = _new(Tensor)
                             stand_in._data, stand_in.grad, stand_in.grad_fn = view, None, node
                             stand_in.requires_grad = True
-                else:
+                elif last.nbytes >= RELEASE_BYTES:  # a constant worth releasing after backward
                     constants = True
             i += 1
         record = record and grad_enabled
@@ -259,6 +259,9 @@ class Function:
             return Tensor._wrap(out)
         ctx.parents = parents if parents is args else tuple(parents)
         if constants:  # the engine releases their values after backward (released_inputs)
+            # NOTE: sized now, not at backward: a node whose constants are all small (a tiny
+            # model's batch and labels) costs the sweep nothing. A constant whose array is
+            # replaced by a larger one before backward stays held, which costs memory only.
             ctx.holds_constants = True
         ctx.seq = next(_seq)
         t = _new(Tensor)  # Tensor._from_op, inlined: this is the hottest line of the library

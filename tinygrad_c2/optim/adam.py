@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer
-from .rmsprop import _lerp_
+from .optimizer import Optimizer, number_operand
+from .rmsprop import _lerp_, lerp_factor
 
 
 class Adam(Optimizer):
@@ -74,7 +74,7 @@ class Adam(Optimizer):
         decoupled = group["decoupled_weight_decay"]
         one_minus_beta1, one_minus_beta2 = 1 - beta1, 1 - beta2
         shrink = 1 - lr * wd
-        last_step = None  # the bias corrections of the last step count (usually every param's)
+        last_step = dtype = None  # the step count and dtype `numbers` were made for
         for p, g in self._grads(group):
             w = p._data
             state = self.state.get(p)
@@ -92,23 +92,36 @@ class Adam(Optimizer):
                     w *= shrink
                 else:
                     g = g + wd * w
-            m, v = state["exp_avg"], state["exp_avg_sq"]
-            _lerp_(m, g, one_minus_beta1)
-            v *= beta2
-            g2 = one_minus_beta2 * g
-            g2 *= g  # (1 - b2) * g * g, in one temporary
-            v += g2
-            if step != last_step:
+            if step != last_step or w.dtype is not dtype:  # usually once a step
                 step_size = lr / (1 - beta1**step)
                 bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-                last_step = step
+                last_step, dtype = step, w.dtype
+                numbers = (lerp_factor(one_minus_beta1), beta2, one_minus_beta2,
+                           bias_correction2_sqrt, eps, step_size)
+                # the same numbers as 0-d operands of w's dtype (the values numpy casts them
+                # to on every call otherwise), for a gradient and state of w's dtype (always,
+                # unless a user swapped arrays): the same results bit for bit
+                operands = (number_operand(numbers[0], dtype), number_operand(beta2, dtype),
+                            number_operand(one_minus_beta2, dtype),
+                            number_operand(bias_correction2_sqrt, dtype, keep=False),
+                            number_operand(eps, dtype),
+                            number_operand(step_size, dtype, keep=False))
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            factor, b2, one_minus_b2, correction2, epsilon, size = (
+                operands if g.dtype is dtype and m.dtype is dtype and v.dtype is dtype
+                else numbers)
+            _lerp_(m, g, one_minus_beta1, factor)
+            v *= b2
+            g2 = one_minus_b2 * g
+            g2 *= g  # (1 - b2) * g * g, in one temporary
+            v += g2
             if amsgrad:
                 v = state["max_exp_avg_sq"]
                 np.maximum(v, state["exp_avg_sq"], out=v)
             denom = np.sqrt(v)
-            denom /= bias_correction2_sqrt
-            denom += eps
-            update = step_size * m
+            denom /= correction2
+            denom += epsilon
+            update = size * m
             update /= denom  # in place: one temporary less
             w -= update
 

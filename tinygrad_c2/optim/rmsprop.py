@@ -91,16 +91,26 @@ class RMSprop(Optimizer):
                 w -= (lr * g) / avg
 
 
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, factor: Any = None) -> None:
     """start += weight * (end - start) in place, with torch.lerp's two-sided formula.
 
     NOTE: for weight >= 0.5 PyTorch computes end - (end - start) * (1 - weight), which is more
     accurate there; copying the branch keeps results equal to PyTorch's to the last bits.
+    `factor` is what the branch multiplies by (`lerp_factor(weight)`), given by a caller that
+    made it a 0-d operand once a step (optimizer.number_operand).
     """
     diff = end - start
+    diff *= lerp_factor(weight) if factor is None else factor
     if abs(weight) < 0.5:
-        diff *= weight
         start += diff
     else:
-        diff *= 1 - weight
         np.subtract(end, diff, out=start)
+
+
+def lerp_factor(weight: float) -> float:
+    """The number _lerp_ multiplies (end - start) by: weight below 0.5, else 1 - weight.
+
+    >>> lerp_factor(0.1), lerp_factor(0.75)
+    (0.1, 0.25)
+    """
+    return weight if abs(weight) < 0.5 else 1 - weight

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, number_operand
 
 
 class SGD(Optimizer):
@@ -62,6 +62,8 @@ class SGD(Optimizer):
         one_minus_dampening = 1 - group["dampening"]
         nesterov, maximize = group["nesterov"], group["maximize"]
         if not (maximize or wd or mu):  # plain SGD, the common case: one loop, no generator
+            multiply = np.multiply
+            lr_dtype = lr_operand = None  # lr as the operand for gradients of lr_dtype
             for p in group["params"]:
                 grad = p.grad
                 if grad is not None:
@@ -69,7 +71,9 @@ class SGD(Optimizer):
                     if g.shape != w.shape:
                         raise self._shape_error(w, g)
                     try:
-                        update = lr * g
+                        if g.dtype is not lr_dtype:
+                            lr_operand, lr_dtype = number_operand(lr, g.dtype), g.dtype
+                        update = multiply(lr_operand, g)  # = lr * g, bit for bit
                     except FloatingPointError:
                         # NOTE: only under a raising np.errstate: lr * g underflowed to 0, the
                         # correct value (w is untouched yet), so compute it again quietly. The

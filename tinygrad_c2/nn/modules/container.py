@@ -69,10 +69,10 @@ class Sequential(Module):
     def _make_plan(self) -> tuple:
         """The steps of forward, cached until a module changes (edit_count): each a module
         to call, or a run to apply as one LinearRun: (its modules, the activations, the
-        Linear layers). A run is two or more consecutive modules: Linear layers, each
-        optionally followed by an activation of _FUSIBLE. Only the library's exact classes
-        fuse, with their own forward: a subclass, or an instance whose forward was replaced,
-        runs as written."""
+        Linear layers' weights and biases in turn). A run is two or more consecutive
+        modules: Linear layers, each optionally followed by an activation of _FUSIBLE. Only
+        the library's exact classes fuse, with their own forward: a subclass, or an instance
+        whose forward was replaced, runs as written."""
         steps: list[Any] = []
         run: list[Module] = []
         forwards = _library_forwards()
@@ -84,7 +84,10 @@ class Sequential(Module):
                 acts = tuple(_FUSIBLE.get(type(nxt)) if type(nxt) is not Linear else None
                              for m, nxt in zip(run, run[1:] + [None], strict=True)
                              if type(m) is Linear)
-                steps.append((tuple(run), acts, linears))
+                # NOTE: the parameters themselves, read once: rebinding one (`fc.weight = ...`,
+                # `del fc.bias`) is an edit, which makes a new plan
+                params = tuple(p for m in linears for p in (m.weight, m.bias))
+                steps.append((tuple(run), acts, params))
             else:
                 steps.extend(run)
             run.clear()
@@ -132,7 +135,7 @@ def _run_fused(step: tuple, x: Any) -> Tensor:
     """One LinearRun for the run's modules, doing what Module.__call__ does for each of them:
     the captured step's guard and the call record tg.viz groups the nodes by (each module's
     call range holds one seq, the one its layer is drawn at: LinearRun.stage_seqs)."""
-    modules, acts, linears = step
+    modules, acts, params = step
     if type(x) is not Tensor:  # Linear.forward's check
         _check_input(x, "Linear")
     tracer = mode.tracer if mode.instrumented else None
@@ -145,11 +148,7 @@ def _run_fused(step: tuple, x: Any) -> Tensor:
         end = next(_seq)
         record_call(m, start, end)
         start = end  # the ranges are open: the next module's call begins where this one ends
-    args = [x, acts]
-    for m in linears:
-        args.append(m.weight)
-        args.append(m.bias)
-    out = LinearRun.apply(*args)
+    out = LinearRun.apply(x, acts, *params)
     if out.grad_fn is not None:
         out.grad_fn.stage_seqs = stages
     return out
