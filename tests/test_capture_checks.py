@@ -198,3 +198,25 @@ def test_a_gradient_none_at_every_replay_leaves_the_grad_none():
                   _batches(3), optimizer=lambda ps: optim.SGD(ps, lr=0.1))
     assert captured[0].grad is None and captured[1].grad is not None
     assert "is None" in step.source
+
+
+def test_a_library_kernels_float64_gradient_is_cast_for_a_float32_leaf_at_every_replay():
+    # w (float32) times a float64 input: Mul's gradient for w is float64, cast at each replay
+    eager, captured = _pair(np.linspace(0.1, 0.9, 8, dtype=np.float32))
+    step = _steps(lambda ps, X: (ps[0] * X).sum(), eager, captured,
+                  _batches(8, dtype=np.float64), optimizer=lambda ps: optim.SGD(ps, lr=0.1))
+    assert captured[0].grad.dtype == np.float32 and "astype" in step.source
+
+
+def test_a_kernel_that_returns_a_numpy_scalar_still_gives_an_array_at_every_replay():
+    # BCE-with-logits' forward returns a numpy scalar (a mean over all): the check that makes
+    # it an array acted at the first replay, so it stays
+    tg.manual_seed(2)
+    model = nn.Sequential(nn.Linear(3, 1))
+    step = tg.capture(lambda X, y: F.binary_cross_entropy_with_logits(model(X)[:, 0], y))
+    X, y = np.ones((4, 3), np.float32), np.array([0, 1, 1, 0], np.float32)
+    eager = F.binary_cross_entropy_with_logits(model(tg.tensor(X))[:, 0], tg.tensor(y))
+    for _ in range(3):
+        loss = step(X, y)
+        assert type(loss._data) is type(eager._data) is np.ndarray
+    assert "asarray" in step.source
