@@ -220,3 +220,20 @@ def test_a_kernel_that_returns_a_numpy_scalar_still_gives_an_array_at_every_repl
         loss = step(X, y)
         assert type(loss._data) is type(eager._data) is np.ndarray
     assert "asarray" in step.source
+
+
+def test_the_last_program_checks_the_inputs_it_is_handed():
+    # a call goes to the program that ran last, on the inputs as given (Tensors or arrays): a
+    # new shape, dtype or number of inputs finds (or traces) the program for them
+    w = nn.Parameter(np.array([0.5, -1.0, 2.0], np.float32))
+    step = tg.capture(lambda X: (X * w).sum())
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    values = [step(x).item() for x in (X, tg.tensor(X), X)]
+    assert len(values) == 3 and len(set(values)) == 1
+    assert [len(p) for p in step._programs.values()] == [1]  # one trace, for all three
+    wide = step(X.astype(np.float64))  # float64: a program of its own, as eager
+    assert wide.dtype == np.float64 and len(step._programs) == 2
+    assert step(X[:2]).item() == (tg.tensor(X[:2]) * w).sum().item()
+    assert step(X).item() == values[0] and len(step._programs) == 3
+    with pytest.raises(TypeError):
+        step(X, X)  # the step takes one input: its function refuses two, as it would eagerly

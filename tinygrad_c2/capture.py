@@ -357,6 +357,7 @@ class _Tracer:
         self.modules: dict[int, tuple] = {}  # id -> (module, state at its first call)
         self.owners: set[int] = set()  # the arrays owning the memory of the step's values
         self.n_inputs = 0
+        self.key: tuple = ()  # the inputs' (shape, dtype), set by CapturedStep._trace
         self.depth = 0  # > 0 while a primitive's forward runs
         from .nn.modules.module import edit_count  # NOTE: lazy: nn imports this module
 
@@ -551,7 +552,7 @@ class _Program:
         self.untouched = [] if optimizer is None else [
             p for group in optimizer.param_groups for p in group["params"] if id(p) not in routed]
         self.optimizer = optimizer
-        self.n_inputs = tracer.n_inputs
+        self.n_inputs, self.key = tracer.n_inputs, tracer.key
         self.source, self.run = self._compile(self.n_inputs)
 
     def modules_unchanged(self) -> bool:
@@ -688,7 +689,16 @@ class _Program:
         ops, n, loss = self.ops, len(self.ops), self.loss
         grad_ops = self.grad_ops
         inputs = ", ".join(f"X{k}" for k in range(n_inputs))
-        code = [f"def run({inputs}):", "    # guards: a change means a new trace"]
+        code = ["def run(*inputs):", "    # guards: a change means a new trace",
+                f"    if len(inputs) != {n_inputs}: return RETRACE"]
+        if n_inputs:
+            code.append(f"    {inputs}, = inputs")
+        for k, (shape, dtype) in enumerate(self.key):  # the inputs, as CapturedStep takes them
+            env[f"XS{k}"], env[f"XD{k}"] = shape, dtype
+            code += [f"    if isinstance(X{k}, Tensor): X{k} = X{k}._data",
+                     f"    elif type(X{k}) is not ndarray: X{k} = asarray(X{k})",
+                     f"    if X{k}.shape != XS{k} or (X{k}.dtype is not XD{k} and "
+                     f"X{k}.dtype != XD{k}): return RETRACE"]
         code.append("    if EDITS[0] != SEEN[0] and not modules_unchanged(): return RETRACE")
         if self.optimizer is not None:  # replays clear the grads of the params it held
             env["OPT"] = self.optimizer
@@ -958,8 +968,18 @@ class CapturedStep:
         self.optimizer = optimizer
         self._programs: dict[tuple, list[_Program]] = {}
         self._last: _Program | None = None
+        self._fast: _Program | None = None  # the program that ran last
 
     def __call__(self, *inputs: Any) -> Tensor:
+        # NOTE: the last program first, on the inputs as given: it checks their shapes and
+        # dtypes itself. Building the key costs more than the checks (numpy hashes a dtype
+        # afresh at every call: ~10k instructions a step on two inputs, callgrind). Under a
+        # trace `instrumented` is set too, so a nested step takes the path below and refuses.
+        fast = self._fast
+        if fast is not None and not mode.instrumented and mode.grad_enabled:
+            out = fast.run(*inputs)
+            if out is not _RETRACE:
+                return Tensor._wrap(out)
         if mode.tracer is not None:
             raise CaptureError("capture: a captured step cannot run inside another step's trace")
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11
@@ -973,6 +993,7 @@ class CapturedStep:
             for program in self._programs.get(key, ()):
                 out = program.run(*arrays)  # the optimizer's step included
                 if out is not _RETRACE:
+                    self._fast = program
                     return Tensor._wrap(out)
             loss = self._trace(arrays, key)
         else:  # anomaly mode, profiling or no_grad: the ordinary engine, nothing recorded
@@ -991,10 +1012,12 @@ class CapturedStep:
 
     def _trace(self, arrays: list[np.ndarray], key: tuple) -> Tensor:
         tracer = _Tracer()
+        tracer.key = key
         programs = self._programs.setdefault(key, [])
         loss = self._eager(arrays, tracer)
         programs.insert(0, self._last)
         del programs[_PROGRAMS_PER_SHAPE:]
+        self._fast = self._last
         return loss
 
     def _eager(self, arrays: list[np.ndarray], tracer: _Tracer | None) -> Tensor:
