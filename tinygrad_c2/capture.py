@@ -1005,7 +1005,9 @@ class CapturedStep:
     @property
     def source(self) -> str:
         """The straight-line Python of the most recently traced step: the whole training step
-        as a static graph framework would run it (read it to see what backprop does)."""
+        as a static graph framework would run it (read it to see what backprop does). Until
+        its first replay it is the program that checks every kernel result; after it, the one
+        later replays run (see _Program._compile)."""
         if self._last is None:
             raise CaptureError("capture: nothing traced yet; call the step once first")
         return self._last.source
