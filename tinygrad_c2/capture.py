@@ -79,6 +79,7 @@ than those registered with `on_replay` (printing, appending to a list).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +97,7 @@ _PROGRAMS_PER_SHAPE = 8
 # NOTE: the primitives of these modules compute their outputs from their arguments and nothing
 # else (no generator, no buffer writes): a replay may drop one whose output nothing reads
 _PURE_MODULES = "tinygrad_c2.ops."
+_LIBRARY = "tinygrad_c2."
 _SCALARS = (bool, int, float, complex, str, type(None))
 # numpy functions whose results say nothing about the values (they stay untraced), and the
 # ones that write into their first argument
@@ -293,12 +295,14 @@ class _Op:
     """One recorded primitive: its class, where each argument comes from, where grads go."""
 
     # routes[k]: (kind, index) or None; dtype: PyTorch's promoted dtype when numpy's differed
-    __slots__ = ("cls", "args", "needs", "routes", "shape", "dtype")
+    # fixed: a library kernel whose results' types, shapes and dtypes follow from its input
+    # shapes, dtypes and constants (see _Program._compile)
+    __slots__ = ("cls", "args", "needs", "routes", "shape", "dtype", "fixed")
 
     def __init__(self, cls: type, args: list, needs: tuple, routes: list, shape: tuple,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, fixed: bool = False) -> None:
         self.cls, self.args, self.needs, self.routes = cls, args, needs, routes
-        self.shape, self.dtype = shape, dtype
+        self.shape, self.dtype, self.fixed = shape, dtype, fixed
 
 
 def _owner(a: np.ndarray) -> np.ndarray:
@@ -353,6 +357,7 @@ class _Tracer:
         self.modules: dict[int, tuple] = {}  # id -> (module, state at its first call)
         self.owners: set[int] = set()  # the arrays owning the memory of the step's values
         self.n_inputs = 0
+        self.key: tuple = ()  # the inputs' (shape, dtype), set by CapturedStep._trace
         self.depth = 0  # > 0 while a primitive's forward runs
         from .nn.modules.module import edit_count  # NOTE: lazy: nn imports this module
 
@@ -495,8 +500,10 @@ class _Tracer:
         view = out.view(self.cls)
         self.values[id(view)] = (_NODE, len(self.ops), ctx)
         self._keep(view)
+        # NOTE: a user's subclass of a library op lives in the user's module: not fixed
+        fixed = op.__module__.startswith(_LIBRARY) and "data_dependent_shape" not in ctx.__dict__
         self.ops.append(_Op(op, sources, needs, routes, out.shape,
-                            ctx.__dict__.get("promoted_to")))
+                            ctx.__dict__.get("promoted_to"), fixed))
         return view
 
 
@@ -545,7 +552,8 @@ class _Program:
         self.untouched = [] if optimizer is None else [
             p for group in optimizer.param_groups for p in group["params"] if id(p) not in routed]
         self.optimizer = optimizer
-        self.source, self.run = self._compile(tracer.n_inputs)
+        self.n_inputs, self.key = tracer.n_inputs, tracer.key
+        self.source, self.run = self._compile(self.n_inputs)
 
     def modules_unchanged(self) -> bool:
         """The slow guard, run only when some module changed since the last replay."""
@@ -572,11 +580,17 @@ class _Program:
                 live.update(ref for kind, ref in op.args if kind == _NODE)
         return live
 
-    def _optimizer_step(self, env: dict[str, Any]) -> list[str]:
+    def _optimizer_step(self, env: dict[str, Any], arrives: dict[int, str]) -> list[str]:
         """The lines of the optimizer's step: plain SGD's update written out (w -= lr * g per
         trained parameter, SGD.step's own expression, so the bits are the same), else a call
         of optimizer.step() (any other optimizer, or a group with momentum, weight decay or
         maximize at this replay: the hyperparameters are read at every replay, as step does).
+
+        NOTE: a Python float lr is converted by numpy at every `lr * g` (NEP 50: to g's dtype,
+        rounded to nearest, then g's own loop); the program converts it once per new lr into a
+        0-d array of the parameter's dtype (g has it: every contribution is cast to it), which
+        gives the same bits without the per-call conversion. An lr of any other type (a numpy
+        float64 scalar is a strong operand: float64 product, then cast) is used as it is.
         """
         from .optim.sgd import SGD
 
@@ -586,34 +600,82 @@ class _Program:
         env["OPT"] = opt
         if type(opt) is not SGD or "step" in vars(opt):
             return ["    OPT.step()"]
+        env["lr_operand"] = _lr_operand
         trained = {id(self.leaves[j]): j for j in self.trained}
         plain, lines = [], []
         for k, group in enumerate(opt.param_groups):
             env[f"G{k}"] = group
             plain.append(f'not (G{k}["maximize"] or G{k}["weight_decay"] or G{k}["momentum"])')
-            rows = [j for p in group["params"] if (j := trained.get(id(p))) is not None]
+            rows = [j for p in group["params"] if (j := trained.get(id(p))) is not None
+                    and arrives.get(j)]
             if rows:
                 lines.append(f'        lr = G{k}["lr"]')
+            operands: dict[np.dtype, str] = {}  # per dtype: the variable holding lr's operand
             for j in rows:
-                lines.append(f"        if lg{j} is not None: w = L{j}._data; w -= lr * lg{j}")
+                dtype = self.leaves[j]._data.dtype  # guarded
+                if dtype not in operands:
+                    name = operands[dtype] = f"lr{k}_{len(operands)}"
+                    # [the lr converted last, its operand], and the dtype to convert it to
+                    env[f"R{name}"], env[f"D{name}"] = [_MISSING, None], dtype
+                    lines += [f"        if lr is not R{name}[0]: "
+                              f"R{name}[:] = lr, lr_operand(lr, D{name})",
+                              f"        {name} = R{name}[1]"]
+                update = f"w = L{j}._data; w -= {operands[dtype]} * lg{j}"
+                lines.append(f"        {update}" if arrives[j] == "sure" else
+                             f"        if lg{j} is not None: {update}")
         return ["    # the optimizer's step (SGD: w -= lr * g)",
                 f"    if {' and '.join(plain)}:", *(lines or ["        pass"]),
                 "    else:", "        OPT.step()"]
 
-    def _compile(self, n_inputs: int) -> tuple[str, Callable[..., Any]]:
+    def _settle(self, seen: set[str]) -> None:
+        """After the first replay: the program for all later ones, knowing what acted in it."""
+        self.source, self.run = self._compile(self.n_inputs, frozenset(seen))
+
+    def _compile(self, n_inputs: int, seen: frozenset[str] | None = None
+                 ) -> tuple[str, Callable[..., Any]]:
         """Write the step as straight-line Python (guards, forward calls, then backward calls in
         reverse, each gradient routed to a local variable) and compile it once.
+
+        With `seen` None: the first replay's program, which checks every kernel result (its
+        type, a gradient's presence, shape and dtype) and notes which checks acted (in OBS),
+        then compiles the one for later replays with `seen` = those notes.
+
+        NOTE: what the later program leaves out, and why that is sound. A library kernel
+        (`_Op.fixed`: a class of tinygrad_c2 whose output shape does not depend on values)
+        computes the type of its forward's result, whether backward returns a tuple, which of
+        its gradients are None, their shapes and their dtypes from its input shapes, dtypes and
+        constant arguments alone: numpy 2's result dtypes do not depend on values (NEP 50), and
+        where a kernel branches on values (Pow's zero masks, Prod's zeros, ignored labels) both
+        branches give the same type, shape and dtype (tests/test_capture_checks.py replays each
+        one on values that take the other branch). Those inputs are fixed for a program: input
+        shapes and dtypes key it, the guards fix the leaves' shapes and dtypes and the modules'
+        attributes, and constants are the trace's. So what a check found at the first replay it
+        finds at every later one: a check that did nothing is left out, one that acted stays.
+        A gradient present for sure also drops its `is not None` tests down the line (and a
+        node's backward its `if g is not None`). A user's Function promises nothing of the
+        kind: all its checks stay.
 
         NOTE: replaying a list of ops through a generic loop costs about 2.5 us per op in
         dispatch alone; the generated function has none, and `step.source` shows a student the
         whole training step the way a static graph framework sees it.
         """
+        checked = seen is None
         env: dict[str, Any] = {"new": _new, "ndarray": np.ndarray, "asarray": np.asarray,
-                               "add": np.add,
+                               "add": np.add, "Tensor": Tensor,
                                "ones": np.ones, "fix": _fix_grad, "wrap": Tensor._wrap,
                                "errstate": np.errstate, "forward_as": forward_as,
                                "RETRACE": _RETRACE, "EDITS": self.edit_count, "SEEN": self.seen,
                                "modules_unchanged": self.modules_unchanged}
+        obs: set[str] = set()
+        if checked:
+            env["OBS"], env["SETTLE"] = obs, lambda: self._settle(obs)
+
+        def note(key: str) -> str:  # the first replay's record that a check acted
+            return f"; OBS.add({key!r})" if checked else ""
+
+        def known(i: int) -> bool:  # op i's results are what the first replay saw
+            return not checked and self.ops[i].fixed
+
         consts: dict[int, str] = {}
 
         def const(value: Any) -> str:
@@ -627,7 +689,16 @@ class _Program:
         ops, n, loss = self.ops, len(self.ops), self.loss
         grad_ops = self.grad_ops
         inputs = ", ".join(f"X{k}" for k in range(n_inputs))
-        code = [f"def run({inputs}):", "    # guards: a change means a new trace"]
+        code = ["def run(*inputs):", "    # guards: a change means a new trace",
+                f"    if len(inputs) != {n_inputs}: return RETRACE"]
+        if n_inputs:
+            code.append(f"    {inputs}, = inputs")
+        for k, (shape, dtype) in enumerate(self.key):  # the inputs, as CapturedStep takes them
+            env[f"XS{k}"], env[f"XD{k}"] = shape, dtype
+            code += [f"    if isinstance(X{k}, Tensor): X{k} = X{k}._data",
+                     f"    elif type(X{k}) is not ndarray: X{k} = asarray(X{k})",
+                     f"    if X{k}.shape != XS{k} or (X{k}.dtype is not XD{k} and "
+                     f"X{k}.dtype != XD{k}): return RETRACE"]
         code.append("    if EDITS[0] != SEEN[0] and not modules_unchanged(): return RETRACE")
         if self.optimizer is not None:  # replays clear the grads of the params it held
             env["OPT"] = self.optimizer
@@ -682,7 +753,9 @@ class _Program:
                 env[f"P{i}"] = op.dtype
                 code.append(f"    o{i} = forward_as(K{i}, {c}, [{', '.join(args)}], P{i})  "
                             f"# {op.cls.__name__}")
-            code.append(f"    if type(o{i}) is not ndarray: o{i} = asarray(o{i})")
+            if not known(i) or f"o{i}" in seen:
+                code.append(f"    if type(o{i}) is not ndarray: o{i} = asarray(o{i})"
+                            + note(f"o{i}"))
             dead = [f"o{k}" for k, last in last_use.items() if last == i] + (
                 [f"o{i}"] if i not in last_use else [])
             if dead:  # outputs nobody else reads: free them (backward uses the ctxs only)
@@ -695,16 +768,29 @@ class _Program:
         flags_at = len(code)
         # the seed: a copy of ones made once (np.ones is a Python function: slower than .copy())
         env["SEED"] = np.ones(ops[loss].shape, self.loss_dtype)
-        code.append(f"    g{loss} = SEED.copy() if o{loss}.dtype == SEED.dtype else "
+        code.append(f"    g{loss} = SEED.copy()" if known(loss) else
+                    f"    g{loss} = SEED.copy() if o{loss}.dtype == SEED.dtype else "
                     f"ones(o{loss}.shape, o{loss}.dtype)")
         # A gradient's first contribution (in this fixed order) finds it None for sure: it is
         # assigned, not tested; later ones add. The loss's own gradient is never None.
         routed: set[tuple] = set()
         owned: dict[int, bool | str] = {loss: True}  # see _contribution
         flags: list[str] = []  # the h{j} variables ownership needs at run time
+        # whether a gradient arrives: "sure" (at every replay), "maybe", absent (never)
+        arrives: dict[int, str] = {loss: "sure"}  # node gradients g{i}
+        leaf_arrives: dict[int, str] = {}  # leaf gradients lg{j}
         for i in reversed(grad_ops):
             op = ops[i]
-            body = [f"r = B{i}(c{i}, g{i})", "if type(r) is not tuple: r = (r,)"]
+            runs = arrives.get(i)
+            if runs is None:  # every contribution was None at the first replay: never runs
+                code.append(f"    c{i} = None  # {op.cls.__name__}: no gradient reaches it")
+                continue
+            ran = known(i) and f"b{i}" in seen  # its results are the first replay's
+            if not ran:
+                body = [f"r = B{i}(c{i}, g{i}){note(f'b{i}')}",
+                        f"if type(r) is not tuple: r = (r,){note(f'r{i}')}"]
+            else:  # a tuple at every replay, or one array at every replay
+                body = [f"r = (B{i}(c{i}, g{i}),)" if f"r{i}" in seen else f"r = B{i}(c{i}, g{i})"]
             mine = owned.get(i, False) if op.cls.overwrites_grad else False
             if mine is not False:  # ctx.grad_owned: backward may write into g{i}
                 body.insert(0, f"c{i}.grad_owned = {mine}")
@@ -718,49 +804,105 @@ class _Program:
                 if route is None:
                     continue
                 kind, j = route
+                if ran and f"a{i}_{k}" not in seen:
+                    body.append(f"# r[{k}] is None")
+                    continue
                 env[f"S{i}_{k}"] = self.leaves[j]._data.shape if kind == _LEAF else ops[j].shape
-                body += [f"x = r[{k}]", "if x is not None:",
-                         f"    if type(x) is not ndarray or x.shape != S{i}_{k}: "
-                         f"x = fix(x, S{i}_{k}, c{i})"]
+                body.append(f"x = r[{k}]")
+                pad = ""
+                if not ran:
+                    body.append("if x is not None:")
+                    pad = "    "
+                if not ran or f"x{i}_{k}" in seen:
+                    body.append(f"{pad}if type(x) is not ndarray or x.shape != S{i}_{k}: "
+                                f"x = fix(x, S{i}_{k}, c{i}){note(f'x{i}_{k}')}")
+                if checked:
+                    body.append(f"{pad}OBS.add({f'a{i}_{k}'!r})")
+                arrival = "sure" if ran and runs == "sure" else "maybe"
                 first = route not in routed
                 routed.add(route)
                 if kind == _NODE:
+                    arrives[j] = "sure" if "sure" in (arrival, arrives.get(j)) else "maybe"
                     lines, owned[j] = _contribution(j, first, owned.get(j, False), cur)
-                    body += ["    " + line for line in lines]
+                    body += [pad + line for line in lines]
                     if owned[j] == f"h{j}" and owned[j] not in flags:
                         flags.append(owned[j])
-                else:  # a leaf: never keep a view of (or the very) gradient another node holds
-                    own = f"(x.copy() if x is g{i} or x.base is not None else x)"
-                    own = "x" if cur is True else f"(x if {cur} else {own})" if cur else own
-                    body.append(f"    lg{j} = {own}" if first else
-                                f"    lg{j} = {own} if lg{j} is None else lg{j} + x")
+                    continue
+                leaf_arrives[j] = "sure" if "sure" in (arrival, leaf_arrives.get(j)) else "maybe"
+                # a leaf: in its dtype, each contribution cast before it is added (as the
+                # engine does); never keep a view of (or the very) gradient another node holds
+                if not ran or f"d{i}_{k}" in seen:
+                    env[f"D{j}"] = self.leaves[j]._data.dtype  # guarded
+                    body.append(f"{pad}if x.dtype is not D{j} and x.dtype != D{j}: "
+                                f"x = x.astype(D{j}){note(f'd{i}_{k}')}")
+                own = f"(x.copy() if x is g{i} or x.base is not None else x)"
+                own = "x" if cur is True else f"(x if {cur} else {own})" if cur else own
+                body.append(f"{pad}lg{j} = {own}" if first else
+                            f"{pad}lg{j} = {own} if lg{j} is None else lg{j} + x")
             body.append(f"c{i} = g{i} = None")
-            if i == loss:
+            body = _direct(body)
+            if runs == "sure":
                 code += [f"    # {op.cls.__name__}", *("    " + line for line in body)]
             else:
                 code += [f"    if g{i} is not None:  # {op.cls.__name__}",
                          *("        " + line for line in body)]
         for j in self.trained:
-            code += [f"    if lg{j} is not None and lg{j}.dtype != L{j}._data.dtype: "
-                     f"lg{j} = lg{j}.astype(L{j}._data.dtype)",
-                     f"    L{j}.grad = None if lg{j} is None else wrap(lg{j})"]
+            if leaf_arrives.get(j) == "sure":  # Tensor._wrap, inlined
+                code += [f"    t = new(Tensor); t._data, t.grad, t.requires_grad, t.grad_fn = "
+                         f"lg{j}, None, False, None; L{j}.grad = t"]
+            elif leaf_arrives.get(j):
+                code += [f"    L{j}.grad = None if lg{j} is None else wrap(lg{j})"]
         if flags:
             code.insert(flags_at, f"    {' = '.join(flags)} = False")
-        code += self._optimizer_step(env)
+        code += self._optimizer_step(env, leaf_arrives)
         # NOTE: np.errstate costs about as much as two ufunc calls; under numpy's default error
         # state (underflow already ignored) the program skips it, else it enters one
         env["ERRSTATE"], env["QUIET"] = _ERRSTATE, _quiet_errstate()
         code[backward_start:] = [
-            "    quiet = ERRSTATE is not None and ERRSTATE.get() is QUIET",
+            "    quiet = ERRSTATE.get() is QUIET" if _ERRSTATE is not None else "    quiet = False",
             "    if not quiet: es = errstate(under='ignore'); es.__enter__()",
             "    try:",
             *("    " + line for line in code[backward_start:]),
             "    finally:",
             "        if not quiet: es.__exit__(None, None, None)"]
+        if checked:
+            code.append("    SETTLE()")
         code.append(f"    return o{loss}")
         source = "\n".join(code) + "\n"
         exec(compile(source, "<captured step>", "exec"), env)  # noqa: S102 (our own source)
         return source, env["run"]
+
+
+def _direct(body: list[str]) -> list[str]:
+    """body with `x = r[k]` followed by a plain `g{j} = x` (or `lg{j} = x`) as `g{j} = r[k]`,
+    where the line after it does not read x."""
+    out: list[str] = []
+    for k, line in enumerate(body):
+        after = body[k + 1] if k + 1 < len(body) else ""
+        if (re.fullmatch(r"l?g\d+ = x", line) and out and out[-1].startswith("x = r[")
+                and (after.startswith("x = ") or not re.search(r"\bx\b", after))):
+            out[-1] = line[:-1] + out[-1][4:]
+        else:
+            out.append(line)
+    # a backward that returns one array: `r = (B(c, g),)` and its one use r[0] as `B(c, g)`
+    calls = [k for k, line in enumerate(out) if line.startswith("r = (")]
+    uses = [k for k, line in enumerate(out) if "r[" in line]
+    if calls and len(uses) == 1 and out[uses[0]].count("r[0]") == 1:
+        call = out.pop(calls[0])[5:-2]
+        out[uses[0] - 1] = out[uses[0] - 1].replace("r[0]", call)
+    return out
+
+
+def _lr_operand(lr: Any, dtype: np.dtype) -> Any:
+    """lr as `lr * g` converts it for a gradient of `dtype` (a 0-d array, see
+    _Program._optimizer_step), or lr itself where that conversion is not a plain rounding."""
+    if type(lr) is not float:
+        return lr
+    with np.errstate(all="ignore"):
+        operand = np.array(lr, dtype)
+    # NOTE: an lr past the dtype's range: numpy warns at each `lr * g` of the eager step, so
+    # the replay converts it at each step too
+    return operand if np.isfinite(operand) else lr
 
 
 def _contribution(j: int, first: bool, before: bool | str, cur: bool | str) -> tuple:
@@ -826,8 +968,18 @@ class CapturedStep:
         self.optimizer = optimizer
         self._programs: dict[tuple, list[_Program]] = {}
         self._last: _Program | None = None
+        self._fast: _Program | None = None  # the program that ran last
 
     def __call__(self, *inputs: Any) -> Tensor:
+        # NOTE: the last program first, on the inputs as given: it checks their shapes and
+        # dtypes itself. Building and hashing the key costs more than those checks (about 3k
+        # instructions a step on the tiny MLP's two inputs, callgrind). Under a
+        # trace `instrumented` is set too, so a nested step takes the path below and refuses.
+        fast = self._fast
+        if fast is not None and not mode.instrumented and mode.grad_enabled:
+            out = fast.run(*inputs)
+            if out is not _RETRACE:
+                return Tensor._wrap(out)
         if mode.tracer is not None:
             raise CaptureError("capture: a captured step cannot run inside another step's trace")
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11
@@ -841,6 +993,7 @@ class CapturedStep:
             for program in self._programs.get(key, ()):
                 out = program.run(*arrays)  # the optimizer's step included
                 if out is not _RETRACE:
+                    self._fast = program
                     return Tensor._wrap(out)
             loss = self._trace(arrays, key)
         else:  # anomaly mode, profiling or no_grad: the ordinary engine, nothing recorded
@@ -852,17 +1005,21 @@ class CapturedStep:
     @property
     def source(self) -> str:
         """The straight-line Python of the most recently traced step: the whole training step
-        as a static graph framework would run it (read it to see what backprop does)."""
+        as a static graph framework would run it (read it to see what backprop does). Until
+        its first replay it is the program that checks every kernel result; after it, the one
+        later replays run (see _Program._compile)."""
         if self._last is None:
             raise CaptureError("capture: nothing traced yet; call the step once first")
         return self._last.source
 
     def _trace(self, arrays: list[np.ndarray], key: tuple) -> Tensor:
         tracer = _Tracer()
+        tracer.key = key
         programs = self._programs.setdefault(key, [])
         loss = self._eager(arrays, tracer)
         programs.insert(0, self._last)
         del programs[_PROGRAMS_PER_SHAPE:]
+        self._fast = self._last
         return loss
 
     def _eager(self, arrays: list[np.ndarray], tracer: _Tracer | None) -> Tensor:
