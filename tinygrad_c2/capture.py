@@ -87,6 +87,7 @@ import numpy as np
 
 from .engine import errstate_var, mode, reduce_to_shape
 from .function import forward_as
+from .ops.constants import number_operand
 from .tensor import Tensor
 
 _CONST, _LEAF, _NODE, _INPUT = range(4)
@@ -600,7 +601,7 @@ class _Program:
         env["OPT"] = opt
         if type(opt) is not SGD or "step" in vars(opt):
             return ["    OPT.step()"]
-        env["lr_operand"] = _lr_operand
+        env["lr_operand"] = number_operand
         trained = {id(self.leaves[j]): j for j in self.trained}
         plain, lines = [], []
         for k, group in enumerate(opt.param_groups):
@@ -891,18 +892,6 @@ def _direct(body: list[str]) -> list[str]:
         call = out.pop(calls[0])[5:-2]
         out[uses[0] - 1] = out[uses[0] - 1].replace("r[0]", call)
     return out
-
-
-def _lr_operand(lr: Any, dtype: np.dtype) -> Any:
-    """lr as `lr * g` converts it for a gradient of `dtype` (a 0-d array, see
-    _Program._optimizer_step), or lr itself where that conversion is not a plain rounding."""
-    if type(lr) is not float:
-        return lr
-    with np.errstate(all="ignore"):
-        operand = np.array(lr, dtype)
-    # NOTE: an lr past the dtype's range: numpy warns at each `lr * g` of the eager step, so
-    # the replay converts it at each step too
-    return operand if np.isfinite(operand) else lr
 
 
 def _contribution(j: int, first: bool, before: bool | str, cur: bool | str) -> tuple:

@@ -282,38 +282,3 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines + [")"])
-
-
-#: (value, dtype) -> its read-only 0-d array, for number_operand; bounded (cleared when full)
-#: since a scheduler may set a new learning rate every step
-_OPERANDS: dict[tuple, np.ndarray] = {}
-_MAX_OPERANDS = 256
-
-
-def number_operand(value: Any, dtype: np.dtype, keep: bool = True) -> Any:
-    """A hyperparameter as a ufunc operand for arrays of `dtype`: a Python float or int as a
-    read-only 0-d array of that dtype, anything else (a numpy scalar, which numpy promotes as a
-    strong type) as it is. The result of the ufunc is the same bit for bit; the point is speed.
-
-    NOTE: numpy 2 converts a Python number operand afresh on every ufunc call (NEP 50's weak
-    scalars cast it to the array's dtype): ~2,900 of the ~7,300 instructions of a small
-    array's multiply. A 0-d array of the same dtype holds that same cast value. Making one
-    costs ~3,500, so they are kept per (value, dtype), unless `keep` is False (a number new
-    each step, such as a bias correction) or the value is a zero (0.0 and -0.0 are one dict
-    key but not one operand).
-
-    >>> number_operand(0.1, np.dtype(np.float32)).dtype, number_operand(np.float64(0.1), None)
-    (dtype('float32'), np.float64(0.1))
-    """
-    if (type(value) is float or type(value) is int) and dtype.kind in "fc":
-        key = (value, dtype)
-        a = _OPERANDS.get(key)
-        if a is None:
-            a = np.array(value, dtype=dtype)
-            a.flags.writeable = False
-            if keep and value:
-                if len(_OPERANDS) >= _MAX_OPERANDS:
-                    _OPERANDS.clear()
-                _OPERANDS[key] = a
-        return a
-    return value

@@ -97,7 +97,7 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, factor: Any = None
     NOTE: for weight >= 0.5 PyTorch computes end - (end - start) * (1 - weight), which is more
     accurate there; copying the branch keeps results equal to PyTorch's to the last bits.
     `factor` is what the branch multiplies by (`lerp_factor(weight)`), given by a caller that
-    made it a 0-d operand once a step (optimizer.number_operand).
+    made it a 0-d operand once a step (ops.constants.number_operand).
     """
     diff = end - start
     diff *= lerp_factor(weight) if factor is None else factor

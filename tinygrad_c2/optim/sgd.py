@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, number_operand
+from ..ops.constants import number_operand
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
