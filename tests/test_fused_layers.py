@@ -35,7 +35,7 @@ def step_of(model, x, run, seed=7):
     out = run(model, x)
     cotangent = np.random.default_rng(3).standard_normal(out.shape).astype(out.dtype)
     (out * tg.tensor(cotangent)).sum().backward()
-    grads = [p.grad.numpy().copy() for p in model.parameters()]
+    grads = [None if p.grad is None else p.grad.numpy().copy() for p in model.parameters()]
     xg = x.grad.numpy().copy() if x.requires_grad else None
     buffers = [b.numpy().copy() for b in model.buffers()]
     return out.numpy().copy(), grads, xg, buffers, rng.generator().random()
@@ -81,6 +81,47 @@ def test_batch_norm_options_fuse_bit_identically(bn):
     for _ in range(3):
         assert_bit_identical(step_of(fused, x, nn.Sequential.forward),
                              step_of(one_by_one, x, unfused))
+
+
+LAYOUTS = {
+    "batch_norm_first": lambda: [nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3)],
+    "dropout_between_linears": lambda: [nn.Linear(6, 5), nn.Dropout(0.4), nn.Linear(5, 3)],
+    "activation_then_dropout": lambda: [nn.Linear(6, 5), nn.Tanh(), nn.Dropout(0.4),
+                                        nn.Linear(5, 3), nn.Sigmoid()],
+    "dropout_then_activation": lambda: [nn.Linear(6, 5), nn.Dropout(0.4), nn.ReLU(),
+                                        nn.BatchNorm1d(5), nn.Linear(5, 3)],
+    "two_batch_norms_and_p_1": lambda: [nn.Linear(6, 5), nn.BatchNorm1d(5),
+                                        nn.BatchNorm1d(5, affine=False), nn.Dropout(1.0),
+                                        nn.Linear(5, 3)],
+    "frozen_first_layer": lambda: [nn.Linear(6, 5).requires_grad_(False), nn.BatchNorm1d(5),
+                                   nn.ReLU(), nn.Linear(5, 3)],
+}
+
+
+def layout(name):
+    tg.manual_seed(0)
+    return nn.Sequential(*LAYOUTS[name]()).double()
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+@pytest.mark.parametrize("x_grad", [False, True])
+def test_other_layouts_of_runs_are_bit_identical_to_the_layers_one_by_one(name, x_grad):
+    fused, one_by_one = layout(name), layout(name)
+    x = batch(tg.float64, x_grad)
+    for _ in range(2):
+        assert_bit_identical(step_of(fused, x, nn.Sequential.forward),
+                             step_of(one_by_one, x, unfused))
+    assert type(fused(x).grad_fn) is LinearRun
+
+
+def test_three_dimensional_input_fuses_bit_identically():
+    def model():
+        tg.manual_seed(0)
+        return nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(3), nn.ReLU(),
+                             nn.Linear(5, 2)).double()
+
+    x = tg.tensor(np.random.default_rng(0).standard_normal((7, 3, 4)), requires_grad=True)
+    assert_bit_identical(step_of(model(), x, nn.Sequential.forward), step_of(model(), x, unfused))
 
 
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
@@ -187,10 +228,11 @@ def test_a_run_consumed_twice_gets_the_unfused_gradients():
     assert_bit_identical(step_of(fused, x, run_twice), step_of(one_by_one, x, run_twice))
 
 
-def test_second_derivatives_equal_the_unfused_ones_and_do_not_touch_the_statistics():
+@pytest.mark.parametrize("name", ["bn_mlp", "batch_norm_first", "dropout_then_activation"])
+def test_second_derivatives_equal_the_unfused_ones_and_do_not_touch_the_statistics(name):
     results = []
     for run in (nn.Sequential.forward, unfused):
-        model = bn_mlp(tg.float64, nn.Tanh)
+        model = bn_mlp(tg.float64, nn.Tanh) if name == "bn_mlp" else layout(name)
         x = batch(tg.float64, True)
         tg.manual_seed(5)
         out = run(model, x)
@@ -198,7 +240,7 @@ def test_second_derivatives_equal_the_unfused_ones_and_do_not_touch_the_statisti
         (gx,) = tg.autograd.grad((out * out).sum(), x, create_graph=True)
         assert all(np.array_equal(a, b.numpy()) for a, b in zip(stats, model.buffers(),
                                                                 strict=True))
-        (hx, hw) = tg.autograd.grad((gx * gx).sum(), [x, model[4].weight])
+        (hx, hw) = tg.autograd.grad((gx * gx).sum(), [x, model[-1].weight])
         results.append((gx.numpy(), hx.numpy(), hw.numpy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     for a, b in zip(results[0][1:], results[1][1:], strict=True):
