@@ -9,6 +9,7 @@ from test_fused_linear import unfused  # the layers called one by one
 
 import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim, rng, viz
+from tinygrad_c2.bench.measure import peak_step_memory
 from tinygrad_c2.engine import AnomalyError
 from tinygrad_c2.nn.functional.linear import LinearRun
 from tinygrad_c2.nn.functional.norm import BatchNorm
@@ -209,9 +210,8 @@ def test_the_owned_gradient_is_written_over_and_gives_the_same_gradients():
     # fresh_grads: every gradient is a new array, sharing memory with no other one, no saved
     # array and no parameter (BatchNorm's dgamma and dbeta too)
     arrays = [a for a in expected if a is not None]
-    held = [a for a in node.saved_tensors if isinstance(a, np.ndarray)]
-    held += [a for s in node.saved_tensors if isinstance(s, tuple) for a in s
-             if isinstance(a, np.ndarray)]
+    held = [a for s in node.saved_tensors for a in (s if isinstance(s, list) else [s])
+            if isinstance(a, np.ndarray)]
     held += [p._data for p in model.parameters()]
     for i, a in enumerate(arrays):
         assert not any(np.shares_memory(a, b) for b in arrays[i + 1:] + held)
@@ -348,3 +348,26 @@ def test_a_captured_step_replays_the_fused_eager_step_bit_for_bit():
                                      strict=True):
             np.testing.assert_array_equal(a, b, err_msg=f"step {i}: {name}")
     assert int(captured[1].num_batches_tracked.numpy()) == 4  # counted once a replay
+
+
+def test_a_fused_step_peaks_at_no_more_memory_than_the_layers_one_by_one():
+    # the run frees each kernel's saved arrays once its backward ran (the engine frees an
+    # unfused node's after its backward), so the top layers' are gone when the bottom's
+    # weight gradient is made
+    def model():
+        tg.manual_seed(0)
+        return nn.Sequential(nn.Linear(64, 128, bias=False), nn.BatchNorm1d(128), nn.ReLU(),
+                             nn.Dropout(0.2), nn.Linear(128, 128, bias=False),
+                             nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 4))
+
+    x = tg.tensor(np.random.default_rng(0).standard_normal((256, 64)), dtype=tg.float32)
+    y = tg.tensor(np.arange(256) % 4)
+    peaks = []
+    for m, run in ((model(), nn.Sequential.forward), (model(), unfused)):
+        def step(m=m, run=run):
+            m.zero_grad()
+            F.cross_entropy(run(m, x), y).backward()
+
+        step()
+        peaks.append(peak_step_memory(step))
+    assert peaks[0] <= peaks[1] + 4096  # (a few Python objects more; an activation is 128k)

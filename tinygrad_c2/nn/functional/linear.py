@@ -193,8 +193,9 @@ class LinearRun(Function):
     backward it calls with a context of its own (BatchNorm, Dropout), the number of tensors it
     takes, and its other arguments, or a callable giving them from the input's shape (the
     module's side of the call: BatchNorm1d's checks, batch count and momentum). What it saves:
-    each Linear layer's input, each activation's output, what each kernel saved, and the
-    parameters' arrays.
+    the list of each Linear layer's input and each activation's output, the parameters' arrays,
+    and a list of what each kernel saved; at the graph's last use backward frees each array
+    once it is used (peak memory as unfused).
     """
 
     # the new arrays of backward: dx, dW and db are products and sums, never g or saved arrays;
@@ -202,6 +203,8 @@ class LinearRun(Function):
     # are new sums)
     fresh_grads = True
     overwrites_grad = True  # the top activation's g * act' is written into g when it is owned
+    #: at the graph's last use backward frees each layer's saved arrays once it has run
+    reuses_saved = True
     #: the seq each layer is drawn at (tg.viz), one within each module call it stands for; set
     #: by nn.Sequential (None: all at the node's own seq)
     stage_seqs: list[int] | None = None
@@ -234,7 +237,7 @@ class LinearRun(Function):
                 k += width
                 if kept is None:
                     kept, ctx.subs = [], []
-                kept.append(sub.saved_tensors)
+                kept.append(list(sub.saved_tensors))  # (a list: backward frees it early)
                 sub.saved_tensors = ()
                 ctx.subs.append((sub, args))
             # NOTE: in place on the layer's fresh output, which nothing else holds (the unfused
@@ -244,17 +247,20 @@ class LinearRun(Function):
             saved.append(h)
         if act is None:
             saved[-1] = None  # the last layer's gradient does not need its output
+        # NOTE: the layers' arrays in lists, which backward empties as it goes at the graph's
+        # last use (the engine holds the tuple while backward runs)
         if kept is None:
-            ctx.save_for_backward(*saved, *params)
+            ctx.save_for_backward(saved, *params)
         else:
-            ctx.save_for_backward(*saved, *params, *kept)
+            ctx.save_for_backward(saved, *params, *kept)
         return h
 
     @staticmethod
     def backward(ctx, g):
         stages, saved, needs = ctx.stages, ctx.saved_tensors, ctx.needs_input_grad
+        hs, last = saved[0], ctx.saved_last_use  # last: free each array once it is used
         n, k = len(stages), len(needs) - 2  # k: where the layer's tensors end
-        base = n + 1 + k  # the kernels' saved arrays
+        base = 1 + k  # the kernels' saved arrays
         j = len(saved) - base
         # the lowest layer whose input gradient is needed: dx stops there
         first = 0
@@ -275,14 +281,19 @@ class LinearRun(Function):
             if act is not None:
                 # NOTE: in place only into a C-contiguous g we own: the unfused node's new
                 # array is C-contiguous there, so the products below take the same BLAS path
-                g = _activation_grad(g, saved[i + 1], act, owned and g.flags.c_contiguous)
+                g = _activation_grad(g, hs[i + 1], act, owned and g.flags.c_contiguous)
                 owned = True  # g written over, or a new array
+                if last:  # its last use (the layer above, if a Linear, is done with it)
+                    hs[i + 1] = None
             if linear:
                 k -= 2
                 g, grads[2 + k], grads[3 + k] = _affine_grads(
-                    g, saved[i], saved[n + 1 + k], i > first or needs[0], needs[2 + k],
-                    needs[3 + k])
+                    g, hs[i], saved[1 + k], i > first or needs[0], needs[2 + k], needs[3 + k])
                 owned = True  # every g below is a product made here
+                if last:  # its input, unless it is the output of an activation below
+                    below = stages[i - 1] if i else None
+                    if (below if type(below) is not tuple else below[1]) is None:
+                        hs[i] = None
                 continue
             # a kernel: its backward with its context, given g as the engine would give it
             kernel, width = stage[0], stage[2]
@@ -297,6 +308,8 @@ class LinearRun(Function):
             finally:
                 sub.grad_owned = False  # True only while its backward runs (the engine's rule)
                 sub.saved_tensors = ()
+            if last:  # as the engine frees an unfused node's arrays after its backward
+                saved[base + j].clear()
             grads[2 + k:2 + k + width] = in_grads[1:1 + width]
             owned = kernel.fresh_grads or (mine and in_grads[0] is g)
             g = in_grads[0]
@@ -330,8 +343,7 @@ class LinearRun(Function):
         them."""
         stages, parents, saved = self.stages, self.parents, self.saved_tensors
         needs, freed = self.needs_input_grad, saved is _FREED
-        n = len(stages)
-        base = n + 1 + len(parents) - 2
+        hs, base = saved if freed else saved[0], 1 + len(parents) - 2
         h = parents[0]
         shape = np.shape(h._data if isinstance(h, Tensor) else h)
         dtype = (h._data if isinstance(h, Tensor) else np.asarray(h)).dtype
@@ -342,7 +354,7 @@ class LinearRun(Function):
                 act, width, w = stage, 2, parents[2 + k]
                 node = _new(Linear)
                 node.needs_input_grad = (flow, needs[2 + k], needs[3 + k])
-                node.saved_tensors = _FREED if freed else (saved[i], saved[n + 1 + k])
+                node.saved_tensors = _FREED if freed else (hs[i], saved[1 + k])
                 node.parents = (h, w, parents[3 + k])
                 shape, dtype = shape[:-1] + (w.shape[0],), w.dtype
             else:
@@ -351,7 +363,7 @@ class LinearRun(Function):
                 node = _new(kernel)
                 node.__dict__.update(sub.__dict__)
                 node.needs_input_grad = sub.needs_input_grad
-                node.saved_tensors = _FREED if freed else saved[base + j]
+                node.saved_tensors = _FREED if freed else tuple(saved[base + j])
                 node.parents = (h, *parents[2 + k:2 + k + width], *args)
                 dtype = np.result_type(dtype, *(p.dtype for p in parents[2 + k:2 + k + width]
                                                  if p is not None))
@@ -364,7 +376,7 @@ class LinearRun(Function):
             if act is not None:
                 node = _new(ACTIVATIONS[act])
                 node.needs_input_grad = (flow,)
-                node.saved_tensors = _FREED if freed else (saved[i + 1],)
+                node.saved_tensors = _FREED if freed else (hs[i + 1],)
                 node.parents = (h,)
                 node.seq = next(seqs)
                 h = _values_free(shape, dtype, node)
