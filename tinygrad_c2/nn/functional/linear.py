@@ -148,29 +148,6 @@ def _affine_graph_grads(g: Tensor, x: Any, w: Tensor, nx: bool, nw: bool, nb: bo
 ACTIVATIONS = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
-def _activate(h: np.ndarray, act: str) -> np.ndarray:
-    """act(h) in place in h, a fresh array nobody else holds: the unfused activation's kernel
-    (which allocates its output here), so the same values."""
-    if act == "relu":
-        return relu_forward(h, out=h)
-    if act == "tanh":
-        return np.tanh(h, out=h)
-    return stable_sigmoid(h, out=h)
-
-
-def _activation_grad(g: np.ndarray, y: np.ndarray, act: str, inplace: bool) -> np.ndarray:
-    """g * act'(x) from the activation's output y, in g when `inplace` (the unfused op's)."""
-    if act == "relu":  # Relu's subgradient: 0 where y == 0, g where y is NaN
-        return relu_backward(g, y, inplace)
-    if act == "tanh":
-        d = y * y
-        d = np.subtract(scalar(1, d.dtype), d, out=d)
-        return np.multiply(g, d, out=g) if inplace else g * d
-    # sigmoid: (g * y) * (1 - y), Sigmoid's order
-    g = np.multiply(g, y, out=g) if inplace else g * y
-    return np.multiply(g, np.subtract(scalar(1, y.dtype), y), out=g)
-
-
 def _values_free(shape: tuple, dtype: np.dtype, node: Function) -> Tensor:
     """A Tensor made by `node` with a shape and dtype but no values (zeros using no memory):
     the output of an unfolded layer, for what reads only its shape (tg.viz, the sweeps)."""
@@ -242,8 +219,12 @@ class LinearRun(Function):
                 ctx.subs.append((sub, args))
             # NOTE: in place on the layer's fresh output, which nothing else holds (the unfused
             # activation allocates its output here): the same kernels, the same values
-            if act is not None:
-                h = _activate(h, act)
+            if act == "relu":
+                relu_forward(h, out=h)
+            elif act == "tanh":
+                np.tanh(h, out=h)
+            elif act == "sigmoid":
+                stable_sigmoid(h, out=h)
             saved.append(h)
         if act is None:
             saved[-1] = None  # the last layer's gradient does not need its output
@@ -281,7 +262,16 @@ class LinearRun(Function):
             if act is not None:
                 # NOTE: in place only into a C-contiguous g we own: the unfused node's new
                 # array is C-contiguous there, so the products below take the same BLAS path
-                g = _activation_grad(g, hs[i + 1], act, owned and g.flags.c_contiguous)
+                y, inplace = hs[i + 1], owned and g.flags.c_contiguous
+                if act == "relu":  # Relu's subgradient: 0 where y == 0, g where y is NaN
+                    g = relu_backward(g, y, inplace)
+                elif act == "tanh":
+                    d = y * y
+                    d = np.subtract(scalar(1, d.dtype), d, out=d)
+                    g = np.multiply(g, d, out=g) if inplace else g * d
+                else:  # sigmoid: (g * y) * (1 - y), Sigmoid's order
+                    g = np.multiply(g, y, out=g) if inplace else g * y
+                    g = np.multiply(g, np.subtract(scalar(1, y.dtype), y), out=g)
                 owned = True  # g written over, or a new array
                 if last:  # its last use (the layer above, if a Linear, is done with it)
                     hs[i + 1] = None
