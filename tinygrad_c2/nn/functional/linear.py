@@ -239,10 +239,13 @@ class LinearRun(Function):
     @staticmethod
     def backward(ctx, g):
         stages, saved, needs = ctx.stages, ctx.saved_tensors, ctx.needs_input_grad
-        hs, last = saved[0], ctx.saved_last_use  # last: free each array once it is used
+        # the layers' outputs, popped from the top down: at the graph's last use the list
+        # itself, so each array is freed after its last use (the engine frees an unfused
+        # node's after its backward); else a copy (the graph keeps its arrays)
+        last = ctx.saved_last_use
+        hs = saved[0] if last else saved[0].copy()
         n, k = len(stages), len(needs) - 2  # k: where the layer's tensors end
-        base = 1 + k  # the kernels' saved arrays
-        j = len(saved) - base
+        j = 0  # counts the kernels from the top: their contexts' and saved arrays' index is j
         # the lowest layer whose input gradient is needed: dx stops there
         first = 0
         if not needs[0]:
@@ -259,10 +262,11 @@ class LinearRun(Function):
             stage = stages[i]
             linear = type(stage) is not tuple
             act = stage if linear else stage[1]
+            y = hs.pop()  # this layer's output (the layer above, if a Linear, is done with it)
             if act is not None:
                 # NOTE: in place only into a C-contiguous g we own: the unfused node's new
                 # array is C-contiguous there, so the products below take the same BLAS path
-                y, inplace = hs[i + 1], owned and g.flags.c_contiguous
+                inplace = owned and g.flags.c_contiguous
                 if act == "relu":  # Relu's subgradient: 0 where y == 0, g where y is NaN
                     g = relu_backward(g, y, inplace)
                 elif act == "tanh":
@@ -273,24 +277,19 @@ class LinearRun(Function):
                     g = np.multiply(g, y, out=g) if inplace else g * y
                     g = np.multiply(g, np.subtract(scalar(1, y.dtype), y), out=g)
                 owned = True  # g written over, or a new array
-                if last:  # its last use (the layer above, if a Linear, is done with it)
-                    hs[i + 1] = None
+            y = None  # its last use
             if linear:
                 k -= 2
                 g, grads[2 + k], grads[3 + k] = _affine_grads(
-                    g, hs[i], saved[1 + k], i > first or needs[0], needs[2 + k], needs[3 + k])
+                    g, hs[-1], saved[1 + k], i > first or needs[0], needs[2 + k], needs[3 + k])
                 owned = True  # every g below is a product made here
-                if last:  # its input, unless it is the output of an activation below
-                    below = stages[i - 1] if i else None
-                    if (below if type(below) is not tuple else below[1]) is None:
-                        hs[i] = None
                 continue
             # a kernel: its backward with its context, given g as the engine would give it
             kernel, width = stage[0], stage[2]
             k -= width
-            j -= 1
+            j -= 1  # (the kernels' saved arrays are the last of saved)
             sub = ctx.subs[j][0]
-            sub.saved_tensors = saved[base + j]
+            sub.saved_tensors = saved[j]
             mine = owned and kernel.overwrites_grad
             sub.grad_owned = mine
             try:
@@ -299,7 +298,7 @@ class LinearRun(Function):
                 sub.grad_owned = False  # True only while its backward runs (the engine's rule)
                 sub.saved_tensors = ()
             if last:  # as the engine frees an unfused node's arrays after its backward
-                saved[base + j].clear()
+                saved[j].clear()
             grads[2 + k:2 + k + width] = in_grads[1:1 + width]
             owned = kernel.fresh_grads or (mine and in_grads[0] is g)
             g = in_grads[0]

@@ -154,10 +154,11 @@ def _plan_steps(modules: list[Module], intact: bool, wide: bool = True) -> list[
 
 def _run_step(run: list[Module], stages: list[list], identities: list[Module],
               intact: bool) -> tuple:
-    """A run as a step of the plan: (its modules, the identity ones among them or None, the
-    LinearRun stages, the tensors it takes, the unwide steps for the same modules or None when
-    they are the run itself). NOTE: the parameters and buffers themselves, read once: rebinding
-    one (`fc.weight = ...`, `del fc.bias`) is an edit, which makes a new plan."""
+    """A run as a step of the plan: (its modules, the positions of those that make an op or
+    None for all, the LinearRun stages, the tensors it takes, the unwide steps for the same
+    modules or None when they are the run itself). NOTE: the parameters and buffers
+    themselves, read once: rebinding one (`fc.weight = ...`, `del fc.bias`) is an edit, which
+    makes a new plan."""
     out: list[Any] = []
     params: list[Any] = []
     for kernel, act, m in stages:
@@ -172,20 +173,22 @@ def _run_step(run: list[Module], stages: list[list], identities: list[Module],
             out.append((DropoutFn, act, 0, (m.p, None)))
     wide = identities or any(type(stage) is tuple for stage in out)
     unwide = _plan_steps(list(run), intact, wide=False) if wide else None
-    return tuple(run), tuple(identities) or None, tuple(out), tuple(params), unwide
+    drawn = tuple(i for i, m in enumerate(run) if m not in identities) if identities else None
+    return tuple(run), drawn, tuple(out), tuple(params), unwide
 
 
 def _run_fused(step: tuple, x: Any) -> Any:
     """One LinearRun for the run's modules, doing what Module.__call__ does for each of them:
     the captured step's guard and the call record tg.viz groups the nodes by (each module's
     call range holds one seq, the one its layer is drawn at: LinearRun.stage_seqs)."""
-    modules, identities, stages, params, unwide = step
+    modules, drawn, stages, params, unwide = step
     tracer = mode.tracer if mode.instrumented else None
-    if type(x) is not Tensor or x._data.dtype.kind != "f" or (
-            tracer is not None and unwide is not None):
-        # NOTE: unfused: anything but a float Tensor gets the layers' own errors; a captured
-        # step records BatchNorm and Dropout as their own ops (the batch count at each replay,
-        # the masks drawn there), and the Linear layers' runs as before
+    if type(x) is not Tensor or unwide is not None and (
+            tracer is not None or x._data.dtype.kind != "f"):
+        # NOTE: unfused: anything but a (float) Tensor gets the layers' own errors (a Linear
+        # layer's are the run's); a captured step records BatchNorm and Dropout as their own
+        # ops (the batch count at each replay, the masks drawn there), and the Linear layers'
+        # runs as before
         for s in modules if unwide is None else unwide:
             x = s(x) if type(s) is not tuple else _run_fused(s, x)
         return x
@@ -194,14 +197,13 @@ def _run_fused(step: tuple, x: Any) -> Any:
     for m in modules:
         if tracer is not None:
             tracer.module_called(m)
-        if identities is None or m not in identities:  # an identity Dropout makes no op
-            seqs.append(next(_seq))
+        seqs.append(next(_seq))
         end = next(_seq)
         record_call(m, start, end)
         start = end  # the ranges are open: the next module's call begins where this one ends
     out = LinearRun.apply(x, stages, *params)
-    if out.grad_fn is not None:
-        out.grad_fn.stage_seqs = seqs
+    if out.grad_fn is not None:  # (an identity Dropout makes no op: its seq goes unused)
+        out.grad_fn.stage_seqs = seqs if drawn is None else [seqs[i] for i in drawn]
     return out
 
 
