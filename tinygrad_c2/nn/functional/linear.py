@@ -195,7 +195,7 @@ class LinearRun(Function):
         ctx.stages = stages
         h, saved, k, act, kept = x, [x], 0, None, None
         for stage in stages:
-            if type(stage) is not tuple:  # a Linear layer
+            if type(stage) is not tuple:  # a Linear layer (the stage is its activation)
                 h = _affine(h, params[k], params[k + 1])
                 k += 2
                 act = stage
@@ -246,9 +246,11 @@ class LinearRun(Function):
         hs = saved[0] if last else saved[0].copy()
         n, k = len(stages), len(needs) - 2  # k: where the layer's tensors end
         j = 0  # counts the kernels from the top: their contexts' and saved arrays' index is j
-        # the lowest layer whose input gradient is needed: dx stops there
+        # the lowest layer whose input gradient is needed: dx stops there (the first layer,
+        # unless neither the input nor its first two tensors want a gradient: a Linear
+        # layer's weight and bias, a BatchNorm's running statistics)
         first = 0
-        if not needs[0]:
+        if not (needs[0] or needs[2] or needs[3]):
             at = 2
             for stage in stages:
                 width = 2 if type(stage) is not tuple else stage[2]
@@ -259,9 +261,9 @@ class LinearRun(Function):
         grads = [None] * len(needs)
         owned = ctx.grad_owned
         for i in range(n - 1, first - 1, -1):
-            stage = stages[i]
-            linear = type(stage) is not tuple
-            act = stage if linear else stage[1]
+            act, kernel = stages[i], None
+            if type(act) is tuple:
+                kernel, act, width = act[0], act[1], act[2]
             y = hs.pop()  # this layer's output (the layer above, if a Linear, is done with it)
             if act is not None:
                 # NOTE: in place only into a C-contiguous g we own: the unfused node's new
@@ -278,14 +280,13 @@ class LinearRun(Function):
                     g = np.multiply(g, np.subtract(scalar(1, y.dtype), y), out=g)
                 owned = True  # g written over, or a new array
             y = None  # its last use
-            if linear:
+            if kernel is None:  # a Linear layer
                 k -= 2
                 g, grads[2 + k], grads[3 + k] = _affine_grads(
                     g, hs[-1], saved[1 + k], i > first or needs[0], needs[2 + k], needs[3 + k])
                 owned = True  # every g below is a product made here
                 continue
             # a kernel: its backward with its context, given g as the engine would give it
-            kernel, width = stage[0], stage[2]
             k -= width
             j -= 1  # (the kernels' saved arrays are the last of saved)
             sub = ctx.subs[j][0]

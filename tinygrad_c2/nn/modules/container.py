@@ -192,11 +192,12 @@ def _run_fused(step: tuple, x: Any) -> Any:
         for s in modules if unwide is None else unwide:
             x = s(x) if type(s) is not tuple else _run_fused(s, x)
         return x
+    if tracer is not None:
+        for m in modules:
+            tracer.module_called(m)
     seqs = []
     start = next(_seq)
     for m in modules:
-        if tracer is not None:
-            tracer.module_called(m)
         seqs.append(next(_seq))
         end = next(_seq)
         record_call(m, start, end)
