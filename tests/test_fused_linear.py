@@ -122,9 +122,10 @@ def test_runs_fuse_only_library_classes_with_their_own_forward():
 
     model = nn.Sequential(nn.Linear(3, 4), MyReLU(), nn.Linear(4, 4), nn.ReLU(),
                           nn.Dropout(0.0), nn.Linear(4, 2))
-    assert model(tg.ones(2, 3)).grad_fn.name() == "Linear"
+    # (the Dropout of p=0 is the identity inside the run: tests/test_fused_layers.py)
+    assert model(tg.ones(2, 3)).grad_fn.name() == "Linear+Relu+Linear"
     assert [type(s).__name__ if not isinstance(s, tuple) else "run" for s in model._plan[2]] \
-        == ["Linear", "MyReLU", "run", "Dropout", "Linear"]
+        == ["Linear", "MyReLU", "run"]
     seen = []
     model[3].forward = lambda x: seen.append(1) or F.relu(x)  # an instance's own forward
     assert model(tg.ones(2, 3)).grad_fn.name() == "Linear"

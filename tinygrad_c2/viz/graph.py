@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import html
 import inspect
+import itertools
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..engine import _FREED
 from ..function import Function
-from ..nn.functional.linear import ACTIVATIONS, LinearRun
+from ..nn.functional.linear import LinearRun
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 from .profiler import Profile
@@ -312,61 +313,26 @@ def _draw(roots: list[tuple[str, Tensor]], names: dict[int, tuple[str, str]],
     return graph
 
 
-class _Layer:
-    """One layer of a fused LinearRun node, drawn as the op it stands for (Linear, Relu, Tanh,
-    Sigmoid) in the cluster of its module: the picture of a fused MLP is the unfused one's."""
-
-    retained = None
-
-    def __init__(self, name: str, seq: int, parents: tuple, saved: Any) -> None:
-        self._name, self.seq, self.parents, self.saved_tensors = name, seq, parents, saved
-
-    def name(self) -> str:
-        return self._name
-
-
-def _expand(ops: list[Function], outputs: dict) -> tuple[list[Any], dict[Function, _Layer]]:
-    """`ops` with every LinearRun replaced by its layers, each at the seq that its module's
-    call recorded (Sequential sets stage_seqs; a run applied directly puts all its layers at
-    its own seq). Adds each layer's output to `outputs`; returns the run -> last layer map."""
-    drawn: list[Any] = []
-    last_layer: dict[Function, _Layer] = {}
+def _expand(ops: list[Function], outputs: dict) -> tuple[list[Function], dict[Function, Function]]:
+    """`ops` with every LinearRun replaced by the nodes of the layers it stands for (Linear,
+    BatchNorm, Relu, Dropout, ...: LinearRun.layers), each at the seq that its module's call
+    recorded (Sequential sets stage_seqs; a run applied directly puts all its layers at its own
+    seq), so the picture of a fused run is the unfused one. Adds each layer's output to
+    `outputs`; returns the run -> last layer map."""
+    drawn: list[Function] = []
+    last_layer: dict[Function, Function] = {}
     for node in ops:
         if type(node) is not LinearRun:
             drawn.append(node)
             continue
-        acts, parents, saved = node.acts, node.parents, node.saved_tensors
-        count = len(acts) + sum(act is not None for act in acts)
-        seqs = iter(node.stage_seqs or [node.seq] * count)
-        freed, n = saved is _FREED, len(acts)
-        h: Any = parents[0]
-        shape = np.shape(h._data if isinstance(h, Tensor) else h)
-        for i, act in enumerate(acts):
-            w, b = parents[2 + 2 * i], parents[3 + 2 * i]
-            shape = shape[:-1] + (w.shape[0],)
-            # what the unfused Linear and activation save: (x, W) and (y,)
-            layer = _Layer("Linear", next(seqs), (h, w, b),
-                           _FREED if freed else (saved[i], saved[n + 1 + 2 * i]))
-            h = _layer_output(layer, shape, w.dtype, drawn, outputs)
-            if act is not None:
-                layer = _Layer(ACTIVATIONS[act].__name__, next(seqs), (h,),
-                               _FREED if freed else (saved[i + 1],))
-                h = _layer_output(layer, shape, w.dtype, drawn, outputs)
+        seqs = iter(node.stage_seqs) if node.stage_seqs else itertools.repeat(node.seq)
+        for layer, out, _ in node.layers(seqs):
+            drawn.append(layer)
+            outputs[layer] = out
         last_layer[node] = drawn[-1]
         outputs[drawn[-1]] = outputs[node]
-    drawn.sort(key=lambda n: n.seq)
+    drawn.sort(key=lambda n: n.seq)  # (stable: a run's layers at one seq stay in order)
     return drawn, last_layer
-
-
-def _layer_output(layer: _Layer, shape: tuple, dtype: np.dtype, drawn: list,
-                  outputs: dict) -> Tensor:
-    """Draw `layer`, and make the Tensor that flows out of it (shape and dtype, no values)."""
-    drawn.append(layer)
-    t = object.__new__(Tensor)
-    t._data = np.broadcast_to(np.zeros((), dtype), shape)
-    t.grad, t.requires_grad, t.grad_fn = None, True, layer
-    outputs[layer] = t
-    return t
 
 
 def _owners(ops: list[Function], modules: list[tuple[str, Module]]
@@ -520,7 +486,7 @@ def _argument_names(cls: type) -> tuple[tuple[str, ...], str | None]:
     """Names of forward's arguments after ctx, and of its *args (Cat's tensors), if any."""
     try:
         parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
-    except (AttributeError, TypeError, ValueError):  # AttributeError: a _Layer (no forward)
+    except (AttributeError, TypeError, ValueError):
         return (), None
     plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     names = tuple(p.name for p in parameters if p.kind in plain)

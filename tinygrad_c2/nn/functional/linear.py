@@ -1,14 +1,16 @@
 """The fused linear layer: y = x W^T + b as one primitive (one GEMM forward, two backward), and
-LinearRun: a run of linear layers with activations between them (an MLP) as one primitive."""
+LinearRun: a run of an MLP's layers (Linear, BatchNorm, Dropout, activations) as one primitive."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ...function import Function, OpError
-from ...ops import Relu, Sigmoid, Tanh, Where
+from ...engine import _FREED
+from ...function import Function, OpError, _new, _seq
+from ...ops import Relu, Sigmoid, Tanh
 from ...ops.constants import scalar
 from ...ops.elementwise import relu_backward, relu_forward, stable_sigmoid
 from ...tensor import Tensor
@@ -142,36 +144,80 @@ def _affine_graph_grads(g: Tensor, x: Any, w: Tensor, nx: bool, nw: bool, nb: bo
     return gx, gw, gb
 
 
-#: the activations LinearRun applies, by the names its `acts` argument uses (the unfused ops)
+#: the activations a run applies, by the names its stages use (the unfused ops)
 ACTIVATIONS = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
-class LinearRun(Function):
-    """h[i+1] = act[i](h[i] W[i]^T + b[i]) for the layers i of an MLP, one node for all of them
-    |   from the top layer down: dz = g * act'(h[i+1]), then Linear's dx, dW, db of dz
+def _values_free(shape: tuple, dtype: np.dtype, node: Function) -> Tensor:
+    """A Tensor made by `node` with a shape and dtype but no values (zeros using no memory):
+    the output of an unfolded layer, for what reads only its shape (tg.viz, the sweeps)."""
+    t = _new(Tensor)
+    t._data = np.broadcast_to(np.zeros((), dtype), shape)
+    t.grad, t.requires_grad, t.grad_fn = None, True, node
+    return t
 
-    nn.Sequential applies it to a run of Linear layers each directly followed by ReLU, Tanh,
-    Sigmoid or nothing (see Sequential.forward); values and gradients are bit for bit those of
-    the Linear, Relu, Tanh and Sigmoid nodes it replaces: the same numpy calls on the same
-    arrays. Arguments: the input, the activations (a tuple of "relu", "tanh", "sigmoid" or
-    None, one a layer), then each layer's weight and bias (None: no bias). What it saves: every
-    layer's input, the last output if an activation made it, and the parameters' arrays.
+
+class LinearRun(Function):
+    """h[i+1] = act[i](layer[i](h[i])) for the layers i of an MLP, one node for all of them
+    |   from the top layer down: dz = g * act'(h[i+1]), then the layer's own backward of dz
+
+    nn.Sequential applies it to a run of its layers (see Sequential.forward): Linear, BatchNorm1d
+    and Dropout, each optionally followed by ReLU, Tanh or Sigmoid; values and gradients are bit
+    for bit those of the nodes it replaces: the same numpy calls on the same arrays. Arguments:
+    the input, the stages (one a layer), then the layers' tensors in turn. A Linear stage is
+    its activation ("relu", "tanh", "sigmoid" or None) and takes the weight and bias (None: no
+    bias); any other stage is (kernel, activation, width, args): the Function whose forward and
+    backward it calls with a context of its own (BatchNorm, Dropout), the number of tensors it
+    takes, and its other arguments, or a callable giving them from the input's shape (the
+    module's side of the call: BatchNorm1d's checks, batch count and momentum). What it saves:
+    the list of each Linear layer's input and each activation's output, the parameters' arrays,
+    and a list of what each kernel saved; at the graph's last use backward frees each array
+    once it is used (peak memory as unfused).
     """
 
-    # the new arrays of backward: dx, dW and db are products and sums, never g or saved arrays
+    # the new arrays of backward: dx, dW and db are products and sums, never g or saved arrays;
+    # a kernel's dx is new, or the g this node owns written over (BatchNorm's dgamma and dbeta
+    # are new sums)
     fresh_grads = True
     overwrites_grad = True  # the top activation's g * act' is written into g when it is owned
+    #: at the graph's last use backward frees each layer's saved arrays once it has run
+    reuses_saved = True
     #: the seq each layer is drawn at (tg.viz), one within each module call it stands for; set
     #: by nn.Sequential (None: all at the node's own seq)
     stage_seqs: list[int] | None = None
+    #: the kernels' contexts and other arguments, [(context, args)], in forward order (None: only
+    #: Linear layers); their saved arrays are this node's (saved after the parameters), so the
+    #: engine frees them with its own
+    subs: list | None = None
 
     @staticmethod
-    def forward(ctx, x, acts, *params):
-        ctx.acts = acts
-        h, saved = x, [x]
-        for i, act in enumerate(acts):
-            h = _affine(h, params[2 * i], params[2 * i + 1])
-            # NOTE: in place on the fresh product, which nothing else holds (the unfused
+    def forward(ctx, x, stages, *params):
+        ctx.stages = stages
+        h, saved, k, act, kept = x, [x], 0, None, None
+        for stage in stages:
+            if type(stage) is not tuple:  # a Linear layer (the stage is its activation)
+                h = _affine(h, params[k], params[k + 1])
+                k += 2
+                act = stage
+            else:
+                if act is None:
+                    saved[-1] = None  # the kernel saves what its backward needs of its input
+                kernel, act, width, args = stage
+                if type(args) is not tuple:
+                    args = args(h.shape)
+                sub = _new(kernel)
+                sub.saved_tensors = ()
+                needs = ctx.needs_input_grad  # its input's gradient flows if one below does
+                sub.needs_input_grad = (True in needs[:k + 2], *needs[k + 2:k + 2 + width],
+                                        *(False,) * len(args))
+                h = kernel.forward(sub, h, *params[k:k + width], *args)
+                k += width
+                if kept is None:
+                    kept, ctx.subs = [], []
+                kept.append(list(sub.saved_tensors))  # (a list: backward frees it early)
+                sub.saved_tensors = ()
+                ctx.subs.append((sub, args))
+            # NOTE: in place on the layer's fresh output, which nothing else holds (the unfused
             # activation allocates its output here): the same kernels, the same values
             if act == "relu":
                 relu_forward(h, out=h)
@@ -180,28 +226,49 @@ class LinearRun(Function):
             elif act == "sigmoid":
                 stable_sigmoid(h, out=h)
             saved.append(h)
-        if acts[-1] is None:
+        if act is None:
             saved[-1] = None  # the last layer's gradient does not need its output
-        ctx.save_for_backward(*saved, *params)
+        # NOTE: the layers' arrays in lists, which backward empties as it goes at the graph's
+        # last use (the engine holds the tuple while backward runs)
+        if kept is None:
+            ctx.save_for_backward(saved, *params)
+        else:
+            ctx.save_for_backward(saved, *params, *kept)
         return h
 
     @staticmethod
     def backward(ctx, g):
-        acts, saved, needs = ctx.acts, ctx.saved_tensors, ctx.needs_input_grad
-        layers = len(acts)
-        # the lowest layer whose input gradient is needed: dx stops there
+        stages, saved, needs = ctx.stages, ctx.saved_tensors, ctx.needs_input_grad
+        # the layers' outputs, popped from the top down: at the graph's last use the list
+        # itself, so each array is freed after its last use (the engine frees an unfused
+        # node's after its backward); else a copy (the graph keeps its arrays)
+        last = ctx.saved_last_use
+        hs = saved[0] if last else saved[0].copy()
+        n, k = len(stages), len(needs) - 2  # k: where the layer's tensors end
+        j = 0  # counts the kernels from the top: their contexts' and saved arrays' index is j
+        # the lowest layer whose input gradient is needed: dx stops there (the first layer,
+        # unless neither the input nor its first two tensors want a gradient: a Linear
+        # layer's weight and bias, a BatchNorm's running statistics)
         first = 0
-        if not needs[0]:
-            while not (needs[2 + 2 * first] or needs[3 + 2 * first]):
+        if not (needs[0] or needs[2] or needs[3]):
+            at = 2
+            for stage in stages:
+                width = 2 if type(stage) is not tuple else stage[2]
+                if True in needs[at:at + width]:
+                    break
+                at += width
                 first += 1
         grads = [None] * len(needs)
         owned = ctx.grad_owned
-        for i in range(layers - 1, first - 1, -1):
-            act = acts[i]
+        for i in range(n - 1, first - 1, -1):
+            act, kernel = stages[i], None
+            if type(act) is tuple:
+                kernel, act, width = act[0], act[1], act[2]
+            y = hs.pop()  # this layer's output (the layer above, if a Linear, is done with it)
             if act is not None:
                 # NOTE: in place only into a C-contiguous g we own: the unfused node's new
                 # array is C-contiguous there, so the products below take the same BLAS path
-                y, inplace = saved[i + 1], owned and g.flags.c_contiguous
+                inplace = owned and g.flags.c_contiguous
                 if act == "relu":  # Relu's subgradient: 0 where y == 0, g where y is NaN
                     g = relu_backward(g, y, inplace)
                 elif act == "tanh":
@@ -211,47 +278,107 @@ class LinearRun(Function):
                 else:  # sigmoid: (g * y) * (1 - y), Sigmoid's order
                     g = np.multiply(g, y, out=g) if inplace else g * y
                     g = np.multiply(g, np.subtract(scalar(1, y.dtype), y), out=g)
-            w = saved[layers + 1 + 2 * i]
-            g, grads[2 + 2 * i], grads[3 + 2 * i] = _affine_grads(
-                g, saved[i], w, i > first or needs[0], needs[2 + 2 * i], needs[3 + 2 * i])
-            owned = True  # every g below the top is a product made here
+                owned = True  # g written over, or a new array
+            y = None  # its last use
+            if kernel is None:  # a Linear layer
+                k -= 2
+                g, grads[2 + k], grads[3 + k] = _affine_grads(
+                    g, hs[-1], saved[1 + k], i > first or needs[0], needs[2 + k], needs[3 + k])
+                owned = True  # every g below is a product made here
+                continue
+            # a kernel: its backward with its context, given g as the engine would give it
+            k -= width
+            j -= 1  # (the kernels' saved arrays are the last of saved)
+            sub = ctx.subs[j][0]
+            sub.saved_tensors = saved[j]
+            mine = owned and kernel.overwrites_grad
+            sub.grad_owned = mine
+            try:
+                in_grads = kernel.backward(sub, g)
+            finally:
+                sub.grad_owned = False  # True only while its backward runs (the engine's rule)
+                sub.saved_tensors = ()
+            if last:  # as the engine frees an unfused node's arrays after its backward
+                saved[j].clear()
+            grads[2 + k:2 + k + width] = in_grads[1:1 + width]
+            owned = kernel.fresh_grads or (mine and in_grads[0] is g)
+            g = in_grads[0]
         grads[0] = g if needs[0] else None
         return tuple(grads)
 
     @staticmethod
     def backward_graph(ctx, g):
-        # the forward again, with recording ops on the inputs as graph Tensors, so that the
-        # gradients below (written as the unfused nodes' backward_graph) can be differentiated
-        acts, saved, needs = ctx.acts, ctx.saved_tensors, ctx.needs_input_grad
-        layers = len(acts)
-        h = ctx.graph_input(0, saved[0])
-        hs, ws = [h], []
-        for i, act in enumerate(acts):
-            w = ctx.graph_input(2 + 2 * i, saved[layers + 1 + 2 * i])
-            b = ctx.graph_input(3 + 2 * i, saved[layers + 2 + 2 * i])
-            h = Linear.apply(h, w, b)
-            h = ACTIVATIONS[act].apply(h) if act is not None else h
-            hs.append(h)
-            ws.append(w)
+        # NOTE: through the unfused nodes, rebuilt from what the run saved (layers): each op's
+        # own backward_graph, so the gradients can be differentiated again. No forward runs
+        # again: the running statistics are not updated twice, the dropout masks are the same.
+        needs = ctx.needs_input_grad
         grads = [None] * len(needs)
-        for i in range(layers - 1, -1, -1):
-            act, y = acts[i], hs[i + 1]
-            if act == "relu":
-                g = Where.apply(y._data != 0, g, 0.0)  # a constant select: relu'' = 0
-            elif act == "tanh":
-                g = g * (1.0 - y * y)
-            elif act == "sigmoid":
-                g = g * y * (1.0 - y)
-            g, grads[2 + 2 * i], grads[3 + 2 * i] = _affine_graph_grads(
-                g, hs[i], ws[i], i > 0 or needs[0], needs[2 + 2 * i], needs[3 + 2 * i])
-        grads[0] = g
+        for node, _, positions in reversed(ctx.layers(_seq)):
+            in_grads = node.backward_graph(node, g)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            for at, grad in zip(positions, in_grads[1:]):  # noqa: B905 (the node's tensors)
+                grads[at] = grad
+            g = in_grads[0]
+            if g is None:  # the lowest layer whose gradient is needed
+                break
+        grads[0] = g if needs[0] else None
         return tuple(grads)
+
+    def layers(self, seqs: Iterator[int]) -> list[tuple[Function, Tensor, tuple[int, ...]]]:
+        """The nodes of the unfused layers this run stands for, in forward order, rebuilt from
+        what it saved (nothing runs again): each with its output (a Tensor with a shape and no
+        values) and the positions of its tensor arguments after the first among the run's.
+        Each node's seq is the next of `seqs`. tg.viz draws them; backward_graph goes through
+        them."""
+        stages, parents, saved = self.stages, self.parents, self.saved_tensors
+        needs, freed = self.needs_input_grad, saved is _FREED
+        hs, base = saved if freed else saved[0], 1 + len(parents) - 2
+        h = parents[0]
+        shape = np.shape(h._data if isinstance(h, Tensor) else h)
+        dtype = (h._data if isinstance(h, Tensor) else np.asarray(h)).dtype
+        flow, k, j = needs[0], 0, 0
+        layers: list[tuple[Function, Tensor, tuple[int, ...]]] = []
+        for i, stage in enumerate(stages):
+            if type(stage) is not tuple:
+                act, width, w = stage, 2, parents[2 + k]
+                node = _new(Linear)
+                node.needs_input_grad = (flow, needs[2 + k], needs[3 + k])
+                node.saved_tensors = _FREED if freed else (hs[i], saved[1 + k])
+                node.parents = (h, w, parents[3 + k])
+                shape, dtype = shape[:-1] + (w.shape[0],), w.dtype
+            else:
+                kernel, act, width, _ = stage
+                sub, args = self.subs[j]
+                node = _new(kernel)
+                node.__dict__.update(sub.__dict__)
+                node.needs_input_grad = sub.needs_input_grad
+                node.saved_tensors = _FREED if freed else tuple(saved[base + j])
+                node.parents = (h, *parents[2 + k:2 + k + width], *args)
+                dtype = np.result_type(dtype, *(p.dtype for p in parents[2 + k:2 + k + width]
+                                                 if p is not None))
+                j += 1
+            node.seq = next(seqs)
+            h = _values_free(shape, dtype, node)
+            layers.append((node, h, tuple(range(2 + k, 2 + k + width))))
+            flow = flow or True in needs[2 + k:2 + k + width]
+            k += width
+            if act is not None:
+                node = _new(ACTIVATIONS[act])
+                node.needs_input_grad = (flow,)
+                node.saved_tensors = _FREED if freed else (hs[i + 1],)
+                node.parents = (h,)
+                node.seq = next(seqs)
+                h = _values_free(shape, dtype, node)
+                layers.append((node, h, ()))
+        return layers
 
     def name(self) -> str:
         """The ops it stands for, e.g. 'Linear+Relu+Linear' (tg.viz draws them one by one)."""
         parts = []
-        for act in self.acts:
-            parts.append("Linear")
+        for stage in self.stages:
+            act = stage if type(stage) is not tuple else stage[1]
+            parts.append("Linear" if type(stage) is not tuple else stage[0].__name__)
             if act is not None:
                 parts.append(ACTIVATIONS[act].__name__)
         return "+".join(parts)

@@ -106,9 +106,24 @@ class _BatchNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_input(x, type(self).__name__)
+        training, momentum, eps = self._batch_norm_args(tuple(x.shape))
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            training=training,
+            momentum=momentum,
+            eps=eps,
+        )
+
+    def _batch_norm_args(self, shape: tuple[int, ...]) -> tuple[bool, float, float]:
+        """F.batch_norm's training, momentum and eps for a call on input of `shape`, after the
+        layer's input checks and the batch count: the module's side of a call, which
+        nn.Sequential's fused runs call too (between the layers before and after it)."""
         layer = type(self).__name__
-        _check_input(x, layer)
-        shape = tuple(x.shape)
         if len(shape) not in self._ranks:
             raise OpError(f"{layer}: expected {self._layout} input, got shape {shape}")
         if shape[1] != self.num_features:
@@ -128,16 +143,7 @@ class _BatchNorm(Module):
                                        "Python at every step, which a captured step would "
                                        "freeze; give it a float momentum or run eagerly")
                 momentum = 1.0 / float(self.num_batches_tracked._data)
-        return F.batch_norm(
-            x,
-            self.running_mean,
-            self.running_var,
-            self.weight,
-            self.bias,
-            training=use_batch_stats,
-            momentum=momentum,
-            eps=self.eps,
-        )
+        return use_batch_stats, momentum, self.eps
 
     def _count_batch(self) -> None:
         self.num_batches_tracked._data[...] += 1

@@ -11,24 +11,29 @@ import numpy as np
 from ...engine import mode
 from ...function import _seq
 from ...tensor import Tensor
+from ..functional.dropout import Dropout as DropoutFn
+from ..functional.linear import Linear as LinearFn
 from ..functional.linear import LinearRun
+from ..functional.norm import BatchNorm as BatchNormFn
 from ..parameter import Parameter
 from .activation import ReLU, Sigmoid, Tanh
+from .batchnorm import BatchNorm1d
+from .dropout import Dropout
 from .linear import Linear
 from .module import Module, edit_count, record_call
-from .utils import _check_input
 
-#: the activation layers a LinearRun absorbs after a Linear, by the name LinearRun knows them
-_FUSIBLE = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
+#: the activation layers a run applies after a layer, by the names LinearRun knows them by
+_ACTIVATIONS = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
 
 
 class Sequential(Module):
     """Chain modules: the output of each is the input of the next.
 
     Children are named '0', '1', ... (or by the keys of an OrderedDict), so parameter
-    names match PyTorch's ('0.weight'). Consecutive Linear layers with ReLU, Tanh or Sigmoid
-    after them run as one LinearRun node, with the values and gradients of the layers one by
-    one (the README's "Eager MLPs" says when, and what tg.viz and a profile show).
+    names match PyTorch's ('0.weight'). Consecutive Linear, BatchNorm1d and Dropout layers with
+    ReLU, Tanh or Sigmoid after them run as one LinearRun node, with the values and gradients
+    of the layers one by one (the README's "Eager MLPs" says when, and what tg.viz and a
+    profile show).
 
     >>> from tinygrad_c2 import nn
     >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
@@ -51,8 +56,8 @@ class Sequential(Module):
                 self.add_module(str(index), module)
 
     def forward(self, x: Any) -> Any:
-        """Each module on the output of the previous one; a run of Linear layers with ReLU,
-        Tanh or Sigmoid after them runs as one LinearRun node (see _plan)."""
+        """Each module on the output of the previous one; a run of Linear, BatchNorm1d, ReLU,
+        Tanh, Sigmoid and Dropout layers runs as one LinearRun node (see _make_plan)."""
         plan = self.__dict__.get("_plan")
         if plan is None or plan[0] != edit_count[0] or plan[1] != _library_forwards():
             plan = self._make_plan()
@@ -67,44 +72,13 @@ class Sequential(Module):
         return x
 
     def _make_plan(self) -> tuple:
-        """The steps of forward, cached until a module changes (edit_count): each a module
-        to call, or a run to apply as one LinearRun: (its modules, the activations, the
-        Linear layers' weights and biases in turn). A run is two or more consecutive
-        modules: Linear layers, each optionally followed by an activation of _FUSIBLE. Only
-        the library's exact classes fuse, with their own forward: a subclass, or an instance
-        whose forward was replaced, runs as written."""
-        steps: list[Any] = []
-        run: list[Module] = []
+        """The steps of forward, cached until a module changes (edit_count: train() and eval()
+        are changes too): each a module to call, or a run to apply as one LinearRun (see
+        _plan_steps). Only the library's exact classes fuse, with their own forward: a
+        subclass, or an instance whose forward was replaced, runs as written."""
         forwards = _library_forwards()
-        intact = forwards == _LIBRARY_FORWARDS
-
-        def close() -> None:
-            if len(run) > 1:
-                linears = tuple(m for m in run if type(m) is Linear)
-                acts = tuple(_FUSIBLE.get(type(nxt)) if type(nxt) is not Linear else None
-                             for m, nxt in zip(run, run[1:] + [None], strict=True)
-                             if type(m) is Linear)
-                # NOTE: the parameters themselves, read once: rebinding one (`fc.weight = ...`,
-                # `del fc.bias`) is an edit, which makes a new plan
-                params = tuple(p for m in linears for p in (m.weight, m.bias))
-                steps.append((tuple(run), acts, params))
-            else:
-                steps.extend(run)
-            run.clear()
-
-        for m in self._modules.values():
-            if m is None:
-                continue
-            own_forward = "forward" in m.__dict__ or not intact
-            if type(m) is Linear and not own_forward and isinstance(m.weight, Tensor):
-                run.append(m)
-            elif type(m) in _FUSIBLE and not own_forward and run and type(run[-1]) is Linear:
-                run.append(m)
-            else:
-                close()
-                steps.append(m)
-        close()
-        plan = (edit_count[0], forwards, steps)
+        modules = [m for m in self._modules.values() if m is not None]
+        plan = (edit_count[0], forwards, _plan_steps(modules, forwards == _LIBRARY_FORWARDS))
         self.__dict__["_plan"] = plan  # NOTE: not through __setattr__: no edit of the model
         return plan
 
@@ -128,29 +102,109 @@ class Sequential(Module):
 
 def _library_forwards() -> tuple:
     """The functions a fused run stands for: a patched class (a test's mock) unfuses."""
-    return (Module.__call__, Linear.forward, ReLU.forward, Tanh.forward, Sigmoid.forward)
+    return (Module.__call__, Linear.forward, ReLU.forward, Tanh.forward, Sigmoid.forward,
+            BatchNorm1d.forward, Dropout.forward)
 
 
-def _run_fused(step: tuple, x: Any) -> Tensor:
+def _plan_steps(modules: list[Module], intact: bool, wide: bool = True) -> list[Any]:
+    """Sequential's steps for `modules`: a module, or a run of two or more ops as one step
+    (see _run_step). A run starts at a Linear layer (or, `wide`, a BatchNorm1d), takes in
+    the Linear, BatchNorm1d and Dropout layers that follow (`wide`), each optionally followed
+    by an activation of _ACTIVATIONS, and ends at any other module. An eval-mode Dropout (or
+    p=0) is the identity: it stays in the run as a call with no op. Not `wide`: runs of
+    Linear layers and activations only, the steps a captured step records."""
+    steps: list[Any] = []
+    run: list[Module] = []
+    stages: list[list] = []  # [kernel, activation, module] for each op-making layer of the run
+    identities: list[Module] = []
+
+    def close() -> None:
+        ops = len(stages) + sum(stage[1] is not None for stage in stages)
+        if ops > 1:
+            steps.append(_run_step(run, stages, identities, intact))
+        else:
+            steps.extend(run)
+        run.clear()
+        stages.clear()
+        identities.clear()
+
+    for m in modules:
+        kind = type(m)
+        if not intact or "forward" in m.__dict__:
+            kind = None  # its own forward: it runs as written
+        if kind is Linear and isinstance(m.weight, Tensor):
+            stages.append([LinearFn, None, m])
+        elif kind is BatchNorm1d and wide:
+            stages.append([BatchNormFn, None, m])
+        elif kind in _ACTIVATIONS and stages and stages[-1][1] is None:
+            stages[-1][1] = _ACTIVATIONS[kind]
+        elif (kind is Dropout and wide and run and type(m.p) is float and 0.0 <= m.p <= 1.0):
+            if m.training and m.p != 0.0:  # F.dropout's rule: else the input passes
+                stages.append([DropoutFn, None, m])
+            else:
+                identities.append(m)
+        else:
+            close()
+            steps.append(m)
+            continue
+        run.append(m)
+    close()
+    return steps
+
+
+def _run_step(run: list[Module], stages: list[list], identities: list[Module],
+              intact: bool) -> tuple:
+    """A run as a step of the plan: (its modules, the positions of those that make an op or
+    None for all, the LinearRun stages, the tensors it takes, the unwide steps for the same
+    modules or None when they are the run itself). NOTE: the parameters and buffers
+    themselves, read once: rebinding one (`fc.weight = ...`, `del fc.bias`) is an edit, which
+    makes a new plan."""
+    out: list[Any] = []
+    params: list[Any] = []
+    for kernel, act, m in stages:
+        if kernel is LinearFn:
+            out.append(act)
+            params += (m.weight, m.bias)
+        elif kernel is BatchNormFn:
+            # the module's side of the call (checks, batch count, momentum) runs in the run
+            out.append((BatchNormFn, act, 4, m._batch_norm_args))
+            params += (m.running_mean, m.running_var, m.weight, m.bias)
+        else:
+            out.append((DropoutFn, act, 0, (m.p, None)))
+    wide = identities or any(type(stage) is tuple for stage in out)
+    unwide = _plan_steps(list(run), intact, wide=False) if wide else None
+    drawn = tuple(i for i, m in enumerate(run) if m not in identities) if identities else None
+    return tuple(run), drawn, tuple(out), tuple(params), unwide
+
+
+def _run_fused(step: tuple, x: Any) -> Any:
     """One LinearRun for the run's modules, doing what Module.__call__ does for each of them:
     the captured step's guard and the call record tg.viz groups the nodes by (each module's
     call range holds one seq, the one its layer is drawn at: LinearRun.stage_seqs)."""
-    modules, acts, params = step
-    if type(x) is not Tensor:  # Linear.forward's check
-        _check_input(x, "Linear")
+    modules, drawn, stages, params, unwide = step
     tracer = mode.tracer if mode.instrumented else None
-    stages = []
+    if type(x) is not Tensor or unwide is not None and (
+            tracer is not None or x._data.dtype.kind != "f"):
+        # NOTE: unfused: anything but a (float) Tensor gets the layers' own errors (a Linear
+        # layer's are the run's); a captured step records BatchNorm and Dropout as their own
+        # ops (the batch count at each replay, the masks drawn there), and the Linear layers'
+        # runs as before
+        for s in modules if unwide is None else unwide:
+            x = s(x) if type(s) is not tuple else _run_fused(s, x)
+        return x
+    if tracer is not None:
+        for m in modules:
+            tracer.module_called(m)
+    seqs = []
     start = next(_seq)
     for m in modules:
-        if tracer is not None:
-            tracer.module_called(m)
-        stages.append(next(_seq))
+        seqs.append(next(_seq))
         end = next(_seq)
         record_call(m, start, end)
         start = end  # the ranges are open: the next module's call begins where this one ends
-    out = LinearRun.apply(x, acts, *params)
-    if out.grad_fn is not None:
-        out.grad_fn.stage_seqs = stages
+    out = LinearRun.apply(x, stages, *params)
+    if out.grad_fn is not None:  # (an identity Dropout makes no op: its seq goes unused)
+        out.grad_fn.stage_seqs = seqs if drawn is None else [seqs[i] for i in drawn]
     return out
 
 
