@@ -9,6 +9,7 @@ A row may carry `core_gap=...`: an xfail naming the fix a core file still needs 
 from __future__ import annotations
 
 import pickle
+import re
 import shutil
 import tempfile
 import traceback
@@ -267,6 +268,13 @@ LAYERS = [
     Bad("F.linear with a wrong bias", lambda: F.linear(m23(), T(np.ones((4, 3))),
                                                        T(np.ones(5))),
         ValueError, r"^linear: bias of shape \(5,\) does not fit weight \(4, 3\): expected \(4,\)"),
+    # the bias test counts dimensions and lengths: a one-element, 0-d or (1, out) bias that
+    # numpy would broadcast is refused the same way
+    *(Bad(f"F.linear with a bias of shape {shape}",
+          lambda shape=shape: F.linear(m23(), T(np.ones((4, 3))), T(np.ones(shape))),
+          ValueError, rf"^linear: bias of shape {re.escape(str(shape))} does not fit weight "
+                      r"\(4, 3\): expected \(4,\)")
+      for shape in [(1,), (), (1, 4), (4, 1)]),
     Bad("Sequential whose layers do not chain",
         lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 2))(T(np.ones((5, 2), np.float32))),
         ValueError, r"^linear: input of shape \(5, 3\) does not fit weight of shape \(2, 4\)"),

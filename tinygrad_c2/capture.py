@@ -79,7 +79,6 @@ than those registered with `on_replay` (printing, appending to a list).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -787,17 +786,23 @@ class _Program:
                 code.append(f"    c{i} = None  # {op.cls.__name__}: no gradient reaches it")
                 continue
             ran = known(i) and f"b{i}" in seen  # its results are the first replay's
+            # NOTE: the expression of backward's k-th result: r[k] of a tuple r, or the call
+            # itself where backward returns one array (at every replay) that has one route
+            n_routes = sum(route is not None for route in op.routes)
+            call = f"B{i}(c{i}, g{i})"
+            single = ran and f"r{i}" in seen
             if not ran:
-                body = [f"r = B{i}(c{i}, g{i}){note(f'b{i}')}",
+                body = [f"r = {call}{note(f'b{i}')}",
                         f"if type(r) is not tuple: r = (r,){note(f'r{i}')}"]
+            elif single and n_routes == 1:
+                body = []
             else:  # a tuple at every replay, or one array at every replay
-                body = [f"r = (B{i}(c{i}, g{i}),)" if f"r{i}" in seen else f"r = B{i}(c{i}, g{i})"]
+                body = [f"r = ({call},)" if single else f"r = {call}"]
             mine = owned.get(i, False) if op.cls.overwrites_grad else False
             if mine is not False:  # ctx.grad_owned: backward may write into g{i}
                 body.insert(0, f"c{i}.grad_owned = {mine}")
             # what a contribution of this backward is: its own array (fresh_grads), maybe the
             # owned g{i} handed on (an overwrites_grad backward's only routed result), or neither
-            n_routes = sum(route is not None for route in op.routes)
             cur: bool | str = (True if op.cls.fresh_grads else
                                f"x is g{i}" if mine is True and n_routes == 1 else
                                f"{mine} and x is g{i}" if mine and n_routes == 1 else False)
@@ -805,43 +810,48 @@ class _Program:
                 if route is None:
                     continue
                 kind, j = route
+                result = call if single and n_routes == 1 else f"r[{k}]"
                 if ran and f"a{i}_{k}" not in seen:
-                    body.append(f"# r[{k}] is None")
+                    body.append(f"{result}  # returns None" if result == call
+                                else f"# r[{k}] is None")
                     continue
                 env[f"S{i}_{k}"] = self.leaves[j]._data.shape if kind == _LEAF else ops[j].shape
-                body.append(f"x = r[{k}]")
-                pad = ""
+                checks, pad = [], ""
                 if not ran:
-                    body.append("if x is not None:")
+                    checks.append("if x is not None:")
                     pad = "    "
                 if not ran or f"x{i}_{k}" in seen:
-                    body.append(f"{pad}if type(x) is not ndarray or x.shape != S{i}_{k}: "
-                                f"x = fix(x, S{i}_{k}, c{i}){note(f'x{i}_{k}')}")
+                    checks.append(f"{pad}if type(x) is not ndarray or x.shape != S{i}_{k}: "
+                                  f"x = fix(x, S{i}_{k}, c{i}){note(f'x{i}_{k}')}")
                 if checked:
-                    body.append(f"{pad}OBS.add({f'a{i}_{k}'!r})")
+                    checks.append(f"{pad}OBS.add({f'a{i}_{k}'!r})")
                 arrival = "sure" if ran and runs == "sure" else "maybe"
                 first = route not in routed
                 routed.add(route)
                 if kind == _NODE:
                     arrives[j] = "sure" if "sure" in (arrival, arrives.get(j)) else "maybe"
                     lines, owned[j] = _contribution(j, first, owned.get(j, False), cur)
-                    body += [pad + line for line in lines]
                     if owned[j] == f"h{j}" and owned[j] not in flags:
                         flags.append(owned[j])
-                    continue
-                leaf_arrives[j] = "sure" if "sure" in (arrival, leaf_arrives.get(j)) else "maybe"
-                # a leaf: in its dtype, each contribution cast before it is added (as the
-                # engine does); never keep a view of (or the very) gradient another node holds
-                if not ran or f"d{i}_{k}" in seen:
-                    env[f"D{j}"] = self.leaves[j]._data.dtype  # guarded
-                    body.append(f"{pad}if x.dtype is not D{j} and x.dtype != D{j}: "
-                                f"x = x.astype(D{j}){note(f'd{i}_{k}')}")
-                own = f"(x.copy() if x is g{i} or x.base is not None else x)"
-                own = "x" if cur is True else f"(x if {cur} else {own})" if cur else own
-                body.append(f"{pad}lg{j} = {own}" if first else
-                            f"{pad}lg{j} = {own} if lg{j} is None else lg{j} + x")
+                else:
+                    leaf_arrives[j] = ("sure" if "sure" in (arrival, leaf_arrives.get(j))
+                                       else "maybe")
+                    # a leaf: in its dtype, each contribution cast before it is added (as the
+                    # engine does); never keep a view of (or the very) gradient another node
+                    # holds
+                    if not ran or f"d{i}_{k}" in seen:
+                        env[f"D{j}"] = self.leaves[j]._data.dtype  # guarded
+                        checks.append(f"{pad}if x.dtype is not D{j} and x.dtype != D{j}: "
+                                      f"x = x.astype(D{j}){note(f'd{i}_{k}')}")
+                    own = f"(x.copy() if x is g{i} or x.base is not None else x)"
+                    own = "x" if cur is True else f"(x if {cur} else {own})" if cur else own
+                    lines = [f"lg{j} = {own}" if first else
+                             f"lg{j} = {own} if lg{j} is None else lg{j} + x"]
+                if not checks and len(lines) == 1 and lines[0].endswith(" = x"):
+                    body.append(lines[0][:-1] + result)  # x's only use: assign the result
+                else:
+                    body += [f"x = {result}", *checks, *(pad + line for line in lines)]
             body.append(f"c{i} = g{i} = None")
-            body = _direct(body)
             if runs == "sure":
                 code += [f"    # {op.cls.__name__}", *("    " + line for line in body)]
             else:
@@ -872,26 +882,6 @@ class _Program:
         source = "\n".join(code) + "\n"
         exec(compile(source, "<captured step>", "exec"), env)  # noqa: S102 (our own source)
         return source, env["run"]
-
-
-def _direct(body: list[str]) -> list[str]:
-    """body with `x = r[k]` followed by a plain `g{j} = x` (or `lg{j} = x`) as `g{j} = r[k]`,
-    where the line after it does not read x."""
-    out: list[str] = []
-    for k, line in enumerate(body):
-        after = body[k + 1] if k + 1 < len(body) else ""
-        if (re.fullmatch(r"l?g\d+ = x", line) and out and out[-1].startswith("x = r[")
-                and (after.startswith("x = ") or not re.search(r"\bx\b", after))):
-            out[-1] = line[:-1] + out[-1][4:]
-        else:
-            out.append(line)
-    # a backward that returns one array: `r = (B(c, g),)` and its one use r[0] as `B(c, g)`
-    calls = [k for k, line in enumerate(out) if line.startswith("r = (")]
-    uses = [k for k, line in enumerate(out) if "r[" in line]
-    if calls and len(uses) == 1 and out[uses[0]].count("r[0]") == 1:
-        call = out.pop(calls[0])[5:-2]
-        out[uses[0] - 1] = out[uses[0] - 1].replace("r[0]", call)
-    return out
 
 
 def _contribution(j: int, first: bool, before: bool | str, cur: bool | str) -> tuple:
