@@ -325,7 +325,11 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(did you call it under no_grad, or on detached data?)")
-        seed = self._seed(gradient, "backward", "a gradient argument")
+        data = self._data
+        if gradient is None and not data.ndim:  # the usual 0-d loss: _seed's first case inline
+            seed = np.array(1, dtype=data.dtype)
+        else:
+            seed = self._seed(gradient, "backward", "a gradient argument")
         if self.grad_fn is None:
             engine._accumulate(self, seed, copy=True)
         else:
