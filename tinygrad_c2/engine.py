@@ -605,7 +605,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 ig = ig.copy()
             if parent.grad is None:
                 t = new(tensor)  # Tensor._wrap(ig), inlined: once per parameter and step
-                t._data, t.grad, t.requires_grad, t.grad_fn = ig, None, False, None
+                t._data = ig
+                t.grad = None
+                t.requires_grad = False
+                t.grad_fn = None
                 parent.grad = t
                 continue
             acc = parent.grad._data

@@ -156,7 +156,10 @@ class Function:
         if saved is None or p._data is saved or (p.grad_fn is None and p.requires_grad):
             return p  # NOTE: a leaf that wants a gradient must be the leaf itself
         t = _new(Tensor)
-        t._data, t.grad, t.grad_fn, t.requires_grad = saved, None, p.grad_fn, p.requires_grad
+        t._data = saved
+        t.grad = None
+        t.grad_fn = p.grad_fn
+        t.requires_grad = p.requires_grad
         return t
 
     def graph_output(self, saved: np.ndarray) -> Tensor:
@@ -166,7 +169,10 @@ class Function:
         t = _new(Tensor)
         # NOTE: numpy gives a 0-d result as a numpy scalar (np.tanh of a 0-d array), which as
         # a Tensor's data would promote like a Python number (to float32): an array again
-        t._data, t.grad, t.grad_fn, t.requires_grad = np.asarray(saved), None, self, True
+        t._data = np.asarray(saved)
+        t.grad = None
+        t.grad_fn = self
+        t.requires_grad = True
         return t
 
     @staticmethod
@@ -183,7 +189,11 @@ class Function:
         ctx = _new(cls)
         ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11.
-        arrays, flags, i, last = list(args), [False] * len(args), 0, _NO_TENSOR
+        # (single assignments: four targets at once would build and unpack a tuple)
+        arrays = list(args)
+        flags = [False] * len(args)
+        i = 0
+        last = _NO_TENSOR
         # The node holds an input another op made as a stand-in: a Tensor with that input's
         # producer (grad_fn), shape and dtype whose values are read-only zeros using no memory
         # (function._stand_in_array). The sweep needs the producer (where the gradient goes)
@@ -195,7 +205,10 @@ class Function:
         # new grad_fn) does not change where this node's gradient goes. A view op holds its
         # inputs as they are, for the version check (engine._check_versions).
         grad_enabled = mode.grad_enabled
-        parents, held, record, constants = args, grad_enabled and not cls.returns_view, False, ()
+        parents = args
+        held = grad_enabled and not cls.returns_view
+        record = False
+        constants = ()
         for a in args:
             if isinstance(a, Tensor):
                 arrays[i] = last = a._data
@@ -265,7 +278,12 @@ class Function:
             ctx.holds_constants = constants
         ctx.seq = next(_seq)
         t = _new(Tensor)  # Tensor._from_op, inlined: this is the hottest line of the library
-        t._data, t.grad, t.requires_grad, t.grad_fn = out, None, True, ctx
+        # NOTE: four stores, not `t._data, t.grad, ... = out, None, ...`: an assignment to four
+        # targets builds and unpacks a tuple (~300 instructions; to two or three it does not)
+        t._data = out
+        t.grad = None
+        t.requires_grad = True
+        t.grad_fn = ctx
         return t
 
     def name(self) -> str:

@@ -224,7 +224,10 @@ class CrossEntropy(Function):
         else:
             y = target * (1.0 - smoothing) + smoothing / c if smoothing else target
             losses = ((y if weight is None else y * weight) * (lse - shifted)).sum(axis=1)
-        ctx.reduction, ctx.smoothing, ctx.index, ctx.count = reduction, smoothing, index, count
+        ctx.reduction = reduction
+        ctx.smoothing = smoothing
+        ctx.index = index
+        ctx.count = count
         counted = None if keep is None else keep.astype(z.dtype)
         ctx.save_for_backward(p, target, lse - shifted if ctx.needs_input_grad[1] else None,
                               weight, labels, row_weight, counted)
