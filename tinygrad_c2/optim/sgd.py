@@ -27,10 +27,6 @@ class SGD(Optimizer):
     """
 
     _numeric = ("lr", "momentum", "dampening", "weight_decay")
-    #: (lr, dtype, lr's operand for gradients of that dtype) of the latest plain step: the
-    #: next step reuses the operand while its lr is the same object (a scheduler's new rate is
-    #: a new one), sparing number_operand's call (a frame) once a step
-    _lr_memo: tuple = (None, None, None)
 
     def __init__(
         self,
@@ -68,8 +64,7 @@ class SGD(Optimizer):
         nesterov, maximize = group["nesterov"], group["maximize"]
         if not (maximize or wd or mu):  # plain SGD, the common case: one loop, no generator
             multiply = np.multiply
-            memo = self._lr_memo  # lr as the operand for gradients of lr_dtype
-            lr_dtype, lr_operand = (memo[1], memo[2]) if memo[0] is lr else (None, None)
+            lr_dtype = lr_operand = None  # lr as the operand for gradients of lr_dtype
             for p in group["params"]:
                 grad = p.grad
                 if grad is not None:
@@ -79,7 +74,6 @@ class SGD(Optimizer):
                     try:
                         if g.dtype is not lr_dtype:
                             lr_operand, lr_dtype = number_operand(lr, g.dtype), g.dtype
-                            self._lr_memo = (lr, lr_dtype, lr_operand)
                         update = multiply(lr_operand, g)  # = lr * g, bit for bit
                     except FloatingPointError:
                         # NOTE: only under a raising np.errstate: lr * g underflowed to 0, the
