@@ -312,3 +312,31 @@ def test_a_node_holds_an_input_another_op_made_by_its_producer_shape_and_dtype_o
     assert ref() is None  # the graph does not keep the intermediate alive
     y.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), np.full((64, 64), 2.0))
+
+
+def test_backward_releases_every_large_constant_of_a_node_wherever_it_sits_among_its_inputs():
+    # Function.apply records the constants' positions; the sweep releases exactly those
+    from tinygrad_c2.function import RELEASE_BYTES
+
+    class Mix(tg.Function):
+        @staticmethod
+        def forward(ctx, a, w, b, small):
+            return a * w + b * small
+
+        @staticmethod
+        def backward(ctx, g):
+            return None, g, None, None
+
+    n = RELEASE_BYTES // 4
+    a, b = tg.tensor(np.full(n, 2.0, np.float32)), tg.tensor(np.full(n, 3.0, np.float32))
+    small = tg.tensor(np.ones(1, np.float32))
+    w = tg.ones(n, requires_grad=True)
+    out = Mix.apply(a, w, b, small)
+    node = out.grad_fn
+    assert node.parents[0] is a and node.parents[2] is b and node.parents[3] is small
+    out.sum().backward()
+    assert (w.grad.numpy() == 1.0).all()
+    first, weight, second, kept = node.parents
+    assert weight is w and kept is small  # the parameter, and a constant not worth releasing
+    assert first is not a and first.shape == a.shape and first.numpy().strides == (0,)
+    assert second is not b and second.shape == b.shape and second.numpy().strides == (0,)

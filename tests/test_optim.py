@@ -568,3 +568,24 @@ def test_adam_equals_its_formula_with_python_numbers_bit_for_bit(dtype, kwargs):
     expected = _adam_with_python_numbers(w0.copy(), grads, **kwargs)
     assert w.numpy().dtype == dtype
     np.testing.assert_array_equal(w.numpy(), expected)
+
+
+def test_plain_sgd_follows_a_new_lr_each_step_and_each_parameter_dtype_bit_for_bit():
+    # the step reuses the previous step's lr operand while lr is the same object: a scheduler's
+    # (or a user's) new rate, equal or not, and a parameter of another dtype must each get
+    # w -= lr * g in their own dtype
+    rng = np.random.default_rng(5)
+    w32, w64 = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(3)
+    a, b = tg.Tensor(w32.copy(), requires_grad=True), tg.Tensor(w64.copy(), requires_grad=True)
+    opt = optim.SGD([a, b], lr=0.1)
+    expected = [w32.copy(), w64.copy()]
+    for lr in (0.1, 0.1, 0.3, float("0.1"), 0.0, 1e-3):
+        opt.param_groups[0]["lr"] = lr
+        grads = [rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(3)]
+        a.grad, b.grad = tg.Tensor(grads[0].copy()), tg.Tensor(grads[1].copy())
+        opt.step()
+        for e, g in zip(expected, grads, strict=True):
+            e -= lr * g
+    np.testing.assert_array_equal(a.numpy(), expected[0])
+    np.testing.assert_array_equal(b.numpy(), expected[1])
+    assert a.numpy().dtype == np.float32 and b.numpy().dtype == np.float64

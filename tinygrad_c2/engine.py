@@ -405,7 +405,7 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool,
     # underflow already (an errstate costs about 10,000 instructions, 1% of a tiny step).
     # Overflow and invalid still raise.
     owned = {root.grad_fn: seed} if seed_owned and seed.size >= OWNED_MIN_SIZE else None
-    if default_errstate():
+    if errstate_var is not None and errstate_var.get() is _DEFAULT_ERRSTATE:  # default_errstate()
         _sweep({root.grad_fn: seed}, retain_graph, None, owned)
     else:
         with np.errstate(under="ignore"):
@@ -549,10 +549,11 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
         if not retain_graph:
             if saved:
                 node.saved_tensors = _FREED  # release the arrays; a second walk is then an error
-            if node.holds_constants:  # and the batch's values (activations are stand-ins)
+            constants = node.holds_constants
+            if constants:  # and the batch's values (activations are stand-ins)
                 if released is None:
                     released = {}
-                node.parents = released_inputs(parents, released)
+                node.parents = released_inputs(parents, constants, released)
         if len(in_grads) != len(parents):
             raise RuntimeError(
                 f"{type(node).__name__}.backward returned {len(in_grads)} gradients for "
@@ -604,7 +605,10 @@ def _sweep(grads: dict[Function, np.ndarray], retain_graph: bool,
                 ig = ig.copy()
             if parent.grad is None:
                 t = new(tensor)  # Tensor._wrap(ig), inlined: once per parameter and step
-                t._data, t.grad, t.requires_grad, t.grad_fn = ig, None, False, None
+                t._data = ig
+                t.grad = None
+                t.requires_grad = False
+                t.grad_fn = None
                 parent.grad = t
                 continue
             acc = parent.grad._data

@@ -87,9 +87,9 @@ class Function:
     #: indexing): the version check refuses a backward through one whose input an in-place op
     #: rebased afterwards, since the view's values changed with it
     returns_view: bool = False
-    #: True for a node that holds a constant Tensor input (the batch, labels, a buffer), whose
-    #: value the engine releases after backward (released_inputs)
-    holds_constants: bool = False
+    #: the positions of the constant Tensor inputs (the batch, labels, a buffer) of RELEASE_BYTES
+    #: or more, whose values the engine releases after backward (released_inputs); () for none
+    holds_constants: tuple[int, ...] = ()
     retained: Any = None  # the output Tensor, when it asked to retain_grad()
     #: Gradient ownership, so a chain of backwards can work in place instead of allocating:
     #: `fresh_grads = True` declares that backward returns new arrays, aliasing neither its
@@ -156,7 +156,10 @@ class Function:
         if saved is None or p._data is saved or (p.grad_fn is None and p.requires_grad):
             return p  # NOTE: a leaf that wants a gradient must be the leaf itself
         t = _new(Tensor)
-        t._data, t.grad, t.grad_fn, t.requires_grad = saved, None, p.grad_fn, p.requires_grad
+        t._data = saved
+        t.grad = None
+        t.grad_fn = p.grad_fn
+        t.requires_grad = p.requires_grad
         return t
 
     def graph_output(self, saved: np.ndarray) -> Tensor:
@@ -166,7 +169,10 @@ class Function:
         t = _new(Tensor)
         # NOTE: numpy gives a 0-d result as a numpy scalar (np.tanh of a 0-d array), which as
         # a Tensor's data would promote like a Python number (to float32): an array again
-        t._data, t.grad, t.grad_fn, t.requires_grad = np.asarray(saved), None, self, True
+        t._data = np.asarray(saved)
+        t.grad = None
+        t.grad_fn = self
+        t.requires_grad = True
         return t
 
     @staticmethod
@@ -183,7 +189,11 @@ class Function:
         ctx = _new(cls)
         ctx.saved_tensors = ()  # save_for_backward fills it; the engine frees it
         # NOTE: one plain loop, not two comprehensions: each comprehension is a frame in 3.11.
-        arrays, flags, i, last = list(args), [False] * len(args), 0, _NO_TENSOR
+        # (single assignments: four targets at once would build and unpack a tuple)
+        arrays = list(args)
+        flags = [False] * len(args)
+        i = 0
+        last = _NO_TENSOR
         # The node holds an input another op made as a stand-in: a Tensor with that input's
         # producer (grad_fn), shape and dtype whose values are read-only zeros using no memory
         # (function._stand_in_array). The sweep needs the producer (where the gradient goes)
@@ -195,7 +205,10 @@ class Function:
         # new grad_fn) does not change where this node's gradient goes. A view op holds its
         # inputs as they are, for the version check (engine._check_versions).
         grad_enabled = mode.grad_enabled
-        parents, held, record, constants = args, grad_enabled and not cls.returns_view, False, False
+        parents = args
+        held = grad_enabled and not cls.returns_view
+        record = False
+        constants = ()
         for a in args:
             if isinstance(a, Tensor):
                 arrays[i] = last = a._data
@@ -215,7 +228,7 @@ class Function:
                             stand_in._data, stand_in.grad, stand_in.grad_fn = view, None, node
                             stand_in.requires_grad = True
                 elif last.nbytes >= RELEASE_BYTES:  # a constant worth releasing after backward
-                    constants = True
+                    constants = (*constants, i)
             i += 1
         record = record and grad_enabled
         ctx.needs_input_grad = tuple(flags) if record else (False,) * i
@@ -262,10 +275,15 @@ class Function:
             # NOTE: sized now, not at backward: a node whose constants are all small (a tiny
             # model's batch and labels) costs the sweep nothing. A constant whose array is
             # replaced by a larger one before backward stays held, which costs memory only.
-            ctx.holds_constants = True
+            ctx.holds_constants = constants
         ctx.seq = next(_seq)
         t = _new(Tensor)  # Tensor._from_op, inlined: this is the hottest line of the library
-        t._data, t.grad, t.requires_grad, t.grad_fn = out, None, True, ctx
+        # NOTE: four stores, not `t._data, t.grad, ... = out, None, ...`: an assignment to four
+        # targets builds and unpacks a tuple (~300 instructions; to two or three it does not)
+        t._data = out
+        t.grad = None
+        t.requires_grad = True
+        t.grad_fn = ctx
         return t
 
     def name(self) -> str:
@@ -574,16 +592,21 @@ def _stand_in_array(a: np.ndarray) -> np.ndarray:
     return view
 
 
-def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
+def released_inputs(parents: tuple, positions: tuple[int, ...],
+                    cache: dict[int, Tensor]) -> tuple:
     """A node's constant inputs (tensors that neither want a gradient nor have a producer: the
     batch, labels, buffers) after a backward without retain_graph freed it. Until then they
     stay as they are, so that tg.viz can name them; from then on each one of RELEASE_BYTES or
     more becomes a stand-in, so a kept `loss` no longer keeps the batch alive.
+    `positions` are those inputs' places (the node's holds_constants, found by
+    Function.apply: the parameters among the inputs are not looked at again).
     `cache` maps a tensor's id to its stand-in during one backward, so a tensor used twice
     stays one tensor in the graph.
     """
-    out, i = None, 0
-    for p in parents:
+    out = None
+    for i in positions:
+        p = parents[i]
+        # NOTE: tested again: the input may want a gradient now, or hold another array
         if type(p) is Tensor and p.grad_fn is None and not p.requires_grad:
             data = p._data
             if data.nbytes >= RELEASE_BYTES:
@@ -595,7 +618,6 @@ def released_inputs(parents: tuple, cache: dict[int, Tensor]) -> tuple:
                 if out is None:
                     out = list(parents)
                 out[i] = stand_in
-        i += 1
     return parents if out is None else tuple(out)
 
 

@@ -174,14 +174,20 @@ class Tensor:
     @staticmethod
     def _wrap(arr: np.ndarray) -> Tensor:
         """A constant Tensor around an array, skipping all validation (internal hot path)."""
-        t = object.__new__(Tensor)
-        t._data, t.grad, t.requires_grad, t.grad_fn = arr, None, False, None
+        t = object.__new__(Tensor)  # NOTE: four stores: see the end of Function.apply
+        t._data = arr
+        t.grad = None
+        t.requires_grad = False
+        t.grad_fn = None
         return t
 
     @staticmethod
     def _from_op(arr: np.ndarray, node: Any) -> Tensor:
         t = object.__new__(Tensor)
-        t._data, t.grad, t.requires_grad, t.grad_fn = arr, None, True, node
+        t._data = arr
+        t.grad = None
+        t.requires_grad = True
+        t.grad_fn = node
         return t
 
     # ------------------------------------------------------------ attributes
@@ -325,7 +331,11 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(did you call it under no_grad, or on detached data?)")
-        seed = self._seed(gradient, "backward", "a gradient argument")
+        data = self._data
+        if gradient is None and not data.ndim:  # the usual 0-d loss: _seed's first case inline
+            seed = np.array(1, dtype=data.dtype)
+        else:
+            seed = self._seed(gradient, "backward", "a gradient argument")
         if self.grad_fn is None:
             engine._accumulate(self, seed, copy=True)
         else:

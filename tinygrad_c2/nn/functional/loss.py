@@ -125,6 +125,7 @@ def _one_hot_rows(labels: np.ndarray, c: int, dtype: np.dtype) -> np.ndarray:
 
 
 _ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}  # (n, c) -> 0, c, 2c, ... (read-only)
+_INTP = np.dtype(np.intp)
 
 
 def _flat_index(labels: np.ndarray, c: int) -> np.ndarray:
@@ -138,6 +139,8 @@ def _flat_index(labels: np.ndarray, c: int) -> np.ndarray:
             _ROW_STARTS.clear()
         starts = _ROW_STARTS[(n, c)] = np.arange(0, n * c, c)
         starts.flags.writeable = False
+    if labels.dtype is _INTP:  # the usual int64 labels: the sum is intp already
+        return np.add(starts, labels)
     # NOTE: intp whatever the labels' integer type (uint64 + int64 would give float64)
     return np.add(starts, labels, dtype=np.intp, casting="unsafe")
 
@@ -221,7 +224,10 @@ class CrossEntropy(Function):
         else:
             y = target * (1.0 - smoothing) + smoothing / c if smoothing else target
             losses = ((y if weight is None else y * weight) * (lse - shifted)).sum(axis=1)
-        ctx.reduction, ctx.smoothing, ctx.index, ctx.count = reduction, smoothing, index, count
+        ctx.reduction = reduction
+        ctx.smoothing = smoothing
+        ctx.index = index
+        ctx.count = count
         counted = None if keep is None else keep.astype(z.dtype)
         ctx.save_for_backward(p, target, lse - shifted if ctx.needs_input_grad[1] else None,
                               weight, labels, row_weight, counted)
@@ -687,6 +693,17 @@ def _legacy(op: str, size_average: Any, reduce: Any) -> None:
                          "supported here: use reduction='mean', 'sum' or 'none'")
 
 
+def _refuse_options(op: str, reduction: Any, size_average: Any, reduce: Any) -> None:
+    """The error for a loss called with the legacy flags or an unknown reduction.
+
+    NOTE: the wrappers test `size_average is not None or reduce is not None or reduction not
+    in _REDUCTIONS` themselves and call this only when it holds: the ordinary call (once a
+    step) then makes no frame for its argument checks (a Python call is ~450 instructions).
+    """
+    _legacy(op, size_average, reduce)
+    _check_reduction(op, reduction)
+
+
 def _class_weight(op: str, weight: Any, input: Tensor) -> np.ndarray | None:  # noqa: A002
     """Per-class weights as an array of the input's dtype (a constant: no gradient)."""
     if weight is None:
@@ -731,8 +748,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     >>> round(loss.item(), 4)
     0.2395
     """
-    _legacy("cross_entropy", size_average, reduce)
-    _check_reduction("cross_entropy", reduction)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        _refuse_options("cross_entropy", reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target = target if isinstance(target, Tensor) else Tensor(target)
@@ -761,8 +778,8 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     >>> tg.nn.functional.nll_loss(logp, tg.tensor([1, -100])).item()
     2.0
     """
-    _legacy("nll_loss", size_average, reduce)
-    _check_reduction("nll_loss", reduction)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        _refuse_options("nll_loss", reduction, size_average, reduce)
     target = target if isinstance(target, Tensor) else Tensor(target)
     w = _class_weight("nll_loss", weight, input)
     if input.ndim > 2:
@@ -795,8 +812,8 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
                          reduction: str = "mean") -> Tensor:
     """Cross-entropy of probabilities in [0, 1] against 0/1 (or soft) targets of the same
     shape; `weight` rescales each element's loss (broadcast), as in PyTorch."""
-    _legacy("binary_cross_entropy", size_average, reduce)
-    _check_reduction("binary_cross_entropy", reduction)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        _refuse_options("binary_cross_entropy", reduction, size_average, reduce)
     if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
         target = Tensor(target)
     if weight is not None:
@@ -817,8 +834,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
     >>> F.binary_cross_entropy_with_logits(tg.tensor([1000.0, -1000.0]), tg.tensor([0.0, 1.0]))
     tensor(1000.)
     """
-    _legacy("binary_cross_entropy_with_logits", size_average, reduce)
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        _refuse_options("binary_cross_entropy_with_logits", reduction, size_average, reduce)
     if isinstance(pos_weight, Tensor):
         pos_weight = pos_weight._data
     if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
@@ -838,8 +855,8 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: Any = None,  # noqa
     >>> tg.nn.functional.smooth_l1_loss(tg.tensor([0.5, 3.0]), tg.tensor([0.0, 0.0])).item()
     1.3125
     """
-    _legacy("smooth_l1_loss", size_average, reduce)
-    _check_reduction("smooth_l1_loss", reduction)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        _refuse_options("smooth_l1_loss", reduction, size_average, reduce)
     if not beta >= 0:
         raise OpError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     if not isinstance(target, (Tensor, np.ndarray)):  # a list: as a constant tensor
