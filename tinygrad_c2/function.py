@@ -574,21 +574,28 @@ _shape_only: dict[tuple, np.ndarray] = {}  # (shape, dtype.str) -> a stand-in ar
 _by_shape: dict[tuple, np.ndarray] = {}  # shape -> the latest stand-in array of that shape
 
 
-def _stand_in_array(a: np.ndarray) -> np.ndarray:
-    """A read-only array of a's shape and dtype that holds no memory (every stride 0)."""
+def values_free(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A read-only array of `shape` and `dtype` that holds no memory (every stride 0): what
+    stands for a value of which only the shape and dtype are read (stand-ins, tg.viz)."""
     if len(_shape_only) > 4096:  # bounded: about one entry per shape the program uses
         _shape_only.clear()
         _by_shape.clear()
-    key = (a.shape, a.dtype.str)  # NOTE: .str: comparing dtypes is slow
+    key = (shape, dtype.str)  # NOTE: .str: comparing dtypes is slow
     view = _shape_only.get(key)
     if view is None:
-        zero = _NO_VALUES.get(a.dtype.str)
+        zero = _NO_VALUES.get(dtype.str)
         if zero is None:
-            zero = _NO_VALUES[a.dtype.str] = np.zeros((), a.dtype)
+            zero = _NO_VALUES[dtype.str] = np.zeros((), dtype)
             zero.flags.writeable = False
-        view = np.ndarray(a.shape, a.dtype, buffer=zero, strides=(0,) * a.ndim)
+        view = np.ndarray(shape, dtype, buffer=zero, strides=(0,) * len(shape))
         _shape_only[key] = view
-    _by_shape[a.shape] = view  # the fast lookup of Function.apply: no dtype in the key
+    return view
+
+
+def _stand_in_array(a: np.ndarray) -> np.ndarray:
+    """A read-only array of a's shape and dtype that holds no memory (values_free), remembered
+    for Function.apply's fast lookup by shape."""
+    view = _by_shape[a.shape] = values_free(a.shape, a.dtype)  # no dtype in that key
     return view
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...engine import _FREED
-from ...function import Function, OpError, _new, _seq
+from ...function import Function, OpError, _new, _seq, values_free
 from ...ops import Relu, Sigmoid, Tanh
 from ...ops.constants import scalar
 from ...ops.elementwise import relu_backward, relu_forward, stable_sigmoid
@@ -154,7 +154,7 @@ def _values_free(shape: tuple, dtype: np.dtype, node: Function) -> Tensor:
     """A Tensor made by `node` with a shape and dtype but no values (zeros using no memory):
     the output of an unfolded layer, for what reads only its shape (tg.viz, the sweeps)."""
     t = _new(Tensor)
-    t._data = np.broadcast_to(np.zeros((), dtype), shape)
+    t._data = values_free(tuple(shape), np.dtype(dtype))
     t.grad, t.requires_grad, t.grad_fn = None, True, node
     return t
 
