@@ -79,8 +79,8 @@ class BatchNorm(Function):
             # its conversion at every call
             if running_mean is not None:
                 running_mean *= number_operand(1.0 - momentum, running_mean.dtype)
-                stat = np.add(shift, mean)
-                stat *= number_operand(momentum, dtype)
+                # (a new product, as `momentum * a`: a numpy float64 momentum makes it float64)
+                stat = np.multiply(np.add(shift, mean), number_operand(momentum, dtype))
                 running_mean += stat if shape is None else stat.reshape(c)
             if running_var is not None:
                 running_var *= number_operand(1.0 - momentum, running_var.dtype)
