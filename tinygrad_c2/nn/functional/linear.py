@@ -196,6 +196,7 @@ class LinearRun(Function):
     def forward(ctx, x, stages, *params):
         ctx.stages = stages
         h, saved, k, act, kept = x, [x], 0, None, None
+        needs = ctx.needs_input_grad
         for stage in stages:
             if type(stage) is not tuple:  # a Linear layer (the stage is its activation)
                 h = _affine(h, params[k], params[k + 1])
@@ -209,16 +210,17 @@ class LinearRun(Function):
                     args = args(h.shape)
                 sub = _new(kernel)
                 sub.saved_tensors = ()
-                needs = ctx.needs_input_grad  # its input's gradient flows if one below does
+                # its input's gradient flows if one below does; its other arguments take none
                 sub.needs_input_grad = (True in needs[:k + 2], *needs[k + 2:k + 2 + width],
                                         *(False,) * len(args))
                 h = kernel.forward(sub, h, *params[k:k + width], *args)
                 k += width
                 if kept is None:
-                    kept, ctx.subs = [], []
+                    kept, subs = [], []
+                    ctx.subs = subs
                 kept.append(list(sub.saved_tensors))  # (a list: backward frees it early)
                 sub.saved_tensors = ()
-                ctx.subs.append((sub, args))
+                subs.append((sub, args))
             # NOTE: in place on the layer's fresh output, which nothing else holds (the unfused
             # activation allocates its output here): the same kernels, the same values
             if act == "relu":
@@ -302,7 +304,8 @@ class LinearRun(Function):
                 sub.saved_tensors = ()
             if last:  # as the engine frees an unfused node's arrays after its backward
                 saved[j].clear()
-            grads[2 + k:2 + k + width] = in_grads[1:1 + width]
+            if width:  # (Dropout takes no tensor but its input)
+                grads[2 + k:2 + k + width] = in_grads[1:1 + width]
             owned = kernel.fresh_grads or (mine and in_grads[0] is g)
             g = in_grads[0]
         grads[0] = g if needs[0] else None
