@@ -69,6 +69,23 @@ def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return y
 
 
+def matmul_bound(x_shape: tuple, w_shape: tuple) -> bool:
+    """Whether _affine gives every x of this shape and weights of this shape to np.matmul
+    (N-d input, or a product above _DOT_MACS), whatever their memory layout."""
+    return len(x_shape) != 2 or x_shape[0] * int(np.prod(w_shape)) > _DOT_MACS
+
+
+def affine_replay(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Linear.forward without _affine's checks and choice, for shapes matmul_bound says go to
+    matmul: the same numpy calls on the same arrays. Only a captured step's later replays call
+    it, where every shape and dtype the checks read is fixed (see capture.py, _Program)."""
+    y = np.matmul(x, w.T)
+    if b is not None:
+        y += b
+    ctx.saved_tensors = (x, w)  # Linear.forward's save_for_backward(x, w)
+    return y
+
+
 def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: bool,
                   nb: bool) -> tuple:
     """(dx, dW, db) of y = x W^T + b, each only if asked (None otherwise)."""
