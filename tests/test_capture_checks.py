@@ -237,3 +237,52 @@ def test_the_last_program_checks_the_inputs_it_is_handed():
     assert step(X).item() == values[0] and len(step._programs) == 3
     with pytest.raises(TypeError):
         step(X, X)  # the step takes one input: its function refuses two, as it would eagerly
+
+
+def _linear_loss(params, X):
+    """Two F.linear nodes (not a fused run): Linear ops in the program."""
+    w1, b1, w2 = params
+    return F.linear(F.linear(X, w1, b1).tanh(), w2).sum()
+
+
+def test_later_replays_run_big_linear_layers_without_their_checks_bit_for_bit():
+    gen = np.random.default_rng(1)
+    # 64 x 300 x 40 and 64 x 40 x 2 multiply-adds: above _DOT_MACS, np.matmul's products
+    arrays = [gen.standard_normal(s).astype(np.float32) for s in ((300, 40), (300,), (2, 300))]
+    eager, captured = _pair(*arrays)
+    batches = _batches((64, 40), n=4)
+    # a batch in Fortran order at a later replay: matmul takes any layout, as _affine would
+    batches[3] = (np.asfortranarray(batches[3][0]),)
+    step = _steps(_linear_loss, eager, captured, batches, lambda ps: optim.SGD(ps, lr=0.1))
+    assert step.source.count("affine_replay(") == 2
+
+
+def test_small_linear_layers_keep_their_dot_or_matmul_choice_at_every_replay():
+    gen = np.random.default_rng(2)
+    arrays = [gen.standard_normal(s).astype(np.float32) for s in ((5, 3), (5,), (2, 5))]
+    eager, captured = _pair(*arrays)
+    # np.dot for C-contiguous operands, np.matmul for a strided batch (other roundings maybe):
+    # the choice reads the layout, which no guard fixes, so the program keeps Linear.forward
+    batches = _batches((8, 3), n=4)
+    batches[2] = (np.asfortranarray(batches[2][0]),)
+    batches[3] = (batches[3][0][::-1],)
+    step = _steps(_linear_loss, eager, captured, batches, lambda ps: optim.SGD(ps, lr=0.1))
+    assert "affine_replay(" not in step.source
+
+
+def test_an_unchecked_linear_layer_retraces_for_a_weight_of_another_shape():
+    gen = np.random.default_rng(3)
+    w1 = nn.Parameter(gen.standard_normal((300, 40)).astype(np.float32))
+    w2 = nn.Parameter(gen.standard_normal((2, 300)).astype(np.float32))
+    step = tg.capture(lambda X: F.linear(F.linear(X, w1).relu(), w2).sum())
+    X = gen.standard_normal((64, 40)).astype(np.float32)
+    for _ in range(3):
+        step(X)
+    assert "affine_replay(" in step.source
+    w2.data = gen.standard_normal((2, 299)).astype(np.float32)  # no longer fits: eager's error
+    with pytest.raises(RuntimeError, match="linear: input of shape"):
+        step(X)
+    w1.data = w1.numpy().astype(np.float64)  # a float32 batch into float64 weights: refused
+    w2.data = gen.standard_normal((2, 300))
+    with pytest.raises(RuntimeError, match="the input is float32 but the weight is float64"):
+        step(X)

@@ -580,6 +580,40 @@ class _Program:
                 live.update(ref for kind, ref in op.args if kind == _NODE)
         return live
 
+    def _arg_shape(self, kind: int, ref: Any) -> tuple | None:
+        """An op argument's shape, the same at every replay: an input's (the key), a leaf's
+        (guarded), a library kernel's output (fixed, see _compile); None for any other."""
+        if kind == _INPUT:
+            return self.key[ref][0]
+        if kind == _LEAF:
+            return self.leaves[ref]._data.shape
+        if kind == _NODE:
+            return self.ops[ref].shape if self.ops[ref].fixed else None
+        return None
+
+    def _unchecked_linear(self, i: int, checked: bool) -> bool:
+        """Whether later replays may run Linear op i through affine_replay, its forward without
+        _affine's checks.
+
+        NOTE: why that is sound. _affine's checks (the weight's and bias's shapes, the input's
+        width, its dtype against the weight's) read only shapes and dtypes, and they passed at
+        the trace. At a later replay the input's shape and dtype are the trace's (the key, a
+        leaf's guarded ones, or a library kernel's output, fixed as _compile's NOTE says), the
+        weight's and bias's too (guarded leaves, or constants), so each check passes again.
+        Its one choice, np.dot or np.matmul, reads the operands' memory layout (not guarded)
+        only for small 2-D products: matmul_bound shapes take matmul whatever the layout, the
+        call affine_replay makes. The first replay's program keeps Linear.forward itself."""
+        from .nn.functional.linear import Linear, matmul_bound  # NOTE: lazy, as in _compile
+
+        op = self.ops[i]
+        if checked or not op.fixed or op.cls is not Linear or len(op.args) != 3:
+            return False
+        x_shape, w_shape = (self._arg_shape(kind, ref) for kind, ref in op.args[:2])
+        kind, ref = op.args[2]
+        return (x_shape is not None and w_shape is not None and len(w_shape) == 2
+                and (kind == _LEAF or (kind == _CONST and ref is None))
+                and matmul_bound(x_shape, w_shape))
+
     def _optimizer_step(self, env: dict[str, Any], arrives: dict[int, str]) -> list[str]:
         """The lines of the optimizer's step: plain SGD's update written out (w -= lr * g per
         trained parameter, SGD.step's own expression, so the bits are the same), else a call
@@ -659,6 +693,8 @@ class _Program:
         dispatch alone; the generated function has none, and `step.source` shows a student the
         whole training step the way a static graph framework sees it.
         """
+        from .nn.functional.linear import affine_replay  # NOTE: lazy: nn imports this module
+
         checked = seen is None
         env: dict[str, Any] = {"new": _new, "ndarray": np.ndarray, "asarray": np.asarray,
                                "add": np.add, "Tensor": Tensor,
@@ -747,7 +783,11 @@ class _Program:
                         f"{c}.needs_input_grad = N{i}")
             if op.cls.reuses_saved:  # its one backward call is its saved arrays' last use
                 code.append(f"    {c}.saved_last_use = True")
-            if op.dtype is None:
+            if op.dtype is None and self._unchecked_linear(i, checked):
+                env["affine_replay"] = affine_replay
+                code.append(f"    o{i} = affine_replay({c}, {', '.join(args)})  # Linear, "
+                            "its checks done")
+            elif op.dtype is None:
                 code.append(f"    o{i} = F{i}({c}, {', '.join(args)})  # {op.cls.__name__}")
             else:  # numpy's dtype is not PyTorch's here: cast the operands, as apply did
                 env[f"P{i}"] = op.dtype
@@ -859,8 +899,10 @@ class _Program:
                          *("        " + line for line in body)]
         for j in self.trained:
             if leaf_arrives.get(j) == "sure":  # Tensor._wrap, inlined
-                code += [f"    t = new(Tensor); t._data, t.grad, t.requires_grad, t.grad_fn = "
-                         f"lg{j}, None, False, None; L{j}.grad = t"]
+                # NOTE: four single stores: a four-target assignment builds and unpacks a tuple
+                # (callgrind: ~400 instructions more per gradient)
+                code += [f"    t = new(Tensor); t._data = lg{j}; t.grad = None; "
+                         f"t.requires_grad = False; t.grad_fn = None; L{j}.grad = t"]
             elif leaf_arrives.get(j):
                 code += [f"    L{j}.grad = None if lg{j} is None else wrap(lg{j})"]
         if flags:

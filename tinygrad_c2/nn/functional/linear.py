@@ -58,7 +58,8 @@ def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     # products). Strided operands go to matmul too: it may take another loop than dot (other
     # roundings), and dot of N-d input would not use BLAS at all.
     try:
-        y = (np.dot(x, w.T) if x.ndim == 2 and x.shape[0] * w.size <= _DOT_MACS
+        # (len(x): x.shape[0] of 2-D x without building the shape tuple, ~400 instructions)
+        y = (np.dot(x, w.T) if x.ndim == 2 and len(x) * w.size <= _DOT_MACS
              and x.flags.c_contiguous and w.flags.c_contiguous else np.matmul(x, w.T))
     except ValueError:
         raise _shape_error(x, w, b) from None
@@ -69,11 +70,28 @@ def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return y
 
 
+def matmul_bound(x_shape: tuple, w_shape: tuple) -> bool:
+    """Whether _affine gives every x of this shape and weights of this shape to np.matmul
+    (N-d input, or a product above _DOT_MACS), whatever their memory layout."""
+    return len(x_shape) != 2 or x_shape[0] * int(np.prod(w_shape)) > _DOT_MACS
+
+
+def affine_replay(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Linear.forward without _affine's checks and choice, for shapes matmul_bound says go to
+    matmul: the same numpy calls on the same arrays. Only a captured step's later replays call
+    it, where every shape and dtype the checks read is fixed (see capture.py, _Program)."""
+    y = np.matmul(x, w.T)
+    if b is not None:
+        y += b
+    ctx.saved_tensors = (x, w)  # Linear.forward's save_for_backward(x, w)
+    return y
+
+
 def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: bool,
                   nb: bool) -> tuple:
     """(dx, dW, db) of y = x W^T + b, each only if asked (None otherwise)."""
     two_d, g_contiguous = x.ndim == 2, g.flags.c_contiguous  # (a flags object per look)
-    blas = (two_d and g_contiguous and x.shape[0] * w.size <= _DOT_MACS
+    blas = (two_d and g_contiguous and len(x) * w.size <= _DOT_MACS
             and x.flags.c_contiguous)
     gx = None  # NOTE: skipped for the input layer: nobody needs dX
     if nx:
@@ -91,9 +109,9 @@ def _affine_grads(g: np.ndarray, x: np.ndarray, w: np.ndarray, nx: bool, nw: boo
         # parity tests' tolerances. Linear and LinearRun both come here: they stay identical.
         ones = None
         if g_contiguous:
-            ones = _ONES.get((g.shape[0], g.dtype))
+            ones = _ONES.get((len(g), g.dtype))  # len(g): g.shape[0], g is 2-D here
             if ones is None and g.dtype in _BLAS_DTYPES:
-                ones = _ones(g.shape[0], g.dtype)
+                ones = _ones(len(g), g.dtype)
         gb = np.add.reduce(g, axis=0) if ones is None else np.dot(ones, g)
     return gx, gw, gb
 
