@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from ...capture import CaptureError, capturing, on_replay
-from ...engine import mode
 from ...function import OpError
 from ...tensor import Tensor
 from .. import functional as F
@@ -141,9 +140,8 @@ class _BatchNorm(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         if training and self.track_running_stats:
             self._count_batch()
-            if mode.tracer is not None:  # (on_replay's own test: one call less eagerly)
-                # A captured step replays the primitives, not this Python: count there too.
-                on_replay(self._count_batch)
+            # A captured step replays the primitives, not this Python: count there too.
+            on_replay(self._count_batch)
             if self.momentum is None:  # cumulative moving average
                 if capturing():
                     raise CaptureError(f"{type(self).__name__}(momentum=None) computes its "
