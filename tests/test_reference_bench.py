@@ -114,6 +114,41 @@ def test_quick_is_a_smoke_run_float32_one_thread_three_blocks_unless_asked(monke
         ("float32",), (1,), 3, True)
     assert (asked["dtypes"], asked["threads"]) == (["float64"], [2])
     assert (full["dtypes"], full["threads"], full["blocks"]) == (("float32", "float64"), (1, 2), 5)
+def test_blocks_and_block_seconds_reach_the_timer_and_bad_values_are_refused(monkeypatch):
+    from tinygrad_c2.bench import runner  # bench.run itself is replaced below
+    from tinygrad_c2.cli import bench as bench_command
+
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda **kw: calls.append(kw) or {"rows": []})
+    monkeypatch.setattr(bench, "format_table", lambda results: "")
+    monkeypatch.setattr(bench, "format_summary", lambda results: "")
+    bench_command.main(["--blocks", "15", "--block-seconds", "0.25"])
+    bench_command.main(["--quick", "--blocks", "0"])
+    bench_command.main([])
+    assert (calls[0]["blocks"], calls[0]["block_seconds"]) == (15, 0.25)
+    assert calls[1]["blocks"] == 0  # passed on, and refused below (not replaced by a default)
+    assert (calls[2]["blocks"], calls[2]["block_seconds"]) == (5, None)
+
+    seen = []
+
+    def one_step(step, seconds, min_steps):
+        seen.append(seconds)
+        step()
+        return [1e-3]
+
+    rows = bench.bench_workload(bench.WORKLOADS["tiny"], "float32", ["reference", "tinygrad_c2"],
+                                blocks=2, timer=one_step, block_seconds=0.25)
+    # warm-up at half a block for both implementations, then 2 rounds of full blocks
+    assert seen == [0.125, 0.125, 0.25, 0.25, 0.25, 0.25]
+    assert {row["impl"] for row in rows} == {"reference", "tinygrad_c2"}
+    for blocks, seconds in ((0, 1.0), (3, 0.0), (3, -1.0), (3, float("nan"))):
+        with pytest.raises(ValueError, match="expected blocks >= 1 and block_seconds > 0"):
+            bench.bench_workload(bench.WORKLOADS["tiny"], "float32", blocks=blocks,
+                                 block_seconds=seconds, timer=one_step)
+        with pytest.raises(ValueError, match="expected blocks >= 1 and block_seconds > 0"):
+            runner.run(workloads=["tiny"], blocks=blocks, block_seconds=seconds)
+
+
 def test_cnn_gemm_floor_runs_exactly_the_products_that_gemm_flops_counts():
     from tinygrad_c2.bench import cnn as bench_cnn
 

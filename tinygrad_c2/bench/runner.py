@@ -22,7 +22,7 @@ import numpy as np
 
 from .implementation import IMPLEMENTATIONS, LEARNING_RATES, available
 from .measure import rss
-from .timing import bench_workload
+from .timing import bench_workload, check_blocks
 from .workloads import WORKLOADS
 
 
@@ -63,7 +63,7 @@ def _worker(config: dict) -> dict:
                 print(f"bench: {name} {dtype} threads={threads}", file=sys.stderr, flush=True)
             rows += bench_workload(WORKLOADS[name], dtype, config["implementations"],
                                    config["quick"], config["optimizer"], config["blocks"],
-                                   threads=threads)
+                                   threads=threads, block_seconds=config["block_seconds"])
     return {"rows": rows, "process": {"threads": threads, **rss(), "load_before": load_before,
                                       "load_after": _load_average()}}
 
@@ -97,11 +97,13 @@ def run(
     optimizer: str = "sgd",
     blocks: int = 5,
     progress: bool = False,
+    block_seconds: float | None = None,
 ) -> dict:
     """Run the benchmark; returns ``{"meta": ..., "rows": [...], "processes": [...]}``.
 
     ``threads=None`` runs in this process with its current BLAS threads; otherwise each thread
     count gets a fresh subprocess with ``thread_environment`` set before numpy loads.
+    ``block_seconds`` is a block's length (default 1 s, 0.1 s for a quick run).
     """
     for name in workloads:
         if name not in WORKLOADS:
@@ -112,7 +114,8 @@ def run(
                              f"expected one of {IMPLEMENTATIONS}")
     config = {"workloads": list(workloads), "dtypes": list(dtypes), "quick": quick,
               "implementations": list(implementations), "optimizer": optimizer,
-              "blocks": blocks, "progress": progress}
+              "blocks": blocks, "progress": progress,
+              "block_seconds": check_blocks(blocks, block_seconds, quick)}
     load_before = _load_average()
     if threads is None:
         results = [_worker({**config, "threads": None})]
@@ -159,7 +162,6 @@ def _meta(config: dict, threads: Sequence[int] | None) -> dict:
         "thread_environment": {str(n): thread_environment(n) for n in threads or ()},
         "workload_specs": {name: asdict(WORKLOADS[name]) for name in config["workloads"]},
         "learning_rate": LEARNING_RATES[config["optimizer"]],
-        "block_seconds": 0.1 if config["quick"] else 1.0,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),

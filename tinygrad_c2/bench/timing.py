@@ -74,6 +74,21 @@ def time_block(step: Callable[[], None], seconds: float, min_steps: int = 5) -> 
             return times
 
 
+def default_block_seconds(quick: bool) -> float:
+    """A block's length: 1 s, or 0.1 s for a quick run."""
+    return 0.1 if quick else 1.0
+
+
+def check_blocks(blocks: int, block_seconds: float | None, quick: bool) -> float:
+    """The block length to use; ValueError unless there is at least one block of some length."""
+    if block_seconds is None:
+        block_seconds = default_block_seconds(quick)
+    if not (isinstance(blocks, int) and blocks >= 1 and block_seconds > 0):
+        raise ValueError(f"bench: expected blocks >= 1 and block_seconds > 0, got blocks={blocks} "
+                         f"and block_seconds={block_seconds}")
+    return block_seconds
+
+
 def bench_workload(
     workload,
     dtype="float32",
@@ -84,12 +99,15 @@ def bench_workload(
     seed: int = 0,
     threads: int | None = None,
     timer: Callable[[Callable[[], None], float, int], list[float]] = time_block,
+    block_seconds: float | None = None,
 ) -> list[dict]:
     """Time one workload in this process: agree first, warm up, interleaved blocks.
 
     Returns one row per implementation (see ``report.format_table`` for the columns);
-    ``timer`` times one block (tests pass one that runs a single step and times nothing).
+    ``timer`` times one block (tests pass one that runs a single step and times nothing);
+    ``block_seconds`` is a block's length (default ``default_block_seconds(quick)``).
     """
+    block_seconds = check_blocks(blocks, block_seconds, quick)
     dtype = np.dtype(dtype)
     # each workload starts without the previous one's kernel buffers: what its steps hold is
     # its own (held KiB), and their first touch falls in the warm-up, not in a timed block
@@ -97,7 +115,6 @@ def bench_workload(
     impls, skipped = build_implementations(workload, dtype, implementations, optimizer, seed)
     check_agreement(impls, dtype)
 
-    block_seconds = 0.1 if quick else 1.0
     # NOTE: a cnn or lstm step takes 10-40 ms, so 5 steps a block would make a quick run's
     # blocks several times their 0.1 s; 2 keep it a smoke run (the full run keeps 5)
     min_steps = 2 if quick else 5

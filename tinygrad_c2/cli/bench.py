@@ -18,7 +18,8 @@ DESCRIPTION = ("Time one training step of tinygrad_c2 (eager and captured) again
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """--workload, --dtype, --threads, --impl, --optimizer, --quick, --json, --save."""
+    """--workload, --dtype, --threads, --impl, --optimizer, --quick, --blocks, --block-seconds,
+    --json, --save."""
     from ..bench import IMPLEMENTATIONS, OPTIMIZERS, WORKLOADS
 
     parser.add_argument("--workload", action="append", choices=list(WORKLOADS),
@@ -33,6 +34,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in well under 30 s: 0.1 s blocks instead of 1 s, 3 "
                              "blocks, float32 and 1 thread unless --dtype/--threads say more")
+    parser.add_argument("--blocks", type=int, metavar="N",
+                        help="interleaved rounds: each implementation's block N times (default: "
+                             "5, 3 with --quick)")
+    parser.add_argument("--block-seconds", type=float, metavar="S",
+                        help="length of one block (default: 1.0, 0.1 with --quick); shorter "
+                             "blocks in more rounds pair the implementations more closely in "
+                             "time when other processes come and go")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--save", metavar="DIR", nargs="?", const="benchmarks",
                         help="also write DIR/results-<date>.md (the command, the machine, the "
@@ -60,8 +68,9 @@ def run_bench(args: argparse.Namespace) -> int:
         quick=args.quick,
         implementations=args.impl or bench.IMPLEMENTATIONS,
         optimizer=args.optimizer,
-        blocks=3 if args.quick else 5,
+        blocks=(3 if args.quick else 5) if args.blocks is None else args.blocks,
         progress=True,
+        block_seconds=args.block_seconds,
     )
     print(bench.format_summary(results) + "\n")
     print(bench.format_table(results))
