@@ -254,7 +254,11 @@ class LSTMRecurrence(Function):
         # NOTE: the input projection goes straight into the buffer of the gates' activations
         # (saved anyway): each step adds h W_hh^T to its slice and applies the nonlinearity in
         # place, so no second (4, T, B, H) array
-        acts = np.empty((4, steps, batch, hidden), dtype=dtype)  # i, f, o, g of every step
+        # NOTE: tanh(c) of every step and the gates i, f, o, g of every step, one buffer: the
+        # backward's gradients go over it with dc/dh (over tanh(c)) beside the o gate's, so a
+        # step multiplies both by dh in one call
+        buf = np.empty((5, steps, batch, hidden), dtype=dtype)
+        tanh_cs, acts = buf[0], buf[1:]
         a_x = acts.reshape(4, rows, hidden)
         np.matmul(x2, w_ih4, out=a_x)  # x W_ih^T for every step, gate-major
         # x W_ih^T + (b_ih + b_hh), as the hand-derived step sums them: one pass, not two
@@ -272,7 +276,6 @@ class LSTMRecurrence(Function):
         cells = np.empty((steps + 1, batch, hidden), dtype=dtype)
         cells[steps if reverse else 0] = c0
         c_new = cells[:-1] if reverse else cells[1:]
-        tanh_cs = np.empty((steps, batch, hidden), dtype=dtype)
         ig = np.empty((batch, hidden), dtype=dtype)
         hw = np.empty((4, batch, hidden), dtype=dtype)  # one step's h W_hh^T, gate-major
         h, c = h0, c0
@@ -294,41 +297,42 @@ class LSTMRecurrence(Function):
         ctx.reverse = reverse
         # NOTE: b_ih and b_hh too (references, no copies), for backward_graph, which computes
         # the layer again from its inputs (c0 is in cells)
-        ctx.save_for_backward(x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0, b_ih, b_hh)
+        ctx.save_for_backward(x2, w_ih, w_hh, buf, cells, hs, h0, b_ih, b_hh)
         return out
 
     @staticmethod
     @kernel
     def backward(ctx, g):
-        x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0 = ctx.saved_tensors[:8]
-        steps, batch, hidden = tanh_cs.shape
+        x2, w_ih, w_hh, buf, cells, hs, h0 = ctx.saved_tensors[:7]
+        steps, batch, hidden = buf.shape[1:]
         reverse = ctx.reverse
         last_use = ctx.saved_last_use
         if last_use:
-            # NOTE: acts, cells and tanh_cs are overwritten below: from here on the graph is
+            # NOTE: buf and cells are overwritten below: from here on the graph is
             # freed (the engine frees it after this call anyway), so that a second walk after
             # an error inside this backward (or anomaly mode's check) raises, never reads them
             ctx.saved_tensors = _FREED
         # NOTE: everything but dh and dc is known for all steps at once: the factors that turn
         # dc (for i, f, g) and dh (for o) into pre-activation gradients are computed in a few
         # vectorized passes, so the loop below is a few small numpy calls and one batched GEMM
-        # a step. d_gates is scratch or acts: nothing returned is a view of it.
-        d_gates, f, dc_dh = _lstm_gate_factors(acts, cells[1:] if reverse else cells[:-1],
-                                               tanh_cs, last_use)
+        # a step. factors is scratch or buf: nothing returned is a view of it.
+        factors, f = _lstm_gate_factors(buf, cells[1:] if reverse else cells[:-1], last_use)
+        d_gates = factors[1:]
         # W_hh's gate blocks in the gradients' slot order o, i, f, g
         w_hh4 = w_hh.reshape(4, hidden, hidden)
         w_hh4 = np.concatenate((w_hh4[3:], w_hh4[:3]))
         parts = np.empty((4, batch, hidden), dtype=d_gates.dtype)  # each gate's share of dh
-        through_h = np.empty((batch, hidden), dtype=d_gates.dtype)
         needs = ctx.needs_input_grad
         first = steps - 1 if reverse else 0  # the step that started from h0 and c0
         dh, dc = None, g[steps].copy()
         for t in reversed(_steps(steps, reverse)):
             dh_t = g[t] if dh is None else np.add(g[t], dh, out=dh)
-            dc += np.multiply(dh_t, dc_dh[t], out=through_h)
-            d = d_gates[:, t]
+            step = factors[:, t]
+            through_h = step[:2]  # dh o (1 - tanh(c)^2) and the o gate's gradient
+            through_h *= dh_t
+            dc += step[0]
+            d = step[1:]
             d[1:] *= dc  # i, f, g
-            d[0] *= dh_t  # o
             if t == first:  # dh0 and dc0 only when asked for (not for zero initial states)
                 dh = np.add.reduce(np.matmul(d, w_hh4, out=parts), axis=0) if needs[3] else None
                 dc = dc * f[t] if needs[4] else None
@@ -349,7 +353,7 @@ class LSTMRecurrence(Function):
         if needs[5]:
             prev = hs[:steps]  # going forwards h0, h_1, ..., h_{T-1}; backwards a copy
             if reverse:
-                prev = scratch("lstm.h_prev", tanh_cs.shape, tanh_cs.dtype)
+                prev = scratch("lstm.h_prev", (steps, batch, hidden), hs.dtype)
                 np.copyto(prev, _previous(hs[:steps], h0, reverse))
             gw_hh = _gate_rows(rows, prev.reshape(-1, hidden))
         if needs[2] or needs[6]:
@@ -366,8 +370,8 @@ class LSTMRecurrence(Function):
         # Tensor ops), then its gradient along g with create_graph: exact to any order.
         from ...autograd import grad
 
-        x2, w_ih, w_hh, _, cells, tanh_cs, _, h0, b_ih, b_hh = ctx.saved_tensors
-        steps, batch, hidden = tanh_cs.shape
+        x2, w_ih, w_hh, buf, cells, _, h0, b_ih, b_hh = ctx.saved_tensors
+        steps, batch, hidden = buf.shape[1:]
         c0 = cells[steps if ctx.reverse else 0]
         saved = (x2.reshape(steps, batch, -1), w_ih, b_ih, h0, c0, w_hh, b_hh)
         inputs = [None if a is None else ctx.graph_input(i, a) for i, a in enumerate(saved)]
@@ -403,38 +407,36 @@ def _gate_rows(rows: np.ndarray, other: np.ndarray) -> np.ndarray:
     return out.reshape(4 * hidden, *other.shape[1:])
 
 
-def _lstm_gate_factors(acts: np.ndarray, c_prev: np.ndarray, tanh_cs: np.ndarray,
-                       last_use: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The LSTM backward's per-step factors for all steps at once: (d_gates, f, dc_dh) with
-    d_gates = [tanh(c) o(1-o), g i(1-i), c_prev f(1-f), i (1-g^2)] (4, T, B, H: gates o, i,
-    f, g), which the loop turns into pre-activation gradients in place (times dh for o, dc
-    for i, f, g), the forget gate f that carries dc back a step, and dc_dh = o (1 - tanh(c)^2).
-    `acts` holds the forward's gates i, f, o, g.
+def _lstm_gate_factors(buf: np.ndarray, c_prev: np.ndarray,
+                       last_use: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The LSTM backward's per-step factors for all steps at once: (factors, f) with factors =
+    [o (1 - tanh(c)^2), tanh(c) o(1-o), g i(1-i), c_prev f(1-f), i (1-g^2)] (5, T, B, H): dc/dh,
+    then the gates o, i, f, g, which the loop turns into pre-activation gradients in place (times
+    dh for dc/dh and o, dc for i, f, g), and the forget gate f that carries dc back a step.
+    `buf` holds the forward's tanh(c) and gates i, f, o, g.
 
-    At the saved arrays' last use (`last_use`) the results go over them: d_gates over acts,
-    dc_dh over tanh_cs, and only f (which the loop still reads, but whose slot d_gates takes)
-    is copied out to scratch. Otherwise none of them is touched and the results go to scratch.
-    NOTE: the same ufuncs on the same operands either way, so both give the same bits.
+    At the saved arrays' last use (`last_use`) the results go over buf, and only f (which the
+    loop still reads, but whose slot the gradients take) is copied out to scratch. Otherwise
+    buf is not touched and the results go to scratch. NOTE: the same ufuncs on the same
+    operands either way, so both give the same bits.
     """
-    i, f, o, gg = acts
+    tanh_cs, i, f, o, gg = buf
     if last_use:
-        d_gates = acts
+        out = buf
         f = scratch("lstm.forget", f.shape, f.dtype)
-        np.copyto(f, acts[1])
-        dc_dh = tanh_cs
+        np.copyto(f, buf[2])
     else:
-        d_gates = scratch("lstm.d_gates", acts.shape, acts.dtype)
-        dc_dh = scratch("lstm.dc_dh", tanh_cs.shape, tanh_cs.dtype)
-    # NOTE: the order matters at the last use: each result goes over an activation that no
-    # later pass reads (d_gates[k] is acts[k]): g i(1-i) over f (read from the copy from now
-    # on), i (1-g^2) over g itself, tanh(c) o(1-o) over i, o (1-tanh(c)^2) over tanh(c)
-    # itself, c_prev f(1-f) over o: no copies
-    np.multiply(gg, _one_minus_times(i, d_gates[1]), out=d_gates[1])
-    np.multiply(i, _one_minus_times(gg, d_gates[3], gg), out=d_gates[3])
-    np.multiply(tanh_cs, _one_minus_times(o, d_gates[0]), out=d_gates[0])
-    np.multiply(o, _one_minus_times(tanh_cs, dc_dh, tanh_cs), out=dc_dh)
-    np.multiply(c_prev, _one_minus_times(f, d_gates[2]), out=d_gates[2])
-    return d_gates, f, dc_dh
+        out = scratch("lstm.factors", buf.shape, buf.dtype)
+    # NOTE: the order matters at the last use: each result goes over an array that no later
+    # pass reads (out[k] is buf[k]): g i(1-i) over f (read from the copy from now on),
+    # i (1-g^2) over g itself, tanh(c) o(1-o) over i, o (1-tanh(c)^2) over tanh(c) itself,
+    # c_prev f(1-f) over o: no copies
+    np.multiply(gg, _one_minus_times(i, out[2]), out=out[2])
+    np.multiply(i, _one_minus_times(gg, out[4], gg), out=out[4])
+    np.multiply(tanh_cs, _one_minus_times(o, out[1]), out=out[1])
+    np.multiply(o, _one_minus_times(tanh_cs, out[0], tanh_cs), out=out[0])
+    np.multiply(c_prev, _one_minus_times(f, out[3]), out=out[3])
+    return out, f
 
 
 class GRURecurrence(Function):
