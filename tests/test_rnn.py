@@ -319,6 +319,67 @@ def test_input_of_another_dtype_than_the_weights_is_refused():
         nn.GRU(3, 4, dtype=tg.float64)(tg.tensor(np.zeros((5, 2, 3))), tg.zeros(1, 2, 4))
 
 
+@pytest.mark.parametrize("which", ["ih", "hh"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_an_lstm_recurrence_with_one_bias_equals_it_with_a_zero_second_bias(which, reverse):
+    # the forward adds b_ih + b_hh as one vector: with one bias missing it adds the other one
+    # alone, the same bits as with a zero bias beside it (b + 0 == b), and both biases get
+    # the gradient that a zero bias would get
+    from tinygrad_c2.nn.functional.recurrent import LSTMRecurrence
+
+    gen = np.random.default_rng(3)
+    T, B, In, H = 4, 3, 2, 5
+
+    def arg(*shape):
+        return tg.tensor(gen.standard_normal(shape), requires_grad=True)
+
+    x, w_ih, w_hh, h0, c0, b = arg(T, B, In), arg(4 * H, In), arg(4 * H, H), arg(B, H), \
+        arg(B, H), arg(4 * H)
+    zero = tg.zeros(4 * H, dtype=tg.float64, requires_grad=True)
+    cot = gen.standard_normal((T + 1, B, H))
+    results = []
+    for second in (None, zero):
+        biases = (b, second) if which == "ih" else (second, b)
+        y = LSTMRecurrence.apply(x, w_ih, biases[0], h0, c0, w_hh, biases[1], reverse)
+        (y * tg.tensor(cot)).sum().backward()
+        results.append([y.numpy().copy()] + [t.grad.numpy().copy()
+                                             for t in (x, w_ih, w_hh, h0, c0, b)])
+        for t in (x, w_ih, w_hh, h0, c0, b):
+            t.grad = None
+    for a, c in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(zero.grad.numpy(), results[1][-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [False, True])
+def test_an_lstm_forward_is_bit_for_bit_the_unfused_numpy_form(dtype, bias):
+    # README: the fused forward (gate-major buffers, halved sigmoid rows, one tanh for all
+    # gates) rounds as x W_ih^T + (b_ih + b_hh) + h W_hh^T with sigmoid(a) = tanh(a/2)/2 + 1/2
+    tg.manual_seed(0)
+    T, B, In, H = 5, 4, 6, 8
+    m = nn.LSTM(In, H, bias=bias, dtype=dtype)
+    x = np.random.default_rng(1).standard_normal((T, B, In)).astype(dtype)
+    out, (h_n, c_n) = m(tg.tensor(x))
+    w_ih, w_hh = m.weight_ih_l0.numpy(), m.weight_hh_l0.numpy()
+
+    def sigmoid(a):
+        return np.tanh(a * 0.5) * 0.5 + 0.5
+
+    h = c = np.zeros((B, H), dtype)
+    for t in range(T):
+        a = x[t] @ w_ih.T
+        if bias:
+            a = a + (m.bias_ih_l0.numpy() + m.bias_hh_l0.numpy())
+        a = a + h @ w_hh.T
+        i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+        g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        np.testing.assert_array_equal(out.numpy()[t], h)
+    np.testing.assert_array_equal(c_n.numpy()[0], c)
+
+
 # ---------------------------------------------------------------- captured steps
 
 

@@ -175,10 +175,15 @@ def _one_minus_times(a: np.ndarray, out: np.ndarray, b: np.ndarray | None = None
     return np.subtract(1.0, out, out=out)
 
 
-def _gate_major(w: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(4 H, n) gate-stacked weight rows as (4, n, H) W_k^T blocks, times a per-gate scale."""
+def _gate_major(w: np.ndarray) -> np.ndarray:
+    """(4 H, n) weight rows in PyTorch's gate order i, f, g, o as the (4, n, H) W_k^T blocks of
+    the LSTM's buffers, gates i, f, o, g (see LSTMRecurrence), the sigmoid gates' halved."""
+    blocks = w.reshape(4, -1, w.shape[1]).transpose(0, 2, 1)
     out = np.empty((4, w.shape[1], w.shape[0] // 4), dtype=w.dtype)
-    return np.multiply(w.reshape(4, -1, w.shape[1]).transpose(0, 2, 1), scale, out=out)
+    np.multiply(blocks[:2], 0.5, out=out[:2])  # i, f (exact: a power of two)
+    np.multiply(blocks[3], 0.5, out=out[2])  # o
+    np.copyto(out[3], blocks[2])  # g
+    return out
 
 
 def _lstm_check(x: np.ndarray, w_ih: np.ndarray, h0: np.ndarray, c0: np.ndarray,
@@ -203,7 +208,7 @@ def _lstm_check(x: np.ndarray, w_ih: np.ndarray, h0: np.ndarray, c0: np.ndarray,
 
 
 class LSTMRecurrence(Function):
-    """i, f, g, o = sig, sig, tanh, sig of (x_t W_ih^T + b_ih + h W_hh^T + b_hh);
+    """i, f, g, o = sig, sig, tanh, sig of (x_t W_ih^T + h W_hh^T + b_ih + b_hh);
     c = f c + i g; h = o tanh(c), for t = 1..T (or T..1)
 
     Returns (T + 1, B, H): h for every step in time order, then the final cell state. Backward,
@@ -218,8 +223,14 @@ class LSTMRecurrence(Function):
     # contiguous memory, and the step's GEMMs are one batched matmul of the four gates' (B, H)
     # @ (H, H) products (faster here than one (B, H) @ (H, 4 H) GEMM whose gate columns are
     # strided). The input projection is part of the primitive for the same reason: it is
-    # computed straight into that layout (a scratch buffer), and its weight gradient is one
-    # GEMM over all T * B rows of the same gradient buffer.
+    # computed straight into that layout (the buffer of the activations), and its weight
+    # gradient is one GEMM over all T * B rows of the same gradient buffer.
+    # NOTE: the buffers' gate order is not PyTorch's i, f, g, o (the parameters' rows keep
+    # theirs): the forward keeps i, f, o, g, so the three sigmoid gates are one block that
+    # `* 0.5 + 0.5` runs over with scalar operands, and the backward's gradients come out as
+    # o, i, f, g (the order that needs no copy when they go over the activations; see
+    # _lstm_gate_factors): dc multiplies one block of three, and the results go back to
+    # PyTorch's order as the weight gradients are computed.
 
     #: at the graph's last use backward writes its gate gradients over the saved activations
     #: (acts, 4 T B H numbers), dc/dh over tanh(c): no scratch buffer of that size, which the
@@ -237,22 +248,23 @@ class LSTMRecurrence(Function):
         # NOTE: sigmoid(a) = 0.5 tanh(a / 2) + 0.5, so one tanh serves all four gates: the
         # pre-activations of i, f, o are halved (exact: a power of two) by halving their rows
         # of the weights and biases, and after the tanh the sigmoid gates get * 0.5 + 0.5.
-        half = np.full((4, 1, 1), 0.5, dtype=dtype)
-        half[2] = 1.0
-        shift = np.full((4, 1, 1), 0.5, dtype=dtype)
-        shift[2] = 0.0
         # (4, I, H) and (4, H, H), C-contiguous (or each gate's GEMM runs at half speed)
-        w_ih4 = _gate_major(w_ih, half)
-        w_hh4 = _gate_major(w_hh, half)
+        w_ih4 = _gate_major(w_ih)
+        w_hh4 = _gate_major(w_hh)
         # NOTE: the input projection goes straight into the buffer of the gates' activations
         # (saved anyway): each step adds h W_hh^T to its slice and applies the nonlinearity in
-        # place, so no second (4, T, B, H) array (a + b == b + a: the same bits as before)
-        acts = np.empty((4, steps, batch, hidden), dtype=dtype)  # i, f, g, o of every step
+        # place, so no second (4, T, B, H) array
+        # NOTE: tanh(c) of every step and the gates i, f, o, g of every step, one buffer: the
+        # backward's gradients go over it with dc/dh (over tanh(c)) beside the o gate's, so a
+        # step multiplies both by dh in one call
+        buf = np.empty((5, steps, batch, hidden), dtype=dtype)
+        tanh_cs, acts = buf[0], buf[1:]
         a_x = acts.reshape(4, rows, hidden)
         np.matmul(x2, w_ih4, out=a_x)  # x W_ih^T for every step, gate-major
-        for b in (b_ih, b_hh):  # ((x W_ih^T + b_ih) + b_hh) / 2: the unfused order's roundings
-            if b is not None:
-                a_x += b.reshape(4, 1, hidden) * half
+        # x W_ih^T + (b_ih + b_hh), as the hand-derived step sums them: one pass, not two
+        bias = b_ih if b_hh is None else b_hh if b_ih is None else b_ih + b_hh
+        if bias is not None:
+            a_x += _gate_major(bias.reshape(4 * hidden, 1)).reshape(4, 1, hidden)
         # out[:T] are the hidden states in time order, out[T] the last cell state; going forwards
         # the buffer starts with h0, so that the steps' inputs h_{t-1} are hs[:T] (for dW_hh)
         hs = np.empty((steps + (1 if reverse else 2), batch, hidden), dtype=dtype)
@@ -264,7 +276,6 @@ class LSTMRecurrence(Function):
         cells = np.empty((steps + 1, batch, hidden), dtype=dtype)
         cells[steps if reverse else 0] = c0
         c_new = cells[:-1] if reverse else cells[1:]
-        tanh_cs = np.empty((steps, batch, hidden), dtype=dtype)
         ig = np.empty((batch, hidden), dtype=dtype)
         hw = np.empty((4, batch, hidden), dtype=dtype)  # one step's h W_hh^T, gate-major
         h, c = h0, c0
@@ -272,77 +283,83 @@ class LSTMRecurrence(Function):
             s = acts[:, t]
             s += np.matmul(h, w_hh4, out=hw)
             np.tanh(s, out=s)
-            s *= half
-            s += shift
+            sig = s[:3]  # i, f, o
+            sig *= 0.5
+            sig += 0.5
             c = c_new[t]
             np.multiply(s[1], cells[t + 1 if reverse else t], out=c)  # c = f c_prev + i g
-            np.multiply(s[0], s[2], out=ig)
+            np.multiply(s[0], s[3], out=ig)
             c += ig
             np.tanh(c, out=tanh_cs[t])
             h = out[t]
-            np.multiply(s[3], tanh_cs[t], out=h)
+            np.multiply(s[2], tanh_cs[t], out=h)
         out[steps] = c
         ctx.reverse = reverse
         # NOTE: b_ih and b_hh too (references, no copies), for backward_graph, which computes
         # the layer again from its inputs (c0 is in cells)
-        ctx.save_for_backward(x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0, b_ih, b_hh)
+        ctx.save_for_backward(x2, w_ih, w_hh, buf, cells, hs, h0, b_ih, b_hh)
         return out
 
     @staticmethod
     @kernel
     def backward(ctx, g):
-        x2, w_ih, w_hh, acts, cells, tanh_cs, hs, h0 = ctx.saved_tensors[:8]
-        steps, batch, hidden = tanh_cs.shape
+        x2, w_ih, w_hh, buf, cells, hs, h0 = ctx.saved_tensors[:7]
+        steps, batch, hidden = buf.shape[1:]
         reverse = ctx.reverse
         last_use = ctx.saved_last_use
         if last_use:
-            # NOTE: acts, cells and tanh_cs are overwritten below: from here on the graph is
+            # NOTE: buf and cells are overwritten below: from here on the graph is
             # freed (the engine frees it after this call anyway), so that a second walk after
             # an error inside this backward (or anomaly mode's check) raises, never reads them
             ctx.saved_tensors = _FREED
         # NOTE: everything but dh and dc is known for all steps at once: the factors that turn
         # dc (for i, f, g) and dh (for o) into pre-activation gradients are computed in a few
         # vectorized passes, so the loop below is a few small numpy calls and one batched GEMM
-        # a step. d_gates is scratch or acts: nothing returned is a view of it.
-        d_gates, f, dc_dh = _lstm_gate_factors(acts, cells[1:] if reverse else cells[:-1],
-                                               tanh_cs, last_use)
+        # a step. factors is scratch or buf: nothing returned is a view of it.
+        factors, f = _lstm_gate_factors(buf, cells[1:] if reverse else cells[:-1], last_use)
+        d_gates = factors[1:]
+        # W_hh's gate blocks in the gradients' slot order o, i, f, g
         w_hh4 = w_hh.reshape(4, hidden, hidden)
+        w_hh4 = np.concatenate((w_hh4[3:], w_hh4[:3]))
         parts = np.empty((4, batch, hidden), dtype=d_gates.dtype)  # each gate's share of dh
-        through_h = np.empty((batch, hidden), dtype=d_gates.dtype)
         needs = ctx.needs_input_grad
         first = steps - 1 if reverse else 0  # the step that started from h0 and c0
         dh, dc = None, g[steps].copy()
         for t in reversed(_steps(steps, reverse)):
             dh_t = g[t] if dh is None else np.add(g[t], dh, out=dh)
-            dc += np.multiply(dh_t, dc_dh[t], out=through_h)
-            d = d_gates[:, t]
-            d[:3] *= dc
-            d[3] *= dh_t
+            step = factors[:, t]
+            through_h = step[:2]  # dh o (1 - tanh(c)^2) and the o gate's gradient
+            through_h *= dh_t
+            dc += step[0]
+            d = step[1:]
+            d[1:] *= dc  # i, f, g
             if t == first:  # dh0 and dc0 only when asked for (not for zero initial states)
                 dh = np.add.reduce(np.matmul(d, w_hh4, out=parts), axis=0) if needs[3] else None
                 dc = dc * f[t] if needs[4] else None
                 break
             np.matmul(d, w_hh4, out=parts)  # dh_prev = sum over the gates of dA_k W_hh_k
-            dh = np.add.reduce(parts, axis=0)
+            dh = np.add.reduce(parts, axis=0, out=dh)
             dc *= f[t]
         rows = d_gates.reshape(4, steps * batch, hidden)
-        rows_t = rows.transpose(0, 2, 1)
         gx = gw_ih = gb_ih = gw_hh = gb_hh = None
         if needs[0]:  # NOTE: skipped for the input layer: nobody needs dX
             # one GEMM over the 4 H gate columns (the (T B, 4 H) layout, a scratch copy)
             flat = scratch("lstm.d_rows", (steps * batch, 4, hidden), d_gates.dtype)
-            np.copyto(flat, rows.transpose(1, 0, 2))
+            np.copyto(flat[:, :3], rows[1:].transpose(1, 0, 2))
+            np.copyto(flat[:, 3], rows[0])
             gx = (flat.reshape(steps * batch, 4 * hidden) @ w_ih).reshape(steps, batch, -1)
         if needs[1]:
-            gw_ih = np.matmul(rows_t, x2).reshape(4 * hidden, -1)
+            gw_ih = _gate_rows(rows, x2)
         if needs[5]:
             prev = hs[:steps]  # going forwards h0, h_1, ..., h_{T-1}; backwards a copy
             if reverse:
-                prev = scratch("lstm.h_prev", tanh_cs.shape, tanh_cs.dtype)
+                prev = scratch("lstm.h_prev", (steps, batch, hidden), hs.dtype)
                 np.copyto(prev, _previous(hs[:steps], h0, reverse))
-            gw_hh = np.matmul(rows_t, prev.reshape(-1, hidden)).reshape(4 * hidden, hidden)
+            gw_hh = _gate_rows(rows, prev.reshape(-1, hidden))
         if needs[2] or needs[6]:
-            gb = rows.sum(axis=1).reshape(4 * hidden)
+            # sum over the T B rows as a matrix-vector product (a third of the time of the
+            # row-by-row reduction over a middle axis)
+            gb = _gate_rows(rows, np.ones(steps * batch, dtype=rows.dtype)).reshape(4 * hidden)
             gb_ih = gb if needs[2] else None
             gb_hh = (gb.copy() if needs[2] else gb) if needs[6] else None
         return gx, gw_ih, gb_ih, dh, dc, gw_hh, gb_hh, None
@@ -353,8 +370,8 @@ class LSTMRecurrence(Function):
         # Tensor ops), then its gradient along g with create_graph: exact to any order.
         from ...autograd import grad
 
-        x2, w_ih, w_hh, _, cells, tanh_cs, _, h0, b_ih, b_hh = ctx.saved_tensors
-        steps, batch, hidden = tanh_cs.shape
+        x2, w_ih, w_hh, buf, cells, _, h0, b_ih, b_hh = ctx.saved_tensors
+        steps, batch, hidden = buf.shape[1:]
         c0 = cells[steps if ctx.reverse else 0]
         saved = (x2.reshape(steps, batch, -1), w_ih, b_ih, h0, c0, w_hh, b_hh)
         inputs = [None if a is None else ctx.graph_input(i, a) for i, a in enumerate(saved)]
@@ -378,45 +395,48 @@ class LSTMRecurrence(Function):
         return tuple(out)
 
 
-def _lstm_gate_factors(acts: np.ndarray, c_prev: np.ndarray, tanh_cs: np.ndarray,
-                       last_use: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The LSTM backward's per-step factors for all steps at once: (d_gates, f, dc_dh) with
-    d_gates = [g i(1-i), c_prev f(1-f), i (1-g^2), tanh(c) o(1-o)] (4, T, B, H), which the
-    loop turns into pre-activation gradients in place (times dc for i, f, g, dh for o), the
-    forget gate f that carries dc back a step, and dc_dh = o (1 - tanh(c)^2).
+def _gate_rows(rows: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """sum over the T B rows of each gate's gradient times `other` (T B, n), or times a vector
+    (T B,), as PyTorch's gate-stacked (4 H, n) or (4 H,) result: `rows` (4, T B, H) is in the
+    backward's slot order o, i, f, g, so gates i, f, g are one batched product and o is one."""
+    hidden = rows.shape[2]
+    out = np.empty((4, hidden, *other.shape[1:]), dtype=np.result_type(rows, other))
+    rows_t = rows.transpose(0, 2, 1)
+    np.matmul(rows_t[1:], other, out=out[:3])
+    np.matmul(rows_t[0], other, out=out[3])
+    return out.reshape(4 * hidden, *other.shape[1:])
 
-    At the saved arrays' last use (`last_use`) the results go over them: d_gates over acts,
-    dc_dh over tanh_cs, c_prev serving as the temporary, and only f (which the loop still
-    reads, but whose slot d_gates takes) is copied out to scratch. Otherwise none of them is
-    touched and the results go to scratch. NOTE: the same ufuncs on the same operands either
-    way, so both give the same bits as each other (and as the former all-scratch code).
+
+def _lstm_gate_factors(buf: np.ndarray, c_prev: np.ndarray,
+                       last_use: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The LSTM backward's per-step factors for all steps at once: (factors, f) with factors =
+    [o (1 - tanh(c)^2), tanh(c) o(1-o), g i(1-i), c_prev f(1-f), i (1-g^2)] (5, T, B, H): dc/dh,
+    then the gates o, i, f, g, which the loop turns into pre-activation gradients in place (times
+    dh for dc/dh and o, dc for i, f, g), and the forget gate f that carries dc back a step.
+    `buf` holds the forward's tanh(c) and gates i, f, o, g.
+
+    At the saved arrays' last use (`last_use`) the results go over buf, and only f (which the
+    loop still reads, but whose slot the gradients take) is copied out to scratch. Otherwise
+    buf is not touched and the results go to scratch. NOTE: the same ufuncs on the same
+    operands either way, so both give the same bits.
     """
-    i, f, gg, o = acts
+    tanh_cs, i, f, o, gg = buf
     if last_use:
-        d_gates = acts
+        out = buf
         f = scratch("lstm.forget", f.shape, f.dtype)
-        np.copyto(f, acts[1])
-        dc_dh = tanh_cs
+        np.copyto(f, buf[2])
     else:
-        d_gates = scratch("lstm.d_gates", acts.shape, acts.dtype)
-        dc_dh = scratch("lstm.dc_dh", tanh_cs.shape, tanh_cs.dtype)
-    # c_prev f(1-f), in its slot (over f itself at the last use: f is read from the copy)
-    _one_minus_times(f, d_gates[1])
-    np.multiply(c_prev, d_gates[1], out=d_gates[1])
-    # o and tanh(c) give two factors: tanh(c) o(1-o) to a spare (c_prev, no longer needed, at
-    # the last use: it cannot go over o, which dc_dh still reads), then o (1 - tanh(c)^2)
-    spare = c_prev if last_use else d_gates[3]
-    np.multiply(tanh_cs, _one_minus_times(o, spare), out=spare)
-    np.multiply(o, _one_minus_times(tanh_cs, dc_dh, tanh_cs), out=dc_dh)
-    if last_use:
-        np.copyto(d_gates[3], spare)
-    # i and g likewise: g i(1-i) to a spare, then i (1 - g^2) in g's slot (over g itself)
-    spare = c_prev if last_use else d_gates[0]
-    np.multiply(gg, _one_minus_times(i, spare), out=spare)
-    np.multiply(i, _one_minus_times(gg, d_gates[2], gg), out=d_gates[2])
-    if last_use:
-        np.copyto(d_gates[0], spare)
-    return d_gates, f, dc_dh
+        out = scratch("lstm.factors", buf.shape, buf.dtype)
+    # NOTE: the order matters at the last use: each result goes over an array that no later
+    # pass reads (out[k] is buf[k]): g i(1-i) over f (read from the copy from now on),
+    # i (1-g^2) over g itself, tanh(c) o(1-o) over i, o (1-tanh(c)^2) over tanh(c) itself,
+    # c_prev f(1-f) over o: no copies
+    np.multiply(gg, _one_minus_times(i, out[2]), out=out[2])
+    np.multiply(i, _one_minus_times(gg, out[4], gg), out=out[4])
+    np.multiply(tanh_cs, _one_minus_times(o, out[1]), out=out[1])
+    np.multiply(o, _one_minus_times(tanh_cs, out[0], tanh_cs), out=out[0])
+    np.multiply(c_prev, _one_minus_times(f, out[3]), out=out[3])
+    return out, f
 
 
 class GRURecurrence(Function):
