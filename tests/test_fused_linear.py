@@ -11,6 +11,8 @@ import tinygrad_c2 as tg
 from tinygrad_c2 import nn, optim, viz
 from tinygrad_c2.engine import AnomalyError
 from tinygrad_c2.nn.functional.linear import LinearRun
+from tinygrad_c2.nn.modules.container import stage_seqs
+from tinygrad_c2.nn.modules.module import module_calls
 
 F = nn.functional
 ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -271,9 +273,65 @@ def test_each_skipped_module_call_is_recorded_for_viz():
     model = mlp()
     model(tg.ones(2, 3))
     node = model(tg.ones(2, 3)).grad_fn
-    for m, seq in zip(model, node.stage_seqs, strict=True):
-        ((start, end),) = m.__dict__["_calls"][1]  # this forward's call only
+    for m, seq in zip(model, stage_seqs(node), strict=True):
+        ((start, end),) = module_calls(m)  # this forward's call only
         assert start < seq < end
+
+
+class Twice(nn.Module):
+    """The same Sequential called twice in one forward (weights shared)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3))
+
+    def forward(self, x):
+        return self.body(self.body(x))
+
+
+def test_viz_draws_a_fused_run_called_twice_in_one_forward_as_unfused(monkeypatch):
+    tg.manual_seed(0)
+    model, x = Twice(), tg.ones(5, 3)
+    fused = viz.draw_graph(model(x), model).source
+    assert [type(s).__name__ for s in model.body._plan[2]] == ["tuple"]  # it did fuse
+    original = nn.Linear.forward
+    monkeypatch.setattr(nn.Linear, "forward", lambda self, x: original(self, x))  # unfuses
+    drawn_unfused = viz.draw_graph(model(x), model).source
+    assert fused == drawn_unfused
+    assert 'label="call 1"' in fused  # each layer's two calls are sub-clusters
+
+
+def test_a_fused_modules_calls_are_those_of_its_latest_forward():
+    model, x = mlp(), tg.ones(2, 3)
+    model(x)
+    model[0](x)  # a forward of its own, after the run's
+    assert module_calls(model[0]) == model[0].__dict__["_calls"][1]
+    out = model(x)  # the run's forward is the latest again
+    ((start, end),) = module_calls(model[0])
+    ((outer_start, outer_end),) = module_calls(model)
+    assert outer_start < start < out.grad_fn.seq < outer_end
+    assert start < stage_seqs(out.grad_fn)[0] < end
+
+
+def test_replanning_does_not_grow_the_modules_call_records():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2))
+    x = tg.ones(5, 3)
+    for _ in range(20):
+        model.train()
+        model(x)
+        model.eval()
+        model(x)
+    assert all(len(m.__dict__.get("_runs", ())) <= 2 for m in model)  # this plan's (wide, unwide)
+
+
+def test_viz_of_a_deep_copied_model_draws_its_fused_layers_as_unfused():
+    import copy
+
+    model = mlp()
+    model(tg.ones(2, 3))  # a plan, and call records, to copy
+    twin = copy.deepcopy(model)
+    x = tg.ones(4, 3)
+    assert viz.draw_graph(twin(x), twin).source == viz.draw_graph(unfused(twin, x), twin).source
 
 
 def test_a_profile_times_each_layer_unfused():

@@ -21,7 +21,8 @@ import numpy as np
 from ..engine import _FREED
 from ..function import Function
 from ..nn.functional.linear import LinearRun
-from ..nn.modules.module import Module
+from ..nn.modules.container import stage_seqs
+from ..nn.modules.module import Module, module_calls
 from ..tensor import Tensor
 from .profiler import Profile
 from .profiler import profile as profile_step
@@ -316,16 +317,17 @@ def _draw(roots: list[tuple[str, Tensor]], names: dict[int, tuple[str, str]],
 def _expand(ops: list[Function], outputs: dict) -> tuple[list[Function], dict[Function, Function]]:
     """`ops` with every LinearRun replaced by the nodes of the layers it stands for (Linear,
     BatchNorm, Relu, Dropout, ...: LinearRun.layers), each at the seq that its module's call
-    recorded (Sequential sets stage_seqs; a run applied directly puts all its layers at its own
-    seq), so the picture of a fused run is the unfused one. Adds each layer's output to
-    `outputs`; returns the run -> last layer map."""
+    recorded (container.stage_seqs, for a run nn.Sequential applied; a run applied directly
+    puts all its layers at its own seq), so the picture of a fused run is the unfused one.
+    Adds each layer's output to `outputs`; returns the run -> last layer map."""
     drawn: list[Function] = []
     last_layer: dict[Function, Function] = {}
     for node in ops:
         if type(node) is not LinearRun:
             drawn.append(node)
             continue
-        seqs = iter(node.stage_seqs) if node.stage_seqs else itertools.repeat(node.seq)
+        at = stage_seqs(node)
+        seqs = iter(at) if at else itertools.repeat(node.seq)
         for layer, out, _ in node.layers(seqs):
             drawn.append(layer)
             outputs[layer] = out
@@ -344,7 +346,7 @@ def _owners(ops: list[Function], modules: list[tuple[str, Module]]
     ranges: list[tuple[str | tuple[str, int], tuple[int, int]]] = []
     for name, module in _clustered(modules):
         # only the calls that made ops of this graph (numbered from 0 among themselves)
-        calls = [(start, end) for start, end in module.__dict__.get("_calls", (None, []))[1]
+        calls = [(start, end) for start, end in module_calls(module)
                  if bisect_right(seqs, start) < bisect_left(seqs, end)]
         per_call = len(calls) > 1 and not module._modules
         ranges += [((name, k) if per_call else name, call) for k, call in enumerate(calls)]

@@ -202,8 +202,8 @@ class LinearRun(Function):
     overwrites_grad = True  # the top activation's g * act' is written into g when it is owned
     #: at the graph's last use backward frees each layer's saved arrays once it has run
     reuses_saved = True
-    #: the seq each layer is drawn at (tg.viz), one within each module call it stands for; set
-    #: by nn.Sequential (None: all at the node's own seq)
+    #: the seq each layer is drawn at (tg.viz), one within each module call it stands for (for
+    #: a run nn.Sequential applied, container.stage_seqs works them out; None: the node's seq)
     stage_seqs: list[int] | None = None
     #: the kernels' contexts and other arguments, [(context, args)], in forward order (None: only
     #: Linear layers); their saved arrays are this node's (saved after the parameters), so the

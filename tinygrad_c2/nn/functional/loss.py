@@ -754,7 +754,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target = target if isinstance(target, Tensor) else Tensor(target)
     w = None if weight is None else _class_weight("cross_entropy", weight, input)
-    ndim = input.ndim
+    ndim = input._data.ndim if type(input) is Tensor else input.ndim  # (no property call)
     if ndim == 1:
         out = CrossEntropy.apply(input.unsqueeze(0), target.unsqueeze(0), reduction,
                                  label_smoothing, w, ignore_index)

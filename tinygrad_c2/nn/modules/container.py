@@ -20,7 +20,7 @@ from .activation import ReLU, Sigmoid, Tanh
 from .batchnorm import BatchNorm1d
 from .dropout import Dropout
 from .linear import Linear
-from .module import Module, _forward, edit_count, record_call
+from .module import MAX_CALLS, Module, _forward, edit_count, run_seq
 
 #: the activation layers a run applies after a layer, by the names LinearRun knows them by
 _ACTIVATIONS = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
@@ -80,6 +80,9 @@ class Sequential(Module):
         subclass, or an instance whose forward was replaced, runs as written."""
         forwards = _library_forwards()
         modules = [m for m in self._modules.values() if m is not None]
+        old = self.__dict__.get("_plan")
+        if old is not None:
+            _forget_runs(old[2])  # its runs' call records go with it (no growth over epochs)
         plan = (edit_count[0], forwards, _plan_steps(modules, forwards == _LIBRARY_FORWARDS))
         self.__dict__["_plan"] = plan  # NOTE: not through __setattr__: no edit of the model
         return plan
@@ -158,9 +161,11 @@ def _run_step(run: list[Module], stages: list[list], identities: list[Module],
               intact: bool) -> tuple:
     """A run as a step of the plan: (its modules, the positions of those that make an op or
     None for all, the LinearRun stages, the tensors it takes, the unwide steps for the same
-    modules or None when they are the run itself). NOTE: the parameters and buffers
-    themselves, read once: rebinding one (`fc.weight = ...`, `del fc.bias`) is an edit, which
-    makes a new plan."""
+    modules or None when they are the run itself, its call record [forward, [start, ...]] for
+    tg.viz, (the module count, the drawn positions)). Each module of the run gets
+    (record, its index, the count) in its `_runs` (module.module_calls reads them). NOTE: the
+    parameters and buffers themselves, read once: rebinding one (`fc.weight = ...`,
+    `del fc.bias`) is an edit, which makes a new plan."""
     out: list[Any] = []
     params: list[Any] = []
     for kernel, act, m in stages:
@@ -176,15 +181,40 @@ def _run_step(run: list[Module], stages: list[list], identities: list[Module],
     wide = identities or any(type(stage) is tuple for stage in out)
     unwide = _plan_steps(list(run), intact, wide=False) if wide else None
     drawn = tuple(i for i, m in enumerate(run) if m not in identities) if identities else None
-    return tuple(run), drawn, tuple(out), tuple(params), unwide
+    record: list[Any] = [None, []]
+    for i, m in enumerate(run):
+        # NOTE: in the instance dict directly: no edit of the model (as record_call's _calls)
+        m.__dict__.setdefault("_runs", []).append((record, i, len(run)))
+    return tuple(run), drawn, tuple(out), tuple(params), unwide, record, (len(run), drawn)
+
+
+def _forget_runs(steps: list[Any]) -> None:
+    """Take the call records of a plan's runs (and their unwide steps') off their modules."""
+    for step in steps:
+        if type(step) is tuple:
+            record = step[5]
+            for m in step[0]:
+                runs = m.__dict__.get("_runs", [])
+                runs[:] = [run for run in runs if run[0] is not record]
+            _forget_runs(step[4] or [])
+
+
+def stage_seqs(node: Any) -> list[float] | None:
+    """The seqs a LinearRun's layers are drawn at (tg.viz), each inside the call range of
+    its module (module.module_calls), when nn.Sequential applied it; else None."""
+    call = node.__dict__.get("run_call")
+    if call is None:
+        return node.stage_seqs
+    start, (count, drawn) = call
+    return [run_seq(start, 2 * i + 1, count) for i in (range(count) if drawn is None else drawn)]
 
 
 def _run_fused(step: tuple, x: Any, tracer: Any) -> Any:
     """One LinearRun for the run's modules, doing what Module.__call__ does for each of them:
     the captured step's guard and the call record tg.viz groups the nodes by (each module's
-    call range holds one seq, the one its layer is drawn at: LinearRun.stage_seqs). `tracer`
+    call range holds one seq, the one its layer is drawn at: stage_seqs). `tracer`
     is mode.tracer (None unless instrumented), which Sequential.forward has read already."""
-    modules, drawn, stages, params, unwide = step
+    modules, drawn, stages, params, unwide, record, layout = step
     if type(x) is not Tensor or unwide is not None and (
             tracer is not None or x._data.dtype.kind != "f"):
         # NOTE: unfused: anything but a (float) Tensor gets the layers' own errors (a Linear
@@ -197,27 +227,23 @@ def _run_fused(step: tuple, x: Any, tracer: Any) -> Any:
     if tracer is not None:
         for m in modules:
             tracer.module_called(m)
-    seqs = []
-    begun = _forward[1]
+    # NOTE: one record for the run, not one per module (record_call's rule: only the latest
+    # forward's calls, at most MAX_CALLS): the modules' ranges are fractions of the one seq
+    # the run takes (module.run_seq), worked out when tg.viz asks (module.module_calls).
+    # A record per module was ~4k instructions each, 28k of a tiny MLP's step (callgrind).
     start = next(_seq)
-    for m in modules:
-        seqs.append(next(_seq))
-        end = next(_seq)
-        # record_call(m, start, end), its usual case (the module's first call in this forward)
-        # inline: a call per module is ~2k instructions, a tenth of what this loop adds to a
-        # step (callgrind); the others go through record_call
-        calls = m._calls
-        if calls is not None and calls[0] != begun:
-            calls[0] = begun
-            spans = calls[1]
-            spans.clear()
-            spans.append((start, end))
-        else:
-            record_call(m, start, end)
-        start = end  # the ranges are open: the next module's call begins where this one ends
+    begun = _forward[1]
+    if record[0] != begun:
+        record[0] = begun
+        starts = record[1]
+        starts.clear()
+        starts.append(start)
+    elif len(record[1]) < MAX_CALLS:
+        record[1].append(start)
     out = LinearRun.apply(x, stages, *params)
-    if out.grad_fn is not None:  # (an identity Dropout makes no op: its seq goes unused)
-        out.grad_fn.stage_seqs = seqs if drawn is None else [seqs[i] for i in drawn]
+    node = out.grad_fn
+    if node is not None:  # (an identity Dropout makes no op)
+        node.run_call = (start, layout)
     return out
 
 

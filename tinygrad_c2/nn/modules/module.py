@@ -53,6 +53,37 @@ def record_call(module: Module, start: int, end: int) -> None:
         calls[1].append((start, end))
 
 
+def run_seq(start: int, slot: int, count: int) -> float:
+    """A seq inside the range (start, start + 1) that a fused run of `count` modules claims
+    (nn.Sequential's _run_fused): module i's call is (run_seq(start, 2i, count),
+    run_seq(start, 2i + 2, count)) and its layer is drawn at run_seq(start, 2i + 1, count).
+    NOTE: fractions of one seq, so the run takes a single seq from the counter however many
+    modules it stands for; no node has a seq strictly between two integers."""
+    return start + slot / (2 * count + 1)
+
+
+def module_calls(module: Module) -> list[tuple[float, float]]:
+    """The (start, end) ranges of `module`'s calls in its latest forward (tg.viz reads them):
+    those Module.__call__ recorded (record_call) and those of the fused runs nn.Sequential
+    applied it in, which keep one record per run, not one per module (`_runs`: (record, i,
+    count) for the i-th of a run's `count` modules, record = [forward, [start, ...]])."""
+    own = module.__dict__.get("_calls")
+    runs = module.__dict__.get("_runs", ())
+    forwards = [record[0] for record, _, _ in runs if record[0] is not None]
+    if own is not None:
+        forwards.append(own[0])
+    if not forwards:
+        return []
+    latest = max(forwards)  # (a forward is named by its first seq: the later, the larger)
+    spans = list(own[1]) if own is not None and own[0] == latest else []
+    for record, i, count in runs:
+        if record[0] == latest:
+            spans += [(run_seq(s, 2 * i, count), run_seq(s, 2 * i + 2, count))
+                      for s in record[1]]
+    spans.sort()
+    return spans[:MAX_CALLS]
+
+
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What `load_state_dict` could not match: (missing_keys, unexpected_keys), as PyTorch."""
 
