@@ -202,9 +202,10 @@ class LinearRun(Function):
     overwrites_grad = True  # the top activation's g * act' is written into g when it is owned
     #: at the graph's last use backward frees each layer's saved arrays once it has run
     reuses_saved = True
-    #: the seq each layer is drawn at (tg.viz), one within each module call it stands for (for
-    #: a run nn.Sequential applied, container.stage_seqs works them out; None: the node's seq)
-    stage_seqs: list[int] | None = None
+    #: (the run's seq, (module count, drawn positions)) when nn.Sequential applied the run, from
+    #: which container.stage_seqs works out where tg.viz draws each layer (None: all at the
+    #: node's own seq)
+    run_call: tuple | None = None
     #: the kernels' contexts and other arguments, [(context, args)], in forward order (None: only
     #: Linear layers); their saved arrays are this node's (saved after the parameters), so the
     #: engine frees them with its own

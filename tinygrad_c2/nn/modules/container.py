@@ -202,9 +202,9 @@ def _forget_runs(steps: list[Any]) -> None:
 def stage_seqs(node: Any) -> list[float] | None:
     """The seqs a LinearRun's layers are drawn at (tg.viz), each inside the call range of
     its module (module.module_calls), when nn.Sequential applied it; else None."""
-    call = node.__dict__.get("run_call")
+    call = node.run_call
     if call is None:
-        return node.stage_seqs
+        return None
     start, (count, drawn) = call
     return [run_seq(start, 2 * i + 1, count) for i in (range(count) if drawn is None else drawn)]
 
